@@ -1,0 +1,29 @@
+# Two commands do all the set-up:  `make demo` (install + run the bundled demo) and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test bench clean
+
+install: $(BIN)/mosaicgan
+
+$(BIN)/mosaicgan: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch first, so that the project's `torch>=2.2` installs nothing more.
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@
+
+demo: install
+	$(BIN)/mosaicgan demo --out runs/demo
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/train_speed.py
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,3 @@
+from mosaicgan.cli import main
+
+raise SystemExit(main())

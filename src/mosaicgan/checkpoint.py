@@ -1,0 +1,155 @@
+"""Self-describing checkpoints: weights + the specs and config that rebuild the networks.
+
+Two files, both loadable without running pickled code:
+- `*.safetensors`: the model (every network's weights, each network's build spec, the
+  training config, the format version) in safetensors metadata. This is what `translate`,
+  `eval` and the other inference commands take; no architecture flags are ever needed.
+- `resume.pt`: everything a resumed run needs (weights, optimizer states, RNG states,
+  counters), written with `torch.save` and read with `torch.load(weights_only=True)`.
+Both are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from mosaicgan.atomic import atomic_path
+from mosaicgan.errors import UserError
+from mosaicgan.nets.registry import build_from_spec
+
+FORMAT_NAME = "mosaicgan"
+FORMAT_VERSION = 1
+LATEST = "latest.safetensors"
+
+
+@dataclass
+class Checkpoint:
+    kind: str  # what trained it: "pix2pix", "cyclegan", "classifier", ...
+    nets: dict[str, nn.Module]
+    config: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def save_checkpoint(
+    path: str | Path,
+    *,
+    kind: str,
+    nets: dict[str, nn.Module],
+    config: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Save networks built by `get_net` (they carry `build_spec`) with the config that made them."""
+    tensors: dict[str, torch.Tensor] = {}
+    specs = {}
+    for key, net in nets.items():
+        spec = getattr(net, "build_spec", None)
+        if spec is None:
+            raise ValueError(f"network {key!r} was not built by get_net, so it cannot be rebuilt")
+        specs[key] = spec
+        for name, value in net.state_dict().items():
+            tensors[f"{key}.{name}"] = value.detach().cpu().contiguous()
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": str(FORMAT_VERSION),
+        "kind": kind,
+        "nets": json.dumps(specs),
+        "config": json.dumps(config),
+        "extra": json.dumps(extra or {}),
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return path
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or a run folder (its latest checkpoint)."""
+    path = Path(path)
+    if path.is_dir():
+        for candidate in (path / "checkpoints" / LATEST, path / LATEST):
+            if candidate.is_file():
+                return candidate
+        raise UserError(f"folder holds no checkpoint (looked for checkpoints/{LATEST})", path=path)
+    if not path.is_file():
+        raise UserError("no such checkpoint", path=path)
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata of a mosaicgan checkpoint; anything else raises UserError naming the file."""
+    path = find_checkpoint(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception:  # safetensors raises its own error types for every kind of bad header
+        raise UserError("not a mosaicgan checkpoint (not a safetensors file)", path=path) from None
+    if meta.get("format") != FORMAT_NAME:
+        raise UserError("not a mosaicgan checkpoint (no mosaicgan metadata)", path=path)
+    if int(meta.get("format_version", "0")) > FORMAT_VERSION:
+        raise UserError(
+            f"checkpoint format {meta['format_version']} is newer than this mosaicgan reads ({FORMAT_VERSION})",
+            path=path,
+        )
+    return meta
+
+
+def load_checkpoint(
+    path: str | Path, *, device: str | torch.device = "cpu", only: list[str] | None = None, kind: str | None = None
+) -> Checkpoint:
+    """Rebuild the networks stored in a checkpoint (or only those named in `only`), in eval mode."""
+    path = find_checkpoint(path)
+    meta = read_metadata(path)
+    if kind is not None and meta["kind"] != kind:
+        raise UserError(f"this is a {meta['kind']} checkpoint; a {kind} checkpoint is needed here", path=path)
+    specs = json.loads(meta["nets"])
+    wanted = list(specs) if only is None else only
+    for key in wanted:
+        if key not in specs:
+            raise UserError(f"checkpoint has no network {key!r} (it has: {', '.join(specs)})", path=path)
+    nets = {}
+    with safe_open(str(path), framework="pt", device="cpu") as f:
+        keys = list(f.keys())
+        for key in wanted:
+            net = build_from_spec(specs[key])
+            prefix = f"{key}."
+            state = {k[len(prefix):]: f.get_tensor(k) for k in keys if k.startswith(prefix)}
+            try:
+                net.load_state_dict(state)
+            except RuntimeError as err:
+                first = str(err).strip().splitlines()[0]
+                raise UserError(f"weights of {key!r} do not fit its stored spec ({first})", path=path) from None
+            nets[key] = net.to(device).eval()
+    return Checkpoint(
+        kind=meta["kind"],
+        nets=nets,
+        config=json.loads(meta["config"]),
+        extra=json.loads(meta.get("extra", "{}")),
+        path=path,
+    )
+
+
+def save_train_state(path: str | Path, state: dict[str, Any]) -> Path:
+    """Everything a resumed run needs; only tensors, numbers, strings, lists and dicts."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return path
+
+
+def load_train_state(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError("no resume state (was the run started with this mosaicgan?)", path=path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001  (corrupt, truncated or foreign file)
+        raise UserError(f"cannot read resume state ({type(err).__name__})", path=path) from None

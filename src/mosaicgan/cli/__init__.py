@@ -1,0 +1,38 @@
+"""The `mosaicgan` command. Each subcommand lives in its own module with `register(subparsers)`;
+this module only lists them, parses, and turns a UserError into one line and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mosaicgan import __version__
+from mosaicgan.errors import UserError, one_line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Imported here so that `mosaicgan --help` stays quick to reach the parser.
+    from mosaicgan.cli import nets_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="mosaicgan",
+        description="GAN image-to-image translation (pix2pix, CycleGAN) and mosaic tools.",
+    )
+    parser.add_argument("--version", action="version", version=f"mosaicgan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (nets_cmd,):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        print(f"mosaicgan: error: {one_line(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mosaicgan: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,131 @@
+"""Reading, listing and writing images, with one-line errors that name the file.
+
+Conversion between PIL images and tensors in [-1, 1] lives here too, so every entry point
+(training data, translate, add, make-pairs) treats modes (grey, RGBA, palette) the same way.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from mosaicgan.atomic import atomic_path
+from mosaicgan.errors import UserError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def is_image_name(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def read_image(path: str | Path, *, mode: str = "RGB") -> Image.Image:
+    """Open and fully decode an image, converted to `mode` ("RGB", "L" or "RGBA").
+
+    Palette and other modes are converted through RGBA so transparency is kept where asked.
+    A missing, truncated or non-image file raises UserError naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError("no such image file", path=path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode == "P" or img.mode == "LA" or (img.mode != mode and "transparency" in img.info):
+                img = img.convert("RGBA")
+            return img.convert(mode) if img.mode != mode else img.copy()
+    except UnidentifiedImageError:
+        raise UserError("not an image (cannot identify the file format)", path=path) from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UserError(f"cannot decode image ({err})", path=path) from None
+
+
+def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
+    """Image files in `folder`, sorted by name.
+
+    Hidden files are skipped. Any other non-image file is an error (naming it) rather than
+    silently ignored, so a data set is exactly what the user put there. An empty or missing
+    folder is an error too.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError("no such folder", path=folder)
+    entries = sorted(folder.rglob("*") if recursive else folder.iterdir())
+    images = []
+    for entry in entries:
+        if entry.name.startswith(".") or entry.is_dir():
+            continue
+        if not is_image_name(entry):
+            raise UserError(
+                f"not an image file (expected one of {', '.join(IMAGE_EXTENSIONS)}); "
+                "move it out of the data folder",
+                path=entry,
+            )
+        images.append(entry)
+    if not images:
+        raise UserError("folder holds no images", path=folder)
+    return images
+
+
+def expand_inputs(inputs: list[str | Path]) -> list[Path]:
+    """Files, folders (their images, not recursive) and globs -> a sorted, de-duplicated list."""
+    found: list[Path] = []
+    for item in inputs:
+        text = str(item)
+        path = Path(text)
+        if path.is_dir():
+            found.extend(list_images(path))
+        elif path.is_file():
+            found.append(path)
+        elif glob.has_magic(text):
+            matches = sorted(Path(m) for m in glob.glob(text) if is_image_name(m) and Path(m).is_file())
+            if not matches:
+                raise UserError("pattern matches no image files", path=text)
+            found.extend(matches)
+        else:
+            raise UserError("no such file or folder", path=text)
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    if not unique:
+        raise UserError("no input images given")
+    return unique
+
+
+def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    """PIL image (L, RGB or RGBA) -> float tensor (C, H, W) in [-1, 1]."""
+    arr = np.asarray(img, dtype=np.uint8)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+
+
+def tensor_to_pil(t: torch.Tensor) -> Image.Image:
+    """Tensor (C, H, W) in [-1, 1] with C in {1, 3, 4} -> PIL image (L, RGB or RGBA), rounded."""
+    if t.ndim != 3 or t.shape[0] not in (1, 3, 4):
+        raise ValueError(f"expected a (C, H, W) tensor with C in 1, 3, 4; got {tuple(t.shape)}")
+    arr = t.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    arr = arr.permute(1, 2, 0).numpy()
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
+    return Image.fromarray(arr[:, :, 0] if mode == "L" else arr, mode=mode)
+
+
+def save_image(img: Image.Image | torch.Tensor, path: str | Path, **save_kwargs) -> Path:
+    """Write an image atomically (temporary file in the same folder, then rename).
+
+    A reader never sees half a file, and an existing file is only replaced once the new one
+    is complete.
+    """
+    if isinstance(img, torch.Tensor):
+        img = tensor_to_pil(img)
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise UserError("unknown image extension for output", path=path)
+    if fmt == "JPEG" and img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    with atomic_path(path) as tmp:
+        img.save(tmp, format=fmt, **save_kwargs)
+    return path

@@ -1,0 +1,30 @@
+"""The one exception type users see as a one-line message (the CLI prints it, exits non-zero)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class UserError(Exception):
+    """A problem with the user's input (a file, a flag, a checkpoint), not a bug.
+
+    The message is one line and names the file when there is one.
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        self.path = None if path is None else str(path)
+        super().__init__(f"{path}: {message}" if path is not None else message)
+
+
+def one_line(err: BaseException) -> str:
+    """The user-facing line of an error.
+
+    A DataLoader worker re-raises a UserError with the worker's traceback folded into the
+    message; the last line of that text is the original message behind the class name.
+    """
+    text = str(err).strip()
+    if "\n" not in text:
+        return text
+    last = text.splitlines()[-1]
+    prefix = f"{UserError.__module__}.{UserError.__qualname__}: "
+    return last[len(prefix):] if last.startswith(prefix) else last

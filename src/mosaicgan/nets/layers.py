@@ -1,0 +1,56 @@
+"""Normalization layers and weight initialisation shared by the networks."""
+
+from __future__ import annotations
+
+from torch import nn
+
+NORMS = ("batch", "instance", "none")
+INITS = ("normal", "xavier", "kaiming", "orthogonal")
+
+
+def check_norm(norm: str) -> None:
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+
+
+def norm_layer(norm: str, channels: int) -> nn.Module:
+    """Batch norm is affine with running statistics; instance norm is neither, as in pix2pix/CycleGAN."""
+    check_norm(norm)
+    if norm == "batch":
+        return nn.BatchNorm2d(channels)
+    if norm == "instance":
+        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    return nn.Identity()
+
+
+def conv_bias(norm: str) -> bool:
+    # A bias before batch norm is cancelled by its mean subtraction: leave it out (saves
+    # parameters, matches the reference counts). Instance norm here has no affine shift,
+    # and no norm has nothing to cancel it, so those convolutions keep their bias.
+    return norm != "batch"
+
+
+def init_weights(net: nn.Module, *, scheme: str = "normal", gain: float = 0.02) -> nn.Module:
+    """Initialise conv/linear weights as pix2pix does: N(0, gain) by default, biases 0,
+    batch-norm scales N(1, gain). Called by trainers on fresh networks, never on loaded ones."""
+    if scheme not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {scheme!r}")
+
+    def visit(m: nn.Module) -> None:
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            if scheme == "normal":
+                nn.init.normal_(m.weight, 0.0, gain)
+            elif scheme == "xavier":
+                nn.init.xavier_normal_(m.weight, gain=gain)
+            elif scheme == "kaiming":
+                nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
+            else:
+                nn.init.orthogonal_(m.weight, gain=gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+
+    net.apply(visit)
+    return net

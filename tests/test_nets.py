@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from mosaicgan.checkpoint import load_checkpoint, save_checkpoint
+from mosaicgan.nets import count_parameters, get_net, list_nets
+from mosaicgan.nets.patchgan import receptive_field
+
+# Narrow versions of each network keep the test fast; the layer structure is unchanged.
+NARROW = {"generator": {"ngf": 8}, "discriminator": {"ndf": 8}, "classifier": {}}
+
+
+def small_input(net, kind):
+    # 128 leaves the 286x286 PatchGAN more than one pixel per channel for instance norm.
+    side = max(getattr(net, "size_multiple", 1), {"generator": 32, "discriminator": 128}.get(kind, 64))
+    return torch.rand(2, 3, side, side) * 2 - 1
+
+
+@pytest.mark.parametrize("entry", list_nets(), ids=lambda e: e.name)
+def test_shape_range_and_round_trip(entry, tmp_path):
+    net = get_net(entry.name, **{**entry.defaults, **NARROW[entry.kind]}).eval()
+    x = small_input(net, entry.kind)
+    with torch.no_grad():
+        y = net(x)
+    assert torch.isfinite(y).all()
+    if entry.kind == "generator":
+        assert y.shape == x.shape
+        assert y.min() >= -1 and y.max() <= 1
+    elif entry.kind == "discriminator":
+        assert y.shape[:2] == (2, 1) and y.ndim == 4
+    else:
+        assert y.ndim == 2 and y.shape[0] == 2
+
+    path = save_checkpoint(tmp_path / "net.safetensors", kind="test", nets={"net": net}, config={"a": 1})
+    loaded = load_checkpoint(path)
+    assert loaded.config == {"a": 1} and loaded.kind == "test"
+    with torch.no_grad():
+        assert torch.equal(loaded.nets["net"](x), y)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, expected",
+    [
+        ("unet_256", {"norm": "batch"}, 54_413_955),
+        ("resnet_9blocks", {"norm": "instance"}, 11_378_179),
+        ("patchgan_70", {"in_channels": 3, "norm": "instance"}, 2_764_737),
+        ("patchgan_70", {"in_channels": 6, "norm": "batch"}, 2_768_705),
+    ],
+)
+def test_parameter_counts_match_reference(name, kwargs, expected):
+    assert count_parameters(get_net(name, **kwargs)) == expected
+
+
+def measured_receptive_field(n_layers: int) -> int:
+    """Side of the input region that moves one central output logit (from its gradient)."""
+    net = get_net("patchgan", n_layers=n_layers, ndf=4, norm="none")
+    side = 320
+    x = torch.randn(1, 3, side, side, requires_grad=True)
+    y = net(x)
+    y[0, 0, y.shape[2] // 2, y.shape[3] // 2].backward()
+    touched = x.grad.abs().sum(dim=(0, 1)) > 0
+    rows = touched.any(dim=1).nonzero()
+    cols = touched.any(dim=0).nonzero()
+    assert rows.numel() and cols.numel()
+    return int(max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1))
+
+
+@pytest.mark.parametrize("n_layers, expected", [(0, 1), (1, 16), (3, 70)])
+def test_discriminator_receptive_field(n_layers, expected):
+    assert receptive_field(n_layers) == expected
+    assert measured_receptive_field(n_layers) == expected
+
+
+def test_unknown_net_lists_choices():
+    from mosaicgan.errors import UserError
+
+    with pytest.raises(UserError, match="unet_256"):
+        get_net("unet_999")
