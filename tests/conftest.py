@@ -10,3 +10,34 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def tiny_pix2pix_config(root, **overrides):
+    """A pix2pix config small enough for a CPU test: 32x32 images, a 5-level U-Net of width 8."""
+    from mosaicgan.config import default_config, with_values
+
+    values = {
+        "data.root": str(root), "data.preprocess": "none", "data.num_workers": 0,
+        "nets.net_g": "unet", "nets.num_downs": 5, "nets.ngf": 8, "nets.ndf": 8,
+        "optim.epochs": 1, "optim.epochs_decay": 1, "optim.batch_size": 4,
+        "run.log_every": 1, "run.sample_every": 2, "run.save_every": 1000, "run.device": "cpu",
+    }
+    values.update(overrides)
+    return with_values(default_config("pix2pix"), values)
+
+
+@pytest.fixture(scope="session")
+def toy_data(tmp_path_factory):
+    from mosaicgan.data.toy import make_shapes_dataset
+
+    return make_shapes_dataset(tmp_path_factory.mktemp("toy"), n_train=8, n_test=4, size=32, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(toy_data, tmp_path_factory):
+    """A run folder with a (barely) trained tiny pix2pix checkpoint."""
+    from mosaicgan.train.loop import train
+
+    run_dir = tmp_path_factory.mktemp("run") / "tiny"
+    train(tiny_pix2pix_config(toy_data), run_dir=run_dir, progress=False)
+    return run_dir

@@ -129,3 +129,24 @@ def save_image(img: Image.Image | torch.Tensor, path: str | Path, **save_kwargs)
     with atomic_path(path) as tmp:
         img.save(tmp, format=fmt, **save_kwargs)
     return path
+
+
+def image_grid(columns: list[torch.Tensor], *, max_rows: int = 4) -> torch.Tensor:
+    """Columns of image batches (N, C, H, W) in [-1, 1] -> one (3, rows*H, cols*W) tensor.
+
+    Row i shows item i of every column side by side (e.g. input | output | target); grey
+    columns are repeated to RGB, and differing sizes are resized to the first column's.
+    """
+    rows = min(max_rows, columns[0].shape[0])
+    h, w = columns[0].shape[-2:]
+    cells = []
+    for col in columns:
+        col = col[:rows].detach().float().cpu()
+        if col.shape[1] == 1:
+            col = col.expand(-1, 3, -1, -1)
+        if col.shape[-2:] != (h, w):
+            col = torch.nn.functional.interpolate(col, size=(h, w), mode="bilinear", align_corners=False)
+        cells.append(col[:, :3])
+    # (cols, rows, 3, H, W) -> (3, rows*H, cols*W)
+    stacked = torch.stack(cells)
+    return stacked.permute(2, 1, 3, 0, 4).reshape(3, rows * h, len(columns) * w)

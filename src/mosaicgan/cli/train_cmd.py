@@ -1,0 +1,118 @@
+"""`mosaicgan train MODEL`: build a config from defaults, a TOML file and flags; run the loop."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mosaicgan.errors import UserError
+
+# flag -> config key; flags left unset do not override the config file.
+FLAG_KEYS = {
+    "data": "data.root",
+    "epochs": "optim.epochs",
+    "epochs_decay": "optim.epochs_decay",
+    "batch_size": "optim.batch_size",
+    "lr": "optim.lr",
+    "load_size": "data.load_size",
+    "crop_size": "data.crop_size",
+    "preprocess": "data.preprocess",
+    "net_g": "nets.net_g",
+    "net_d": "nets.net_d",
+    "gan_mode": "loss.gan_mode",
+    "direction": "data.direction",
+    "workers": "data.num_workers",
+    "seed": "run.seed",
+    "device": "run.device",
+}
+
+
+def add_common_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by the GAN trainers (pix2pix, cyclegan)."""
+    p.add_argument("--data", metavar="DIR", help="data folder")
+    p.add_argument("--out", metavar="RUN_DIR", type=Path, help="run folder to create (checkpoints, logs, samples)")
+    p.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--config", metavar="FILE.toml", type=Path, help="a TOML config (see configs/)")
+    p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                   help="override any config key, e.g. --set loss.lambda_l1=50 (repeatable)")
+    p.add_argument("--epochs", type=int, help="epochs at the initial learning rate")
+    p.add_argument("--epochs-decay", type=int, help="epochs of linear decay to zero that follow")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="initial learning rate (Adam)")
+    p.add_argument("--load-size", type=int, help="resize to this size before cropping")
+    p.add_argument("--crop-size", type=int, help="random crop size")
+    p.add_argument("--preprocess", choices=["resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"])
+    p.add_argument("--net-g", help="generator (see `mosaicgan nets`)")
+    p.add_argument("--net-d", help="discriminator (see `mosaicgan nets`)")
+    p.add_argument("--gan-mode", choices=["vanilla", "lsgan", "hinge", "wgan-gp"])
+    p.add_argument("--direction", choices=["AtoB", "BtoA"])
+    p.add_argument("--workers", type=int, help="data loader processes")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--stop-after", type=int, metavar="N",
+                   help="stop after N iterations in total, with a checkpoint (continue later with --resume)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model", description="Train a model. See `mosaicgan train MODEL --help`.")
+    models = p.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for model, text in (
+        ("pix2pix", "paired translation: U-Net + PatchGAN, L1 + adversarial"),
+    ):
+        mp = models.add_parser(model, help=text, description=f"Train {model}: {text}.")
+        add_common_flags(mp)
+        mp.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace):
+    from mosaicgan.config import default_config, load_toml, parse_set, with_values
+
+    config = load_toml(args.config, base=default_config(args.model)) if args.config else default_config(args.model)
+    if config.model != args.model:
+        raise UserError(f"config is for {config.model}, not {args.model}", path=args.config)
+    flags = {key: getattr(args, name) for name, key in FLAG_KEYS.items() if getattr(args, name) is not None}
+    config = with_values(config, flags)
+    config = with_values(config, parse_set(args.set))
+    if not config.data.root:
+        raise UserError("no data: give --data DIR (or data.root in the config)")
+    return config
+
+
+def resume_config(args: argparse.Namespace):
+    from mosaicgan.config import load_toml, with_values
+
+    run_dir = args.resume
+    if not (run_dir / "config.toml").is_file():
+        raise UserError("not a run folder (no config.toml)", path=run_dir)
+    allowed = {"device"}
+    given = [name for name in FLAG_KEYS if name not in allowed and getattr(args, name) is not None]
+    if given or args.set or args.config or args.out:
+        raise UserError("--resume continues a run with its own config.toml; only --device and --stop-after may be given")
+    config = load_toml(run_dir / "config.toml")
+    if config.model != args.model:
+        raise UserError(f"this run trains {config.model}, not {args.model}", path=run_dir)
+    if args.device:
+        config = with_values(config, {"run.device": args.device})
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    from mosaicgan.train.loop import train
+
+    if args.resume:
+        config = resume_config(args)
+        run_dir = args.resume
+    else:
+        if args.out is None:
+            raise UserError("give --out RUN_DIR (or --resume RUN_DIR)")
+        config = config_from_args(args)
+        run_dir = args.out
+        if (run_dir / "checkpoints" / "resume.pt").exists():
+            raise UserError("already holds a run; continue it with --resume, or choose another --out", path=run_dir)
+    result = train(config, run_dir=run_dir, resume=bool(args.resume), stop_after=args.stop_after,
+                   progress=not args.quiet)
+    state = "finished" if result.finished else "stopped (continue with --resume)"
+    print(f"{config.model}: {state} at iteration {result.step}, epoch {result.epoch}, "
+          f"{result.seconds:.1f} s; checkpoint: {run_dir / 'checkpoints' / 'latest.safetensors'}")
+    return 0

@@ -1,0 +1,150 @@
+"""Aligned (paired) data for pix2pix.
+
+Two layouts, as users of the reference implementation have them:
+- aligned: each file holds A and B side by side (A left), in ROOT/train, ROOT/val, ROOT/test;
+- folders: ROOT/A and ROOT/B with matching file names (optionally ROOT/A/train, ROOT/B/train
+  or ROOT/train/A, ROOT/train/B).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from mosaicgan.data.images import list_images, pil_to_tensor, read_image
+from mosaicgan.data.preprocess import apply_geometry, sample_geometry
+from mosaicgan.errors import UserError
+
+MODES = {1: "L", 3: "RGB"}
+
+
+def probe_image(path: Path) -> tuple[int, int]:
+    """Size of an image from its header (cheap); a non-image file raises UserError naming it."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except Exception:  # noqa: BLE001  (PIL raises many kinds for a bad header)
+        raise UserError("not a readable image", path=path) from None
+
+
+def split_folder(root: Path, split: str) -> Path:
+    """ROOT/split when it exists, else ROOT itself (a folder of images with no splits)."""
+    return root / split if (root / split).is_dir() else root
+
+
+def folder_pair_dirs(root: Path, split: str) -> tuple[Path, Path] | None:
+    for a, b in ((root / "A" / split, root / "B" / split), (root / split / "A", root / split / "B"), (root / "A", root / "B")):
+        if a.is_dir() and b.is_dir():
+            return a, b
+    return None
+
+
+def detect_layout(root: Path) -> str:
+    if folder_pair_dirs(root, "train") or folder_pair_dirs(root, "test"):
+        return "folders"
+    if any((root / d).is_dir() for d in ("trainA", "trainB", "testA", "testB")):
+        return "unaligned"
+    return "aligned"
+
+
+def discover_pairs(root: str | Path, *, split: str, layout: str = "auto") -> list[tuple[Path, Path | None]]:
+    """(A path, B path) per example; B is None in the aligned layout (both halves in one file)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError("no such data folder", path=root)
+    if layout == "auto":
+        layout = detect_layout(root)
+    if layout == "aligned":
+        return [(p, None) for p in list_images(split_folder(root, split))]
+    if layout == "folders":
+        dirs = folder_pair_dirs(root, split)
+        if dirs is None:
+            raise UserError(f"expected A/ and B/ folders (or A/{split}, B/{split})", path=root)
+        a_files = {p.stem: p for p in list_images(dirs[0])}
+        b_files = {p.stem: p for p in list_images(dirs[1])}
+        missing = sorted(set(a_files) ^ set(b_files))
+        if missing:
+            raise UserError(f"A and B file names differ ({len(missing)} without a partner, e.g. {missing[0]!r})",
+                            path=dirs[0].parent)
+        return [(a_files[k], b_files[k]) for k in sorted(a_files)]
+    raise UserError(f"layout {layout!r} is not paired data (pix2pix needs aligned or folders)", path=root)
+
+
+class PairedDataset(Dataset):
+    """Items are dicts {"a": (C_in, H, W), "b": (C_out, H, W) in [-1, 1], "path": str}.
+
+    Indexed by (index, sample_seed) from `EpochSampler` (random crop/flip drawn from the
+    seed) or by a plain index (deterministic: centre crop, no flip). `direction="BtoA"`
+    swaps the roles of the two images.
+    """
+
+    def __init__(
+        self,
+        *,
+        root: str | Path,
+        split: str = "train",
+        layout: str = "auto",
+        direction: str = "AtoB",
+        preprocess: str = "resize_and_crop",
+        load_size: int = 286,
+        crop_size: int = 256,
+        flip: bool = True,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        max_items: int = 0,
+    ) -> None:
+        if direction not in ("AtoB", "BtoA"):
+            raise UserError(f"direction must be AtoB or BtoA, got {direction!r}")
+        for ch in (in_channels, out_channels):
+            if ch not in MODES:
+                raise UserError(f"images must have 1 or 3 channels, got {ch}")
+        self.pairs = discover_pairs(root, split=split, layout=layout)
+        if max_items:
+            self.pairs = self.pairs[:max_items]
+        # Read every header now, so a bad file fails before training starts, naming it.
+        self.sizes = []
+        for a, b in self.pairs:
+            w, h = probe_image(a)
+            if b is not None:
+                probe_image(b)
+            else:
+                w //= 2
+            self.sizes.append((w, h))
+        self.swap = direction == "BtoA"
+        self.preprocess, self.load_size, self.crop_size, self.flip = preprocess, load_size, crop_size, flip
+        self.in_mode, self.out_mode = MODES[in_channels], MODES[out_channels]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def load_pair(self, index: int) -> tuple[Image.Image, Image.Image]:
+        """The raw (A, B) images of one example in the training direction, before preprocessing."""
+        path_a, path_b = self.pairs[index]
+        if path_b is None:
+            both = read_image(path_a, mode="RGB")
+            w, h = both.size
+            a, b = both.crop((0, 0, w // 2, h)), both.crop((w // 2, 0, w // 2 * 2, h))
+        else:
+            a, b = read_image(path_a, mode="RGB"), read_image(path_b, mode="RGB")
+            if a.size != b.size:
+                raise UserError(f"A is {a.size[0]}x{a.size[1]} but its B partner is {b.size[0]}x{b.size[1]}", path=path_b)
+        if self.swap:
+            a, b = b, a
+        return a.convert(self.in_mode), b.convert(self.out_mode)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        a, b = self.load_pair(index)
+        gen = None if seed is None else torch.Generator().manual_seed(seed)
+        geometry = sample_geometry(
+            a.size, preprocess=self.preprocess, load_size=self.load_size, crop_size=self.crop_size,
+            flip=self.flip, generator=gen,
+        )
+        return {
+            "a": pil_to_tensor(apply_geometry(a, geometry)),
+            "b": pil_to_tensor(apply_geometry(b, geometry)),
+            "path": str(self.pairs[index][0]),
+        }

@@ -1,0 +1,35 @@
+"""A sampler whose order and per-sample seeds depend only on (seed, epoch, position).
+
+That makes data order and augmentation independent of DataLoader workers and of whether the
+run was interrupted: a resumed run skips the positions already done in its epoch and then
+sees exactly the samples, crops and flips an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import Sampler
+
+
+def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
+    # Distinct, reproducible streams per (seed, epoch, purpose), with no shared global state.
+    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 7 + stream)
+
+
+class EpochSampler(Sampler[tuple[int, int]]):
+    """Yields (dataset index, sample seed) for one epoch, from position `start` on."""
+
+    def __init__(self, *, size: int, seed: int, epoch: int, start: int = 0, shuffle: bool = True) -> None:
+        self.size, self.seed, self.epoch, self.start, self.shuffle = size, seed, epoch, start, shuffle
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        gen = epoch_generator(self.seed, self.epoch)
+        order = torch.randperm(self.size, generator=gen) if self.shuffle else torch.arange(self.size)
+        seeds = torch.randint(0, 2**62, (self.size,), generator=gen)
+        for pos in range(self.start, self.size):
+            yield int(order[pos]), int(seeds[pos])
+
+    def __len__(self) -> int:
+        return max(0, self.size - self.start)

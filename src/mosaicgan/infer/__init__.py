@@ -1,0 +1,1 @@
+"""Inference: turn checkpoints into functions on images (and, later, videos)."""

@@ -1,0 +1,56 @@
+"""Adversarial objectives on raw discriminator outputs (logits or critic scores).
+
+Each mode gives the discriminator's loss on real and on fake predictions separately (so the
+trainer can log both) and the generator's loss on fake predictions:
+- vanilla: binary cross-entropy with logits (the original GAN, pix2pix's default);
+- lsgan: least squares to targets 1 and 0 (CycleGAN's default, steadier gradients);
+- hinge: max(0, 1 - D(real)) + max(0, 1 + D(fake)) for D, -D(fake) for G;
+- wgan-gp: -D(real) + D(fake) for the critic, -D(fake) for G; add `gradient_penalty`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+GAN_MODES = ("vanilla", "lsgan", "hinge", "wgan-gp")
+
+
+def _check(mode: str) -> None:
+    if mode not in GAN_MODES:
+        raise ValueError(f"gan mode must be one of {GAN_MODES}, got {mode!r}")
+
+
+def discriminator_loss(pred_real: torch.Tensor, pred_fake: torch.Tensor, *, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss on real predictions, loss on fake predictions), each a scalar."""
+    _check(mode)
+    if mode == "vanilla":
+        return (
+            F.binary_cross_entropy_with_logits(pred_real, torch.ones_like(pred_real)),
+            F.binary_cross_entropy_with_logits(pred_fake, torch.zeros_like(pred_fake)),
+        )
+    if mode == "lsgan":
+        return F.mse_loss(pred_real, torch.ones_like(pred_real)), F.mse_loss(pred_fake, torch.zeros_like(pred_fake))
+    if mode == "hinge":
+        return F.relu(1.0 - pred_real).mean(), F.relu(1.0 + pred_fake).mean()
+    return -pred_real.mean(), pred_fake.mean()
+
+
+def generator_loss(pred_fake: torch.Tensor, *, mode: str) -> torch.Tensor:
+    """The generator wants its fakes judged real."""
+    _check(mode)
+    if mode == "vanilla":
+        return F.binary_cross_entropy_with_logits(pred_fake, torch.ones_like(pred_fake))
+    if mode == "lsgan":
+        return F.mse_loss(pred_fake, torch.ones_like(pred_fake))
+    return -pred_fake.mean()
+
+
+def gradient_penalty(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP: (||grad D(x_hat)||_2 - 1)^2 at random points between real and fake samples."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    scores = disc(mixed)
+    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    return (grad.flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()

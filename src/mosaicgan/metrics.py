@@ -1,0 +1,41 @@
+"""Image quality metrics on tensors in [-1, 1] (converted to [0, 1] inside): PSNR and SSIM."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def to_unit(x: torch.Tensor, *, quantize: bool = True) -> torch.Tensor:
+    """[-1, 1] -> [0, 1]; `quantize` rounds to 8 bits, i.e. scores what a saved PNG holds."""
+    x = x.float().clamp(-1, 1).add(1).div(2)
+    return x.mul(255).round().div(255) if quantize else x
+
+
+def psnr(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB per image of a batch (N, C, H, W) in [-1, 1]."""
+    mse = (to_unit(prediction) - to_unit(target)).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
+
+
+def _gaussian_window(size: int, sigma: float, channels: int, device: torch.device) -> torch.Tensor:
+    coords = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
+
+
+def ssim(prediction: torch.Tensor, target: torch.Tensor, *, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Structural similarity (Wang et al. 2004: Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03)
+    per image of a batch, averaged over channels and valid window positions."""
+    x, y = to_unit(prediction), to_unit(target)
+    c = x.shape[1]
+    size = min(window, x.shape[-1], x.shape[-2])  # tiny images get a smaller window
+    w = _gaussian_window(size, sigma, c, x.device)
+    mu_x, mu_y = F.conv2d(x, w, groups=c), F.conv2d(y, w, groups=c)
+    var_x = F.conv2d(x * x, w, groups=c) - mu_x**2
+    var_y = F.conv2d(y * y, w, groups=c) - mu_y**2
+    cov = F.conv2d(x * y, w, groups=c) - mu_x * mu_y
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return s.flatten(1).mean(1)

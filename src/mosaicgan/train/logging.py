@@ -1,0 +1,59 @@
+"""Loss logging: running means, a JSONL file in the run folder, TensorBoard when installed."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+
+class RunningMeans:
+    """Means of each loss since the last `pop()`: what the log and the progress bar show."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = defaultdict(float)
+        self.count = 0
+
+    def update(self, values: dict[str, float]) -> None:
+        for key, value in values.items():
+            self.sums[key] += value
+        self.count += 1
+
+    def pop(self) -> dict[str, float]:
+        means = {k: v / max(1, self.count) for k, v in self.sums.items()}
+        self.sums.clear()
+        self.count = 0
+        return means
+
+
+class MetricLog:
+    """Appends one JSON object per line to RUN_DIR/log.jsonl (survives resumes: append mode)."""
+
+    def __init__(self, run_dir: Path, *, tensorboard: bool = True) -> None:
+        self.path = run_dir / "log.jsonl"
+        self.writer = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+            except ImportError:
+                pass
+            else:
+                self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def write(self, record: dict[str, Any]) -> None:
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, (int, float)):
+                    self.writer.add_scalar(key, value, record["step"])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_log(run_dir: Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "log.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
