@@ -17,8 +17,9 @@ from mosaicgan.ops.masks import Box, as_mask, mask_bbox
 def composite(background: torch.Tensor, foreground: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """background * (1 - mask) + foreground * mask, exact at both ends.
 
-    Where mask == 0 the output is the background bit for bit and where mask == 1 it is the
-    foreground bit for bit (the arithmetic alone could round, or turn an inf into a nan).
+    Where mask == 0 the output is the background bit for bit, whatever the foreground holds;
+    where mask == 1 it is the foreground bit for bit (for finite images), where the textbook
+    formula could round.
     Images (N, C, H, W) or (C, H, W); the mask is any shape `as_mask` accepts, broadcast over
     channels and, with batch size 1, over the batch. Returns the background's shape.
     """
@@ -26,8 +27,9 @@ def composite(background: torch.Tensor, foreground: torch.Tensor, mask: torch.Te
     chw = background.ndim == 3
     bg = background[None] if chw else background
     fg = foreground[None] if foreground.ndim == 3 else foreground
-    mixed = bg * (1 - m) + fg * m
-    out = torch.where(m > 0, torch.where(m >= 1, fg, mixed), bg)
+    # lerp computes fg - (fg - bg) * (1 - m) for m >= 0.5, which is fg exactly at m == 1;
+    # torch.where makes m == 0 exact whatever the foreground holds (even inf or nan).
+    out = torch.where(m > 0, torch.lerp(bg, fg, m), bg)
     return out[0] if chw else out
 
 
