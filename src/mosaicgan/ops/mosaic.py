@@ -15,6 +15,7 @@ of the padded image and are spread back to pixels by broadcasting.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Union
 
 import torch
@@ -139,7 +140,7 @@ def pixelate(
             out = blended  # the whole image: no copy to write into
         else:
             out = x.clone() if out is None else out
-            out[picks, :, y0:y1, x0:x1] = blended
+            out[picks if len(picks) < n else slice(None), :, y0:y1, x0:x1] = blended
     out = x.clone() if out is None else out
     return out[0] if chw else out
 
@@ -213,8 +214,8 @@ def _per_image_blocks(block: BlockSize, n: int) -> list[tuple[int, int]]:
         if b.ndim != 2 or b.shape[1] != 2 or b.shape[0] not in (1, n):
             raise ValueError(f"a block tensor must be (N,) or (N, 2) with N = {n}; got {tuple(block.shape)}")
         sizes = [(int(h), int(w)) for h, w in b.expand(n, 2).tolist()]
-    elif isinstance(block, int):
-        sizes = [(block, block)] * n
+    elif isinstance(block, numbers.Integral):
+        sizes = [(int(block), int(block))] * n
     else:
         bh, bw = block
         sizes = [(int(bh), int(bw))] * n
