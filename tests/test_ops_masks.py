@@ -4,7 +4,16 @@ import pytest
 import torch
 
 from mosaicgan.errors import UserError
-from mosaicgan.ops.masks import Box, as_mask, boxes_to_mask, check_mask, feather_mask, grow_mask, mask_bbox, mask_to_boxes
+from mosaicgan.ops.masks import (
+    Box,
+    as_mask,
+    boxes_to_mask,
+    check_mask,
+    feather_mask,
+    grow_mask,
+    mask_bbox,
+    mask_to_boxes,
+)
 from mosaicgan.ops.shapes import (
     Ellipse,
     Polygon,

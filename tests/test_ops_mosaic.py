@@ -197,7 +197,8 @@ def test_auto_block_size_rules():
     mask = torch.zeros(2, 1, 64, 64)
     mask[0, :, :40, :40] = 1  # 40 x 40 square
     mask[1, :, 30:34, :] = 1  # a 4 x 64 strip
-    assert auto_block_size(mask, fraction=0.1).tolist() == [4, 4]  # sqrt(1600) / 10 = 4; the strip: sqrt(256) / 10 -> min_block
+    # sqrt(1600) / 10 = 4; the strip's sqrt(256) / 10 rounds to 2, below min_block.
+    assert auto_block_size(mask, fraction=0.1).tolist() == [4, 4]
     assert auto_block_size(mask, fraction=0.25, min_block=1).tolist() == [10, 4]  # sqrt(256) = 16
     assert auto_block_size(mask, fraction=0.25, by="box").tolist() == [10, 16]  # longer side 40, 64
     assert auto_block_size(mask, fraction=1.0, max_block=20).tolist() == [20, 16]

@@ -129,12 +129,14 @@ def pixelate(
         group = x if len(picks) == n else x[picks]
         group_mask = m if m.shape[0] == 1 or len(picks) == n else m[picks]
         sig = _sigma(size, sigma)
-        window = _window(group_mask, size, offset=offset, margin=_blur_radius(sig) if style == "blur" else None)
+        margin = _blur_radius(sig) if style == "blur" else None
+        window = _window(group_mask, size, offset=offset, margin=margin)
         if window is None:  # nothing masked in this group
             continue
         y0, y1, x0, x1 = window
         crop = group[..., y0:y1, x0:x1]
-        mosaic = _mosaic(crop, size, style=style, offset=(offset[0] - y0, offset[1] - x0), sigma=sig, generator=generator)
+        local = (offset[0] - y0, offset[1] - x0)  # the same grid, in the crop's coordinates
+        mosaic = _mosaic(crop, size, style=style, offset=local, sigma=sig, generator=generator)
         blended = composite(crop, mosaic, group_mask[..., y0:y1, x0:x1])
         if len(picks) == n and window == (0, h, 0, w):
             out = blended  # the whole image: no copy to write into
