@@ -49,7 +49,8 @@ def apply_mosaic(img: torch.Tensor, mask: torch.Tensor, params: MosaicParams) ->
         return img
     generator = None
     if params.style == "random":
-        generator = torch.Generator(device=img.device).manual_seed(params.seed)
+        # On the CPU whatever img's device, so the same params give the same picks everywhere.
+        generator = torch.Generator().manual_seed(params.seed)
     return mosaic_region(
         img,
         mask,

@@ -100,7 +100,8 @@ def pixelate(
     - "median": each block's median per channel (the lower middle value for an even count,
       so it is always a value present in the block);
     - "random": all channels of one pixel of the block, drawn with `generator` (required:
-      this function has no hidden randomness; it must be on img's device);
+      this function has no hidden randomness); a CPU generator gives the same picks whatever
+      img's device, a CUDA generator draws on the GPU;
     - "blur": a Gaussian blur instead of blocks, standard deviation `sigma` (one value, or
       (sigma_y, sigma_x)), by default half the block size per axis. Near the border it
       averages real pixels only, like the partial blocks.
@@ -244,7 +245,9 @@ def _mosaic(
     cols = _Grid(w, bw, offset[1], x.device)
     if style == "random":
         # One uniform number per block and axis picks a real pixel of the (possibly cut) block.
-        u = torch.rand((n, 2, rows.count, cols.count), generator=generator, device=x.device)
+        # Drawn on the generator's device, so a CPU generator gives the same picks for a GPU image.
+        u = torch.rand((n, 2, rows.count, cols.count), generator=generator, device=generator.device)
+        u = u.to(x.device)
         ys = (u[:, 0] * rows.length[:, None]).long().minimum(rows.length[:, None] - 1) + rows.start[:, None]
         xs = (u[:, 1] * cols.length[None, :]).long().minimum(cols.length[None, :] - 1) + cols.start[None, :]
         flat = (ys * w + xs).view(n, 1, -1).expand(n, c, -1)
