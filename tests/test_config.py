@@ -46,3 +46,13 @@ def test_model_defaults_differ():
     p, c = default_config("pix2pix"), default_config("cyclegan")
     assert (p.nets.net_g, p.nets.norm, p.loss.gan_mode) == ("unet_256", "batch", "vanilla")
     assert (c.nets.net_g, c.nets.norm, c.loss.gan_mode) == ("resnet_9blocks", "instance", "lsgan")
+
+
+def test_shipped_presets_load():
+    from pathlib import Path
+
+    presets = sorted((Path(__file__).parent.parent / "configs").glob("*.toml"))
+    assert presets
+    for path in presets:
+        config = load_toml(path)
+        assert config.model in ("pix2pix", "cyclegan"), path
