@@ -218,13 +218,19 @@ def check(checkpoint: Path, tflite_path: Path, folders: list[Path], table: Path 
         with torch.no_grad():
             pt_logits = net(x)[0].numpy()
         a, b = int(tfl_logits.argmax()), int(pt_logits.argmax())
-        rows.append((rel, a, b))
-    agree = sum(a == b for _, a, b in rows)
+        # How far PyTorch's choice is behind TFLite's in TFLite's own logits (one uint8 step is `logit_scale`).
+        rows.append((rel, a, b, float(tfl_logits[a] - tfl_logits[b])))
+    agree = sum(a == b for _, a, b, _ in rows)
     percent = 100.0 * agree / len(rows)
-    lines = ["| image | TFLite top-1 | PyTorch top-1 | agree |", "| --- | --- | --- | --- |"]
-    for rel, a, b in rows:
-        lines.append(f"| {rel} | {a} {labels[a].split(',')[0]} | {b} {labels[b].split(',')[0]} | {'yes' if a == b else 'NO'} |")
+    lines = ["| image | TFLite top-1 | PyTorch top-1 | agree | TFLite logit gap |", "| --- | --- | --- | --- | ---: |"]
+    for rel, a, b, gap in rows:
+        verdict, gap_text = ("yes", "") if a == b else ("NO", f"{gap:.2f}")
+        lines.append(f"| {rel} | {a} {labels[a].split(',')[0]} | {b} {labels[b].split(',')[0]} | {verdict} | {gap_text} |")
+    gaps = sorted(gap for *_, gap in rows if gap > 0)
     lines.append(f"\nTop-1 agreement: {agree}/{len(rows)} = {percent:.1f}%")
+    if gaps:
+        lines.append(f"Disagreements: TFLite ranks PyTorch's class {gaps[0]:.2f} to {gaps[-1]:.2f} logits below its own "
+                     f"(median {gaps[len(gaps) // 2]:.2f}; one uint8 step of the logits is {logit_scale:.3f}).")
     text = "\n".join(lines)
     print(text)
     if table is not None:
