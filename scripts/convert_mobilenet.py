@@ -159,7 +159,8 @@ def convert(layers: list[TfLayer], adds: int) -> nn.Module:
             }
             bad = [k for k, ok in checks.items() if not ok]
             if bad:
-                raise SystemExit(f"{layer.name}: {', '.join(bad)} differ (TFLite {weight.shape}, PyTorch {tuple(conv.weight.shape)})")
+                raise SystemExit(f"{layer.name}: {', '.join(bad)} differ "
+                                 f"(TFLite {weight.shape}, PyTorch {tuple(conv.weight.shape)})")
             conv.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
             conv.bias.copy_(torch.from_numpy(layer.bias))
         head = layers[-1]  # 1x1 conv 1280 -> classes after the 7x7 average pool == linear after the global mean
@@ -225,11 +226,13 @@ def check(checkpoint: Path, tflite_path: Path, folders: list[Path], table: Path 
     lines = ["| image | TFLite top-1 | PyTorch top-1 | agree | TFLite logit gap |", "| --- | --- | --- | --- | ---: |"]
     for rel, a, b, gap in rows:
         verdict, gap_text = ("yes", "") if a == b else ("NO", f"{gap:.2f}")
-        lines.append(f"| {rel} | {a} {labels[a].split(',')[0]} | {b} {labels[b].split(',')[0]} | {verdict} | {gap_text} |")
+        tfl_name, pt_name = labels[a].split(",")[0], labels[b].split(",")[0]
+        lines.append(f"| {rel} | {a} {tfl_name} | {b} {pt_name} | {verdict} | {gap_text} |")
     gaps = sorted(gap for *_, gap in rows if gap > 0)
     lines.append(f"\nTop-1 agreement: {agree}/{len(rows)} = {percent:.1f}%")
     if gaps:
-        lines.append(f"Disagreements: TFLite ranks PyTorch's class {gaps[0]:.2f} to {gaps[-1]:.2f} logits below its own "
+        lines.append(f"Disagreements: TFLite ranks PyTorch's class {gaps[0]:.2f} to {gaps[-1]:.2f} logits "
+                     "below its own "
                      f"(median {gaps[len(gaps) // 2]:.2f}; one uint8 step of the logits is {logit_scale:.3f}).")
     text = "\n".join(lines)
     print(text)
@@ -259,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     extra = {
         "labels": labels,
         "source": {**SOURCE, "sha256": digest, "labels_sha256": sha256(labels_path)},
-        "note": "dequantized float weights of a uint8-quantized TFLite model, converted by scripts/convert_mobilenet.py; "
+        "note": "dequantized float weights of a uint8-quantized TFLite model, "
+                "converted by scripts/convert_mobilenet.py; "
                 "input RGB in [-1, 1], trained at 224x224; class 0 is background",
     }
     # Half precision keeps 11 significant bits, far finer than the 8-bit codes the weights came from.

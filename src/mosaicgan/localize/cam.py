@@ -98,7 +98,10 @@ def resolve_layer(model: nn.Module, layer: nn.Module | str | None) -> nn.Module:
     if layer in names:
         return names[layer]
     close = difflib.get_close_matches(layer, conv_layer_names(model), n=5, cutoff=0.5)
-    hint = f"close matches: {', '.join(close)}" if close else f"conv layers: {', '.join(conv_layer_names(model)[-5:])}, ..."
+    if close:
+        hint = f"close matches: {', '.join(close)}"
+    else:
+        hint = f"its last conv layers: {', '.join(conv_layer_names(model)[-5:])}"
     raise UserError(f"model has no layer {layer!r}; {hint}")
 
 

@@ -158,8 +158,8 @@ def load_classifier(path: str | Path | None = None, *, device: str | torch.devic
     elif len(ckpt.nets) == 1:
         net = next(iter(ckpt.nets.values()))
     else:
-        raise UserError(f"classifier checkpoint holds several networks ({', '.join(ckpt.nets)}) and none is 'classifier'",
-                        path=ckpt.path)
+        names = ", ".join(ckpt.nets)
+        raise UserError(f"checkpoint holds several networks ({names}) and none is 'classifier'", path=ckpt.path)
     labels = ckpt.extra.get("labels")
     if not isinstance(labels, list) or not labels:
         raise UserError("classifier checkpoint has no class labels (extra['labels'])", path=ckpt.path)

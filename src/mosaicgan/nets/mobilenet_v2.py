@@ -108,7 +108,8 @@ class MobileNetV2(nn.Module):
         for expand, channels, repeats, stride in INVERTED_RESIDUAL_SETTING:
             out_ch = make_divisible(channels * width_mult)
             for i in range(repeats):
-                layers.append(InvertedResidual(in_ch=in_ch, out_ch=out_ch, stride=stride if i == 0 else 1, expand=expand))
+                first_stride = stride if i == 0 else 1
+                layers.append(InvertedResidual(in_ch=in_ch, out_ch=out_ch, stride=first_stride, expand=expand))
                 in_ch = out_ch
         layers.append(conv_act(in_ch, self.last_channels))
         self.features = nn.Sequential(*layers)
