@@ -1,0 +1,28 @@
+"""Finding regions to mosaic: class activation maps of a classifier, and faces.
+
+Every localizer ends in the same shapes (`regions`): a heatmap (H, W) in [0, 1], a bool mask
+(H, W), boxes (x, y, w, h). Imports flow down only: localize uses nets/checkpoint/data, and
+nothing below it imports localize.
+"""
+
+from mosaicgan.localize.cam import class_activation_map, grad_cam, supports_cam
+from mosaicgan.localize.classifier import ImageClassifier, Prediction, load_classifier, shipped_classifier_path
+from mosaicgan.localize.faces import detect_faces, face_mask
+from mosaicgan.localize.regions import Box, boxes_to_mask, heatmap_to_mask, mask_to_boxes, merge_boxes
+
+__all__ = [
+    "Box",
+    "ImageClassifier",
+    "Prediction",
+    "boxes_to_mask",
+    "class_activation_map",
+    "detect_faces",
+    "face_mask",
+    "grad_cam",
+    "heatmap_to_mask",
+    "load_classifier",
+    "mask_to_boxes",
+    "merge_boxes",
+    "shipped_classifier_path",
+    "supports_cam",
+]
