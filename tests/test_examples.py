@@ -2,11 +2,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from mosaicgan.cli import main
 from mosaicgan.examples import get_example, list_examples
-from mosaicgan.examples import inverse_cdf, mle_kl
+from mosaicgan.examples import inverse_cdf, l2_blur, mle_kl, toy_data_2d, toy_gan_2d
 
 
 # -- inverse-CDF sampling --------------------------------------------------------------------
@@ -79,6 +80,116 @@ def test_kl_estimates_agree_and_vanish_for_q_equal_p():
     assert mc == pytest.approx(expected, abs=0.01)
 
 
+# -- a small GAN on 2-D points ---------------------------------------------------------------
+
+def test_mode_coverage_counts_only_modes_with_enough_good_points():
+    centres = toy_data_2d.ring_centres()
+    rng = np.random.default_rng(0)
+    # 300 points on each of modes 0..4, 10 stray points on mode 5, 200 far from every mode.
+    near = [c + 0.05 * rng.standard_normal((300, 2)) for c in centres[:5]]
+    stray = centres[5] + 0.05 * rng.standard_normal((10, 2))
+    far = rng.uniform(-0.5, 0.5, size=(200, 2))
+    result = toy_data_2d.mode_coverage(np.concatenate([*near, stray, far]), centres, std=0.05)
+    assert result["modes_covered"] == 5
+    assert result["per_mode"][5] == 10 and result["per_mode"][6] == 0
+    assert result["high_quality_fraction"] == pytest.approx(1510 * 0.99 / 1710, abs=0.02)
+
+
+def test_curve_coverage_sees_a_missing_piece_of_the_spiral():
+    curve = toy_data_2d.spiral_reference()
+    gen = torch.Generator().manual_seed(0)
+    real = toy_data_2d.sample_spiral(4000, generator=gen).numpy()
+    full = toy_data_2d.curve_coverage(real, curve, tolerance=0.12)
+    assert full["segments_covered"] == 10 and full["high_quality_fraction"] > 0.95
+    # Keep only the outer part of the spiral (about half its mass): the inner pieces go missing.
+    outer = real[np.linalg.norm(real, axis=1) > 1.6]
+    assert 4 <= toy_data_2d.curve_coverage(outer, curve, tolerance=0.12)["segments_covered"] <= 6
+
+
+def _ring_gan(setting: str, steps: int, *, seed: int = 0) -> dict:
+    out = toy_gan_2d.train_toy_gan(
+        sample_real=toy_gan_2d.DATASETS["ring"], setting=toy_gan_2d.SETTINGS[setting], steps=steps,
+        seed=seed, snapshot_steps=(0, steps), n_eval=2000)
+    return {step: toy_gan_2d.score("ring", pts) for step, pts in out["snapshots"].items()}
+
+
+def test_short_gan_run_covers_most_modes_and_too_strong_d_collapses():
+    balanced = _ring_gan("balanced", 800, seed=1)
+    assert balanced[0]["modes_covered"] == 0  # the untrained G sits near the centre
+    assert balanced[800]["modes_covered"] >= 6
+    # Five D updates per G update, same seed: G chases D's favourite spot and piles up there.
+    strong = _ring_gan("strong-d", 600, seed=1)
+    assert strong[600]["modes_covered"] <= 3
+    assert max(strong[600]["per_mode"]) > 1000  # half of the 2000 points on one mode
+
+
+def test_gan_without_noise_can_only_make_one_point():
+    out = toy_gan_2d.train_toy_gan(sample_real=toy_gan_2d.DATASETS["ring"],
+                                   setting=toy_gan_2d.SETTINGS["no-noise"], steps=30, snapshot_steps=(30,))
+    points = out["snapshots"][30]
+    assert np.ptp(points, axis=0).max() < 1e-6
+    assert toy_gan_2d.score("ring", points)["modes_covered"] <= 1
+
+
+def test_gan_training_is_seeded_and_leaves_global_state_alone():
+    before_threads = torch.get_num_threads()
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    runs = [toy_gan_2d.train_toy_gan(sample_real=toy_gan_2d.DATASETS["spiral"], setting=toy_gan_2d.SETTINGS["balanced"],
+                                     steps=5, seed=7, snapshot_steps=(5,), n_eval=50) for _ in range(2)]
+    assert torch.equal(torch.rand(1), expected_next)
+    assert torch.get_num_threads() == before_threads
+    assert np.array_equal(runs[0]["snapshots"][5], runs[1]["snapshots"][5])
+
+
+# -- why L2 blurs ---------------------------------------------------------------------------
+
+def test_mse_prediction_falls_between_the_modes_and_the_gan_lands_on_one():
+    a = np.linspace(*l2_blur.A_RANGE, 400)
+    y_mse = l2_blur.predict_mse(l2_blur.train_mse(steps=300, seed=0), a)
+    y_gan = l2_blur.predict_gan(l2_blur.train_conditional_gan(steps=600, seed=0), a, seed=1)
+    dist_mse = l2_blur.distance_to_nearest_mode(a, y_mse)
+    dist_gan = l2_blur.distance_to_nearest_mode(a, y_gan)
+    # The MSE optimum is the conditional mean (0, a^2): a distance a from both modes.
+    assert np.abs(y_mse[:, 0]).mean() < 0.1
+    assert np.abs(y_mse[:, 1] - a**2).mean() < 0.1
+    assert dist_mse.mean() > 0.8
+    assert dist_gan.mean() < 0.3 and np.median(dist_gan) < 0.15
+    # It samples answers on both sides rather than always the same one.
+    assert 0.2 < (y_gan[:, 0] > 0).mean() < 0.8
+
+
+def test_distance_to_nearest_mode():
+    a = np.array([0.5, 1.0])
+    assert l2_blur.distance_to_nearest_mode(a, np.array([[0.5, 0.25], [-1.0, 1.0]])) == pytest.approx([0, 0])
+    assert l2_blur.distance_to_nearest_mode(a, np.array([[0.0, 0.25], [0.0, 1.0]])) == pytest.approx([0.5, 1.0])
+
+
+# -- every example, end to end with tiny options ----------------------------------------------
+
+TINY = {
+    "inverse-cdf": {"n_samples": 2000},
+    "mle-kl": {"n_samples": 300, "steps": 10},
+    "toy-gan-2d": {"steps": 6, "n_eval": 200, "runs": (("ring", "balanced"), ("spiral", "balanced"))},
+    "l2-blur": {"mse_steps": 5, "gan_steps": 5, "n_eval": 50},
+}
+
+
+@pytest.mark.parametrize("entry", list_examples(), ids=lambda e: e.name)
+def test_every_example_writes_its_figure_and_numbers(entry, tmp_path):
+    result = entry.run(out_dir=tmp_path / "out", seed=1, **TINY[entry.name])
+    png = tmp_path / "out" / f"{entry.name}.png"
+    js = tmp_path / "out" / f"{entry.name}.json"
+    assert result["files"] == {"png": str(png), "json": str(js)}
+    with Image.open(png) as img:
+        assert img.format == "PNG" and img.mode == "RGB" and img.width >= 600
+    data = json.loads(js.read_text())
+    assert data["example"] == entry.name and data["seed"] == 1
+    assert data["headline"] and data["figures"]
+    assert data["headline"] == result["headline"]
+
+
 # -- registry and CLI ------------------------------------------------------------------------
 
 def test_cli_lists_every_example_name_first(capsys):
@@ -86,7 +197,7 @@ def test_cli_lists_every_example_name_first(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     names = [e.name for e in list_examples()]
     assert [line.split()[0] for line in lines] == names
-    assert {"inverse-cdf", "mle-kl"} <= set(names)
+    assert names == ["inverse-cdf", "mle-kl", "toy-gan-2d", "l2-blur"]
 
 
 def test_cli_run_writes_a_png_and_its_json(tmp_path, capsys):

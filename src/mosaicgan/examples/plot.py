@@ -68,10 +68,8 @@ def format_tick(value: float, ticks: Sequence[float]) -> str:
 class Axes:
     """One plot panel of `width` x `height` pixels showing data in `xlim` x `ylim`."""
 
-    margin_left = 62
-    margin_right = 14
-    margin_top = 30
-    margin_bottom = 46
+    # Room for the y tick labels and label, the title, and the x tick labels and label.
+    default_margins = (62, 30, 14, 46)
 
     def __init__(
         self,
@@ -84,7 +82,12 @@ class Axes:
         xlabel: str = "",
         ylabel: str = "",
         legend_at: str = "top-right",
+        xticks: Sequence[float] | None = None,
+        yticks: Sequence[float] | None = None,
+        margins: tuple[int, int, int, int] | None = None,
     ) -> None:
+        """`margins` (left, top, right, bottom) in pixels; smaller ones suit small panels
+        without axis labels."""
         if not (xlim[1] > xlim[0] and ylim[1] > ylim[0]):
             raise ValueError(f"empty axis limits: x {xlim}, y {ylim}")
         self.xlim = (float(xlim[0]), float(xlim[1]))
@@ -94,6 +97,9 @@ class Axes:
         if legend_at not in ("top-right", "top-left", "bottom-right", "bottom-left"):
             raise ValueError(f"legend_at must name a corner, got {legend_at!r}")
         self.legend_at = legend_at
+        self.xticks = None if xticks is None else list(xticks)
+        self.yticks = None if yticks is None else list(yticks)
+        self.margin_left, self.margin_top, self.margin_right, self.margin_bottom = margins or self.default_margins
         self.plot_w = width - self.margin_left - self.margin_right
         self.plot_h = height - self.margin_top - self.margin_bottom
         self._layer = Image.new("RGB", (self.plot_w, self.plot_h), WHITE)
@@ -121,14 +127,17 @@ class Axes:
             self._legend.append((label, color, "line"))
         return self
 
-    def bars(self, edges, heights, *, color=SKY, outline=None, label: str | None = None) -> Axes:
-        """Histogram bars: `heights[i]` spans `edges[i]` to `edges[i + 1]`."""
+    def bars(self, edges, heights, *, color=SKY, outline=None, gap: float = 0.0,
+             label: str | None = None) -> Axes:
+        """Histogram bars: `heights[i]` spans `edges[i]` to `edges[i + 1]`, less a `gap`
+        (a fraction of each bar's width, split between its sides) for bars of categories."""
         edges = np.asarray(edges, dtype=np.float64)
         heights = np.asarray(heights, dtype=np.float64)
         if len(edges) != len(heights) + 1:
             raise ValueError(f"{len(edges)} edges for {len(heights)} bars")
-        left, top = self.to_px(edges[:-1], heights)
-        right, base = self.to_px(edges[1:], np.zeros_like(heights))
+        inset = 0.5 * gap * np.diff(edges)
+        left, top = self.to_px(edges[:-1] + inset, heights)
+        right, base = self.to_px(edges[1:] - inset, np.zeros_like(heights))
         for x0, x1, y0, y1 in zip(left, right, top, base):
             if y1 - y0 >= 0.5:
                 self._draw.rectangle([x0, y0, max(x0, x1 - 1), y1], fill=color, outline=outline)
@@ -177,14 +186,14 @@ class Axes:
         x1, y1 = x0 + self.plot_w - 1, y0 + self.plot_h - 1
         draw.rectangle([x0 - 1, y0 - 1, x1 + 1, y1 + 1], outline=BLACK)
 
-        xticks = nice_ticks(*self.xlim, max_ticks=max(2, self.plot_w // 70))
+        xticks = self.xticks or nice_ticks(*self.xlim, max_ticks=max(3, self.plot_w // 60))
         for value in xticks:
             (px,), _ = self.to_px([value], [self.ylim[0]])
             draw.line([x0 + px, y1 + 1, x0 + px, y1 + 5], fill=BLACK)
             label = format_tick(value, xticks)
             w, _ = text_size(label, size=12)
             draw.text((x0 + px - w / 2, y1 + 7), label, fill=BLACK, font=font(12))
-        yticks = nice_ticks(*self.ylim, max_ticks=max(2, self.plot_h // 50))
+        yticks = self.yticks or nice_ticks(*self.ylim, max_ticks=max(3, self.plot_h // 50))
         for value in yticks:
             _, (py,) = self.to_px([self.xlim[0]], [value])
             draw.line([x0 - 5, y0 + py, x0 - 1, y0 + py], fill=BLACK)
