@@ -7,7 +7,7 @@ from PIL import Image
 
 from mosaicgan.cli import main
 from mosaicgan.examples import get_example, list_examples
-from mosaicgan.examples import inverse_cdf, l2_blur, mle_kl, toy_data_2d, toy_gan_2d
+from mosaicgan.examples import inverse_cdf, l2_blur, mle_kl, plot, toy_data_2d, toy_gan_2d
 
 
 # -- inverse-CDF sampling --------------------------------------------------------------------
@@ -188,6 +188,33 @@ def test_every_example_writes_its_figure_and_numbers(entry, tmp_path):
     assert data["example"] == entry.name and data["seed"] == 1
     assert data["headline"] and data["figures"]
     assert data["headline"] == result["headline"]
+
+
+# -- the plotting helper ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("lo, hi, expected", [
+    (-3, 3, [-3, -2, -1, 0, 1, 2, 3]),
+    (0, 1.05, [0, 0.2, 0.4, 0.6, 0.8, 1.0]),
+    (0, 10_000, [0, 2000, 4000, 6000, 8000, 10_000]),
+    (-2.884, -1.5, [-2.75, -2.5, -2.25, -2.0, -1.75, -1.5]),
+])
+def test_nice_ticks_and_labels(lo, hi, expected):
+    ticks = plot.nice_ticks(lo, hi, max_ticks=6)
+    assert ticks == pytest.approx(expected)
+    labels = [plot.format_tick(t, ticks) for t in ticks]
+    assert len(set(labels)) == len(labels) and "-0" not in labels
+
+
+def test_axes_clip_marks_to_the_plot_area():
+    ax = plot.Axes(xlim=(0, 1), ylim=(0, 1), width=200, height=150)
+    ax.line([-5, 5], [0.5, 0.5], color=plot.VERMILION)  # far outside on both ends
+    ax.scatter([2.0], [2.0], color=plot.VERMILION)
+    img = np.asarray(ax.render())
+    red = np.all(img == plot.VERMILION, axis=2)
+    rows, cols = np.nonzero(red)
+    assert red.any()
+    assert cols.min() >= ax.margin_left and cols.max() < ax.margin_left + ax.plot_w
+    assert rows.min() >= ax.margin_top and rows.max() < ax.margin_top + ax.plot_h
 
 
 # -- registry and CLI ------------------------------------------------------------------------

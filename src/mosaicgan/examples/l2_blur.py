@@ -45,7 +45,8 @@ def distance_to_nearest_mode(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.linalg.norm(modes(a) - y, axis=2).min(axis=1)
 
 
-def train_mse(*, steps: int, batch: int = 256, hidden: int = 64, lr: float = 1e-3, seed: int = 0) -> torch.nn.Module:
+def train_mse(*, steps: int, batch: int = 256, hidden: int = 64, lr: float = 1e-3,
+              seed: int = 0) -> torch.nn.Module:
     """A regressor a -> y trained on the mean squared error: it learns E[y | a]."""
     gen = torch.Generator().manual_seed(seed)
     with one_thread(), torch.random.fork_rng(devices=[]):
@@ -74,7 +75,6 @@ def train_conditional_gan(*, steps: int, batch: int = 256, hidden: int = 64, noi
         torch.manual_seed(seed)
         g_net = mlp(in_dim=1 + noise_dim, hidden=hidden, out_dim=2, depth=2)
         d_net = mlp(in_dim=3, hidden=hidden, out_dim=1, depth=2)
-        g_net.noise_dim = noise_dim
         opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(d_net.parameters(), lr=lr, betas=(0.5, 0.999))
         for _ in range(steps):
@@ -99,20 +99,24 @@ def train_conditional_gan(*, steps: int, batch: int = 256, hidden: int = 64, noi
     return g_net
 
 
-def predict_gan(g_net: torch.nn.Module, a: np.ndarray, *, seed: int) -> np.ndarray:
+def predict_gan(g_net: torch.nn.Sequential, a: np.ndarray, *, seed: int) -> np.ndarray:
+    """One sample of G(a, z) per input, with noise z drawn from `seed`."""
     gen = torch.Generator().manual_seed(seed)
+    noise_dim = g_net[0].in_features - 1  # G's first layer sees the input a beside the noise
     a_t = torch.as_tensor(np.asarray(a), dtype=torch.float32).reshape(-1, 1)
     with torch.no_grad():
-        z = torch.randn(len(a_t), g_net.noise_dim, generator=gen)
+        z = torch.randn(len(a_t), noise_dim, generator=gen)
         return g_net(torch.cat([a_t, z], 1)).numpy()
 
 
 def predict_mse(net: torch.nn.Module, a: np.ndarray) -> np.ndarray:
+    """The regressor's answer for each input a."""
     with torch.no_grad():
         return net(torch.as_tensor(np.asarray(a), dtype=torch.float32).reshape(-1, 1)).numpy()
 
 
-@register_example("l2-blur", "why L2 blurs: the MSE prediction falls between two modes, a cGAN's lands on one")
+@register_example("l2-blur",
+                  "why L2 blurs: the MSE prediction falls between two modes, a cGAN's lands on one")
 def run(*, out_dir: Path, seed: int = 0, mse_steps: int = 600, gan_steps: int = 1500,
         n_eval: int = 600) -> dict[str, Any]:
     mse_net = train_mse(steps=mse_steps, seed=seed)
@@ -131,13 +135,15 @@ def run(*, out_dir: Path, seed: int = 0, mse_steps: int = 600, gan_steps: int = 
     manifold_ax = plot.Axes(xlim=(-1.8, 1.8), ylim=(-0.2, 2.6), title="answers y for inputs a in [0.5, 1.5]",
                             xlabel="y1", ylabel="y2", legend_at="bottom-right", **size)
     manifold_ax.line(curve, curve**2, color=plot.GREY, width=1, label="manifold y2 = y1^2")
-    manifold_ax.scatter(real[:, 0].numpy(), real[:, 1].numpy(), color=plot.SKY, radius=2, label="real answers")
+    real = real.numpy()
+    manifold_ax.scatter(real[:, 0], real[:, 1], color=plot.SKY, radius=2, label="real answers")
     manifold_ax.scatter(y_mse[:, 0], y_mse[:, 1], color=plot.VERMILION, radius=2, label="MSE prediction")
     manifold_ax.scatter(y_gan[:, 0], y_gan[:, 1], color=plot.GREEN, radius=1.5, label="cGAN samples")
     per_input_ax = plot.Axes(xlim=A_RANGE, ylim=(-1.8, 1.8), title="first coordinate against the input",
                              xlabel="input a", ylabel="y1", legend_at="bottom-left", **size)
     for sign in (-1, 1):
-        per_input_ax.line(a_eval, sign * a_eval, color=plot.SKY, width=6, label="modes +-a" if sign > 0 else None)
+        per_input_ax.line(a_eval, sign * a_eval, color=plot.SKY, width=6,
+                          label="modes +-a" if sign > 0 else None)
     per_input_ax.scatter(a_eval, y_mse[:, 0], color=plot.VERMILION, radius=2, label="MSE")
     per_input_ax.scatter(a_eval, y_gan[:, 0], color=plot.GREEN, radius=2, label="cGAN")
     bins = np.linspace(0, 1.6, 41)
@@ -156,7 +162,7 @@ def run(*, out_dir: Path, seed: int = 0, mse_steps: int = 600, gan_steps: int = 
                 "mean_distance_between_modes": float(np.mean(2 * a_eval)),
                 "gan_fraction_on_right_mode": gan_right}
     figures = {"a": a_eval, "mse_prediction": y_mse, "gan_prediction": y_gan,
-               "mse_distance": dist_mse, "gan_distance": dist_gan, "real": real.numpy()}
+               "mse_distance": dist_mse, "gan_distance": dist_gan, "real": real}
     return write_outputs(out_dir=out_dir, name="l2-blur", image=image, seed=seed,
                          options={"mse_steps": mse_steps, "gan_steps": gan_steps, "n_eval": n_eval},
                          headline=headline, figures=figures)

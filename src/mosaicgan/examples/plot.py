@@ -99,7 +99,8 @@ class Axes:
         self.legend_at = legend_at
         self.xticks = None if xticks is None else list(xticks)
         self.yticks = None if yticks is None else list(yticks)
-        self.margin_left, self.margin_top, self.margin_right, self.margin_bottom = margins or self.default_margins
+        left, top, right, bottom = margins or self.default_margins
+        self.margin_left, self.margin_top, self.margin_right, self.margin_bottom = left, top, right, bottom
         self.plot_w = width - self.margin_left - self.margin_right
         self.plot_h = height - self.margin_top - self.margin_bottom
         self._layer = Image.new("RGB", (self.plot_w, self.plot_h), WHITE)

@@ -174,7 +174,8 @@ def run(*, out_dir: Path, seed: int = 0, steps: int = 1500, batch: int = 256, n_
         key = f"{dataset}/{setting_name}"
         results[key] = {"setting": trained["setting"], "seconds": seconds, "scores": scores,
                         # A few hundred points per snapshot redraw the picture; all 2000 bloat the file.
-                        "points": {step: np.round(pts[:300], 3) for step, pts in trained["snapshots"].items()}}
+                        "points": {step: np.round(pts[:300], 3)
+                                   for step, pts in trained["snapshots"].items()}}
         rows.append(_figure_row(dataset, setting_name, real[dataset], trained["snapshots"], scores))
 
     image = plot.stack([_figure_title(), *rows])
@@ -186,7 +187,8 @@ def run(*, out_dir: Path, seed: int = 0, steps: int = 1500, batch: int = 256, n_
                          "of": RING_MODES if ring else len(final["per_segment"]),
                          "high_quality": final["high_quality_fraction"], "seconds": round(res["seconds"], 1)}
     return write_outputs(out_dir=out_dir, name="toy-gan-2d", image=image, seed=seed,
-                         options={"steps": steps, "batch": batch, "n_eval": n_eval, "runs": [list(r) for r in runs]},
+                         options={"steps": steps, "batch": batch, "n_eval": n_eval,
+                                  "runs": [list(r) for r in runs]},
                          headline=headline, figures=results)
 
 
@@ -218,8 +220,9 @@ def _figure_row(dataset: str, setting_name: str, real: np.ndarray, snapshots: di
     final = scores[max(scores)]
     counts = np.array(final["per_mode"] if dataset == "ring" else final["per_segment"])
     threshold = 0.25 * len(real) / len(counts)
+    unit = "mode" if dataset == "ring" else "piece"
     bars = plot.Axes(xlim=(-0.5, len(counts) - 0.5), ylim=(0, 1.15 * max(counts.max(), threshold, 1)),
-                     width=230, height=236, title="good points per " + ("mode" if dataset == "ring" else "piece"),
+                     width=230, height=236, title=f"good points per {unit}",
                      xticks=range(0, len(counts), 1 if len(counts) <= 8 else 3), margins=(44, 30, 8, 24))
     bars.bars(np.arange(len(counts) + 1) - 0.5, counts, color=plot.BLUE, gap=0.25)
     bars.hline(threshold, color=plot.VERMILION, width=2)
