@@ -106,6 +106,18 @@ def test_curve_coverage_sees_a_missing_piece_of_the_spiral():
     assert 4 <= toy_data_2d.curve_coverage(outer, curve, tolerance=0.12)["segments_covered"] <= 6
 
 
+def test_non_saturating_loss_keeps_gradients_when_d_rejects_the_fakes():
+    from mosaicgan.examples.toy_nets import generator_loss
+
+    grads = {}
+    for loss in ("saturating", "non-saturating"):
+        logits = torch.full((8,), -8.0, requires_grad=True)  # D is sure these are fake
+        (grads[loss],) = torch.autograd.grad(generator_loss(logits, loss=loss), logits)
+    assert grads["saturating"].abs().max() < 1e-3 < grads["non-saturating"].abs().min()
+    # Both push the logits up (towards "real") when G descends its loss.
+    assert (grads["saturating"] < 0).all() and (grads["non-saturating"] < 0).all()
+
+
 def _ring_gan(setting: str, steps: int, *, seed: int = 0) -> dict:
     out = toy_gan_2d.train_toy_gan(
         sample_real=toy_gan_2d.DATASETS["ring"], setting=toy_gan_2d.SETTINGS[setting], steps=steps,

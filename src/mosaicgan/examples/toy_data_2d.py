@@ -15,6 +15,8 @@ import torch
 RING_MODES = 8
 RING_RADIUS = 2.0
 RING_STD = 0.05
+# A mode (or curve piece) is covered when it holds this share of its fair n / n_modes points.
+MIN_SHARE = 0.25
 
 
 def ring_centres(*, n_modes: int = RING_MODES, radius: float = RING_RADIUS) -> np.ndarray:
@@ -57,7 +59,7 @@ def spiral_reference(m: int = 1000) -> np.ndarray:
 
 
 def mode_coverage(points: np.ndarray, centres: np.ndarray, *, std: float, within_std: float = 3.0,
-                  min_share: float = 0.25) -> dict:
+                  min_share: float = MIN_SHARE) -> dict:
     """How many modes a set of generated points covers, and how many points are good.
 
     A point is high quality when it lies within `within_std` standard deviations of its
@@ -77,7 +79,7 @@ def mode_coverage(points: np.ndarray, centres: np.ndarray, *, std: float, within
 
 
 def curve_coverage(points: np.ndarray, curve: np.ndarray, *, tolerance: float, segments: int = 10,
-                   min_share: float = 0.25) -> dict:
+                   min_share: float = MIN_SHARE) -> dict:
     """`mode_coverage` for a curve: its `segments` equal pieces play the part of the modes.
 
     A point is high quality when it lies within `tolerance` of the densely sampled `curve`

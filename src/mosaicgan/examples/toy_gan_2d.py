@@ -23,6 +23,7 @@ from mosaicgan.examples import plot
 from mosaicgan.examples.registry import register_example
 from mosaicgan.examples.results import write_outputs
 from mosaicgan.examples.toy_data_2d import (
+    MIN_SHARE,
     RING_MODES,
     RING_STD,
     SPIRAL_NOISE,
@@ -198,8 +199,8 @@ def _figure_title() -> Image.Image:
     draw.text((12, 8), "A small GAN on 2-D data: grey = real points, blue = generated",
               fill=plot.BLACK, font=plot.font(17))
     draw.text((12, 34), "'good' = within 3 std of a mode (ring) or 3 noise std of the curve (spiral); "
-                        "a mode or curve piece is covered when it holds a quarter of its fair share of "
-                        "good points. R1 = gradient penalty on D at real points.",
+                        f"a mode or curve piece is covered when it holds {MIN_SHARE:.0%} of its fair share "
+                        "of the points as good ones. R1 = gradient penalty on D at real points.",
               fill=plot.BLACK, font=plot.font(12))
     return img
 
@@ -210,16 +211,20 @@ def _figure_row(dataset: str, setting_name: str, real: np.ndarray, snapshots: di
     panels: list = []
     for step, points in snapshots.items():
         s = scores[step]
-        what = f"{s['modes_covered']}/8 modes" if dataset == "ring" else f"{s['segments_covered']}/10 pieces"
+        if dataset == "ring":
+            what = f"{s['modes_covered']}/{len(s['per_mode'])} modes"
+        else:
+            what = f"{s['segments_covered']}/{len(s['per_segment'])} pieces"
         ax = plot.Axes(xlim=lim, ylim=lim, width=230, height=236, title=f"step {step}: {what}",
                        margins=(34, 30, 8, 24))
         ax.scatter(real[:, 0], real[:, 1], color=(200, 200, 200), radius=1.2)
         ax.scatter(points[:, 0], points[:, 1], color=plot.BLUE, radius=1.2)
         ax.note(f"good {s['high_quality_fraction']:.0%}")
         panels.append(ax)
-    final = scores[max(scores)]
+    last = max(scores)
+    final = scores[last]
     counts = np.array(final["per_mode"] if dataset == "ring" else final["per_segment"])
-    threshold = 0.25 * len(real) / len(counts)
+    threshold = MIN_SHARE * len(snapshots[last]) / len(counts)
     unit = "mode" if dataset == "ring" else "piece"
     bars = plot.Axes(xlim=(-0.5, len(counts) - 0.5), ylim=(0, 1.15 * max(counts.max(), threshold, 1)),
                      width=230, height=236, title=f"good points per {unit}",
