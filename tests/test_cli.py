@@ -104,3 +104,13 @@ def test_entry_point_exit_status(tmp_path):
                            "--data", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"mosaicgan: error: {Path(tmp_path / 'x')}: no such checkpoint"]
+
+
+def test_written_files_have_ordinary_permissions(tiny_run):
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    mode = stat.S_IMODE((tiny_run / "checkpoints" / "latest.safetensors").stat().st_mode)
+    assert mode == 0o666 & ~mask

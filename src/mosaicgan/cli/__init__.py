@@ -36,3 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mosaicgan: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `mosaicgan nets | head`: the reader left; stop quietly, as other Unix tools do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
