@@ -114,3 +114,12 @@ def test_written_files_have_ordinary_permissions(tiny_run):
     os.umask(mask)
     mode = stat.S_IMODE((tiny_run / "checkpoints" / "latest.safetensors").stat().st_mode)
     assert mode == 0o666 & ~mask
+
+
+def test_demo_runs_end_to_end(capsys, tmp_path):
+    code = main(["demo", "--out", str(tmp_path / "demo"), "--epochs", "1", "--device", "cpu"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "identity (input)" in out
+    assert len(list((tmp_path / "demo" / "translated").glob("*.png"))) == 40
+    assert (tmp_path / "demo" / "run" / "checkpoints" / "eval_test.json").is_file()

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "pix2pix on it, translate the test inputs and print PSNR/SSIM beside the "
                                    "identity baseline. Everything lands in --out.")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), metavar="DIR")
-    p.add_argument("--epochs", type=int, default=6, help="training epochs (half of them with linear decay)")
+    p.add_argument("--epochs", type=int, default=8, help="training epochs (half of them with linear decay)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=run)
 
@@ -37,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
             "--data", str(data), "--out", str(run_dir), "--preprocess", "none", "--batch-size", "8",
             "--epochs", str((args.epochs + 1) // 2), "--epochs-decay", str(args.epochs // 2), "--workers", "0",
             "--set", "nets.net_g=unet", "--set", "nets.num_downs=6", "--set", "nets.ngf=32", "--set", "nets.ndf=32",
-            "--set", "data.flip=false", "--set", "run.sample_every=100"]), "--device", args.device],
+            # A small net on 64x64 toy images learns faster at 5x the paper's learning rate.
+            "--set", "optim.lr=1e-3", "--set", "data.flip=false", "--set", "run.sample_every=100"]),
+         "--device", args.device],
         ["translate", str(data / "test"), "--checkpoint", str(run_dir), "--out", str(args.out / "translated")],
         ["eval", "--checkpoint", str(run_dir), "--data", str(data)],
     ]
