@@ -19,7 +19,7 @@ class ImagePool:
     Random draws come from `generator`, or from torch's global CPU generator when None: the
     training loop saves and restores that one, so a resumed run draws the same choices.
     `state_dict()` holds the stored images, so resume restores them too. `size=0` turns the
-    pool off (images pass straight through).
+    pool off (images pass straight through, detached).
     """
 
     def __init__(self, size: int, *, generator: torch.Generator | None = None) -> None:
@@ -30,10 +30,11 @@ class ImagePool:
         self.images: list[torch.Tensor] = []
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.detach()  # what D learns from carries no graph: D's loss must not reach G
         if self.size == 0:
             return images
         out = []
-        for image in images.detach():  # the pool keeps no graph: D's loss must not reach G
+        for image in images:
             if len(self.images) < self.size:
                 self.images.append(image.clone())
                 out.append(image)
