@@ -78,13 +78,15 @@ def red_blue(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def learned_run(red_blue, tmp_path_factory):
-    """Ten epochs (60 steps, about 10 s) of the red <-> blue task."""
+    """Seven epochs (84 steps of batch 2, about 10 s) of the red <-> blue task. The thresholds
+    below held with margin for seeds 0-4; batches of 4 sometimes hid the shape in a smudge
+    that the cycle still decoded (the known CycleGAN "steganography"), so G gets more steps."""
     config = tiny_cyclegan_config(red_blue, **{
-        "optim.lr": 1e-3, "optim.epochs": 10, "optim.epochs_decay": 0, "loss.pool_size": 10,
-        "run.log_every": 6, "run.sample_every": 30,
+        "optim.lr": 1e-3, "optim.batch_size": 2, "optim.epochs": 7, "optim.epochs_decay": 0,
+        "loss.pool_size": 10, "run.log_every": 12, "run.sample_every": 84,
     })
     result = train(config, run_dir=tmp_path_factory.mktemp("cg") / "run", progress=False)
-    assert result.finished and result.step == 60
+    assert result.finished and result.step == 84
     return result.run_dir
 
 
@@ -120,10 +122,10 @@ def test_learns_red_to_blue_and_back_from_unpaired_data(learned_run, red_blue):
     fake_b, fake_a = gen_ab(real_a), gen_ba(real_b)
     # Held-out outputs take on the other domain's colour: most of the way, both directions.
     gap = blueness(real_b) - blueness(real_a)
-    assert blueness(fake_b) - blueness(real_a) > 0.6 * gap, (blueness(real_a), blueness(fake_b), blueness(real_b))
-    assert blueness(real_b) - blueness(fake_a) > 0.6 * gap
+    assert blueness(fake_b) - blueness(real_a) > 0.7 * gap, (blueness(real_a), blueness(fake_b), blueness(real_b))
+    assert blueness(real_b) - blueness(fake_a) > 0.7 * gap
     # The hidden answer (the same shape in blue) is closer than the input is.
-    assert (fake_b - real_b).abs().mean() < 0.6 * (real_a - real_b).abs().mean()
+    assert (fake_b - real_b).abs().mean() < 0.75 * (real_a - real_b).abs().mean()
     # The cycle reconstruction error falls during training and is small on held-out images.
     log = read_log(learned_run)
     for key in ("loss_cycle_a", "loss_cycle_b"):
@@ -135,8 +137,8 @@ def test_run_folder_contents(learned_run):
     log = read_log(learned_run)
     assert {"loss_g_gan_ab", "loss_g_gan_ba", "loss_cycle_a", "loss_cycle_b", "loss_idt_a", "loss_idt_b",
             "loss_d_a_real", "loss_d_a_fake", "loss_d_b_real", "loss_d_b_fake", "lr", "epoch"} <= set(log[-1])
-    grid = Image.open(learned_run / "samples" / "step_0000060.png")
-    assert grid.size == (6 * 32, 4 * 32)  # A | G(A) | F(G(A)) | B | F(B) | G(F(B)), 4 rows
+    grid = Image.open(learned_run / "samples" / "step_0000084.png")
+    assert grid.size == (6 * 32, 2 * 32)  # A | G(A) | F(G(A)) | B | F(B) | G(F(B)), a row per item
     ckpt = load_checkpoint(learned_run)
     assert ckpt.kind == "cyclegan" and set(ckpt.nets) == {"gen_ab", "gen_ba", "disc_a", "disc_b"}
     state = load_train_state(learned_run / "checkpoints" / "resume.pt")
@@ -161,7 +163,7 @@ def test_translate_and_eval_both_directions(capsys, learned_run, red_blue, tmp_p
         assert code == 0
         result = json.loads(out.read_text())
         assert result["images"] == 8 and result["direction"] == direction
-        assert result["model"]["psnr"] > result["identity"]["psnr"] + 3, result
+        assert result["model"]["psnr"] > result["identity"]["psnr"] + 2, result
 
 
 def test_cli_train_with_dualgan_noise_draws_different_samples(capsys, red_blue, tmp_path):
