@@ -7,8 +7,8 @@ are written with their stylisations as paired test data (ROOT/test/A, ROOT/test/
 `mosaicgan eval` reads), and G(A_test) is scored against stylise(A_test) by PSNR and SSIM,
 beside two baselines: the input taken as the output, and the same generator trained with the
 cycle loss off (lambda_cycle = 0, identity off). Output diversity (mean pairwise L1 between the
-outputs for different inputs) is where mode collapse shows; the true targets' diversity is the
-reference value.
+outputs for different inputs, per pixel and between the images' mean colours) is where mode
+collapse shows; the true targets' diversity is the reference value.
 
     PYTHONPATH=src .venv/bin/python benchmarks/cyclegan_hidden_pairs.py --out runs/hidden \\
         [--size 128] [--net-g resnet_6blocks] [--ngf 32] [--steps 600] [--device auto] [--threads 1]
@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from mosaicgan.config import default_config, with_values
@@ -116,17 +117,27 @@ def build_data(out: Path, *, photos_dir: Path, size: int, crops_per_photo: int, 
     return info
 
 
-def diversity(images: torch.Tensor) -> float:
-    """Mean L1 distance (0-1 pixel units) over all pairs of different images: near 0 when
-    every input gets the same output (mode collapse)."""
-    x = images.flatten(1).add(1).div(2)
+def diversity(images: torch.Tensor, *, cell: int = 1) -> float:
+    """Mean L1 distance (0-1 pixel units) over all pairs of different images, after averaging
+    cells of `cell` x `cell` pixels; near 0 when every input gets the same output (mode
+    collapse). Pixel-level distance (cell 1) also counts texture and noise, which collapsed
+    outputs keep; with `cell` = the image size it compares the images' mean colours only."""
+    x = images.add(1).div(2)
+    if cell > 1:
+        x = F.avg_pool2d(x, cell)
+    x = x.flatten(1)
     pairs = list(itertools.combinations(range(len(x)), 2))
     return sum(float((x[i] - x[j]).abs().mean()) for i, j in pairs) / len(pairs)
 
 
 def train_run(name: str, *, root: Path, out: Path, args, overrides: dict, n_train: int) -> dict:
     """Train for exactly `args.steps` iterations; the lr schedule (constant, then linear decay)
-    is stretched over whole epochs covering them."""
+    is stretched over whole epochs covering them. A run already finished in `out` (same
+    steps) is reused, so the scores can be recomputed without training again."""
+    run_dir = out / "runs" / name
+    record = run_dir / "benchmark_run.json"
+    if record.is_file() and json.loads(record.read_text())["steps"] == args.steps:
+        return json.loads(record.read_text())
     epochs_total = max(2, math.ceil(args.steps / n_train))
     config = with_values(default_config("cyclegan"), {
         "data.root": str(root), "data.preprocess": "crop", "data.crop_size": args.size, "data.num_workers": 0,
@@ -135,8 +146,10 @@ def train_run(name: str, *, root: Path, out: Path, args, overrides: dict, n_trai
         "run.seed": args.seed, "run.device": args.device, "run.log_every": 25, "run.sample_every": 200,
         "run.save_every": 200, "run.keep_every_epochs": 0, **overrides,
     })
-    result = train(config, run_dir=out / "runs" / name, stop_after=args.steps, progress=False)
-    return {"run_dir": str(result.run_dir), "steps": result.step, "seconds": result.seconds}
+    result = train(config, run_dir=run_dir, stop_after=args.steps, progress=False)
+    summary = {"run_dir": str(result.run_dir), "steps": result.step, "seconds": result.seconds}
+    record.write_text(json.dumps(summary) + "\n")
+    return summary
 
 
 def score(translator: Translator | None, *, root: Path) -> dict:
@@ -149,7 +162,12 @@ def score(translator: Translator | None, *, root: Path) -> dict:
     else:
         outputs = torch.cat([translator(inputs[i : i + 8]) for i in range(0, len(inputs), 8)])
         metrics = evaluate(translator, root=root, split="test", layout="folders")["model"]
-    return {**metrics, "diversity": diversity(outputs), "outputs": outputs}
+    return {**metrics, **describe(outputs), "outputs": outputs}
+
+
+def describe(images: torch.Tensor) -> dict:
+    return {"diversity": diversity(images), "colour_diversity": diversity(images, cell=images.shape[-1]),
+            "mean_rgb": [round(c, 3) for c in images.add(1).div(2).mean((0, 2, 3)).tolist()]}
 
 
 def main() -> None:
@@ -169,10 +187,11 @@ def main() -> None:
 
     started = time.perf_counter()
     root = args.out / "data"
-    info = build_data(root, photos_dir=args.photos, size=args.size, crops_per_photo=args.crops_per_photo, seed=args.seed)
+    info = build_data(root, photos_dir=args.photos, size=args.size, crops_per_photo=args.crops_per_photo,
+                      seed=args.seed)
     print(f"data: {info['train_a']} A crops from {info['photos_a']} photos, {info['train_b']} stylised B crops "
-          f"from {info['photos_b']} other photos, {info['test_photos']} test pairs ({time.perf_counter() - started:.0f} s)",
-          flush=True)
+          f"from {info['photos_b']} other photos, {info['test_photos']} test pairs "
+          f"({time.perf_counter() - started:.0f} s)", flush=True)
     n_train = max(info["train_a"], info["train_b"])
     runs = {
         "cyclegan": {},
@@ -188,7 +207,7 @@ def main() -> None:
         label = "CycleGAN (cycle 10, identity 0.5)" if name == "cyclegan" else "cycle loss off (and identity off)"
         rows[label] = score(translator, root=root)
     targets = torch.stack([pil_to_tensor(read_image(p)) for p in list_images(root / "test" / "B")])
-    target_diversity = diversity(targets)
+    target = describe(targets)
 
     # A strip per test image: input | hidden target | CycleGAN | cycle off, for the first six.
     outputs = [r["outputs"][:6] for r in rows.values()]
@@ -197,16 +216,19 @@ def main() -> None:
     device_name = (torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu"
                    else f"CPU ({platform.machine()}, {os.cpu_count()} cores), {args.threads} thread(s)")
     lines = [
-        f"| output for A_test ({info['test_photos']} BSD68 crops, {args.size}x{args.size}) | PSNR (dB) | SSIM | diversity |",
-        "| --- | ---: | ---: | ---: |",
-        *[f"| {label} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['diversity']:.4f} |" for label, r in rows.items()],
-        f"| true targets stylise(A_test) | - | - | {target_diversity:.4f} |",
+        f"| output for A_test ({info['test_photos']} BSD68 crops, {args.size}x{args.size}) "
+        "| PSNR (dB) | SSIM | diversity (pixels) | diversity (mean colour) | mean R, G, B |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *[f"| {label} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['diversity']:.4f} | {r['colour_diversity']:.4f} "
+          f"| {', '.join(f'{c:.2f}' for c in r['mean_rgb'])} |" for label, r in rows.items()],
+        f"| true targets stylise(A_test) | - | - | {target['diversity']:.4f} | {target['colour_diversity']:.4f} "
+        f"| {', '.join(f'{c:.2f}' for c in target['mean_rgb'])} |",
     ]
     table = "\n".join(lines)
     print(table)
     summary = {
         "table": table, "data": info, "args": {k: str(v) for k, v in vars(args).items()},
-        "runs": trained, "target_diversity": target_diversity,
+        "runs": trained, "targets": target,
         "rows": {k: {m: v for m, v in r.items() if m != "outputs"} for k, r in rows.items()},
         "device": device_name, "torch": torch.__version__, "seconds_total": time.perf_counter() - started,
     }
