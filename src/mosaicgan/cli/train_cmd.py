@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     models = p.add_subparsers(dest="model", metavar="MODEL", required=True)
     for model, text in (
         ("pix2pix", "paired translation: U-Net + PatchGAN, L1 + adversarial"),
+        ("cyclegan", "unpaired translation (trainA/, trainB/): two ResNets + two PatchGANs, cycle + adversarial"),
     ):
         mp = models.add_parser(model, help=text, description=f"Train {model}: {text}.")
         add_common_flags(mp)

@@ -1,0 +1,140 @@
+"""CycleGAN (Zhu et al. 2017): unpaired translation between domains A and B.
+
+gen_ab: A -> B and gen_ba: B -> A, each judged by a PatchGAN of its output domain (disc_b sees
+real and generated B, disc_a real and generated A). With no pairs to compare against, the
+cycle losses ||gen_ba(gen_ab(a)) - a||_1 and ||gen_ab(gen_ba(b)) - b||_1 (lambda_cycle = 10)
+are what ties an output to its input; without them G is free to map every input to the same
+few convincing images (mode collapse). The identity loss (lambda_identity x lambda_cycle)
+asks each generator to leave images already in its output domain unchanged, which keeps
+colours from drifting. D learns from a history pool of fakes.
+
+DualGAN-style noise: with nets.dropout=true the generators train with dropout, and with
+nets.dropout_at_test=true `translate --samples K` draws K different outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from mosaicgan.config import TrainConfig
+from mosaicgan.data.unpaired import UnpairedDataset
+from mosaicgan.errors import UserError
+from mosaicgan.losses.adversarial import discriminator_loss, generator_loss, gradient_penalty
+from mosaicgan.losses.pixel import l1
+from mosaicgan.train.image_pool import ImagePool
+from mosaicgan.train.task import adam, check_sizes, discriminator_from_config, generator_from_config, set_requires_grad
+
+
+class CycleGANTask:
+    kind = "cyclegan"
+
+    def __init__(self, config: TrainConfig) -> None:
+        n, loss = config.nets, config.loss
+        if loss.lambda_identity > 0 and n.in_channels != n.out_channels:
+            raise UserError(
+                f"the identity loss feeds B ({n.out_channels} channels) to gen_ab, which takes {n.in_channels}; "
+                "set loss.lambda_identity=0 for domains with different channel counts"
+            )
+        self.config = config
+        self.gen_ab = generator_from_config(n, in_channels=n.in_channels, out_channels=n.out_channels)
+        self.gen_ba = generator_from_config(n, in_channels=n.out_channels, out_channels=n.in_channels)
+        self.disc_a = discriminator_from_config(n, in_channels=n.in_channels)
+        self.disc_b = discriminator_from_config(n, in_channels=n.out_channels)
+        # One optimizer per side, as the reference: both generators share one loss.
+        self.opt_g = adam([*self.gen_ab.parameters(), *self.gen_ba.parameters()], config)
+        self.opt_d = adam([*self.disc_a.parameters(), *self.disc_b.parameters()], config)
+        self.pool_a = ImagePool(loss.pool_size)  # fakes of domain A, for disc_a
+        self.pool_b = ImagePool(loss.pool_size)
+
+    def nets(self) -> dict[str, torch.nn.Module]:
+        return {"gen_ab": self.gen_ab, "gen_ba": self.gen_ba, "disc_a": self.disc_a, "disc_b": self.disc_b}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"gen": self.opt_g, "disc": self.opt_d}
+
+    def step(self, batch: dict[str, Any]) -> dict[str, float]:
+        mode, loss = self.config.loss.gan_mode, self.config.loss
+        real_a, real_b = batch["a"], batch["b"]
+        losses: dict[str, float] = {}
+
+        # G step first (as the reference): D is frozen, so G's loss builds no graph in D's weights.
+        set_requires_grad([self.disc_a, self.disc_b], False)
+        self.opt_g.zero_grad(set_to_none=True)
+        fake_b = self.gen_ab(real_a)
+        fake_a = self.gen_ba(real_b)
+        loss_g_gan_ab = generator_loss(self.disc_b(fake_b), mode=mode)
+        loss_g_gan_ba = generator_loss(self.disc_a(fake_a), mode=mode)
+        loss_g = loss_g_gan_ab + loss_g_gan_ba
+        # With the cycle loss off (an ablation) the reconstruction is still measured, without a graph.
+        with torch.set_grad_enabled(loss.lambda_cycle > 0):
+            rec_a = self.gen_ba(fake_b)
+            rec_b = self.gen_ab(fake_a)
+            loss_cycle_a = l1(rec_a, real_a)
+            loss_cycle_b = l1(rec_b, real_b)
+        if loss.lambda_cycle > 0:
+            loss_g = loss_g + loss.lambda_cycle * (loss_cycle_a + loss_cycle_b)
+        if loss.lambda_identity > 0:
+            # gen_ab fed an image already in B should return it unchanged (and gen_ba for A).
+            loss_idt_b = l1(self.gen_ab(real_b), real_b)
+            loss_idt_a = l1(self.gen_ba(real_a), real_a)
+            loss_g = loss_g + loss.lambda_identity * loss.lambda_cycle * (loss_idt_a + loss_idt_b)
+            losses.update(loss_idt_a=loss_idt_a.item(), loss_idt_b=loss_idt_b.item())
+        loss_g.backward()
+        self.opt_g.step()
+
+        # D step on fakes from the history pools (detached there: D's loss must not reach G).
+        set_requires_grad([self.disc_a, self.disc_b], True)
+        self.opt_d.zero_grad(set_to_none=True)
+        for name, disc, real, fake in (("a", self.disc_a, real_a, self.pool_a.query(fake_a)),
+                                       ("b", self.disc_b, real_b, self.pool_b.query(fake_b))):
+            loss_real, loss_fake = discriminator_loss(disc(real), disc(fake), mode=mode)
+            # Halved as in the reference, which slows D relative to G.
+            loss_d = 0.5 * (loss_real + loss_fake)
+            if mode == "wgan-gp":
+                gp = gradient_penalty(disc, real, fake)
+                loss_d = loss_d + loss.lambda_gp * gp
+                losses[f"loss_d_{name}_gp"] = gp.item()
+            loss_d.backward()
+            losses[f"loss_d_{name}_real"], losses[f"loss_d_{name}_fake"] = loss_real.item(), loss_fake.item()
+        self.opt_d.step()
+
+        self._last = [t.detach() for t in (real_a, fake_b, rec_a, real_b, fake_a, rec_b)]
+        return {
+            "loss_g_gan_ab": loss_g_gan_ab.item(),
+            "loss_g_gan_ba": loss_g_gan_ba.item(),
+            # Logged unweighted (mean absolute error in [-1, 1] units), so runs with other lambdas compare.
+            "loss_cycle_a": loss_cycle_a.item(),
+            "loss_cycle_b": loss_cycle_b.item(),
+            **losses,
+        }
+
+    def visuals(self, batch: dict[str, Any]) -> list[torch.Tensor]:
+        """A | gen_ab(A) | gen_ba(gen_ab(A)) | B | gen_ba(B) | gen_ab(gen_ba(B)), from the last step."""
+        return list(self._last)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"pool_a": self.pool_a.state_dict(), "pool_b": self.pool_b.state_dict()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.pool_a.load_state_dict(state["pool_a"])
+        self.pool_b.load_state_dict(state["pool_b"])
+
+
+def cyclegan_dataset(config: TrainConfig) -> UnpairedDataset:
+    d, n = config.data, config.nets
+    if d.direction != "AtoB":
+        raise UserError("CycleGAN trains both directions at once; keep data.direction=AtoB and "
+                        "choose the generator at translate time (--direction BtoA)")
+    dataset = UnpairedDataset(
+        root=d.root, split=d.split, layout=d.layout, serial=d.serial, preprocess=d.preprocess,
+        load_size=d.load_size, crop_size=d.crop_size, flip=d.flip, in_channels=n.in_channels,
+        out_channels=n.out_channels, max_items=d.max_items,
+    )
+    with torch.device("meta"):  # only to read the size the generator needs; allocates nothing
+        multiple = generator_from_config(n, in_channels=n.in_channels, out_channels=n.out_channels).size_multiple
+    # Each domain is batched on its own, so each must share one size within itself only.
+    for sizes in (dataset.sizes_a, dataset.sizes_b):
+        check_sizes(sizes, batch_size=config.optim.batch_size, data=d, multiple=multiple)
+    return dataset
