@@ -83,3 +83,12 @@ def test_empty_folder(tmp_path):
     (tmp_path / "train").mkdir()
     with pytest.raises(UserError, match="holds no images"):
         PairedDataset(root=tmp_path)
+
+
+def test_cyclegan_test_folders_pair_by_name(tmp_path):
+    for name in ("b.png", "a.png"):
+        write(tmp_path / "testA" / name)
+        write(tmp_path / "testB" / name)
+    write(tmp_path / "trainA" / "x.png")
+    pairs = discover_pairs(tmp_path, split="test")
+    assert [(a.parent.name, a.name, b.parent.name) for a, b in pairs] == [("testA", "a.png", "testB"), ("testA", "b.png", "testB")]

@@ -20,16 +20,6 @@ from mosaicgan.train.loop import train
 RED, BLUE = (210, 40, 40), (40, 40, 210)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny networks on a shared 2-core machine: a second thread mostly waits for the other
-    # processes, which made a 10 s run take over 2 minutes under load.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def shape_pair(rng, size=32):
     """The same random shape twice: in red (domain A) and in blue (domain B), on white."""
     red, blue = Image.new("RGB", (size, size), "white"), Image.new("RGB", (size, size), "white")

@@ -73,3 +73,11 @@ def test_pix2pix_learns_outlines_to_filled_shapes(tmp_path):
     assert model_l1 < 0.7 * identity_l1, (model_l1, identity_l1)
     log = read_log(tmp_path / "run")
     assert log[-1]["loss_g_l1"] < 0.6 * log[0]["loss_g_l1"]
+
+
+def test_stop_after_on_a_run_already_there_trains_nothing(toy_data, tmp_path):
+    config = tiny_pix2pix_config(toy_data)
+    train(config, run_dir=tmp_path / "r", progress=False, stop_after=2)
+    again = train(config, run_dir=tmp_path / "r", progress=False, resume=True, stop_after=2)
+    assert again.step == 2 and not again.finished
+    assert load_train_state(tmp_path / "r" / "checkpoints" / "resume.pt")["step"] == 2

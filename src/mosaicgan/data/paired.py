@@ -3,7 +3,7 @@
 Two layouts, as users of the reference implementation have them:
 - aligned: each file holds A and B side by side (A left), in ROOT/train, ROOT/val, ROOT/test;
 - folders: ROOT/A and ROOT/B with matching file names (optionally ROOT/A/train, ROOT/B/train
-  or ROOT/train/A, ROOT/train/B).
+  or ROOT/train/A, ROOT/train/B, or CycleGAN's ROOT/trainA, ROOT/trainB).
 """
 
 from __future__ import annotations
@@ -36,7 +36,13 @@ def split_folder(root: Path, split: str) -> Path:
 
 
 def folder_pair_dirs(root: Path, split: str) -> tuple[Path, Path] | None:
-    for a, b in ((root / "A" / split, root / "B" / split), (root / split / "A", root / split / "B"), (root / "A", root / "B")):
+    candidates = (
+        (root / "A" / split, root / "B" / split),
+        (root / split / "A", root / split / "B"),
+        (root / f"{split}A", root / f"{split}B"),  # CycleGAN's layout, paired by file name
+        (root / "A", root / "B"),
+    )
+    for a, b in candidates:
         if a.is_dir() and b.is_dir():
             return a, b
     return None
@@ -59,10 +65,10 @@ def discover_pairs(root: str | Path, *, split: str, layout: str = "auto") -> lis
         layout = detect_layout(root)
     if layout == "aligned":
         return [(p, None) for p in list_images(split_folder(root, split))]
-    if layout == "folders":
+    if layout in ("folders", "unaligned"):
         dirs = folder_pair_dirs(root, split)
         if dirs is None:
-            raise UserError(f"expected A/ and B/ folders (or A/{split}, B/{split})", path=root)
+            raise UserError(f"expected A/ and B/ folders (or A/{split}, B/{split}, or {split}A/, {split}B/)", path=root)
         a_files = {p.stem: p for p in list_images(dirs[0])}
         b_files = {p.stem: p for p in list_images(dirs[1])}
         missing = sorted(set(a_files) ^ set(b_files))

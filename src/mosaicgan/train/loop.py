@@ -128,6 +128,8 @@ def train(
                unit="it", dynamic_ncols=True, desc=config.model)
     try:
         while epoch < total_epochs:
+            if stop_after is not None and step >= stop_after:  # e.g. resumed with the same --stop-after
+                return TrainResult(run_dir, step, epoch, False, time.perf_counter() - started)
             lr = config.optim.lr * lr_factor(epoch, epochs=config.optim.epochs, epochs_decay=config.optim.epochs_decay)
             for opt in task.optimizers().values():
                 for group in opt.param_groups:
