@@ -83,6 +83,14 @@ def test_output_trains_with_pix2pix(capsys, photos, tmp_path):
                  "--set", "nets.ngf=8", "--set", "nets.ndf=8"])
     assert code == 0
     assert (tmp_path / "run" / "checkpoints" / "latest.safetensors").is_file()
+    # eval --masks adds the score of the output blended into the input through each pair's mask.
+    code = main(["eval", "--checkpoint", str(tmp_path / "run"), "--data", str(tmp_path / "pairs"),
+                 "--masks", str(tmp_path / "pairs" / "masks"), "--json", str(tmp_path / "eval.json")])
+    assert code == 0 and "blended in mask" in capsys.readouterr().out
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert set(result) >= {"model", "model_in_mask", "identity"}
+    # Blending keeps every pixel outside the region, so it lands nearer the input than the raw output.
+    assert result["model_in_mask"]["psnr"] > result["model"]["psnr"]
 
 
 def test_faces_skips_photos_without_a_face(capsys, tmp_path):
