@@ -124,9 +124,10 @@ def default_config(model: str) -> TrainConfig:
     if model == "classifier":
         # Fine-tuning: a pretrained network, most of it frozen, Adam with the usual beta1 and
         # a learning rate for a new head; images resized by their short side, as at inference.
+        # nets.net_g names the network trained; only mobilenet_v2 has pretrained weights.
         return TrainConfig(
             model="classifier",
-            data=DataConfig(layout="folders", load_size=256, crop_size=224, num_workers=0),
+            data=DataConfig(load_size=256, crop_size=224, num_workers=0),
             nets=NetsConfig(net_g="mobilenet_v2", freeze_features=14, dropout=True),
             optim=OptimConfig(lr=1e-3, beta1=0.9, epochs=4, epochs_decay=4, batch_size=16),
             run=RunConfig(log_every=10, sample_every=200, keep_every_epochs=0),
