@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--cam: a checkpoint from `mosaicgan train classifier` (default: shipped ImageNet MobileNetV2)")
     p.add_argument("--threshold", type=float, default=0.5,
                    help="--cam: region where the map reaches this fraction of its peak (default 0.5)")
+    p.add_argument("--min-prob", type=float, default=0.0,
+                   help="--cam: leave out images where the classifier gives CLASS a lower probability "
+                        "(default 0: every image gets the region where its class map peaks)")
     p.add_argument("--style", choices=["average", "median", "random", "blur"], default="average",
                    help="block mean (default), block median, one random pixel per block, or a Gaussian blur")
     p.add_argument("--block", type=block_arg, default=None, metavar="N|auto",
@@ -73,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.faces:
         request = RegionRequest(kind="faces")
     else:
-        request = RegionRequest(kind="cam", cam_class=args.cam, classifier=args.classifier, threshold=args.threshold)
+        request = RegionRequest(kind="cam", cam_class=args.cam, classifier=args.classifier, threshold=args.threshold,
+                                min_prob=args.min_prob)
     paths = expand_inputs(args.inputs)
     finder = RegionFinder(request, device=resolve_device(args.device or "auto"))
     plan = check_inputs(paths, finder=finder, out_dir=args.out, options=options, save_mask=args.save_mask)

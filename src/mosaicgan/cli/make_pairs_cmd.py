@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classifier", type=Path, metavar="CKPT",
                    help="classifier checkpoint for --regions cam (default: the shipped ImageNet MobileNetV2)")
     p.add_argument("--threshold", type=float, default=0.5, help="CAM: fraction of the peak response (default 0.5)")
+    p.add_argument("--min-prob", type=float, default=0.0,
+                   help="CAM: skip photos where the classifier gives CLASS a lower probability (default 0)")
     p.add_argument("--shapes", type=int, nargs=2, default=[1, 3], metavar=("MIN", "MAX"),
                    help="random shapes per pair (default 1 3)")
     p.add_argument("--pairs-per-image", type=int, default=4, metavar="K", help="pairs per photo (default 4)")
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         fraction_range=tuple(args.block_fraction), grow_max=args.grow_max, feather_max=args.feather_max,
         recursive=args.recursive)
     request = RegionRequest(kind=args.regions, cam_class=args.cam, classifier=args.classifier,
-                            threshold=args.threshold, shape_count=tuple(args.shapes))
+                            threshold=args.threshold, min_prob=args.min_prob, shape_count=tuple(args.shapes))
     finder = RegionFinder(request, device=resolve_device(args.device or "auto"))
     paths = check_inputs(args.images, args.out, finder=finder, options=options)
     with progress_bar(len(paths), desc="make-pairs", quiet=args.quiet) as bar:

@@ -38,7 +38,8 @@ class RegionRequest:
     boxes: (x, y, w, h) in pixels, left, top, width, height; cut to the image.
     cam_class: a class name or index of `classifier` (None: the shipped ImageNet model);
       the region is the largest connected area where the class map reaches `threshold` x
-      its peak.
+      its peak. A class map always has a peak, even where the class is absent; with
+      `min_prob` > 0 an image whose predicted probability of the class is lower gets no region.
     shape_count, shape_size: random shapes per image (low, high, both included) and their
       size as a fraction of the image's short side.
     """
@@ -49,6 +50,7 @@ class RegionRequest:
     cam_class: str | None = None
     classifier: Path | None = None
     threshold: float = 0.5
+    min_prob: float = 0.0
     shape_count: tuple[int, int] = (1, 3)
     shape_size: tuple[float, float] = (0.15, 0.5)
 
@@ -99,6 +101,8 @@ class RegionFinder:
                 raise UserError("a CAM region needs a class name (--cam CLASS)")
             if not 0.0 < request.threshold <= 1.0:
                 raise UserError(f"--threshold must lie in (0, 1], got {request.threshold}")
+            if not 0.0 <= request.min_prob < 1.0:
+                raise UserError(f"--min-prob must lie in [0, 1), got {request.min_prob}")
             from mosaicgan.localize.classifier import load_classifier
 
             self.classifier = load_classifier(request.classifier, device=device)
@@ -160,9 +164,15 @@ class RegionFinder:
         if kind == "cam":
             from mosaicgan.localize.regions import heatmap_to_mask
 
+            info = {"kind": "cam", "class": self.class_label, "threshold": self.request.threshold}
+            if self.request.min_prob > 0:
+                prob = float(self.classifier.logits(image).softmax(dim=1)[0, self.class_index])
+                info["prob"] = round(prob, 6)
+                if prob < self.request.min_prob:
+                    return Region(torch.zeros(image.height, image.width), info)
             heat = self.classifier.class_map(image, self.class_index)[0]
             mask = heatmap_to_mask(heat, threshold=self.request.threshold, keep="largest").float()
-            return Region(mask, {"kind": "cam", "class": self.class_label, "threshold": self.request.threshold})
+            return Region(mask, info)
         if generator is None:
             raise ValueError("random regions need an explicit torch.Generator")
         lo, hi = self.request.shape_count
