@@ -10,8 +10,7 @@ Grey images stay grey and an alpha channel is kept. Metadata (EXIF, GPS) is not 
 privacy mosaic should not leave where and when the photo was taken in the file.
 
 Faces and CAM may find nothing in an image. Such an image is left out of --out (and listed),
-not copied unchanged: a folder of outputs should never hold an uncensored face that looks
-processed.
+not copied unchanged, so that an untouched photo is never passed off as processed.
 """
 
 from __future__ import annotations
