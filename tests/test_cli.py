@@ -36,7 +36,8 @@ def test_nets_lists_reference_counts(capsys):
 
 def test_every_command_has_help(capsys):
     for argv in (["--help"], ["train", "--help"], ["train", "pix2pix", "--help"], ["translate", "--help"],
-                 ["eval", "--help"], ["nets", "--help"], ["demo", "--help"]):
+                 ["eval", "--help"], ["nets", "--help"], ["demo", "--help"], ["add", "--help"], ["make-pairs", "--help"],
+                 ["train", "classifier", "--help"]):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 0

@@ -17,7 +17,7 @@ from typing import Any
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
 
-MODELS = ("pix2pix", "cyclegan")
+MODELS = ("pix2pix", "cyclegan", "classifier")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class DataConfig:
     serial: bool = False  # unaligned: take B in order instead of at random
     max_items: int = 0  # 0 = all
     num_workers: int = 2
+    val_fraction: float = 0.2  # classifier: share of each class's images held out for validation
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class NetsConfig:
     init_gain: float = 0.02
     in_channels: int = 3
     out_channels: int = 3
+    pretrained: bool = True  # classifier: start from the shipped ImageNet MobileNetV2
+    freeze_features: int = 0  # classifier: leading feature blocks (of 19) kept frozen
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,17 @@ def default_config(model: str) -> TrainConfig:
             data=DataConfig(layout="unaligned"),
             nets=NetsConfig(net_g="resnet_9blocks", norm="instance", dropout=False),
             loss=LossConfig(gan_mode="lsgan"),
+        )
+    if model == "classifier":
+        # Fine-tuning: a pretrained network, most of it frozen, Adam with the usual beta1 and
+        # a learning rate for a new head; images resized by their short side, as at inference.
+        # nets.net_g names the network trained; only mobilenet_v2 has pretrained weights.
+        return TrainConfig(
+            model="classifier",
+            data=DataConfig(load_size=256, crop_size=224, num_workers=0),
+            nets=NetsConfig(net_g="mobilenet_v2", freeze_features=14, dropout=True),
+            optim=OptimConfig(lr=1e-3, beta1=0.9, epochs=4, epochs_decay=4, batch_size=16),
+            run=RunConfig(log_every=10, sample_every=200, keep_every_epochs=0),
         )
     raise UserError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
 

@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB",
                    help="CycleGAN: which generator (pix2pix uses the direction it was trained in)")
     p.add_argument("--max-items", type=int, default=0, help="score only the first N pairs")
+    p.add_argument("--masks", type=Path, metavar="DIR",
+                   help="also score the output blended into the input through these masks (e.g. make-pairs' "
+                        "OUT/masks): only the restored region is then compared with the identity baseline")
     p.add_argument("--json", type=Path, metavar="FILE",
                    help="where to write the results (default: eval_SPLIT.json beside the checkpoint)")
     add_device_flag(p)
@@ -41,12 +44,15 @@ def run(args: argparse.Namespace) -> int:
     if meta["kind"] == "pix2pix":
         data_direction = json.loads(meta["config"])["data"]["direction"]
     result = evaluate(translator, root=args.data, split=args.split, layout=args.layout,
-                      direction=data_direction, max_items=args.max_items)
+                      direction=data_direction, max_items=args.max_items, masks=args.masks)
     result["checkpoint"] = str(ckpt_path)
     result["direction"] = data_direction
     print(f"{args.split}: {result['images']} pairs")
     print(f"{'':<24}{'PSNR (dB)':>10}{'SSIM':>8}")
-    for name, label in (("model", "model"), ("identity", "identity (input)")):
+    for name, label in (("model", "model"), ("model_in_mask", "model, blended in mask"),
+                        ("identity", "identity (input)")):
+        if name not in result:
+            continue
         print(f"{label:<24}{result[name]['psnr']:>10.2f}{result[name]['ssim']:>8.4f}")
     out = args.json or ckpt_path.parent / f"eval_{args.split}.json"
     with atomic_path(out) as tmp:

@@ -64,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         mp = models.add_parser(model, help=text, description=f"Train {model}: {text}.")
         add_common_flags(mp)
         mp.set_defaults(func=run)
+    from mosaicgan.cli import train_classifier_cmd
+
+    train_classifier_cmd.register(models)
 
 
 def config_from_args(args: argparse.Namespace):
@@ -72,7 +75,8 @@ def config_from_args(args: argparse.Namespace):
     config = load_toml(args.config, base=default_config(args.model)) if args.config else default_config(args.model)
     if config.model != args.model:
         raise UserError(f"config is for {config.model}, not {args.model}", path=args.config)
-    flags = {key: getattr(args, name) for name, key in FLAG_KEYS.items() if getattr(args, name) is not None}
+    # getattr with a default: a model's parser may offer only some of the flags.
+    flags = {key: getattr(args, name) for name, key in FLAG_KEYS.items() if getattr(args, name, None) is not None}
     config = with_values(config, flags)
     config = with_values(config, parse_set(args.set))
     if not config.data.root:
@@ -87,7 +91,7 @@ def resume_config(args: argparse.Namespace):
     if not (run_dir / "config.toml").is_file():
         raise UserError("not a run folder (no config.toml)", path=run_dir)
     allowed = {"device"}
-    given = [name for name in FLAG_KEYS if name not in allowed and getattr(args, name) is not None]
+    given = [name for name in FLAG_KEYS if name not in allowed and getattr(args, name, None) is not None]
     if given or args.set or args.config or args.out:
         raise UserError("--resume continues a run with its own config.toml; only --device and --stop-after may be given")
     config = load_toml(run_dir / "config.toml")

@@ -7,6 +7,7 @@ sees exactly the samples, crops and flips an uninterrupted run would have seen.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import torch
@@ -16,6 +17,13 @@ from torch.utils.data import Sampler
 def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
     # Distinct, reproducible streams per (seed, epoch, purpose), with no shared global state.
     return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 7 + stream)
+
+
+def derive_seed(*parts: object) -> int:
+    """A 63-bit seed from any values (a seed, a file name, a counter), the same on every run
+    and platform, unlike hash(): for per-item generators that do not depend on item order."""
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
 class EpochSampler(Sampler[tuple[int, int]]):

@@ -8,10 +8,12 @@ from typing import Any
 
 import torch
 
-from mosaicgan.data.images import pil_to_tensor
+from mosaicgan.data.images import pil_to_tensor, read_image
 from mosaicgan.data.paired import PairedDataset
+from mosaicgan.errors import UserError
 from mosaicgan.infer.translator import Translator
 from mosaicgan.metrics import psnr, ssim
+from mosaicgan.ops.blend import composite
 
 
 def match_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -30,25 +32,46 @@ def evaluate(
     layout: str = "auto",
     direction: str = "AtoB",
     max_items: int = 0,
+    masks: str | Path | None = None,
     progress=None,
 ) -> dict[str, Any]:
-    """Mean PSNR (dB) and SSIM at each image's full size (no resizing or cropping)."""
+    """Mean PSNR (dB) and SSIM at each image's full size (no resizing or cropping).
+
+    With `masks` (a folder of 0..255 masks named like the pairs, in MASKS/SPLIT/ or MASKS/,
+    as make-pairs writes them) a third row, "model_in_mask", scores the output blended into
+    the input through the mask: how a restorer is used, where every pixel outside the region
+    keeps its input value, so only the restored region is judged against the identity baseline.
+    """
     data = PairedDataset(root=root, split=split, layout=layout, direction=direction, max_items=max_items,
                          in_channels=translator.in_channels, out_channels=translator.out_channels)
-    sums = {"model": [0.0, 0.0], "identity": [0.0, 0.0]}
+    names = ["model", "identity"] + (["model_in_mask"] if masks is not None else [])
+    sums = {name: [0.0, 0.0] for name in names}
     for i in range(len(data)):
         a_img, b_img = data.load_pair(i)
         a, b = pil_to_tensor(a_img)[None], pil_to_tensor(b_img)[None]
         out = translator(a)
-        for name, pred in (("model", out), ("identity", match_channels(a, b.shape[1]))):
+        preds = {"model": out, "identity": match_channels(a, b.shape[1])}
+        if masks is not None:
+            mask = read_pair_mask(Path(masks), split=split, pair=data.pairs[i][0], size=a_img.size)
+            preds["model_in_mask"] = composite(preds["identity"], out, mask)
+        for name, pred in preds.items():
             sums[name][0] += float(psnr(pred, b))
             sums[name][1] += float(ssim(pred, b))
         if progress is not None:
             progress.update(1)
     n = len(data)
-    return {
-        "split": split,
-        "images": n,
-        "model": {"psnr": sums["model"][0] / n, "ssim": sums["model"][1] / n},
-        "identity": {"psnr": sums["identity"][0] / n, "ssim": sums["identity"][1] / n},
-    }
+    result: dict[str, Any] = {"split": split, "images": n}
+    for name in names:
+        result[name] = {"psnr": sums[name][0] / n, "ssim": sums[name][1] / n}
+    return result
+
+
+def read_pair_mask(folder: Path, *, split: str, pair: Path, size: tuple[int, int]) -> torch.Tensor:
+    """The mask of one pair, (H, W) in [0, 1]; missing or of the wrong size: UserError naming it."""
+    base = folder / split if (folder / split).is_dir() else folder
+    path = base / f"{pair.stem}.png"
+    mask = (pil_to_tensor(read_image(path, mode="L"))[0] + 1) / 2
+    if (mask.shape[1], mask.shape[0]) != size:
+        raise UserError(f"mask is {mask.shape[1]}x{mask.shape[0]} but its pair's input is {size[0]}x{size[1]}",
+                        path=path)
+    return mask

@@ -8,6 +8,7 @@ nothing below it imports localize.
 from mosaicgan.localize.cam import class_activation_map, grad_cam, supports_cam
 from mosaicgan.localize.classifier import ImageClassifier, Prediction, load_classifier, shipped_classifier_path
 from mosaicgan.localize.faces import detect_faces, face_mask
+from mosaicgan.localize.policy import check_allowed_class, is_restricted
 from mosaicgan.localize.regions import Box, boxes_to_mask, heatmap_to_mask, mask_to_boxes, merge_boxes
 
 __all__ = [
@@ -15,11 +16,13 @@ __all__ = [
     "ImageClassifier",
     "Prediction",
     "boxes_to_mask",
+    "check_allowed_class",
     "class_activation_map",
     "detect_faces",
     "face_mask",
     "grad_cam",
     "heatmap_to_mask",
+    "is_restricted",
     "load_classifier",
     "mask_to_boxes",
     "merge_boxes",

@@ -22,6 +22,7 @@ from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.errors import UserError
 from mosaicgan.localize.cam import class_activation_map, grad_cam, supports_cam
+from mosaicgan.localize.policy import check_allowed_class, is_restricted
 
 SHIPPED_WEIGHTS = "mobilenet_v2_imagenet.safetensors"
 # CAM maps are 1/32 of the input side: a larger input than the 224 of training gives a finer
@@ -120,12 +121,23 @@ class ImageClassifier:
         if found:
             choices = "; ".join(f"{i} ({self.labels[i]})" for i in found)
             raise UserError(f"class name {target!r} fits several classes: {choices}; give the index")
-        close = difflib.get_close_matches(key, list(self._names), n=5, cutoff=0.6)
+        # Names on the refusal list are never suggested (see localize/policy.py).
+        offered = [name for name in self._names if not is_restricted(self.labels[self._names[name][0]])]
+        close = difflib.get_close_matches(key, offered, n=5, cutoff=0.6)
         if close:
             hint = "close matches: " + "; ".join(f"{name!r} ({self._names[name][0]})" for name in close)
         else:
             hint = f"no close match among the {self.num_classes} class names"
         raise UserError(f"unknown class {target!r}; {hint}")
+
+    def resolve_allowed_class(self, target: str | int) -> int:
+        """`resolve_class`, refusing classes on the refusal list (by the name given and by the
+        label it resolves to, so "two-piece" and an index are refused like "bikini")."""
+        if isinstance(target, str) and not target.strip().isdigit():
+            check_allowed_class(target)
+        index = self.resolve_class(target)
+        check_allowed_class(self.labels[index])
+        return index
 
     def class_map(self, image: Image.Image | torch.Tensor, target: str | int, *, method: str = "auto",
                   short_side: int | None = None, layer: nn.Module | str | None = None) -> torch.Tensor:

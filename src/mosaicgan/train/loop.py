@@ -81,7 +81,8 @@ def train(
     torch.manual_seed(config.run.seed)
     task = task_class(config)
     for net in task.nets().values():
-        init_weights(net, scheme=config.nets.init, gain=config.nets.init_gain)
+        if not getattr(task, "owns_init", False):  # fine-tuning tasks start from loaded weights
+            init_weights(net, scheme=config.nets.init, gain=config.nets.init_gain)
         net.to(device).train()
     for opt in task.optimizers().values():  # optimizers were made before .to(device)
         opt.state.clear()
@@ -116,11 +117,14 @@ def train(
             "rng_cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
             "step": step, "epoch": epoch, "done_in_epoch": done_in_epoch,
         })
-        extra = {"step": step, "epoch": epoch, "mosaicgan_version": __version__}
+        # Tasks may add what their inference needs (a classifier's labels).
+        extra = {**task_extra(), "step": step, "epoch": epoch, "mosaicgan_version": __version__}
         latest = save_checkpoint(ckpt_dir / LATEST, kind=task.kind, nets=nets, config=to_dict(config), extra=extra)
         if keep_epoch:
             shutil.copyfile(latest, ckpt_dir / f"epoch_{epoch:03d}.safetensors")
 
+    task_extra = getattr(task, "checkpoint_extra", dict)
+    evaluate = getattr(task, "evaluate", None)  # optional: held-out metrics at each epoch end
     log = MetricLog(run_dir)
     means = RunningMeans()
     started = time.perf_counter()
@@ -163,6 +167,11 @@ def train(
                     return TrainResult(run_dir, step, epoch, False, time.perf_counter() - started)
             epoch += 1
             done_in_epoch = 0
+            if evaluate is not None:
+                held_out = evaluate()
+                if held_out:
+                    log.write({"step": step, "epoch": epoch, **held_out})
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in held_out.items()})
             keep = config.run.keep_every_epochs
             save(keep_epoch=bool(keep) and (epoch % keep == 0 or epoch == total_epochs))
     finally:

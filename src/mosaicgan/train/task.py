@@ -30,6 +30,11 @@ class Task(Protocol):
 
     def load_extra_state(self, state: dict[str, Any]) -> None: ...
 
+    # Optional, looked up with getattr by the loop:
+    #   owns_init = True       the task's networks come initialised (pretrained): no init_weights
+    #   evaluate() -> dict      held-out metrics, logged at each epoch end
+    #   checkpoint_extra() -> dict   stored in every checkpoint's extra (a classifier's labels)
+
 
 def generator_from_config(nets: NetsConfig, *, in_channels: int, out_channels: int) -> nn.Module:
     kwargs: dict[str, Any] = {"in_channels": in_channels, "out_channels": out_channels,

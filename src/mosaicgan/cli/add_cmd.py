@@ -1,0 +1,94 @@
+"""`mosaicgan add`: mosaic a region of images (a mask, boxes, faces, or where a class is)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mosaicgan.cli.common import add_device_flag, progress_bar
+from mosaicgan.errors import UserError
+
+
+def block_arg(text: str) -> int | None:
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels or 'auto', got {text!r}") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "add", help="mosaic (pixelate) a region of images",
+        description="Mosaic a region of each image and write the result under --out with the same file name "
+                    "(inputs are never overwritten). The region comes from one of --mask, --box, --faces or "
+                    "--cam. Images where --faces or --cam find nothing are not written, and are listed.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--mask", type=Path, metavar="FILE|DIR",
+                       help="mask image (white = region) of the images' size, or a folder of NAME.png / "
+                            "NAME_mask.png masks, one per image")
+    where.add_argument("--box", action="append", metavar="x,y,w,h",
+                       help="a box in pixels: left, top, width, height (repeatable)")
+    where.add_argument("--faces", action="store_true", help="every face the detector finds (OpenCV Haar cascades)")
+    where.add_argument("--cam", metavar="CLASS",
+                       help="where a classifier sees CLASS (name or index; class activation map)")
+    p.add_argument("--classifier", type=Path, metavar="CKPT",
+                   help="--cam: a checkpoint from `mosaicgan train classifier` (default: shipped ImageNet MobileNetV2)")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="--cam: region where the map reaches this fraction of its peak (default 0.5)")
+    p.add_argument("--min-prob", type=float, default=0.0,
+                   help="--cam: leave out images where the classifier gives CLASS a lower probability "
+                        "(default 0: every image gets the region where its class map peaks)")
+    p.add_argument("--style", choices=["average", "median", "random", "blur"], default="average",
+                   help="block mean (default), block median, one random pixel per block, or a Gaussian blur")
+    p.add_argument("--block", type=block_arg, default=None, metavar="N|auto",
+                   help="block size in pixels, or auto (default): --block-fraction of the region's size")
+    p.add_argument("--block-fraction", type=float, default=0.1,
+                   help="auto block size = this x the square root of the region's area (default 0.1, "
+                        "about 10 blocks across a compact region)")
+    p.add_argument("--grow", type=int, default=0, help="grow (or, negative, shrink) the region by N pixels")
+    p.add_argument("--feather", type=int, default=0, help="soft edge of N pixels outside the region")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random style's picks")
+    p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the mask as applied")
+    add_device_flag(p)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mosaicgan.data.images import expand_inputs
+    from mosaicgan.infer.add_mosaic import MosaicOptions, add_mosaic_files, check_inputs
+    from mosaicgan.infer.regions import RegionFinder, RegionRequest, parse_box
+    from mosaicgan.train.loop import resolve_device
+
+    if args.cam is None and args.classifier is not None:
+        raise UserError("--classifier goes with --cam CLASS")
+    options = MosaicOptions(style=args.style, block=args.block, block_fraction=args.block_fraction,
+                            grow=args.grow, feather=args.feather, seed=args.seed)
+    if args.mask is not None:
+        request = RegionRequest(kind="mask", mask=args.mask)
+    elif args.box:
+        request = RegionRequest(kind="boxes", boxes=tuple(parse_box(b) for b in args.box))
+    elif args.faces:
+        request = RegionRequest(kind="faces")
+    else:
+        request = RegionRequest(kind="cam", cam_class=args.cam, classifier=args.classifier, threshold=args.threshold,
+                                min_prob=args.min_prob)
+    paths = expand_inputs(args.inputs)
+    finder = RegionFinder(request, device=resolve_device(args.device or "auto"))
+    plan = check_inputs(paths, finder=finder, out_dir=args.out, options=options, save_mask=args.save_mask)
+    with progress_bar(len(paths), desc="add", quiet=args.quiet) as bar:
+        result = add_mosaic_files(paths, finder=finder, out_dir=args.out, options=options,
+                                  save_mask=args.save_mask, progress=bar, plan=plan)
+    masks = f" and {len(result.masks)} masks" if result.masks else ""
+    print(f"wrote {len(result.written)} images{masks} to {args.out}")
+    if result.no_region:
+        what = "no face" if args.faces else f"no region of {finder.class_label!r}"
+        names = ", ".join(p.name for p in result.no_region[:10])
+        more = f" and {len(result.no_region) - 10} more" if len(result.no_region) > 10 else ""
+        print(f"{what} found in {len(result.no_region)} images, not written: {names}{more}", file=sys.stderr)
+    return 0

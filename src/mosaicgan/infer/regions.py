@@ -1,0 +1,202 @@
+"""Where to mosaic: one region request (a mask file, boxes, a CAM class, faces, random shapes)
+turned into a mask for an image.
+
+`add` and `make-pairs` both go through `RegionFinder`, so "--faces" or "--cam CLASS" finds
+the same region in both. Two kinds of request behave differently on purpose:
+- explicit ones (mask, boxes) say exactly where; a mask of the wrong size or a box outside the
+  image is the user's mistake, so `check` reports it as a one-line error before anything is
+  written;
+- detected ones (faces, cam) may find nothing in an image; that is not an error, and callers
+  decide what to do (`add` leaves such an image out and lists it).
+Random shapes draw from an explicit generator, so a caller that records the seed can redo them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from mosaicgan.data.images import IMAGE_EXTENSIONS, pil_to_tensor, read_image
+from mosaicgan.errors import UserError
+from mosaicgan.ops.masks import Box, boxes_to_mask, check_mask
+from mosaicgan.ops.shapes import draw_shapes, sample_shape, shape_to_dict
+
+REGION_KINDS = ("mask", "boxes", "cam", "faces", "random")
+DETECTED = ("cam", "faces")
+
+
+@dataclass(frozen=True)
+class RegionRequest:
+    """What the user asked for. Only the fields of `kind` matter.
+
+    mask: a mask image (grey, 0 outside, 255 inside; grey levels are a soft edge) used for
+      every image, or a folder holding one mask per image, named NAME.ext or NAME_mask.ext.
+    boxes: (x, y, w, h) in pixels, left, top, width, height; cut to the image.
+    cam_class: a class name or index of `classifier` (None: the shipped ImageNet model);
+      the region is the largest connected area where the class map reaches `threshold` x
+      its peak. A class map always has a peak, even where the class is absent; with
+      `min_prob` > 0 an image whose predicted probability of the class is lower gets no region.
+    shape_count, shape_size: random shapes per image (low, high, both included) and their
+      size as a fraction of the image's short side.
+    """
+
+    kind: str
+    mask: Path | None = None
+    boxes: tuple[tuple[int, int, int, int], ...] = ()
+    cam_class: str | None = None
+    classifier: Path | None = None
+    threshold: float = 0.5
+    min_prob: float = 0.0
+    shape_count: tuple[int, int] = (1, 3)
+    shape_size: tuple[float, float] = (0.15, 0.5)
+
+
+@dataclass
+class Region:
+    """A mask (H, W) float in [0, 1] (all zeros when nothing was found) and what made it."""
+
+    mask: torch.Tensor
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not bool((self.mask > 0).any())
+
+
+def parse_box(text: str) -> tuple[int, int, int, int]:
+    """"x,y,w,h" -> (x, y, w, h); a one-line UserError for anything else."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        x, y, w, h = (int(p) for p in parts)
+    except ValueError:
+        raise UserError(f"--box expects x,y,w,h (four integers, in pixels), got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise UserError(f"--box {text}: width and height must be positive")
+    return x, y, w, h
+
+
+class RegionFinder:
+    """Turns a `RegionRequest` into masks. Loads what the request needs once (the classifier,
+    the face cascades) and checks the class name against the refusal list up front."""
+
+    def __init__(self, request: RegionRequest, *, device: str | torch.device = "cpu") -> None:
+        if request.kind not in REGION_KINDS:
+            raise UserError(f"unknown region kind {request.kind!r}; choose one of {', '.join(REGION_KINDS)}")
+        self.request = request
+        self.classifier = None
+        self.class_index: int | None = None
+        if request.kind == "mask":
+            if request.mask is None:
+                raise UserError("a mask region needs a mask file or folder")
+            if not request.mask.exists():
+                raise UserError("no such mask file or folder", path=request.mask)
+        elif request.kind == "boxes" and not request.boxes:
+            raise UserError("give at least one --box x,y,w,h")
+        elif request.kind == "cam":
+            if not request.cam_class:
+                raise UserError("a CAM region needs a class name (--cam CLASS)")
+            if not 0.0 < request.threshold <= 1.0:
+                raise UserError(f"--threshold must lie in (0, 1], got {request.threshold}")
+            if not 0.0 <= request.min_prob < 1.0:
+                raise UserError(f"--min-prob must lie in [0, 1), got {request.min_prob}")
+            from mosaicgan.localize.classifier import load_classifier
+
+            self.classifier = load_classifier(request.classifier, device=device)
+            self.class_index = self.classifier.resolve_allowed_class(request.cam_class)
+        elif request.kind == "random":
+            lo, hi = request.shape_count
+            if not 1 <= lo <= hi:
+                raise UserError(f"shape count must satisfy 1 <= low <= high, got {request.shape_count}")
+
+    @property
+    def detected(self) -> bool:
+        """Regions found by a detector (faces, CAM), which may find nothing in an image."""
+        return self.request.kind in DETECTED
+
+    @property
+    def class_label(self) -> str | None:
+        return None if self.class_index is None else self.classifier.labels[self.class_index]
+
+    def mask_file(self, image_path: Path | None) -> Path:
+        """The mask file for an image: the one file, or NAME[_mask].ext in the mask folder."""
+        folder = self.request.mask
+        if folder.is_file():
+            return folder
+        if image_path is None:
+            raise UserError("a folder of masks needs the image's file name", path=folder)
+        stem = Path(image_path).stem
+        for name in (stem, f"{stem}_mask"):
+            for ext in IMAGE_EXTENSIONS:
+                for candidate in (folder / f"{name}{ext}", folder / f"{name}{ext.upper()}"):
+                    if candidate.is_file():
+                        return candidate
+        raise UserError(f"no mask for {Path(image_path).name} (looked for {stem}.png or {stem}_mask.png "
+                        "and other image extensions)", path=folder)
+
+    def check(self, image_path: Path | None, size: tuple[int, int]) -> None:
+        """Everything that can be known wrong before any image is processed, for an image of
+        `size` (width, height): the mask file's size and emptiness, boxes off the image."""
+        if self.request.kind == "mask":
+            self._read_mask(image_path, size)
+        elif self.request.kind == "boxes":
+            self._boxes_mask(size, image_path)
+
+    def find(self, image: Image.Image, *, path: Path | None = None,
+             generator: torch.Generator | None = None) -> Region:
+        """The region of one image (RGB PIL image), as a mask at the image's size."""
+        kind = self.request.kind
+        if kind == "mask":
+            mask, mask_path = self._read_mask(path, image.size)
+            return Region(mask, {"kind": "mask", "mask_file": str(mask_path)})
+        if kind == "boxes":
+            return Region(self._boxes_mask(image.size, path), {"kind": "boxes", "boxes": [list(b) for b in self.request.boxes]})
+        if kind == "faces":
+            from mosaicgan.localize.faces import detect_faces
+            from mosaicgan.localize.regions import boxes_to_mask as xywh_to_mask
+
+            boxes = detect_faces(image)
+            mask = xywh_to_mask(boxes, size=(image.height, image.width)).float()
+            return Region(mask, {"kind": "faces", "boxes": [list(b) for b in boxes]})
+        if kind == "cam":
+            from mosaicgan.localize.regions import heatmap_to_mask
+
+            info = {"kind": "cam", "class": self.class_label, "threshold": self.request.threshold}
+            if self.request.min_prob > 0:
+                prob = float(self.classifier.logits(image).softmax(dim=1)[0, self.class_index])
+                info["prob"] = round(prob, 6)
+                if prob < self.request.min_prob:
+                    return Region(torch.zeros(image.height, image.width), info)
+            heat = self.classifier.class_map(image, self.class_index)[0]
+            mask = heatmap_to_mask(heat, threshold=self.request.threshold, keep="largest").float()
+            return Region(mask, info)
+        if generator is None:
+            raise ValueError("random regions need an explicit torch.Generator")
+        lo, hi = self.request.shape_count
+        count = int(torch.randint(lo, hi + 1, (), generator=generator))
+        shapes = [sample_shape(height=image.height, width=image.width, generator=generator,
+                               size_range=self.request.shape_size) for _ in range(count)]
+        mask = draw_shapes(shapes, height=image.height, width=image.width)[0]
+        return Region(mask, {"kind": "random", "shapes": [shape_to_dict(s) for s in shapes]})
+
+    def _read_mask(self, image_path: Path | None, size: tuple[int, int]) -> tuple[torch.Tensor, Path]:
+        mask_path = self.mask_file(image_path)
+        mask = (pil_to_tensor(read_image(mask_path, mode="L"))[0] + 1) / 2
+        width, height = size
+        if mask.shape != (height, width):
+            what = f" ({Path(image_path).name})" if image_path is not None else ""
+            raise UserError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the image{what} is {width}x{height}",
+                            path=mask_path)
+        check_mask(torch.zeros(3, height, width), mask, path=str(mask_path))
+        return mask, mask_path
+
+    def _boxes_mask(self, size: tuple[int, int], image_path: Path | None) -> torch.Tensor:
+        width, height = size
+        for x, y, w, h in self.request.boxes:
+            if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+                raise UserError(f"box {x},{y},{w},{h} lies outside the {width}x{height} image", path=image_path)
+        corners = [Box(x, y, x + w, y + h) for x, y, w, h in self.request.boxes]
+        return boxes_to_mask(corners, height=height, width=width)[0]
