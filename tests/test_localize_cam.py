@@ -4,6 +4,7 @@ from torch import nn
 
 from mosaicgan.errors import UserError
 from mosaicgan.localize import (
+    Box,
     boxes_to_mask,
     class_activation_map,
     grad_cam,
@@ -12,6 +13,7 @@ from mosaicgan.localize import (
     merge_boxes,
     supports_cam,
 )
+from mosaicgan.localize.regions import pad_box
 
 
 class GapLinear(nn.Module):
@@ -69,8 +71,7 @@ def test_cam_peaks_where_the_selected_feature_fires():
     assert 8 <= px < 24 and 40 <= py < 56
     # heatmap -> mask -> box recovers the blob (to within the 4 px cells of the feature map).
     (box,) = mask_to_boxes(heatmap_to_mask(cams[0], threshold=0.5))
-    bx, by, bw, bh = box
-    assert abs(bx - 60) <= 4 and abs(by - 8) <= 4 and abs(bx + bw - 84) <= 4 and abs(by + bh - 24) <= 4
+    assert abs(box.x0 - 60) <= 4 and abs(box.y0 - 8) <= 4 and abs(box.x1 - 84) <= 4 and abs(box.y1 - 24) <= 4
 
 
 def test_grad_cam_equals_cam_for_gap_linear():
@@ -135,11 +136,9 @@ def test_heatmap_to_mask_keep_modes():
 
 
 def test_boxes_round_trip_pad_and_merge():
-    mask = boxes_to_mask([(2, 3, 10, 4), (20, 10, 3, 3)], size=(16, 30))
+    mask = boxes_to_mask([(2, 3, 12, 7), (20, 10, 23, 13)], height=16, width=30)
     assert mask.sum() == 49
-    assert mask_to_boxes(mask) == [(2, 3, 10, 4), (20, 10, 3, 3)]  # largest first
-    assert mask_to_boxes(mask, min_area=10) == [(2, 3, 10, 4)]
-    assert mask_to_boxes(mask, pad=0.5)[0] == (0, 1, 17, 8)  # 5 / 2 px a side, clipped at 0
-    assert boxes_to_mask([(-5, -5, 8, 8)], size=(4, 4)).sum() == 9
-    assert merge_boxes([(0, 0, 10, 10), (2, 2, 10, 10), (50, 50, 5, 5)]) == [(0, 0, 12, 12), (50, 50, 5, 5)]
-    assert merge_boxes([(0, 0, 20, 20), (5, 5, 4, 4)]) == [(0, 0, 20, 20)]  # one inside the other
+    assert mask_to_boxes(mask) == [Box(2, 3, 12, 7), Box(20, 10, 23, 13)]  # largest first
+    assert pad_box(Box(2, 3, 12, 7), pad=0.5, size=(16, 30)) == Box(0, 1, 17, 9)  # 5 / 2 px a side, clipped at 0
+    assert merge_boxes([(0, 0, 10, 10), (2, 2, 12, 12), (50, 50, 55, 55)]) == [Box(0, 0, 12, 12), Box(50, 50, 55, 55)]
+    assert merge_boxes([(0, 0, 20, 20), (5, 5, 9, 9)]) == [Box(0, 0, 20, 20)]  # one inside the other

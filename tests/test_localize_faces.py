@@ -6,11 +6,11 @@ from PIL import Image
 
 from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.localize import detect_faces, face_mask
-from mosaicgan.localize.regions import box_iou
+from mosaicgan.localize.regions import Box, box_iou
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Grace Hopper's face in grace_hopper.jpg (256x300), from the photo: brow under the cap to chin.
-FACE = (75, 75, 110, 110)
+FACE = Box(75, 75, 185, 185)
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +30,7 @@ def test_finds_the_face(hopper):
 def test_mask_covers_the_face(hopper):
     mask = face_mask(hopper, pad=0.0)
     assert mask.shape == (hopper.height, hopper.width)
-    x, y, w, h = FACE
-    assert mask[y + h // 2, x + w // 2]
+    assert mask[(FACE.y0 + FACE.y1) // 2, (FACE.x0 + FACE.x1) // 2]
     assert not mask[5, 5] and not mask[-5, -5]
 
 
@@ -43,4 +42,4 @@ def test_no_face_in_a_cat_or_a_flat_image():
 def test_large_images_are_searched_smaller_but_boxed_at_full_size(hopper):
     big = hopper.resize((hopper.width * 4, hopper.height * 4), Image.BILINEAR)
     (box,) = detect_faces(big, max_side=400)
-    assert box_iou(box, tuple(4 * v for v in FACE)) > 0.5
+    assert box_iou(box, Box(*(4 * v for v in FACE))) > 0.5

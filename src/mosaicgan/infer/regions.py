@@ -156,10 +156,9 @@ class RegionFinder:
             return Region(self._boxes_mask(image.size, path), {"kind": "boxes", "boxes": [list(b) for b in self.request.boxes]})
         if kind == "faces":
             from mosaicgan.localize.faces import detect_faces
-            from mosaicgan.localize.regions import boxes_to_mask as xywh_to_mask
 
             boxes = detect_faces(image)
-            mask = xywh_to_mask(boxes, size=(image.height, image.width)).float()
+            mask = boxes_to_mask(boxes, height=image.height, width=image.width)[0]
             return Region(mask, {"kind": "faces", "boxes": [list(b) for b in boxes]})
         if kind == "cam":
             from mosaicgan.localize.regions import heatmap_to_mask

@@ -63,7 +63,7 @@ def detect_faces(
     merge: bool = True,
     pad: float = 0.1,
 ) -> list[Box]:
-    """Boxes (x, y, w, h) of the faces in an image, in its own pixel coordinates, top to bottom.
+    """Boxes (x0, y0, x1, y1) of the faces in an image, in its own pixel coordinates, top to bottom.
 
     min_neighbors: overlapping detections a face needs (higher: fewer false faces, more misses).
     min_size: smallest face side as a fraction of the image's short side (at least 20 px).
@@ -81,21 +81,22 @@ def detect_faces(
     side = max(20, round(min_size * min(gray.shape)))
     options = {"scaleFactor": scale_factor, "minNeighbors": min_neighbors, "minSize": (side, side)}
 
-    found: list[Box] = [tuple(b) for b in load_cascade(FRONTAL_CASCADE).detectMultiScale(gray, **options)]
+    # OpenCV gives (x, y, w, h); the mirrored profile search gives them in the flipped image.
+    found = list(load_cascade(FRONTAL_CASCADE).detectMultiScale(gray, **options))
     if profile:
         cascade = load_cascade(PROFILE_CASCADE)
-        found += [tuple(b) for b in cascade.detectMultiScale(gray, **options)]
+        found += list(cascade.detectMultiScale(gray, **options))
         mirrored = cascade.detectMultiScale(cv2.flip(gray, 1), **options)
         found += [(gray.shape[1] - x - w, y, w, h) for x, y, w, h in mirrored]
 
-    boxes = [tuple(round(v / scale) for v in b) for b in found]
+    boxes = [Box(*(round(v / scale) for v in (x, y, x + w, y + h))) for x, y, w, h in found]
     if merge:
         boxes = merge_boxes(boxes)
     boxes = [pad_box(b, pad=pad, size=(height, width)) for b in boxes]
-    return sorted(boxes, key=lambda b: (b[1], b[0]))
+    return sorted(boxes, key=lambda b: (b.y0, b.x0))
 
 
 def face_mask(image: Image.Image | np.ndarray | torch.Tensor, **options) -> torch.Tensor:
     """Bool mask (H, W) covering every face `detect_faces(image, **options)` finds."""
     gray = to_gray(image)
-    return boxes_to_mask(detect_faces(gray, **options), size=gray.shape)
+    return boxes_to_mask(detect_faces(gray, **options), height=gray.shape[0], width=gray.shape[1])[0] > 0

@@ -1,19 +1,23 @@
-"""Heatmap -> mask -> boxes, and boxes -> mask: the shapes every localizer hands on.
+"""Heatmap -> mask, and the box helpers detections need (pad, IoU, merge).
 
-A box is `(x, y, w, h)` in pixels (OpenCV's order: left, top, width, height), and a mask is a
-bool tensor (H, W), True inside the region. CAM heatmaps and face detections both end here,
-so `add` and `make-pairs` take one kind of region whatever found it.
+Boxes are `ops.masks.Box(x0, y0, x1, y1)` with exclusive ends, the one box convention of the
+package (`ops.masks.mask_to_boxes` / `boxes_to_mask` convert to and from masks). CAM heatmaps
+and face detections both end in a mask, so `add` and `make-pairs` take one kind of region
+whatever found it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import cv2
 import numpy as np
 import torch
 
-Box = tuple[int, int, int, int]
+from mosaicgan.ops.masks import Box, boxes_to_mask, mask_to_boxes
+
+__all__ = ["Box", "box_iou", "boxes_to_mask", "heatmap_to_mask", "mask_to_boxes", "merge_boxes", "pad_box"]
+
 KEEP = ("largest", "peak", "all")
 
 
@@ -55,52 +59,21 @@ def heatmap_to_mask(heatmap: torch.Tensor, *, threshold: float = 0.5, keep: str 
     return torch.from_numpy(labels == chosen)
 
 
-def mask_to_boxes(mask: torch.Tensor | np.ndarray, *, min_area: int = 1, pad: float = 0.0) -> list[Box]:
-    """Bounding box of every 8-connected region of a (H, W) mask, largest region first.
-
-    Regions under `min_area` pixels are dropped. `pad` grows each box by that fraction of its
-    width and height on every side (clipped to the image): a margin for privacy mosaics.
-    """
-    arr = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
-    if arr.ndim != 2:
-        raise ValueError(f"expected a mask (H, W), got shape {arr.shape}")
-    count, _, stats = _components(arr.astype(bool))
-    height, width = arr.shape
-    found = []
-    for i in range(1, count):
-        x, y, w, h, area = (int(v) for v in stats[i])
-        if area >= min_area:
-            found.append((area, pad_box((x, y, w, h), pad=pad, size=(height, width))))
-    found.sort(key=lambda item: -item[0])
-    return [box for _, box in found]
-
-
 def pad_box(box: Box, *, pad: float, size: tuple[int, int]) -> Box:
     """Grow a box by `pad` x its width/height on each side, clipped to an image of `size` (H, W)."""
-    x, y, w, h = box
-    dx, dy = round(w * pad), round(h * pad)
-    left, top = max(0, x - dx), max(0, y - dy)
-    right, bottom = min(size[1], x + w + dx), min(size[0], y + h + dy)
-    return (left, top, right - left, bottom - top)
-
-
-def boxes_to_mask(boxes: Iterable[Sequence[int]], *, size: tuple[int, int]) -> torch.Tensor:
-    """Bool mask (H, W) of `size`, True inside any box (boxes may reach past the edges)."""
-    mask = torch.zeros(size, dtype=torch.bool)
-    for x, y, w, h in boxes:
-        mask[max(0, int(y)):max(0, int(y + h)), max(0, int(x)):max(0, int(x + w))] = True
-    return mask
+    dx, dy = round(box.width * pad), round(box.height * pad)
+    return Box(max(0, box.x0 - dx), max(0, box.y0 - dy), min(size[1], box.x1 + dx), min(size[0], box.y1 + dy))
 
 
 def _intersection(a: Box, b: Box) -> int:
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    ix = max(0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    iy = max(0, min(a.y1, b.y1) - max(a.y0, b.y0))
     return ix * iy
 
 
 def box_iou(a: Box, b: Box) -> float:
     inter = _intersection(a, b)
-    union = a[2] * a[3] + b[2] * b[3] - inter
+    union = a.area + b.area - inter
     return inter / union if union > 0 else 0.0
 
 
@@ -111,21 +84,19 @@ def merge_boxes(boxes: Iterable[Box], *, iou: float = 0.3, cover: float = 0.6) -
     of the smaller one (a detection inside another). For privacy the union is the safe
     choice: suppressing one of two detections could leave part of a face unmasked.
     """
-    merged = [tuple(int(v) for v in b) for b in boxes]
+    merged = [Box(*(int(v) for v in b)) for b in boxes]
     changed = True
     while changed:
         changed = False
         for i in range(len(merged)):
             for j in range(i + 1, len(merged)):
                 a, b = merged[i], merged[j]
-                smaller = min(a[2] * a[3], b[2] * b[3])
+                smaller = min(a.area, b.area)
                 if box_iou(a, b) > iou or (smaller > 0 and _intersection(a, b) / smaller > cover):
-                    left, top = min(a[0], b[0]), min(a[1], b[1])
-                    right, bottom = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
-                    merged[i] = (left, top, right - left, bottom - top)
+                    merged[i] = Box(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1))
                     del merged[j]
                     changed = True
                     break
             if changed:
                 break
-    return sorted(merged, key=lambda b: (b[1], b[0]))
+    return sorted(merged, key=lambda b: (b.y0, b.x0))
