@@ -77,3 +77,20 @@ def test_eval_writes_json_with_baseline(capsys, tiny_run, toy_data, tmp_path):
         assert 0 < result[name]["psnr"] < 100 and -1 <= result[name]["ssim"] <= 1
     printed = capsys.readouterr().out
     assert "identity" in printed and f"{result['model']['psnr']:.2f}" in printed
+
+
+def test_exif_rotated_photo_is_read_upright(capsys, tiny_run, tmp_path):
+    from mosaicgan.data.images import probe_image, read_image
+
+    stored = Image.new("RGB", (40, 20), "red")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display": displayed 20 wide, 40 high
+    folder = tmp_path / "in"
+    folder.mkdir()
+    stored.save(folder / "phone.jpg", exif=exif)
+    Image.new("RGB", (20, 40), "blue").save(folder / "plain.png")  # same displayed size: one batch
+    assert probe_image(folder / "phone.jpg") == (20, 40)
+    assert read_image(folder / "phone.jpg").size == (20, 40)
+    code = main(["translate", str(folder), "--checkpoint", str(tiny_run), "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == 0
+    assert Image.open(tmp_path / "out" / "phone.png").size == (20, 40)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from tqdm import tqdm
 
@@ -13,5 +12,5 @@ def add_device_flag(p: argparse.ArgumentParser) -> None:
 
 
 def progress_bar(total: int, *, desc: str, quiet: bool = False) -> tqdm:
-    return tqdm(total=total, desc=desc, unit="img", disable=quiet or not sys.stderr.isatty() and total < 2,
-                dynamic_ncols=True)
+    # disable=None: tqdm turns itself off when stderr is not a terminal, so logs stay clean.
+    return tqdm(total=total, desc=desc, unit="img", disable=True if quiet else None, dynamic_ncols=True)

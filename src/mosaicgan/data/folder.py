@@ -15,8 +15,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from mosaicgan.data.images import list_images, pil_to_tensor, read_image
-from mosaicgan.data.paired import probe_image
+from mosaicgan.data.images import list_images, pil_to_tensor, probe_image, read_image
 from mosaicgan.errors import UserError
 
 

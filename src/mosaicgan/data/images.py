@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
@@ -27,6 +27,8 @@ def read_image(path: str | Path, *, mode: str = "RGB") -> Image.Image:
     """Open and fully decode an image, converted to `mode` ("RGB", "L" or "RGBA").
 
     Palette and other modes are converted through RGBA so transparency is kept where asked.
+    Photos are turned upright by their EXIF orientation tag, as viewers show them (outputs are
+    written without the tag, so an unturned photo would come out sideways).
     A missing, truncated or non-image file raises UserError naming the file.
     """
     path = Path(path)
@@ -35,6 +37,7 @@ def read_image(path: str | Path, *, mode: str = "RGB") -> Image.Image:
     try:
         with Image.open(path) as img:
             img.load()
+            img = ImageOps.exif_transpose(img)
             if img.mode == "P" or img.mode == "LA" or (img.mode != mode and "transparency" in img.info):
                 img = img.convert("RGBA")
             return img.convert(mode) if img.mode != mode else img.copy()
@@ -42,6 +45,25 @@ def read_image(path: str | Path, *, mode: str = "RGB") -> Image.Image:
         raise UserError("not an image (cannot identify the file format)", path=path) from None
     except (OSError, SyntaxError, ValueError) as err:
         raise UserError(f"cannot decode image ({err})", path=path) from None
+
+
+# EXIF orientations 5-8 turn the stored picture by 90 degrees: displayed width and height swap.
+_TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
+
+
+def probe_image(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image as `read_image` returns it (EXIF orientation applied), from
+    its header alone (cheap). A missing or non-image file raises UserError naming it."""
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            orientation = img.getexif().get(0x0112, 1)
+    except FileNotFoundError:
+        raise UserError("no such image file", path=path) from None
+    except Exception:  # noqa: BLE001  (PIL raises many kinds for a bad header)
+        raise UserError("not a readable image", path=path) from None
+    return (h, w) if orientation in _TRANSPOSING_ORIENTATIONS else (w, h)
 
 
 def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:

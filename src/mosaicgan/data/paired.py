@@ -14,20 +14,11 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from mosaicgan.data.images import list_images, pil_to_tensor, read_image
+from mosaicgan.data.images import list_images, pil_to_tensor, probe_image, read_image
 from mosaicgan.data.preprocess import apply_geometry, sample_geometry
 from mosaicgan.errors import UserError
 
 MODES = {1: "L", 3: "RGB"}
-
-
-def probe_image(path: Path) -> tuple[int, int]:
-    """Size of an image from its header (cheap); a non-image file raises UserError naming it."""
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except Exception:  # noqa: BLE001  (PIL raises many kinds for a bad header)
-        raise UserError("not a readable image", path=path) from None
 
 
 def split_folder(root: Path, split: str) -> Path:

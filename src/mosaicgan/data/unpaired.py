@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from mosaicgan.data.images import list_images, pil_to_tensor, read_image
-from mosaicgan.data.paired import MODES, folder_pair_dirs, probe_image
+from mosaicgan.data.images import list_images, pil_to_tensor, probe_image, read_image
+from mosaicgan.data.paired import MODES, folder_pair_dirs
 from mosaicgan.data.preprocess import apply_geometry, sample_geometry
 from mosaicgan.errors import UserError
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from mosaicgan.data.images import pil_to_tensor, read_image, save_image, tensor_to_pil
+from mosaicgan.data.images import pil_to_tensor, probe_image, read_image, save_image, tensor_to_pil
 from mosaicgan.errors import UserError
 from mosaicgan.infer.translator import Translator
 
@@ -80,13 +80,7 @@ def translate_files(
         raise UserError("--samples > 1 needs a generator with dropout kept on at test time "
                         "(trained with nets.dropout_at_test=true); these outputs would be identical")
     targets = output_paths(paths, out_dir, samples=samples)
-    sizes = {}
-    for p in paths:
-        try:
-            with Image.open(p) as img:
-                sizes[p] = img.size
-        except Exception:  # noqa: BLE001
-            raise UserError("not a readable image", path=p) from None
+    sizes = {p: probe_image(p) for p in paths}
     written = []
     for group in batches_by_size(paths, sizes, batch_size):
         loaded = [load_input(p, channels=translator.in_channels) for p in group]

@@ -128,7 +128,8 @@ def train(
     log = MetricLog(run_dir)
     means = RunningMeans()
     started = time.perf_counter()
-    bar = tqdm(total=total_epochs * iters_per_epoch, initial=step, disable=not progress,
+    # disable=None: no bar when stderr is not a terminal (the JSONL log has the figures).
+    bar = tqdm(total=total_epochs * iters_per_epoch, initial=step, disable=None if progress else True,
                unit="it", dynamic_ncols=True, desc=config.model)
     try:
         while epoch < total_epochs:
