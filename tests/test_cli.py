@@ -124,3 +124,5 @@ def test_demo_runs_end_to_end(capsys, tmp_path):
     assert "identity (input)" in out
     assert len(list((tmp_path / "demo" / "translated").glob("*.png"))) == 40
     assert (tmp_path / "demo" / "run" / "checkpoints" / "eval_test.json").is_file()
+    assert (tmp_path / "demo" / "mosaicked" / "grace_hopper.jpg").is_file()
+    assert (tmp_path / "demo" / "mosaicked" / "grace_hopper_mask.png").is_file()
