@@ -21,6 +21,12 @@ from mosaicgan.errors import UserError
 MODES = {1: "L", 3: "RGB"}
 
 
+def check_channels(*channels: int) -> None:
+    for ch in channels:
+        if ch not in MODES:
+            raise UserError(f"images must have 1 or 3 channels, got {ch}")
+
+
 def split_folder(root: Path, split: str) -> Path:
     """ROOT/split when it exists, else ROOT itself (a folder of images with no splits)."""
     return root / split if (root / split).is_dir() else root
@@ -95,9 +101,7 @@ class PairedDataset(Dataset):
     ) -> None:
         if direction not in ("AtoB", "BtoA"):
             raise UserError(f"direction must be AtoB or BtoA, got {direction!r}")
-        for ch in (in_channels, out_channels):
-            if ch not in MODES:
-                raise UserError(f"images must have 1 or 3 channels, got {ch}")
+        check_channels(in_channels, out_channels)
         self.pairs = discover_pairs(root, split=split, layout=layout)
         if max_items:
             self.pairs = self.pairs[:max_items]

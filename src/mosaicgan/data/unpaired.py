@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mosaicgan.data.images import list_images, pil_to_tensor, probe_image, read_image
-from mosaicgan.data.paired import MODES, folder_pair_dirs
+from mosaicgan.data.paired import MODES, check_channels, folder_pair_dirs
 from mosaicgan.data.preprocess import apply_geometry, sample_geometry
 from mosaicgan.errors import UserError
 
@@ -63,9 +63,7 @@ class UnpairedDataset(Dataset):
         out_channels: int = 3,
         max_items: int = 0,
     ) -> None:
-        for ch in (in_channels, out_channels):
-            if ch not in MODES:
-                raise UserError(f"images must have 1 or 3 channels, got {ch}")
+        check_channels(in_channels, out_channels)
         dir_a, dir_b = domain_dirs(root, split=split, layout=layout)
         self.paths_a, self.paths_b = list_images(dir_a), list_images(dir_b)
         if max_items:

@@ -24,7 +24,14 @@ from mosaicgan.errors import UserError
 from mosaicgan.losses.adversarial import discriminator_loss, generator_loss, gradient_penalty
 from mosaicgan.losses.pixel import l1
 from mosaicgan.train.image_pool import ImagePool
-from mosaicgan.train.task import adam, check_sizes, discriminator_from_config, generator_from_config, set_requires_grad
+from mosaicgan.train.task import (
+    adam,
+    check_sizes,
+    discriminator_from_config,
+    generator_from_config,
+    generator_size_multiple,
+    set_requires_grad,
+)
 
 
 class CycleGANTask:
@@ -132,8 +139,7 @@ def cyclegan_dataset(config: TrainConfig) -> UnpairedDataset:
         load_size=d.load_size, crop_size=d.crop_size, flip=d.flip, in_channels=n.in_channels,
         out_channels=n.out_channels, max_items=d.max_items,
     )
-    with torch.device("meta"):  # only to read the size the generator needs; allocates nothing
-        multiple = generator_from_config(n, in_channels=n.in_channels, out_channels=n.out_channels).size_multiple
+    multiple = generator_size_multiple(n, in_channels=n.in_channels, out_channels=n.out_channels)
     # Each domain is batched on its own, so each must share one size within itself only.
     for sizes in (dataset.sizes_a, dataset.sizes_b):
         check_sizes(sizes, batch_size=config.optim.batch_size, data=d, multiple=multiple)

@@ -14,7 +14,14 @@ from mosaicgan.config import TrainConfig
 from mosaicgan.data.paired import PairedDataset
 from mosaicgan.losses.adversarial import discriminator_loss, generator_loss, gradient_penalty
 from mosaicgan.losses.pixel import l1
-from mosaicgan.train.task import adam, check_sizes, discriminator_from_config, generator_from_config, set_requires_grad
+from mosaicgan.train.task import (
+    adam,
+    check_sizes,
+    discriminator_from_config,
+    generator_from_config,
+    generator_size_multiple,
+    set_requires_grad,
+)
 
 
 class Pix2PixTask:
@@ -90,7 +97,6 @@ def pix2pix_dataset(config: TrainConfig) -> PairedDataset:
         load_size=d.load_size, crop_size=d.crop_size, flip=d.flip, in_channels=n.in_channels,
         out_channels=n.out_channels, max_items=d.max_items,
     )
-    with torch.device("meta"):  # only to read the size the generator needs; allocates nothing
-        multiple = generator_from_config(n, in_channels=n.in_channels, out_channels=n.out_channels).size_multiple
+    multiple = generator_size_multiple(n, in_channels=n.in_channels, out_channels=n.out_channels)
     check_sizes(dataset.sizes, batch_size=config.optim.batch_size, data=d, multiple=multiple)
     return dataset

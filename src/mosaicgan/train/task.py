@@ -46,6 +46,12 @@ def generator_from_config(nets: NetsConfig, *, in_channels: int, out_channels: i
     return get_net(nets.net_g, kind="generator", **kwargs)
 
 
+def generator_size_multiple(nets: NetsConfig, *, in_channels: int, out_channels: int) -> int:
+    """What the generator needs image sides to be multiples of (U-Net: 2**levels, ResNet: 4)."""
+    with torch.device("meta"):  # builds the network without allocating its weights
+        return generator_from_config(nets, in_channels=in_channels, out_channels=out_channels).size_multiple
+
+
 def discriminator_from_config(nets: NetsConfig, *, in_channels: int) -> nn.Module:
     kwargs: dict[str, Any] = {"in_channels": in_channels, "ndf": nets.ndf, "norm": nets.norm}
     if nets.net_d == "patchgan":
