@@ -133,7 +133,8 @@ def diversity(images: torch.Tensor, *, cell: int = 1) -> float:
 def train_run(name: str, *, root: Path, out: Path, args, overrides: dict, n_train: int) -> dict:
     """Train for exactly `args.steps` iterations; the lr schedule (constant, then linear decay)
     is stretched over whole epochs covering them. A run already finished in `out` (same
-    steps) is reused, so the scores can be recomputed without training again."""
+    steps) is reused, so the scores can be recomputed without training again; one that was
+    interrupted resumes from its last checkpoint and ends where an uninterrupted run would."""
     run_dir = out / "runs" / name
     record = run_dir / "benchmark_run.json"
     if record.is_file() and json.loads(record.read_text())["steps"] == args.steps:
@@ -146,7 +147,8 @@ def train_run(name: str, *, root: Path, out: Path, args, overrides: dict, n_trai
         "run.seed": args.seed, "run.device": args.device, "run.log_every": 25, "run.sample_every": 200,
         "run.save_every": 200, "run.keep_every_epochs": 0, **overrides,
     })
-    result = train(config, run_dir=run_dir, stop_after=args.steps, progress=False)
+    resume = (run_dir / "checkpoints" / "resume.pt").is_file()
+    result = train(config, run_dir=run_dir, resume=resume, stop_after=args.steps, progress=False)
     summary = {"run_dir": str(result.run_dir), "steps": result.step, "seconds": result.seconds}
     record.write_text(json.dumps(summary) + "\n")
     return summary

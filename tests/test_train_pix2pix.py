@@ -37,6 +37,9 @@ def test_resume_matches_an_uninterrupted_run(toy_data, tmp_path):
     assert not part.finished and part.step == 3
     resumed = train(config, run_dir=tmp_path / "part", progress=False, resume=True)
     assert resumed.finished and resumed.step == 6
+    # The clock runs on over the sessions: logged times never go back (log_every is 1 here).
+    times = [record["time"] for record in read_log(tmp_path / "part")]
+    assert len(times) == 6 and times == sorted(times) and resumed.seconds >= times[-1]
     a, b = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "part")
     for key in ("gen", "disc"):
         sa, sb = a.nets[key].state_dict(), b.nets[key].state_dict()

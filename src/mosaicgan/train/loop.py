@@ -34,7 +34,7 @@ class TrainResult:
     step: int
     epoch: int
     finished: bool
-    seconds: float
+    seconds: float  # training time in total, over every session of a resumed run
 
 
 def resolve_device(name: str) -> torch.device:
@@ -91,6 +91,7 @@ def train(
     iters_per_epoch = math.ceil(len(dataset) / batch_size)
     total_epochs = config.optim.epochs + config.optim.epochs_decay
     step, epoch, done_in_epoch = 0, 0, 0
+    seconds_before = 0.0  # time spent in earlier sessions, so logged times run on after a resume
 
     if resume:
         state = load_train_state(ckpt_dir / "resume.pt")
@@ -103,6 +104,7 @@ def train(
         if device.type == "cuda" and state.get("rng_cuda"):
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         step, epoch, done_in_epoch = state["step"], state["epoch"], state["done_in_epoch"]
+        seconds_before = float(state.get("seconds", 0.0))  # absent in states from before 0.1 kept it
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_toml(config, run_dir / "config.toml")
@@ -116,6 +118,7 @@ def train(
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
             "step": step, "epoch": epoch, "done_in_epoch": done_in_epoch,
+            "seconds": time.perf_counter() - started,
         })
         # Tasks may add what their inference needs (a classifier's labels).
         extra = {**task_extra(), "step": step, "epoch": epoch, "mosaicgan_version": __version__}
@@ -127,7 +130,7 @@ def train(
     evaluate = getattr(task, "evaluate", None)  # optional: held-out metrics at each epoch end
     log = MetricLog(run_dir)
     means = RunningMeans()
-    started = time.perf_counter()
+    started = time.perf_counter() - seconds_before
     # disable=None: no bar when stderr is not a terminal (the JSONL log has the figures).
     bar = tqdm(total=total_epochs * iters_per_epoch, initial=step, disable=None if progress else True,
                unit="it", dynamic_ncols=True, desc=config.model)
