@@ -1,3 +1,5 @@
+import json
+
 import torch
 
 from conftest import tiny_pix2pix_config
@@ -35,11 +37,16 @@ def test_resume_matches_an_uninterrupted_run(toy_data, tmp_path):
     assert full.finished and full.step == 6  # 8 images, batch 4, 3 epochs
     part = train(config, run_dir=tmp_path / "part", progress=False, stop_after=3)  # stops mid-epoch
     assert not part.finished and part.step == 3
+    # As if the first session had logged a step after its last checkpoint, then died.
+    with (tmp_path / "part" / "log.jsonl").open("a") as fh:
+        fh.write(json.dumps({"step": 4, "time": 99.0}) + "\n")
     resumed = train(config, run_dir=tmp_path / "part", progress=False, resume=True)
     assert resumed.finished and resumed.step == 6
-    # The clock runs on over the sessions: logged times never go back (log_every is 1 here).
-    times = [record["time"] for record in read_log(tmp_path / "part")]
-    assert len(times) == 6 and times == sorted(times) and resumed.seconds >= times[-1]
+    # Each step is logged once, and the clock runs on over the sessions (log_every is 1 here).
+    log = read_log(tmp_path / "part")
+    assert [record["step"] for record in log] == [1, 2, 3, 4, 5, 6]
+    times = [record["time"] for record in log]
+    assert times == sorted(times) and times[3] < 99.0 and resumed.seconds >= times[-1]
     a, b = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "part")
     for key in ("gen", "disc"):
         sa, sb = a.nets[key].state_dict(), b.nets[key].state_dict()

@@ -7,6 +7,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from mosaicgan.atomic import atomic_path
+
 
 class RunningMeans:
     """Means of each loss since the last `pop()`: what the log and the progress bar show."""
@@ -48,6 +50,16 @@ class MetricLog:
             for key, value in record.items():
                 if key != "step" and isinstance(value, (int, float)):
                     self.writer.add_scalar(key, value, record["step"])
+
+    def drop_after(self, step: int) -> None:
+        """Forget records past `step`: a run interrupted after its last checkpoint logged steps
+        that the resumed run repeats, and each step should appear once."""
+        if not self.path.is_file():
+            return
+        kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= step]
+        with atomic_path(self.path) as tmp:
+            tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def close(self) -> None:
         if self.writer is not None:

@@ -129,6 +129,8 @@ def train(
     task_extra = getattr(task, "checkpoint_extra", dict)
     evaluate = getattr(task, "evaluate", None)  # optional: held-out metrics at each epoch end
     log = MetricLog(run_dir)
+    if resume:
+        log.drop_after(step)
     means = RunningMeans()
     started = time.perf_counter() - seconds_before
     # disable=None: no bar when stderr is not a terminal (the JSONL log has the figures).
