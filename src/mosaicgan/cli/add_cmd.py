@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mosaicgan.cli.common import add_device_flag, progress_bar
+from mosaicgan.cli.common import add_device_flag, plural, progress_bar
 from mosaicgan.errors import UserError
 
 
@@ -84,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(len(paths), desc="add", quiet=args.quiet) as bar:
         result = add_mosaic_files(paths, finder=finder, out_dir=args.out, options=options,
                                   save_mask=args.save_mask, progress=bar, plan=plan)
-    masks = f" and {len(result.masks)} masks" if result.masks else ""
-    print(f"wrote {len(result.written)} images{masks} to {args.out}")
+    masks = f" and {plural(len(result.masks), 'mask')}" if result.masks else ""
+    print(f"wrote {plural(len(result.written), 'image')}{masks} to {args.out}")
     if result.no_region:
         what = "no face" if args.faces else f"no region of {finder.class_label!r}"
         names = ", ".join(p.name for p in result.no_region[:10])

@@ -14,3 +14,8 @@ def add_device_flag(p: argparse.ArgumentParser) -> None:
 def progress_bar(total: int, *, desc: str, quiet: bool = False) -> tqdm:
     # disable=None: tqdm turns itself off when stderr is not a terminal, so logs stay clean.
     return tqdm(total=total, desc=desc, unit="img", disable=True if quiet else None, dynamic_ncols=True)
+
+
+def plural(n: int, noun: str) -> str:
+    """'1 image', '3 images': the count users read in every summary line."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

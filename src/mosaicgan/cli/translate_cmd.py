@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mosaicgan.cli.common import add_device_flag, progress_bar
+from mosaicgan.cli.common import add_device_flag, plural, progress_bar
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,5 +40,5 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(len(paths), desc="translate", quiet=args.quiet) as bar:
         written = translate_files(paths, translator=translator, out_dir=args.out, batch_size=args.batch_size,
                                   samples=args.samples, progress=bar)
-    print(f"wrote {len(written)} images to {args.out}")
+    print(f"wrote {plural(len(written), 'image')} to {args.out}")
     return 0
