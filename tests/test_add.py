@@ -97,7 +97,7 @@ def test_faces_mosaics_the_face_and_leaves_out_images_without_one(capsys, tmp_pa
     shutil.copy(FIXTURES / "cat.jpg", folder)
     code, stdout, err = run_cli(capsys, "add", folder, "--out", tmp_path / "out", "--faces", "--save-mask", "--quiet")
     assert code == 0 and "wrote 1 image and 1 mask to" in stdout
-    assert "no face found in 1 images, not written: cat.jpg" in err
+    assert "no face found in 1 image, not written: cat.jpg" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["grace_hopper.jpg", "grace_hopper_mask.png"]
     mask = pixels(tmp_path / "out" / "grace_hopper_mask.png")
     x, y, w, h = FACE

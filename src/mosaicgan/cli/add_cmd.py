@@ -90,5 +90,5 @@ def run(args: argparse.Namespace) -> int:
         what = "no face" if args.faces else f"no region of {finder.class_label!r}"
         names = ", ".join(p.name for p in result.no_region[:10])
         more = f" and {len(result.no_region) - 10} more" if len(result.no_region) > 10 else ""
-        print(f"{what} found in {len(result.no_region)} images, not written: {names}{more}", file=sys.stderr)
+        print(f"{what} found in {plural(len(result.no_region), 'image')}, not written: {names}{more}", file=sys.stderr)
     return 0

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mosaicgan.cli.common import add_device_flag
+from mosaicgan.cli.common import add_device_flag, plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                       direction=data_direction, max_items=args.max_items, masks=args.masks)
     result["checkpoint"] = str(ckpt_path)
     result["direction"] = data_direction
-    print(f"{args.split}: {result['images']} pairs")
+    print(f"{args.split}: {plural(result['images'], 'pair')}")
     print(f"{'':<24}{'PSNR (dB)':>10}{'SSIM':>8}")
     for name, label in (("model", "model"), ("model_in_mask", "model, blended in mask"),
                         ("identity", "identity (input)")):

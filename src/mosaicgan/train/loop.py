@@ -104,7 +104,7 @@ def train(
         if device.type == "cuda" and state.get("rng_cuda"):
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         step, epoch, done_in_epoch = state["step"], state["epoch"], state["done_in_epoch"]
-        seconds_before = float(state.get("seconds", 0.0))  # absent in states from before 0.1 kept it
+        seconds_before = float(state.get("seconds", 0.0))  # absent in resume states from older versions
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_toml(config, run_dir / "config.toml")
