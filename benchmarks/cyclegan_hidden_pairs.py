@@ -133,23 +133,27 @@ def diversity(images: torch.Tensor, *, cell: int = 1) -> float:
 def train_run(name: str, *, root: Path, out: Path, args, overrides: dict, n_train: int) -> dict:
     """Train for exactly `args.steps` iterations; the lr schedule (constant, then linear decay)
     is stretched over whole epochs covering them. A run already finished in `out` (same
-    steps) is reused, so the scores can be recomputed without training again; one that was
+    steps and upsampling) is reused, so the scores can be recomputed without training again; one that was
     interrupted resumes from its last checkpoint and ends where an uninterrupted run would."""
     run_dir = out / "runs" / name
     record = run_dir / "benchmark_run.json"
-    if record.is_file() and json.loads(record.read_text())["steps"] == args.steps:
-        return json.loads(record.read_text())
+    if record.is_file():
+        done = json.loads(record.read_text())
+        if (done["steps"], done.get("upsample", "deconv")) == (args.steps, args.upsample):
+            return done
+        raise SystemExit(f"{run_dir} was trained with other settings ({done}); give a new --out")
     epochs_total = max(2, math.ceil(args.steps / n_train))
     config = with_values(default_config("cyclegan"), {
         "data.root": str(root), "data.preprocess": "crop", "data.crop_size": args.size, "data.num_workers": 0,
-        "nets.net_g": args.net_g, "nets.ngf": args.ngf, "nets.ndf": args.ngf,
+        "nets.net_g": args.net_g, "nets.ngf": args.ngf, "nets.ndf": args.ngf, "nets.upsample": args.upsample,
         "optim.epochs": epochs_total // 2, "optim.epochs_decay": epochs_total - epochs_total // 2,
         "run.seed": args.seed, "run.device": args.device, "run.log_every": 25, "run.sample_every": 200,
         "run.save_every": 200, "run.keep_every_epochs": 0, **overrides,
     })
     resume = (run_dir / "checkpoints" / "resume.pt").is_file()
     result = train(config, run_dir=run_dir, resume=resume, stop_after=args.steps, progress=False)
-    summary = {"run_dir": str(result.run_dir), "steps": result.step, "seconds": result.seconds}
+    summary = {"run_dir": str(result.run_dir), "steps": result.step, "seconds": result.seconds,
+               "upsample": args.upsample}
     record.write_text(json.dumps(summary) + "\n")
     return summary
 
@@ -179,7 +183,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128, help="training and test crop size")
     parser.add_argument("--net-g", default="resnet_6blocks")
     parser.add_argument("--ngf", type=int, default=32, help="width of G and of D (64 in the paper)")
+    parser.add_argument("--upsample", choices=("deconv", "resize"), default="deconv",
+                        help="generator upsampling: the reference's transposed convs, or resize + conv")
     parser.add_argument("--steps", type=int, default=600, help="training iterations per run (batch 1)")
+    parser.add_argument("--runs", default="cyclegan,no_cycle",
+                        help="which trained rows: cyclegan and/or no_cycle, comma-separated")
     parser.add_argument("--crops-per-photo", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
@@ -199,6 +207,10 @@ def main() -> None:
         "cyclegan": {},
         "no_cycle": {"loss.lambda_cycle": 0.0, "loss.lambda_identity": 0.0},
     }
+    wanted = args.runs.split(",")
+    if not wanted or set(wanted) - set(runs):
+        parser.error(f"--runs takes a comma-separated subset of {', '.join(runs)}")
+    runs = {name: overrides for name, overrides in runs.items() if name in wanted}
     rows = {"identity (input as output)": score(None, root=root)}
     trained = {}
     for name, overrides in runs.items():
@@ -207,6 +219,8 @@ def main() -> None:
         device = "cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu"
         translator = Translator.from_checkpoint(trained[name]["run_dir"], device=device)
         label = "CycleGAN (cycle 10, identity 0.5)" if name == "cyclegan" else "cycle loss off (and identity off)"
+        if args.upsample != "deconv":
+            label += f", {args.upsample} upsampling"
         rows[label] = score(translator, root=root)
     targets = torch.stack([pil_to_tensor(read_image(p)) for p in list_images(root / "test" / "B")])
     target = describe(targets)

@@ -3,6 +3,7 @@ import torch
 
 from mosaicgan.checkpoint import load_checkpoint, save_checkpoint
 from mosaicgan.nets import count_parameters, get_net, list_nets
+from mosaicgan.nets.layers import upsample2x
 from mosaicgan.nets.patchgan import receptive_field
 
 # Narrow versions of each network keep the test fast; the layer structure is unchanged.
@@ -75,3 +76,49 @@ def test_unknown_net_lists_choices():
 
     with pytest.raises(UserError, match="unet_256"):
         get_net("unet_999")
+
+
+@pytest.mark.parametrize("name", ["unet_128", "resnet_6blocks"])
+def test_resize_upsampling_generators_keep_shape_and_round_trip(name, tmp_path):
+    net = get_net(name, ngf=8, upsample="resize").eval()
+    x = torch.rand(2, 3, 128, 128) * 2 - 1
+    with torch.no_grad():
+        y = net(x)
+    assert y.shape == x.shape and y.min() >= -1 and y.max() <= 1
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
+    path = save_checkpoint(tmp_path / "net.safetensors", kind="test", nets={"net": net}, config={})
+    with torch.no_grad():
+        assert torch.equal(load_checkpoint(path).nets["net"](x), y)
+
+
+def test_resize_upsampling_keeps_the_resnet_parameter_count():
+    # A 3x3 convolution has as many weights as the 3x3 transposed one it replaces.
+    assert count_parameters(get_net("resnet_9blocks", upsample="resize")) == 11_378_179
+
+
+@pytest.mark.parametrize("kernel", [3, 4])
+def test_deconv_prints_a_checkerboard_and_resize_does_not(kernel):
+    """A flat input through the same random kernel: each output phase of the transposed
+    convolution sums another subset of the kernel (a period-2 pattern), while nearest x2 +
+    conv gives every interior pixel the whole kernel. Both double the size."""
+    torch.manual_seed(0)
+    x = torch.ones(1, 1, 8, 8)
+    weight = torch.rand(1, 1, kernel, kernel) + 0.1
+    outputs = {}
+    for kind in ("deconv", "resize"):
+        layer = upsample2x(kind, 1, 1, kernel=kernel, bias=False)
+        conv = layer if kind == "deconv" else layer[-1]
+        with torch.no_grad():
+            conv.weight.copy_(weight if kind == "deconv" else torch.rand(1, 1, 3, 3) + 0.1)
+            y = layer(x)
+        assert y.shape == (1, 1, 16, 16)
+        outputs[kind] = y[0, 0, 2:-2, 2:-2]  # away from the borders
+    phases = outputs["deconv"].unfold(0, 2, 2).unfold(1, 2, 2)  # (6, 6, 2, 2): one 2x2 period each
+    assert torch.allclose(phases, phases[:1, :1].expand_as(phases))  # periodic ...
+    assert phases[0, 0].max() > 1.05 * phases[0, 0].min()  # ... and not flat
+    assert torch.allclose(outputs["resize"], outputs["resize"][0, 0].expand_as(outputs["resize"]))
+
+
+def test_unknown_upsampling_is_a_clear_error():
+    with pytest.raises(ValueError, match="deconv"):
+        upsample2x("pixelshuffle", 4, 4, kernel=3, bias=True)

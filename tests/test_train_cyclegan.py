@@ -202,6 +202,7 @@ def test_resume_matches_an_uninterrupted_run(tmp_path):
     ({"loss.lambda_identity": 0.0, "loss.lambda_cycle": 0.0, "loss.pool_size": 0}, {"loss_cycle_a"},
      {"loss_idt_a", "loss_idt_b"}),
     ({"nets.net_g": "unet", "nets.num_downs": 5, "nets.norm": "batch"}, {"loss_idt_b"}, set()),
+    ({"nets.upsample": "resize"}, {"loss_cycle_b"}, set()),
 ])
 def test_one_step_in_other_settings(overrides, present, absent):
     task = CycleGANTask(tiny_cyclegan_config("unused", **overrides))

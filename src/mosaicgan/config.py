@@ -49,6 +49,7 @@ class NetsConfig:
     norm: str = "batch"
     dropout: bool = True
     dropout_at_test: bool = False  # DualGAN-style noise: keep dropout on in translate
+    upsample: str = "deconv"  # generators: deconv (the reference) | resize (nearest x2 + conv: no checkerboard)
     init: str = "normal"
     init_gain: float = 0.02
     in_channels: int = 3
@@ -106,6 +107,7 @@ CHOICES = {
     "data.preprocess": ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
     "nets.norm": ("batch", "instance", "none"),
     "nets.init": ("normal", "xavier", "kaiming", "orthogonal"),
+    "nets.upsample": ("deconv", "resize"),
     "loss.gan_mode": ("vanilla", "lsgan", "hinge", "wgan-gp"),
 }
 

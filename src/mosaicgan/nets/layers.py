@@ -1,4 +1,4 @@
-"""Normalization layers and weight initialisation shared by the networks."""
+"""Normalization layers, x2 upsampling and weight initialisation shared by the networks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from torch import nn
 
 NORMS = ("batch", "instance", "none")
 INITS = ("normal", "xavier", "kaiming", "orthogonal")
+UPSAMPLES = ("deconv", "resize")
 
 
 def check_norm(norm: str) -> None:
@@ -28,6 +29,24 @@ def conv_bias(norm: str) -> bool:
     # parameters, matches the reference counts). Instance norm here has no affine shift,
     # and no norm has nothing to cancel it, so those convolutions keep their bias.
     return norm != "batch"
+
+
+def upsample2x(kind: str, in_channels: int, out_channels: int, *, kernel: int, bias: bool) -> nn.Module:
+    """Double the height and width while changing the channel count.
+
+    "deconv": a stride-2 transposed convolution of size `kernel`, as the reference networks.
+    Its kernels overlap unevenly, which tends to print a checkerboard on the output.
+    "resize": nearest-neighbour x2, then a 3x3 convolution: every output pixel gets the same
+    number of contributions, so that pattern cannot arise (Odena et al., 2016).
+    """
+    if kind == "deconv":
+        # padding 1 and output_padding (kernel odd) give exactly 2H x 2W for kernel 3 or 4.
+        return nn.ConvTranspose2d(in_channels, out_channels, kernel, stride=2, padding=1,
+                                  output_padding=kernel % 2, bias=bias)
+    if kind == "resize":
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
+                             nn.Conv2d(in_channels, out_channels, 3, bias=bias))
+    raise ValueError(f"upsample must be one of {UPSAMPLES}, got {kind!r}")
 
 
 def init_weights(net: nn.Module, *, scheme: str = "normal", gain: float = 0.02) -> nn.Module:

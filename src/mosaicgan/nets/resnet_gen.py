@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mosaicgan.nets.layers import check_norm, conv_bias, norm_layer
+from mosaicgan.nets.layers import check_norm, conv_bias, norm_layer, upsample2x
 from mosaicgan.nets.registry import register_net
 
 
@@ -30,7 +30,8 @@ class ResidualBlock(nn.Module):
 
 class ResNetGenerator(nn.Module):
     """Input (N, in_channels, H, W) in [-1, 1], H and W multiples of 4; output
-    (N, out_channels, H, W) in [-1, 1] (tanh). Reflection padding avoids border artefacts."""
+    (N, out_channels, H, W) in [-1, 1] (tanh). Reflection padding avoids border artefacts;
+    `upsample="resize"` replaces the transposed convolutions (see `upsample2x`)."""
 
     def __init__(
         self,
@@ -41,6 +42,7 @@ class ResNetGenerator(nn.Module):
         ngf: int = 64,
         norm: str = "instance",
         dropout: bool = False,
+        upsample: str = "deconv",
     ) -> None:
         super().__init__()
         check_norm(norm)
@@ -61,7 +63,7 @@ class ResNetGenerator(nn.Module):
         layers += [ResidualBlock(channels=ngf * 4, norm=norm, dropout=dropout) for _ in range(n_blocks)]
         for mult in (4, 2):
             layers += [
-                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
+                upsample2x(upsample, ngf * mult, ngf * mult // 2, kernel=3, bias=bias),
                 norm_layer(norm, ngf * mult // 2),
                 nn.ReLU(True),
             ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mosaicgan.nets.layers import check_norm, conv_bias, norm_layer
+from mosaicgan.nets.layers import check_norm, conv_bias, norm_layer, upsample2x
 from mosaicgan.nets.registry import register_net
 
 
@@ -15,7 +15,8 @@ class UNetGenerator(nn.Module):
     Input (N, in_channels, H, W) in [-1, 1], H and W multiples of 2**num_downs; output
     (N, out_channels, H, W) in [-1, 1] (tanh). Channels double per level from `ngf` up to
     8*ngf. Dropout (p=0.5) sits in the decoder levels whose both sides have 8*ngf channels,
-    the noise source of pix2pix.
+    the noise source of pix2pix. `upsample="resize"` replaces the transposed convolutions
+    (see `upsample2x`).
     """
 
     def __init__(
@@ -27,6 +28,7 @@ class UNetGenerator(nn.Module):
         ngf: int = 64,
         norm: str = "batch",
         dropout: bool = True,
+        upsample: str = "deconv",
     ) -> None:
         super().__init__()
         check_norm(norm)
@@ -45,13 +47,13 @@ class UNetGenerator(nn.Module):
             down.append(nn.Sequential(*layers))
 
         up: list[nn.Module] = [
-            nn.Sequential(nn.ReLU(True), nn.ConvTranspose2d(2 * width[0], out_channels, 4, 2, 1), nn.Tanh())
+            nn.Sequential(nn.ReLU(True), upsample2x(upsample, 2 * width[0], out_channels, kernel=4, bias=True), nn.Tanh())
         ]
         for i in range(1, num_downs):
             in_ch = width[i] if i == last else 2 * width[i]  # the innermost level has no skip input
             layers = [
                 nn.ReLU(True),
-                nn.ConvTranspose2d(in_ch, width[i - 1], 4, 2, 1, bias=bias),
+                upsample2x(upsample, in_ch, width[i - 1], kernel=4, bias=bias),
                 norm_layer(norm, width[i - 1]),
             ]
             if dropout and i != last and width[i - 1] == width[i] == 8 * ngf:

@@ -38,7 +38,8 @@ class Task(Protocol):
 
 def generator_from_config(nets: NetsConfig, *, in_channels: int, out_channels: int) -> nn.Module:
     kwargs: dict[str, Any] = {"in_channels": in_channels, "out_channels": out_channels,
-                              "ngf": nets.ngf, "norm": nets.norm, "dropout": nets.dropout}
+                              "ngf": nets.ngf, "norm": nets.norm, "dropout": nets.dropout,
+                              "upsample": nets.upsample}
     if nets.net_g == "unet":
         kwargs["num_downs"] = nets.num_downs
     elif nets.num_downs != 8:
