@@ -70,6 +70,16 @@ def test_boxes_change_only_the_grown_feathered_region(capsys, photos, tmp_path):
     assert np.array_equal(np.asarray(Image.open(out / "alpha.png").getchannel("A")), alpha_in)
 
 
+def test_a_box_partly_off_the_left_edge_needs_no_equals_sign(capsys, photos, tmp_path):
+    for name in ("grey.png", "alpha.png"):
+        (photos / name).unlink()
+    code, stdout, err = run_cli(capsys, "add", photos, "--out", tmp_path / "out", "--box", "-10,-5,30,25",
+                                "--save-mask", "--quiet")
+    assert code == 0, err
+    mask = pixels(tmp_path / "out" / "hopper_mask.png")
+    assert (mask[:20, :20] == 255).all() and not mask[20:, :].any() and not mask[:, 20:].any()
+
+
 def test_mask_file_and_mask_folder(capsys, photos, tmp_path):
     mask = Image.new("L", (256, 300), 0)
     ImageDraw.Draw(mask).ellipse((100, 100, 180, 200), fill=255)

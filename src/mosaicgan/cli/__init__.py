@@ -4,6 +4,7 @@ this module only lists them, parses, and turns a UserError into one line and exi
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from mosaicgan import __version__
@@ -26,9 +27,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Comma lists of numbers that start with a minus, e.g. a box partly off the left edge.
+# (argparse already takes a single negative number as a value.)
+_NUMBER_LIST = re.compile(r"-\d+(\.\d+)?(,-?\d+(\.\d+)?)+")
+
+
+def attach_negative_values(argv: list[str]) -> list[str]:
+    """`--box -5,0,20,20` -> `--box=-5,0,20,20`: argparse would read the value as an option."""
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and _NUMBER_LIST.fullmatch(token):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
     try:
         return int(args.func(args) or 0)
     except UserError as err:
