@@ -7,7 +7,8 @@ so only the flags and the closing report live here.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from mosaicgan.cli.train_cmd import add_run_flags
 
 
 def register(models: argparse._SubParsersAction) -> None:
@@ -17,23 +18,14 @@ def register(models: argparse._SubParsersAction) -> None:
                     "per class; its name is the label). A share of each class is held out and the validation "
                     "accuracy is reported. The checkpoint works with --classifier CKPT wherever --cam is used. "
                     "Class names on the refusal list (clothing, sexual content; see the README's Scope) are refused.")
-    p.add_argument("--data", metavar="DIR", help="folder with one sub-folder of images per class")
-    p.add_argument("--out", metavar="RUN_DIR", type=Path, help="run folder to create")
-    p.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue the run in RUN_DIR")
-    p.add_argument("--config", metavar="FILE.toml", type=Path, help="a TOML config")
-    p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
-                   help="override any config key, e.g. --set nets.freeze_features=10 (repeatable)")
+    add_run_flags(p, data_help="folder with one sub-folder of images per class",
+                  set_example="nets.freeze_features=10")
     p.add_argument("--epochs", type=int, help="epochs at the initial learning rate (default 4)")
     p.add_argument("--epochs-decay", type=int, help="epochs of linear decay that follow (default 4)")
     p.add_argument("--batch-size", type=int, help="default 16")
     p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
     p.add_argument("--load-size", type=int, help="training: short side resized to this (default 256)")
     p.add_argument("--crop-size", type=int, help="training crop and inference short side (default 224)")
-    p.add_argument("--workers", type=int, help="data loader processes (default 0)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--stop-after", type=int, metavar="N", help="stop after N iterations, with a checkpoint")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 

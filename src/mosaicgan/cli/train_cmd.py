@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mosaicgan.cli.common import add_device_flag
 from mosaicgan.errors import UserError
 
 # flag -> config key; flags left unset do not override the config file.
@@ -27,14 +28,25 @@ FLAG_KEYS = {
 }
 
 
-def add_common_flags(p: argparse.ArgumentParser) -> None:
-    """Flags shared by the GAN trainers (pix2pix, cyclegan)."""
-    p.add_argument("--data", metavar="DIR", help="data folder")
-    p.add_argument("--out", metavar="RUN_DIR", type=Path, help="run folder to create (checkpoints, logs, samples)")
+def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: str) -> None:
+    """Flags every trainer shares: where the data and the run are, config overrides, and run control."""
+    p.add_argument("--data", metavar="DIR", help=data_help)
+    p.add_argument("--out", metavar="RUN_DIR", type=Path, help="run folder to create (checkpoints, log.jsonl; GANs: sample grids)")
     p.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--config", metavar="FILE.toml", type=Path, help="a TOML config (see configs/)")
     p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
-                   help="override any config key, e.g. --set loss.lambda_l1=50 (repeatable)")
+                   help=f"override any config key, e.g. --set {set_example} (repeatable)")
+    p.add_argument("--workers", type=int, help="data loader processes")
+    p.add_argument("--seed", type=int)
+    add_device_flag(p)
+    p.add_argument("--stop-after", type=int, metavar="N",
+                   help="stop after N iterations in total, with a checkpoint (continue later with --resume)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_gan_flags(p: argparse.ArgumentParser) -> None:
+    """The GAN trainers' (pix2pix, cyclegan) schedule, data and network flags."""
+    add_run_flags(p, data_help="data folder", set_example="loss.lambda_l1=50")
     p.add_argument("--epochs", type=int, help="epochs at the initial learning rate")
     p.add_argument("--epochs-decay", type=int, help="epochs of linear decay to zero that follow")
     p.add_argument("--batch-size", type=int)
@@ -46,12 +58,6 @@ def add_common_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--net-d", help="discriminator (see `mosaicgan nets`)")
     p.add_argument("--gan-mode", choices=["vanilla", "lsgan", "hinge", "wgan-gp"])
     p.add_argument("--direction", choices=["AtoB", "BtoA"])
-    p.add_argument("--workers", type=int, help="data loader processes")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--stop-after", type=int, metavar="N",
-                   help="stop after N iterations in total, with a checkpoint (continue later with --resume)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("cyclegan", "unpaired translation (trainA/, trainB/): two ResNets + two PatchGANs, cycle + adversarial"),
     ):
         mp = models.add_parser(model, help=text, description=f"Train {model}: {text}.")
-        add_common_flags(mp)
+        add_gan_flags(mp)
         mp.set_defaults(func=run)
     from mosaicgan.cli import train_classifier_cmd
 
