@@ -17,7 +17,7 @@ from typing import Any
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
 
-MODELS = ("pix2pix", "cyclegan", "classifier")
+MODELS = ("pix2pix", "cyclegan", "classifier", "restorer")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class NetsConfig:
     out_channels: int = 3
     pretrained: bool = True  # classifier: start from the shipped ImageNet MobileNetV2
     freeze_features: int = 0  # classifier: leading feature blocks (of 19) kept frozen
+    blocks: int = 6  # restorer: residual blocks on the block lattice (width: ngf)
+    block_scale: int = 8  # restorer: pixels per block side at the network (any block is resampled to it)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,24 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class MosaicConfig:
+    """How the restorer's training pairs are made from clean photos (data.root: one or more
+    folders, separated by the OS path separator)."""
+
+    lattice: int = 16  # blocks per side of a training crop
+    block_min: int = 4  # block sizes are log-uniform in [block_min, block_max]
+    block_max: int = 32
+    rect_prob: float = 0.2  # share of rectangular blocks (aspect up to 1.5)
+    median_prob: float = 0.1  # share of median mosaics (the rest: average)
+    jpeg_prob: float = 0.3  # share re-encoded as JPEG after mosaicking
+    jpeg_quality_min: int = 60
+    jpeg_quality_max: int = 95
+    full_prob: float = 0.1  # share of crops mosaicked all over
+    grow_prob: float = 0.3  # share whose given mask is grown beyond the mosaic (by up to a block)
+    samples_per_epoch: int = 3200
+
+
+@dataclass(frozen=True)
 class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -86,6 +106,7 @@ class RunConfig:
     sample_every: int = 500
     save_every: int = 1000  # iterations; a checkpoint is also written at every epoch end
     keep_every_epochs: int = 10  # also keep epoch_NNN.safetensors this often (0: never)
+    precision: str = "fp32"  # fp32 | bf16 (autocast around each step; on CPUs with AVX512-BF16 it is faster)
 
 
 @dataclass(frozen=True)
@@ -96,9 +117,10 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    mosaic: MosaicConfig = field(default_factory=MosaicConfig)
 
 
-SECTIONS = ("data", "nets", "loss", "optim", "run")
+SECTIONS = ("data", "nets", "loss", "optim", "run", "mosaic")
 
 CHOICES = {
     "model": MODELS,
@@ -109,6 +131,7 @@ CHOICES = {
     "nets.init": ("normal", "xavier", "kaiming", "orthogonal"),
     "nets.upsample": ("deconv", "resize"),
     "loss.gan_mode": ("vanilla", "lsgan", "hinge", "wgan-gp"),
+    "run.precision": ("fp32", "bf16"),
 }
 
 
@@ -133,6 +156,16 @@ def default_config(model: str) -> TrainConfig:
             nets=NetsConfig(net_g="mobilenet_v2", freeze_features=14, dropout=True),
             optim=OptimConfig(lr=1e-3, beta1=0.9, epochs=4, epochs_decay=4, batch_size=16),
             run=RunConfig(log_every=10, sample_every=200, keep_every_epochs=0),
+        )
+    if model == "restorer":
+        # A small lattice network (see nets.restorer) trained with L1 on pairs made on the fly;
+        # Adam with the usual SR settings. An epoch is mosaic.samples_per_epoch fresh samples.
+        return TrainConfig(
+            model="restorer",
+            data=DataConfig(num_workers=0),
+            nets=NetsConfig(net_g="restorer", ngf=48, blocks=6, block_scale=8, norm="none", dropout=False),
+            optim=OptimConfig(lr=5e-4, beta1=0.9, epochs=30, epochs_decay=10, batch_size=16),
+            run=RunConfig(log_every=20, sample_every=500, save_every=200, keep_every_epochs=5),
         )
     raise UserError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
 
