@@ -11,12 +11,8 @@ from torch import nn
 
 from mosaicgan.checkpoint import Checkpoint, load_checkpoint
 from mosaicgan.errors import UserError
+from mosaicgan.models import MODELS
 
-# Which generator of each kind of checkpoint translates in which direction.
-GENERATOR_KEYS = {
-    "pix2pix": {"AtoB": "gen"},
-    "cyclegan": {"AtoB": "gen_ab", "BtoA": "gen_ba"},
-}
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
@@ -55,8 +51,9 @@ class Translator:
     ) -> Translator:
         """`keep_dropout=None` follows the checkpoint's `nets.dropout_at_test`."""
         ckpt = load_checkpoint(path, only=[], device=device)
-        keys = GENERATOR_KEYS.get(ckpt.kind)
-        if keys is None:
+        # Which generator of each kind of checkpoint translates in which direction.
+        keys = MODELS[ckpt.kind].generators if ckpt.kind in MODELS else {}
+        if not keys:
             raise UserError(f"a {ckpt.kind} checkpoint does not translate images", path=ckpt.path)
         if direction not in keys:
             raise UserError(f"a {ckpt.kind} checkpoint translates {', '.join(keys)} only, not {direction}", path=ckpt.path)
