@@ -62,8 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.data.images import expand_inputs
-    from mosaicgan.infer.add_mosaic import MosaicOptions, add_mosaic_files, check_inputs
-    from mosaicgan.infer.regions import RegionFinder, RegionRequest, parse_box
+    from mosaicgan.infer.add_files import add_mosaic_files, check_inputs
+    from mosaicgan.infer.mosaic_core import MosaicOptions
+    from mosaicgan.infer.region_finder import RegionFinder, RegionRequest, parse_box
     from mosaicgan.device import resolve_device
 
     if args.cam is None and args.classifier is not None:

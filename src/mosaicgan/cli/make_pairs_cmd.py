@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.infer.make_pairs import NOTE, PairsOptions, check_inputs, make_pairs
-    from mosaicgan.infer.regions import RegionFinder, RegionRequest
+    from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
     from mosaicgan.device import resolve_device
 
     if (args.block_min is None) != (args.block_max is None):

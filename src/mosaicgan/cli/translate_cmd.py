@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.errors import UserError
-    from mosaicgan.infer.image import translate_files
+    from mosaicgan.infer.translate_files import translate_files
     from mosaicgan.infer.translator import Translator
     from mosaicgan.device import resolve_device
 

@@ -31,7 +31,8 @@ from mosaicgan.data.images import list_images, pil_to_tensor, read_image, save_i
 from mosaicgan.data.sampler import derive_seed
 from mosaicgan.data.transforms import RandomMosaic, apply_mosaic
 from mosaicgan.errors import UserError
-from mosaicgan.infer.regions import RegionFinder
+from mosaicgan.infer.mask_io import write_mask
+from mosaicgan.infer.region_finder import RegionFinder
 from mosaicgan.ops.masks import mask_bbox
 from mosaicgan.ops.mosaic import STYLES
 
@@ -179,7 +180,7 @@ def make_pairs(
         found = None
         if finder.detected:
             # Faces and CAM look at the whole photo once; each pair's crop then keeps the region.
-            found = finder.find(photo, path=path)
+            found = finder.find(pil_to_tensor(photo), path=path)
             if found.empty:
                 summary.no_region += 1
                 if progress is not None:
@@ -195,7 +196,7 @@ def make_pairs(
             pair, mask, info = record
             file_name = pair_name(Path(name), k)
             save_image(pair, out / split / file_name)
-            save_image(tensor_to_pil(mask[None] * 2 - 1), out / "masks" / split / file_name)
+            write_mask(mask, out / "masks" / split / file_name)  # the layout mask_io.pair_mask_path reads
             records.append({"pair": f"{split}/{file_name}", "mask": f"masks/{split}/{file_name}", "split": split,
                             "source": name, "seed": seed, **info})
             if split == "test":
@@ -238,8 +239,9 @@ def _one_pair(photo: Image.Image, found, *, finder: RegionFinder, mosaic: Random
             keep = ((box.x0 + box.x1) // 2, (box.y0 + box.y1) // 2)
         crop = sample_crop(photo.width, photo.height, crop_range=options.crop_range, generator=generator, keep=keep)
         clean = photo.crop(crop).resize((size, size), Image.Resampling.BICUBIC)
+        target = pil_to_tensor(clean)
         if found is None:
-            region = finder.find(clean, generator=generator)
+            region = finder.find(target, generator=generator)
             mask, info = region.mask, region.info
         else:
             mask, info = _crop_mask(found.mask, crop, size), found.info
@@ -247,7 +249,6 @@ def _one_pair(photo: Image.Image, found, *, finder: RegionFinder, mosaic: Random
             break
     else:
         return None
-    target = pil_to_tensor(clean)
     params = mosaic.sample(mask, generator=generator)
     inputs = apply_mosaic(target, mask, params)
     pair = torch.cat([inputs, target], dim=2)
