@@ -25,3 +25,9 @@ PREPROCESS = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", 
 
 # Mosaic styles (ops/mosaic.py): block mean, block median, one random pixel per block, Gaussian blur.
 MOSAIC_STYLES = ("average", "median", "random", "blur")
+
+# Where a region comes from (infer/region_finder.py). Detectors may find nothing in an image;
+# make-pairs draws its regions itself, so it takes no mask file or boxes.
+REGION_KINDS = ("mask", "boxes", "cam", "faces", "random")
+DETECTED_REGIONS = ("cam", "faces")
+PAIR_REGION_KINDS = ("random", "faces", "cam")

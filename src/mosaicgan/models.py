@@ -5,8 +5,9 @@ checkpoint runs in which direction) and the `train` command (subcommands and the
 
 Adding a model is one `ModelSpec` entry here plus its task file in `train/` (a class with
 the `train.task.Task` methods and a function building its data set from a config). Give it
-`flags="gan"` to get the pix2pix/CycleGAN command-line flags, or `flags="own"` and register
-a subcommand in `cli/` as `cli/train_classifier_cmd.py` does.
+`flags="gan"` to get the pix2pix/CycleGAN command-line flags, or `flags="own"` and write its
+subcommand in `cli/` as `cli/train_classifier_cmd.py` does (listed in `cli/train_cmd.OWN_PARSERS`).
+`translate` and `eval` take any model whose `generators` name its generator(s).
 
 This module imports nothing heavy (no torch), so `mosaicgan --help` stays quick.
 """

@@ -33,16 +33,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import atomic_path
     from mosaicgan.checkpoint import find_checkpoint, read_metadata
+    from mosaicgan.device import resolve_device
     from mosaicgan.infer.evaluate import evaluate
     from mosaicgan.infer.translator import Translator
-    from mosaicgan.device import resolve_device
+    from mosaicgan.models import MODELS
 
     ckpt_path = find_checkpoint(args.checkpoint)
     meta = read_metadata(ckpt_path)
     translator = Translator.from_checkpoint(ckpt_path, direction=args.direction,
                                             device=resolve_device(args.device or "auto"), keep_dropout=False)
     data_direction = args.direction
-    if meta["kind"] == "pix2pix":
+    spec = MODELS.get(meta["kind"])
+    if spec is not None and len(spec.generators) == 1:
+        # A one-way model (pix2pix) translates the way it was trained: read the pairs that way.
         data_direction = json.loads(meta["config"])["data"]["direction"]
     result = evaluate(translator, root=args.data, split=args.split, layout=args.layout,
                       direction=data_direction, max_items=args.max_items, masks=args.masks)

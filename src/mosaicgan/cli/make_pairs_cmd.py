@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", required=True, type=Path, metavar="DIR", help="folder of clean photos")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="new (or empty) output folder")
     p.add_argument("--recursive", action="store_true", help="also take photos in sub-folders of --images")
-    p.add_argument("--regions", choices=["random", "faces", "cam"], default="random",
+    p.add_argument("--regions", choices=choices.PAIR_REGION_KINDS, default="random",
                    help="where to mosaic: random shapes (default), detected faces, or a CAM class")
     p.add_argument("--cam", metavar="CLASS", help="class name or index for --regions cam")
     p.add_argument("--classifier", type=Path, metavar="CKPT",

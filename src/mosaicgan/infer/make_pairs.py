@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 
 from mosaicgan.atomic import atomic_path
+from mosaicgan.choices import PAIR_REGION_KINDS
 from mosaicgan.data.images import list_images, pil_to_tensor, read_image, save_image, tensor_to_pil
 from mosaicgan.data.sampler import derive_seed
 from mosaicgan.data.transforms import RandomMosaic, apply_mosaic
@@ -140,7 +141,7 @@ def check_inputs(images: str | Path, out: str | Path, *, finder: RegionFinder, o
     a new or empty --out, and every photo decodes. Returns the photos."""
     images, out = Path(images), Path(out)
     options.check()
-    if finder.request.kind not in ("random", "faces", "cam"):
+    if finder.request.kind not in PAIR_REGION_KINDS:
         raise UserError("make-pairs finds regions with random shapes, faces or a CAM class")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError("already exists and is not empty; choose a new --out folder", path=out)

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import numpy as np
 
+from mosaicgan.choices import DETECTED_REGIONS, REGION_KINDS
 from mosaicgan.data.images import tensor_to_pil
 from mosaicgan.errors import UserError
 from mosaicgan.infer.image_io import as_frame, to_rgb
@@ -29,8 +30,6 @@ from mosaicgan.infer.mask_io import find_mask_file, read_mask
 from mosaicgan.ops.masks import Box, boxes_to_mask, check_mask
 from mosaicgan.ops.shapes import draw_shapes, sample_shape, shape_to_dict
 
-REGION_KINDS = ("mask", "boxes", "cam", "faces", "random")
-DETECTED = ("cam", "faces")
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,7 @@ class RegionFinder:
     @property
     def detected(self) -> bool:
         """Regions found by a detector (faces, CAM), which may find nothing in an image."""
-        return self.request.kind in DETECTED
+        return self.request.kind in DETECTED_REGIONS
 
     @property
     def class_label(self) -> str | None:
