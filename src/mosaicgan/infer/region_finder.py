@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 import numpy as np
+import torch
 
 from mosaicgan.choices import DETECTED_REGIONS, REGION_KINDS
 from mosaicgan.data.images import tensor_to_pil
@@ -29,7 +29,6 @@ from mosaicgan.infer.image_io import as_frame, to_rgb
 from mosaicgan.infer.mask_io import find_mask_file, read_mask
 from mosaicgan.ops.masks import Box, boxes_to_mask, check_mask
 from mosaicgan.ops.shapes import draw_shapes, sample_shape, shape_to_dict
-
 
 
 @dataclass(frozen=True)
