@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from mosaicgan.cli.train_cmd import add_run_flags
+from mosaicgan.cli.train_run import add_run_flags
 
 
 def register(models: argparse._SubParsersAction) -> None:
@@ -28,8 +28,8 @@ def register(models: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mosaicgan.cli import train_cmd
+    from mosaicgan.cli import train_run
 
     if args.data:
         args.data = os.pathsep.join(str(d) for d in args.data)
-    return train_cmd.run(args)
+    return train_run.run(args)
