@@ -70,20 +70,20 @@ def find_mosaics(image: torch.Tensor, *, max_grids: int = 16) -> tuple[torch.Ten
     rgb = _pixels(image)
     h, w = y.shape
     votes_x, votes_y = step_votes(y)
-    nothing = np.zeros((h, w), dtype=bool)
     groups = []  # (whole blocks, pixels, grid that found them)
     # Blocks narrower than MIN_SIDE are left out: stripes (cloth, blinds) make such grids.
     grids = [g for g in _candidate_grids(votes_x, votes_y) if min(g.block) >= MIN_SIDE]
     for grid in grids[:max_grids]:
-        for core in _mosaic_blocks(y, votes_x, votes_y, grid, exclude=nothing):
+        for core in _mosaic_blocks(y, votes_x, votes_y, grid):
             groups.append((int(core.sum()) * grid.block_h * grid.block_w, core, grid))
     # The same mosaic passes on its own grid and on grids of its divisors; the biggest
     # backing claims its pixels first, and the region's own steps then say which grid it is.
-    claimed = nothing.copy()
+    claimed = np.zeros((h, w), dtype=bool)
     found: list[FoundMosaic] = []
     for _, core, grid in sorted(groups, key=lambda g: -g[0]):
         pixels = _outline(rgb, y, grid, core) & ~claimed
-        if pixels.sum() < MIN_BLOCKS * grid.block_h * grid.block_w // 2:
+        # What a bigger find already claimed is gone; a remnant is no mosaic of its own.
+        if pixels.sum() < max(MIN_PIXELS, core.sum() * grid.block_h * grid.block_w // 2):
             continue
         refined = grid_from_votes(votes_x, votes_y, inside=pixels) or grid
         claimed |= pixels
@@ -142,8 +142,7 @@ def _block_index(length: int, block: int, offset: int) -> np.ndarray:
     return (pos - offset) // block - ((0 - offset) // block)
 
 
-def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid: Grid, *,
-                   exclude: np.ndarray) -> list[np.ndarray]:
+def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid: Grid) -> list[np.ndarray]:
     """Connected groups of mosaic blocks on `grid`, each a bool array over the block grid."""
     h, w = y.shape
     rows = _block_index(h, grid.block_h, grid.offset_y)
@@ -180,9 +179,6 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
 
     flat = flat_sum / np.maximum(flat_n, 1)
     edge = edge_sum / np.maximum(edge_n, 1)
-    taken = np.zeros((nr, nc))
-    np.add.at(taken, (rows[:, None], cols[None, :]), exclude)
-    free = taken == 0
     voted = vote_sum / np.maximum(edge_n, 1)
     # Blocks cut to less than half by the image border do not count: a thin flat strip along
     # a border (a frame, a black line left by a scanner) looks like a row of cut blocks.
@@ -190,7 +186,7 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
     big_cols = np.bincount(cols, minlength=nc) * 2 >= grid.block_w
     whole = big_rows[:, None] & big_cols[None, :]
     mosaic = (whole & (edge >= EDGE_MIN) & (voted >= VOTED_MIN) & (flat <= FLAT_RATIO * edge) & (flat <= FLAT_MAX)
-              & (flat_n > 0) & free)
+              & (flat_n > 0))
 
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mosaic.astype(np.uint8), connectivity=8)
     noise = float(np.median(flat[mosaic])) if mosaic.any() else 0.0
@@ -210,7 +206,7 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
         # background still varies by a fraction of a level), and two rounds only.
         for _ in range(2):
             near = cv2.dilate(core.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-            core = core | (near & (flat <= max(0.2, 1.5 * noise)) & (flat_n > 0) & free)
+            core = core | (near & (flat <= max(0.2, 1.5 * noise)) & (flat_n > 0))
         groups.append(_fill_holes(core))
     return groups
 
