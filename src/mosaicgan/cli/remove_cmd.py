@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     masks = f" and {plural(len(result.masks), 'mask')}" if result.masks else ""
     print(f"restored {plural(len(result.written), 'image')}{masks} into {args.out} with {restorer.name} "
           "(synthesized detail, not the original)")
+    sys.stdout.flush()  # the summary first, then the warnings, in a terminal too
     if result.faces:
         print(FACE_WARNING, file=sys.stderr)
     if result.nothing_found:
