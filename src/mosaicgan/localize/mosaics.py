@@ -36,7 +36,7 @@ EDGE_MIN = 2.0
 FLAT_RATIO = 0.25
 FLAT_MAX = 6.0
 VOTED_MIN = 0.15
-GROUP_FLAT = 0.2
+GROUP_FLAT = 0.45
 GROUP_VOTED = 0.4
 # ... and unless its inside is all but exactly flat (a clean mosaic), its median step is at most
 # GROUP_EDGE_MAX: neighbouring blocks of a mosaic are averages of neighbouring patches of one
@@ -80,12 +80,15 @@ def find_mosaics(image: torch.Tensor, *, max_grids: int = 16) -> tuple[torch.Ten
     # backing claims its pixels first, and the region's own steps then say which grid it is.
     claimed = np.zeros((h, w), dtype=bool)
     found: list[FoundMosaic] = []
+    grids = {g[2] for g in groups}
     for _, core, grid in sorted(groups, key=lambda g: -g[0]):
         pixels = _outline(rgb, y, grid, core) & ~claimed
         # What a bigger find already claimed is gone; a remnant is no mosaic of its own.
         if pixels.sum() < max(MIN_PIXELS, core.sum() * grid.block_h * grid.block_w // 2):
             continue
         refined = grid_from_votes(votes_x, votes_y, inside=pixels) or grid
+        if refined != grid and refined in grids:
+            continue  # a multiple of the true grid, whose own group outlines the region better
         claimed |= pixels
         found.append(_found(pixels, refined, int(core.sum())))
     mask = torch.from_numpy(claimed.astype(np.float32))[None]
@@ -188,27 +191,67 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
     mosaic = (whole & (edge >= EDGE_MIN) & (voted >= VOTED_MIN) & (flat <= FLAT_RATIO * edge) & (flat <= FLAT_MAX)
               & (flat_n > 0))
 
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mosaic.astype(np.uint8), connectivity=8)
-    noise = float(np.median(flat[mosaic])) if mosaic.any() else 0.0
+    # Judged by the block's least flat inner column or row (its mean step along the block):
+    # on a multiple of the true grid, a block holds whole mosaic lines, which a mean over all
+    # its pixels would dilute but this does not.
+    inner = np.maximum(_inner_line_max(dx, line_x, rows, cols[:-1], count=nc, axis=1),
+                       _inner_line_max(dy, line_y, cols, rows[:-1], count=nr, axis=0))
+    ratios = inner / np.maximum(edge, 1e-6)
     groups = []
-    for k in range(1, count):
-        bw, bh, area = stats[k, cv2.CC_STAT_WIDTH], stats[k, cv2.CC_STAT_HEIGHT], stats[k, cv2.CC_STAT_AREA]
-        if area < MIN_BLOCKS or bw < 2 or bh < 2 or area * grid.block_h * grid.block_w < MIN_PIXELS:
-            continue
-        core = labels == k
-        ratio = float(np.median(flat[core] / np.maximum(edge[core], 1e-6)))
-        if ratio > GROUP_FLAT or float(voted[core].mean()) < GROUP_VOTED:
-            continue
-        if ratio > GROUP_EXACT and float(np.median(edge[core])) > GROUP_EDGE_MAX:
-            continue
-        # Flat blocks beside the group join it: a mosaic block whose neighbours happen to
-        # share its value has no step to show. As flat as the group's own blocks (a defocused
-        # background still varies by a fraction of a level), and two rounds only.
-        for _ in range(2):
-            near = cv2.dilate(core.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-            core = core | (near & (flat <= max(0.2, 1.5 * noise)) & (flat_n > 0))
-        groups.append(_fill_holes(core))
+    for core in _components(mosaic):
+        # A loose block of photo (a defocused background) can touch a mosaic and ride on its
+        # figures; blocks much less flat than the group's typical block are cut off again.
+        core &= ratios <= 3 * float(np.median(ratios[core])) + 0.02
+        for part in _components(core):
+            if not _is_mosaic(part, grid, ratios=ratios, voted=voted, edge=edge):
+                continue
+            noise = float(np.median(flat[part]))
+            # Flat blocks beside the group join it: a mosaic block whose neighbours happen to
+            # share its value has no step to show. As flat as the group's own blocks (a
+            # defocused background still varies by a fraction of a level), two rounds only.
+            for _ in range(2):
+                near = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+                part = part | (near & (flat <= max(0.2, 1.5 * noise)) & (flat_n > 0))
+            groups.append(_fill_holes(part))
     return groups
+
+
+def _inner_line_max(d: np.ndarray, on_line: np.ndarray, along: np.ndarray, across: np.ndarray, *,
+                    count: int, axis: int) -> np.ndarray:
+    """Per block, the largest mean difference along one of its inner lines of pixel pairs.
+
+    d: differences between neighbours along `axis` (pairs k | k+1); on_line[k]: pair k crosses a
+    grid line (not inner); along: block index of each position along the other axis; across:
+    block index of each pair along `axis`, of `count` blocks. Returns (block rows, block cols)."""
+    if axis == 0:  # make it the column case: pairs run along axis 1
+        return _inner_line_max(d.T, on_line, along, across, count=count, axis=1).T
+    starts = np.flatnonzero(np.r_[True, np.diff(along) != 0])
+    sums = np.add.reduceat(d, starts, axis=0)  # (block rows, pairs)
+    means = sums / np.diff(np.r_[starts, d.shape[0]])[:, None]
+    means[:, on_line] = 0.0
+    cuts = np.flatnonzero(np.r_[True, np.diff(across) != 0])
+    out = np.maximum.reduceat(means, cuts, axis=1)
+    full = np.zeros((means.shape[0], count))
+    full[:, across[cuts]] = out
+    return full
+
+
+def _components(blocks: np.ndarray) -> list[np.ndarray]:
+    count, labels = cv2.connectedComponents(blocks.astype(np.uint8), connectivity=8)
+    return [labels == k for k in range(1, count)]
+
+
+def _is_mosaic(part: np.ndarray, grid: Grid, *, ratios: np.ndarray, voted: np.ndarray, edge: np.ndarray) -> bool:
+    """The group tests (see the thresholds at the top): enough blocks, in two dimensions,
+    flat inside against their steps, with clean steps, and not a black-and-white window grid."""
+    ys, xs = np.nonzero(part)
+    area = int(part.sum())
+    if area < MIN_BLOCKS or np.ptp(ys) < 1 or np.ptp(xs) < 1 or area * grid.block_h * grid.block_w < MIN_PIXELS:
+        return False
+    ratio = float(np.median(ratios[part]))
+    if ratio > GROUP_FLAT or float(voted[part].mean()) < GROUP_VOTED:
+        return False
+    return ratio <= GROUP_EXACT or float(np.median(edge[part])) <= GROUP_EDGE_MAX
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
