@@ -59,9 +59,9 @@ class NetsConfig:
     out_channels: int = 3
     pretrained: bool = True  # classifier: start from the shipped ImageNet MobileNetV2
     freeze_features: int = 0  # classifier: leading feature blocks (of 19) kept frozen
+    classifier: str = "mobilenet_v2"  # classifier: the network fine-tuned (the one with shipped weights)
     blocks: int = 6  # restorer: residual blocks on the block lattice (width: ngf)
     block_scale: int = 8  # restorer: pixels per block side at the network (any block is resampled to it)
-    classifier: str = "mobilenet_v2"  # classifier: the network fine-tuned (the one with shipped weights)
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ CHOICES = {
     "nets.init": choices.INITS,
     "nets.upsample": choices.UPSAMPLES,
     "loss.gan_mode": choices.GAN_MODES,
-    "run.precision": ("fp32", "bf16"),
+    "run.precision": choices.PRECISIONS,
 }
 
 

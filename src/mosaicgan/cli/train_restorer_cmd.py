@@ -1,6 +1,6 @@
 """`mosaicgan train restorer`: the mosaic restorer, on pairs made on the fly from clean photos.
 
-Registered under `train` by train_cmd; the run itself is train_cmd's (config, loop, resume).
+Registered under `train` by train_cmd; the run itself is train_run's (config, loop, resume).
 """
 
 from __future__ import annotations
@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from mosaicgan.cli.train_run import add_run_flags
+from mosaicgan.cli.train_run import add_run_flags, run as run_training
+from mosaicgan.models import MODELS
 
 
 def register(models: argparse._SubParsersAction) -> None:
     p = models.add_parser(
-        "restorer", help="the mosaic restorer used by `remove`, trained on clean photos",
+        "restorer", help=MODELS["restorer"].summary,
         description="Train the mosaic restorer (nets.restorer) with L1 inside the region. Training pairs are made "
                     "on the fly from the clean photos under the --data folders (searched recursively): random "
                     "regions, block sizes, grid phases, styles and JPEG re-encoding (the [mosaic] config section). "
@@ -28,8 +29,6 @@ def register(models: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mosaicgan.cli import train_run
-
     if args.data:
         args.data = os.pathsep.join(str(d) for d in args.data)
-    return train_run.run(args)
+    return run_training(args)

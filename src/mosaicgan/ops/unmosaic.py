@@ -89,8 +89,9 @@ def spread_blocks(values: torch.Tensor, grid: Grid, *, height: int, width: int) 
 def full_blocks(mask: torch.Tensor, grid: Grid) -> torch.Tensor:
     """Bool (N, 1, rows, cols): blocks whose every real pixel lies inside the mask (mask ~ 1).
     Only there is the observed block mean known to be the true one."""
+    mask = as_mask(mask)
     lay = block_layout(grid, height=mask.shape[-2], width=mask.shape[-1])
-    outside = (mask < FULL).to(mask.dtype)
+    outside = (mask < FULL).float()
     return _block_sums(outside, lay) == 0
 
 
