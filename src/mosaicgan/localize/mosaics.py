@@ -45,7 +45,7 @@ GROUP_EXACT = 0.02
 GROUP_EDGE_MAX = 50.0
 MIN_SIDE = 4
 MIN_PIXELS = 1024
-MIN_BLOCKS = 6
+MIN_BLOCKS = 3
 
 
 @dataclass(frozen=True)
