@@ -151,6 +151,29 @@ def test_start_duration_and_no_audio(capsys, tmp_path):
     assert times[0] == pytest.approx(0.0, abs=1e-3) and times[-1] == pytest.approx(0.96, abs=1e-3)
 
 
+def test_ten_bit_stays_ten_bit(capsys, tmp_path):
+    clip = make_clip(tmp_path / "deep.mkv", width=64, height=48, frames=12, photo=None, pix_fmt="yuv420p10le",
+                     audio=False)
+    out = tmp_path / "out" / "deep.mkv"
+    code, _, err = run_cli(capsys, "add", clip.path, "--out", out, "--box", "0,0,32,24", "--quiet")
+    assert code == 0, err
+    frames, _, facts = read_frames(out)
+    assert facts["pix_fmt"] == "yuv420p10le" and facts["codec"] == "h264" and len(frames) == 12
+
+
+def test_audio_is_reencoded_where_the_container_cannot_take_a_copy(capsys, tmp_path):
+    clip = make_clip(tmp_path / "pcm.mkv", width=64, height=48, frames=12, photo=None)
+    out = tmp_path / "pcm.webm"  # WebM takes no PCM: the audio becomes Opus, the video VP9
+    code, _, err = run_cli(capsys, "add", clip.path, "--out", out, "--box", "0,0,32,24", "--quiet")
+    assert code == 0, err
+    frames, _, facts = read_frames(out)
+    assert facts["audio"] == ["opus"] and facts["codec"] == "vp9" and len(frames) == 12
+    samples_in, _ = read_audio(clip.path)
+    samples_out, _ = read_audio(out)
+    assert abs(len(samples_out) - len(samples_in)) <= 2 * 960  # an Opus frame or two of padding
+    assert np.abs(samples_out).max() > 0.2  # the tone is there
+
+
 def bad_files(tmp_path):
     good = make_clip(tmp_path / "good.mp4", width=64, height=48, frames=10, photo=None).path
     data = good.read_bytes()

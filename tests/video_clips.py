@@ -27,7 +27,7 @@ class Clip:
 def make_clip(path: Path, *, width: int = 128, height: int = 96, frames: int = 30, fps: int = 25,
               photo: str | None = "grace_hopper.jpg", photo_size: int | None = None, motion: float = 1.5,
               static: bool = False, noise: float = 0.0, audio: bool = True, vfr: bool = False, rotation: int = 0,
-              codec: str | None = None, seed: int = 0, shapes: int = 3) -> Clip:
+              codec: str | None = None, seed: int = 0, shapes: int = 3, pix_fmt: str = "yuv420p") -> Clip:
     """Write a clip; returns where the photo is in every frame (in the frames as coded)."""
     rng = np.random.default_rng(seed)
     fmt = FORMATS[path.suffix.lower()]
@@ -35,7 +35,7 @@ def make_clip(path: Path, *, width: int = 128, height: int = 96, frames: int = 3
     tb = Fraction(1, 1000)
     out = av.open(str(path), "w", format=fmt)
     stream = out.add_stream(codec, rate=fps)
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
     stream.codec_context.time_base = tb
     stream.options = {"crf": "18", "preset": "ultrafast"} if codec == "libx264" else {}
     if rotation:
@@ -106,7 +106,8 @@ def read_frames(path: Path) -> tuple[list[np.ndarray], list[float], dict]:
     with av.open(str(path)) as c:
         v = c.streams.video[0]
         facts = {"rate": v.average_rate, "audio": [s.codec_context.name for s in c.streams.audio],
-                 "metadata": dict(c.metadata), "format": c.format.name}
+                 "metadata": dict(c.metadata), "format": c.format.name, "pix_fmt": v.codec_context.pix_fmt,
+                 "codec": v.codec_context.name}
         frames, times, rotation = [], [], 0
         for f in c.decode(v):
             rotation = int(round(f.rotation)) % 360

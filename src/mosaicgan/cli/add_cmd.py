@@ -69,6 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "frames in a row stay covered (default 4)")
     video.add_argument("--detect-every", type=int, default=1, metavar="N",
                        help="faces/CAM: search 1 frame in N, track in between (default 1)")
+    video.add_argument("--detect-side", type=int, default=0, metavar="PX",
+                       help="faces/CAM: search frames scaled to this long side (default 0: full size; "
+                            "e.g. 640 is faster but misses smaller faces)")
     video.add_argument("--no-steady", action="store_true",
                        help="faces/CAM: each frame's own region, no tracking or smoothing")
     add_device_flag(p)
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     plan = check_inputs(paths, finder=finder, out_dir=out_dir, options=options, save_mask=args.save_mask)
     encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
     steady = SteadyOptions(steady=not args.no_steady, window=args.window, bridge=args.bridge,
-                           detect_every=args.detect_every)
+                           detect_every=args.detect_every, detect_side=args.detect_side)
     for video in videos:
         check_video(video, video_plan[video], finder=finder, options=options, encode=encode, steady=steady,
                     start=args.start, duration=args.duration)

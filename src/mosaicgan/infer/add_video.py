@@ -23,8 +23,10 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
@@ -43,19 +45,24 @@ class SteadyOptions:
     """window: frames either side that smooth a box (0: none). bridge: a region is kept for
     this many frames before and after it was seen, so misses of up to 2 x bridge frames in a
     row are covered. detect_every: search 1 frame in N (the others come from the tracks).
-    batch: frames per call of the detector. steady=False: each frame's own region, as found."""
+    batch: frames per call of the detector. detect_side: search a copy of the frame scaled so
+    its long side is at most this (0: full size; faster, but faces under about
+    min-face x frame/detect_side pixels are missed). steady=False: each frame's own region."""
 
     steady: bool = True
     window: int = 4
     bridge: int = 4
     detect_every: int = 1
     batch: int = 8
+    detect_side: int = 0
 
     def check(self) -> None:
         if self.window < 0 or self.bridge < 0:
             raise UserError(f"--window and --bridge must be >= 0, got {self.window} and {self.bridge}")
         if self.detect_every < 1 or self.batch < 1:
             raise UserError("--detect-every and the batch size must be >= 1")
+        if self.detect_side < 0 or 0 < self.detect_side < 64:
+            raise UserError(f"--detect-side must be 0 (full size) or at least 64 pixels, got {self.detect_side}")
 
 
 @dataclass
@@ -162,11 +169,24 @@ def _bbox(mask: torch.Tensor) -> Box | None:
     return Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
-def _find_many(finder: RegionFinder, frames: list[np.ndarray], path: Path) -> list[torch.Tensor]:
-    frames8 = [f if f.dtype == np.uint8 else (f >> 8).astype(np.uint8) for f in frames]
-    find_batch = getattr(finder, "find_batch", None)
-    regions = find_batch(frames8, path=path) if find_batch else [finder.find(f, path=path) for f in frames8]
-    return [r.mask for r in regions]
+def _find_many(finder: RegionFinder, frames: list[np.ndarray], path: Path, *, side: int = 0) -> list[torch.Tensor]:
+    """The finder's masks for frames (H, W, 3), at the frames' size; searched at `side`."""
+    if not frames:
+        return []
+    height, width = frames[0].shape[:2]
+    scale = side / max(height, width) if side else 1.0
+    small = []
+    for f in frames:
+        f = f if f.dtype == np.uint8 else (f >> 8).astype(np.uint8)
+        if scale < 1.0:
+            f = cv2.resize(f, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        small.append(f)
+    find_batch = getattr(finder, "find_batch", None)  # a batched detector, where the finder has one
+    regions = find_batch(small, path=path) if find_batch else [finder.find(f, path=path) for f in small]
+    masks = [r.mask for r in regions]
+    if scale < 1.0:
+        masks = [F.interpolate(m[None, None], size=(height, width), mode="nearest")[0, 0] for m in masks]
+    return masks
 
 
 def add_mosaic_video(path: Path, out: Path, *, finder: RegionFinder, options: MosaicOptions,
@@ -352,7 +372,8 @@ def _detected(decoded: queue.Queue, *, finder: RegionFinder, steady: SteadyOptio
             index += 1
         searched = [b for b in batch if b[0] % steady.detect_every == 0]
         t0 = time.perf_counter()
-        masks = dict(zip([b[0] for b in searched], _find_many(finder, [b[2] for b in searched], path)))
+        found = _find_many(finder, [b[2] for b in searched], path, side=steady.detect_side)
+        masks = dict(zip([b[0] for b in searched], found))
         result.seconds["find"] += time.perf_counter() - t0
         for i, pts, frame in batch:
             mask = masks.get(i)
