@@ -62,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     video.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
     video.add_argument("--start", type=float, default=0.0, metavar="SEC", help="begin at this time (seconds)")
     video.add_argument("--duration", type=float, default=None, metavar="SEC", help="process this many seconds")
+    video.add_argument("--resume", action="store_true",
+                       help="work in segments of 250 frames kept in .NAME.resume/ beside the output, so that "
+                            "rerunning the same command after an interruption continues where it stopped")
     video.add_argument("--window", type=int, default=4,
                        help="faces/CAM: smooth each region over N frames either side (default 4)")
     video.add_argument("--bridge", type=int, default=4,
@@ -127,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         with progress_bar(0, desc=video.name, quiet=args.quiet, unit="frame") as bar:
             done = add_mosaic_video(video, video_plan[video], finder=finder, options=options, encode=encode,
                                     steady=steady, start=args.start, duration=args.duration, metadata=tags,
-                                    progress=bar)
+                                    progress=bar, resume=args.resume)
         print(f"wrote {video_plan[video]} ({plural(done.frames, 'frame')}, "
               f"{done.frames_with_region} with a mosaic)")
         for what in done.dropped_streams:

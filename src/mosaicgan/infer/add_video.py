@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import queue
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -192,16 +193,20 @@ def _find_many(finder: RegionFinder, frames: list[np.ndarray], path: Path, *, si
 def add_mosaic_video(path: Path, out: Path, *, finder: RegionFinder, options: MosaicOptions,
                      encode: EncodeOptions = EncodeOptions(), steady: SteadyOptions = SteadyOptions(),
                      start: float = 0.0, duration: float | None = None, metadata: dict[str, str] | None = None,
-                     progress=None) -> VideoResult:
+                     progress=None, resume: bool = False) -> VideoResult:
     """Mosaic the region `finder` gives in every frame of the video `path`, written to `out`
-    (atomically: a temporary file beside it, renamed once complete)."""
+    (atomically: a temporary file beside it, renamed once complete). resume: work in
+    segments that a rerun after an interruption keeps (see `video_resume`)."""
     check_video(path, out, finder=finder, options=options, encode=encode, steady=steady, start=start,
                 duration=duration)
+    if resume:
+        if start or duration is not None:
+            raise UserError("--resume works on whole videos; it takes no --start or --duration")
+        return _resumable(path, out, finder=finder, options=options, encode=encode, steady=steady,
+                          metadata=metadata, progress=progress)
     result = VideoResult()
     with VideoInput(path, start=start, duration=duration) as src, atomic_path(out) as tmp:
-        if progress is not None and src.info.frames:
-            progress.total = src.info.frames
-            progress.refresh()
+        _start_progress(progress, src.info.frames)
         sink = VideoOutput(tmp, fmt=output_format(out), source=src, options=encode, metadata=metadata)
         result.dropped_streams = list(sink.dropped)
         try:
@@ -216,8 +221,48 @@ def add_mosaic_video(path: Path, out: Path, *, finder: RegionFinder, options: Mo
     return result
 
 
+def _start_progress(progress, total: int, done: int = 0) -> None:
+    if progress is not None and total:
+        progress.total = total
+        if done:
+            progress.update(done)
+        progress.refresh()
+
+
+def _resumable(path: Path, out: Path, *, finder: RegionFinder, options: MosaicOptions, encode: EncodeOptions,
+               steady: SteadyOptions, metadata: dict[str, str] | None, progress) -> VideoResult:
+    from dataclasses import asdict
+
+    from mosaicgan.infer.video_resume import (SEGMENT_FRAMES, SegmentSink, done_segments, job_key, join_segments,
+                                              work_folder)
+
+    fmt, suffix, folder = output_format(out), out.suffix, work_folder(out)
+    settings = {"metadata": metadata or {}, "encode": asdict(encode), "options": asdict(options),
+                "steady": asdict(steady), "region": repr(finder.request)}
+    first = done_segments(folder, job_key(path, settings), suffix=suffix)
+    skip = first * SEGMENT_FRAMES
+    result = VideoResult(frames=skip)
+    with VideoInput(path) as src:
+        _start_progress(progress, src.info.frames, skip)
+        sink = SegmentSink(folder, fmt=fmt, suffix=suffix, source=src, options=encode, first=first,
+                           length=SEGMENT_FRAMES)
+        try:
+            _run(src, sink, finder=finder, options=options, steady=steady, path=path, result=result,
+                 progress=progress, skip=skip)
+            sink.close()
+        except BaseException:
+            sink.abort()
+            raise
+        count = sink.k
+    with VideoInput(path) as src, atomic_path(out) as tmp:
+        result.dropped_streams = join_segments(folder, count, tmp, fmt=fmt, suffix=suffix, source=src,
+                                               metadata=metadata or {})
+    shutil.rmtree(folder)
+    return result
+
+
 def _run(src: VideoInput, sink: VideoOutput, *, finder: RegionFinder, options: MosaicOptions,
-         steady: SteadyOptions, path: Path, result: VideoResult, progress) -> None:
+         steady: SteadyOptions, path: Path, result: VideoResult, progress, skip: int = 0) -> None:
     info = src.info
     decoded: queue.Queue = queue.Queue(maxsize=max(16, 2 * steady.batch))
     encoded: queue.Queue = queue.Queue(maxsize=16)
@@ -228,7 +273,7 @@ def _run(src: VideoInput, sink: VideoOutput, *, finder: RegionFinder, options: M
     def decode() -> None:
         try:
             t0 = time.perf_counter()
-            for item in src.frames(on_packet=packets.put):
+            for item in src.frames(on_packet=packets.put, skip=skip):
                 result.seconds["decode"] += time.perf_counter() - t0
                 while not stop.is_set():
                     try:
@@ -312,10 +357,10 @@ def _run(src: VideoInput, sink: VideoOutput, *, finder: RegionFinder, options: M
     try:
         if finder.detected:
             _detected(decoded, finder=finder, steady=steady, info_size=(info.width, info.height), path=path,
-                      emit=emit, result=result, stop=stop)
+                      emit=emit, result=result, stop=stop, first=skip)
         else:
             fixed = None
-            index = 0
+            index = skip
             while not stop.is_set():
                 item = decoded.get()
                 if item is _END:
@@ -336,7 +381,7 @@ def _run(src: VideoInput, sink: VideoOutput, *, finder: RegionFinder, options: M
             t.join()
     if errors:
         raise errors[0]
-    if result.frames == 0:
+    if result.frames == 0 and not skip:
         raise UserError("no frames to write (the video is empty, or --start is past its end)", path=path)
 
 
@@ -353,13 +398,13 @@ def _drain_put(q: queue.Queue) -> None:
 
 
 def _detected(decoded: queue.Queue, *, finder: RegionFinder, steady: SteadyOptions, info_size: tuple[int, int],
-              path: Path, emit, result: VideoResult, stop: threading.Event) -> None:
+              path: Path, emit, result: VideoResult, stop: threading.Event, first: int = 0) -> None:
     width, height = info_size
     bridge = max(steady.bridge, steady.detect_every - 1)
     steadier = Steadier(window=steady.window, bridge=bridge, size=(width, height)) if steady.steady else None
     waiting: dict[int, tuple[int, np.ndarray]] = {}
     last_mask = None  # frame by frame: a frame not searched gets the last search's region
-    index = 0
+    index = first
     done = False
     while not done and not stop.is_set():
         batch = []

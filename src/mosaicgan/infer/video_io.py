@@ -152,11 +152,12 @@ class VideoInput:
         self.stream.thread_type = "AUTO"
         self.others = [s for s in self.container.streams if s.type in ("audio", "subtitle")]
 
-    def frames(self, *, on_packet: Callable[[av.Packet], None] | None = None
+    def frames(self, *, on_packet: Callable[[av.Packet], None] | None = None, skip: int = 0
                ) -> Iterator[tuple[int, np.ndarray]]:
         """(pts, frame) in display order: frame (H, W, 3) upright RGB, uint8 (8-bit input) or
         uint16 (higher). Packets of `self.others` go to `on_packet`, in file order. With
-        --start/--duration only frames with start <= time < end come out."""
+        --start/--duration only frames with start <= time < end come out; the first `skip` of
+        those are decoded but not given (a resumed job)."""
         fmt = "rgb24" if self.info.bits == 8 else "rgb48le"
         turns = self.info.rotation // 90
         tb = self.stream.time_base
@@ -179,6 +180,8 @@ class VideoInput:
                         return
                     last_pts = pts
                     count += 1
+                    if count <= skip:
+                        continue
                     arr = frame.to_ndarray(format=fmt)
                     yield pts, np.ascontiguousarray(np.rot90(arr, turns)) if turns else arr
         except av.FFmpegError as err:
@@ -278,14 +281,34 @@ class VideoOutput:
     input's time base and timestamps, and copies or re-encodes the input's other streams."""
 
     def __init__(self, path: Path, *, fmt: str, source: VideoInput, options: EncodeOptions,
-                 metadata: dict[str, str] | None = None) -> None:
+                 metadata: dict[str, str] | None = None, others: bool = True,
+                 video_from: av.stream.Stream | None = None) -> None:
+        """others=False: the video alone (a segment of a resumable job). video_from: copy this
+        encoded stream's packets (`write_video_packet`) instead of encoding frames."""
         info = source.info
         self.info = info
-        codec = check_encoder(options, fmt)
         self.container = av.open(str(path), "w", format=fmt,
                                  options={"movflags": "use_metadata_tags"} if fmt in ("mp4", "mov") else {})
         for key, value in (metadata or {}).items():
             self.container.metadata[key] = value
+        self.copied: dict[int, av.stream.Stream] = {}
+        self.encoded: dict[int, tuple[av.stream.Stream, av.codec.CodecContext]] = {}
+        self.dropped: list[str] = []
+        self.pts_offset = None
+        if video_from is not None:
+            self.video = self.container.add_stream_from_template(video_from)
+            self.video.metadata.clear()
+            if info.rotation:
+                self.video.set_display_rotation(info.rotation)
+            self.turns, self.frame_format = 0, ""
+        else:
+            self._add_encoder(fmt, options)
+        for s in source.others if others else ():
+            self._add_other(s, fmt)
+
+    def _add_encoder(self, fmt: str, options: EncodeOptions) -> None:
+        info = self.info
+        codec = check_encoder(options, fmt)
         coded_w, coded_h = (info.width, info.height) if info.rotation in (0, 180) else (info.height, info.width)
         stream = self.container.add_stream(codec, rate=info.rate)
         stream.width, stream.height = coded_w, coded_h
@@ -306,12 +329,6 @@ class VideoOutput:
         self.video = stream
         self.turns = info.rotation // 90
         self.frame_format = "rgb24" if info.bits == 8 else "rgb48le"
-        self.copied: dict[int, av.stream.Stream] = {}
-        self.encoded: dict[int, tuple[av.stream.Stream, av.codec.CodecContext]] = {}
-        self.dropped: list[str] = []
-        self.pts_offset = None
-        for s in source.others:
-            self._add_other(s, fmt)
 
     def _add_other(self, s: av.stream.Stream, fmt: str) -> None:
         if _takes(fmt, lambda out: out.add_stream_from_template(s)):
@@ -342,6 +359,11 @@ class VideoOutput:
         for packet in self.video.encode(vf):
             self.container.mux(packet)
 
+    def write_video_packet(self, packet: av.Packet) -> None:
+        """An encoded video packet (of `video_from`), copied."""
+        packet.stream = self.video
+        self.container.mux(packet)
+
     def write_packet(self, packet: av.Packet) -> None:
         """A packet of another stream of the input: copied, or decoded and re-encoded."""
         index = packet.stream.index
@@ -367,8 +389,9 @@ class VideoOutput:
 
     def close(self) -> None:
         """Flush the encoders and write the trailer (the file is complete after this)."""
-        for packet in self.video.encode():
-            self.container.mux(packet)
+        if self.frame_format:
+            for packet in self.video.encode():
+                self.container.mux(packet)
         for out, _ in self.encoded.values():
             for packet in out.encode():
                 self.container.mux(packet)
