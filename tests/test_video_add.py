@@ -203,8 +203,9 @@ def bad_files(tmp_path):
         f.sample_rate, f.pts = 8000, 0
         for p in [*s.encode(f), *s.encode()]:
             c.mux(p)
-    return {truncated: "not a readable video", cut_mkv: "truncated video", corrupt: "", audio_only: "no video stream (an audio-only file)",
-            wav: "no video stream (an audio-only file)"}
+    audio_error = "no video stream (an audio-only file)"
+    return {truncated: "not a readable video", cut_mkv: "truncated video", corrupt: "", audio_only: audio_error,
+            wav: audio_error}
 
 
 def test_bad_videos_give_one_line_and_write_nothing(capsys, tmp_path):
