@@ -168,7 +168,8 @@ class VideoInput:
         try:
             for packet in self.container.demux(self.stream, *self.others):
                 if packet.stream.type != "video":
-                    if on_packet is not None and packet.dts is not None:
+                    if on_packet is not None and packet.dts is not None and (
+                            self.end is None or packet.pts is None or packet.pts * packet.time_base < self.end):
                         on_packet(packet)
                     continue
                 for frame in packet.decode():
