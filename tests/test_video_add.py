@@ -286,6 +286,39 @@ def test_resume_keeps_finished_segments_and_gives_the_whole_video(monkeypatch, t
     assert read_audio(out)[1] == read_audio(clip.path)[1]
 
 
+def test_a_write_failure_is_one_line_and_leaves_no_file(capsys, monkeypatch, tmp_path):
+    from mosaicgan.infer import video_io
+
+    clip = make_clip(tmp_path / "in.mp4", width=64, height=48, frames=60, photo=None)
+
+    def disk_full(self, *args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(video_io.VideoOutput, "write_packet", disk_full)
+    out = tmp_path / "out"
+    for _ in range(2):  # and the threads wound down: a second run is not stuck behind the first
+        code, _, err = run_cli(capsys, "add", clip.path, "--out", out, "--box", "0,0,8,8", "--quiet")
+        assert code == 2 and "cannot write the video" in err and "No space left" in err, err
+        assert list(out.iterdir()) == []
+
+
+def test_mpeg_ts_input_becomes_mp4(capsys, tmp_path):
+    import av
+
+    clip = make_clip(tmp_path / "in.mp4", width=64, height=48, frames=15, photo=None)
+    ts = tmp_path / "broadcast.ts"
+    with av.open(str(clip.path)) as src, av.open(str(ts), "w", format="mpegts") as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                dst.mux(packet)
+    code, _, err = run_cli(capsys, "add", ts, "--out", tmp_path / "out", "--box", "0,0,8,8", "--quiet")
+    assert code == 0, err
+    frames, _, facts = read_frames(tmp_path / "out" / "broadcast.mp4")
+    assert len(frames) == 15 and facts["audio"] == ["aac"]
+
+
 def test_a_box_outside_the_video_is_refused_before_writing(tmp_path):
     clip = make_clip(tmp_path / "small.mp4", width=64, height=48, frames=5, photo=None, audio=False)
     finder = RegionFinder(RegionRequest(kind="boxes", boxes=((100, 0, 8, 8),)))

@@ -11,6 +11,8 @@ import shutil
 import time
 from pathlib import Path
 
+import av
+
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
 from mosaicgan.infer.mosaic_core import MosaicOptions
@@ -88,11 +90,23 @@ def add_mosaic_video(path: Path, out: Path, *, finder: RegionFinder, options: Mo
     segments that a rerun after an interruption keeps (see `video_resume`)."""
     check_video(path, out, finder=finder, options=options, encode=encode, steady=steady, start=start,
                 duration=duration)
-    if resume:
-        if start or duration is not None:
-            raise UserError("--resume works on whole videos; it takes no --start or --duration")
-        return _resumable(path, out, finder=finder, options=options, encode=encode, steady=steady,
-                          metadata=metadata, progress=progress)
+    if resume and (start or duration is not None):
+        raise UserError("--resume works on whole videos; it takes no --start or --duration")
+    try:
+        if resume:
+            return _resumable(path, out, finder=finder, options=options, encode=encode, steady=steady,
+                              metadata=metadata, progress=progress)
+        return _whole(path, out, finder=finder, options=options, encode=encode, steady=steady, start=start,
+                      duration=duration, metadata=metadata, progress=progress)
+    except (OSError, av.FFmpegError) as err:  # disk full, folder not writable, a muxer refusing
+        if isinstance(err, av.FFmpegError) and err.filename and Path(err.filename) == path:
+            raise  # (the input's errors are UserErrors already)
+        raise UserError(f"cannot write the video ({' '.join(str(err).split())[:160]})", path=out) from None
+
+
+def _whole(path: Path, out: Path, *, finder: RegionFinder, options: MosaicOptions, encode: EncodeOptions,
+           steady: SteadyOptions, start: float, duration: float | None, metadata: dict[str, str] | None,
+           progress) -> VideoResult:
     result = VideoResult()
     with VideoInput(path, start=start, duration=duration) as src, atomic_path(out) as tmp:
         _start_progress(progress, src.info.frames)
@@ -100,7 +114,7 @@ def add_mosaic_video(path: Path, out: Path, *, finder: RegionFinder, options: Mo
         result.dropped_streams = list(sink.dropped)
         try:
             run_pipeline(src, sink, finder=finder, options=options, steady=steady, path=path, result=result,
-                 progress=progress)
+                         progress=progress)
             t0 = time.perf_counter()
             sink.close()
             result.seconds["encode"] += time.perf_counter() - t0

@@ -256,11 +256,14 @@ def check_encoder(options: EncodeOptions, fmt: str) -> str:
     return name
 
 
-def _takes(fmt: str, add: Callable) -> bool:
-    """Whether a `fmt` container accepts the stream `add(container)` adds (tried in memory)."""
+def _takes(fmt: str, add: Callable, *, header: bool = False) -> bool:
+    """Whether a `fmt` container accepts the stream `add(container)` adds (tried in memory;
+    header=True also writes the file header, where some muxers check a copied stream)."""
     out = av.open(io.BytesIO(), "w", format=fmt)
     try:
         add(out)
+        if header:
+            out.start_encoding()
         return True
     except (av.FFmpegError, ValueError, NotImplementedError):
         return False
@@ -314,8 +317,13 @@ class VideoOutput:
         stream = self.container.add_stream(codec, rate=info.rate)
         stream.width, stream.height = coded_w, coded_h
         stream.pix_fmt = _pix_fmt(codec, info.bits)
-        stream.time_base = info.time_base
-        stream.codec_context.time_base = info.time_base  # pts pass through: VFR stays VFR
+        # pts pass through: VFR stays VFR. AVI has no timestamps, only a frame rate: there
+        # frames are numbered (a variable rate cannot be kept in AVI).
+        self.numbered = fmt == "avi"
+        self.count = 0
+        base = Fraction(1, 1) / Fraction(info.rate) if self.numbered else info.time_base
+        stream.time_base = base
+        stream.codec_context.time_base = base
         stream.thread_count = options.threads
         opts = {"crf": str(options.crf)}
         if codec in ("libx264", "libx265") and options.preset:
@@ -324,6 +332,8 @@ class VideoOutput:
             opts["x265-params"] = "log-level=error"
         if codec == "libvpx-vp9":
             opts.update({"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"})
+        if self.numbered:
+            stream.codec_context.max_b_frames = 0  # AVI stores no presentation times: no reordered frames
         stream.options = opts
         if info.rotation:
             stream.set_display_rotation(info.rotation)
@@ -332,7 +342,7 @@ class VideoOutput:
         self.frame_format = "rgb24" if info.bits == 8 else "rgb48le"
 
     def _add_other(self, s: av.stream.Stream, fmt: str) -> None:
-        if _takes(fmt, lambda out: out.add_stream_from_template(s)):
+        if _takes(fmt, lambda out: out.add_stream_from_template(s), header=True):
             out = self.container.add_stream_from_template(s)
             out.metadata.clear()
             if s.language:
@@ -355,8 +365,12 @@ class VideoOutput:
         if self.turns:
             frame = np.ascontiguousarray(np.rot90(frame, -self.turns))
         vf = av.VideoFrame.from_ndarray(frame, format=self.frame_format)
-        vf.pts = pts - (self.pts_offset or 0)
-        vf.time_base = self.info.time_base
+        if self.numbered:
+            vf.pts, vf.time_base = self.count, self.video.codec_context.time_base
+            self.count += 1
+        else:
+            vf.pts = pts - (self.pts_offset or 0)
+            vf.time_base = self.info.time_base
         for packet in self.video.encode(vf):
             self.container.mux(packet)
 

@@ -135,7 +135,8 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, finder: RegionFinder, op
     decoded: queue.Queue = queue.Queue(maxsize=max(16, 2 * steady.batch))
     encoded: queue.Queue = queue.Queue(maxsize=16)
     packets: queue.Queue = queue.Queue()  # audio/subtitle packets: small, and drained by the encoder
-    stop = threading.Event()
+    stop = threading.Event()  # set on any failure: every stage winds down
+    writer_stop = threading.Event()  # set once the loop put its last frame, or gave up
     errors: list[BaseException] = []
 
     def decode() -> None:
@@ -143,31 +144,20 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, finder: RegionFinder, op
             t0 = time.perf_counter()
             for item in src.frames(on_packet=packets.put, skip=skip):
                 result.seconds["decode"] += time.perf_counter() - t0
-                while not stop.is_set():
-                    try:
-                        decoded.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not _put(decoded, item, stop):
                     return
                 t0 = time.perf_counter()
         except BaseException as err:  # noqa: BLE001  (handed to the main thread)
             errors.append(err)
         finally:
-            while not stop.is_set():
-                try:
-                    decoded.put(_END, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            _put(decoded, _END, stop)
 
     def write() -> None:
         try:
             first = True
             while True:
-                item = encoded.get()
-                if item is _END:
+                item = _get(encoded, writer_stop)
+                if item is _END or stop.is_set():
                     break
                 t0 = time.perf_counter()
                 pts, frame = item
@@ -188,8 +178,6 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, finder: RegionFinder, op
         except BaseException as err:  # noqa: BLE001  (handed to the main thread)
             errors.append(err)
             stop.set()
-            while encoded.get() is not _END:  # keep the producer from blocking on a full queue
-                pass
 
     threads = [threading.Thread(target=decode, daemon=True), threading.Thread(target=write, daemon=True)]
     for t in threads:
@@ -203,12 +191,7 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, finder: RegionFinder, op
             result.frames_with_region += 1
         result.seconds["mosaic"] += time.perf_counter() - t0
         result.frames += 1
-        while not stop.is_set():
-            try:
-                encoded.put((pts, frame), timeout=0.1)
-                break
-            except queue.Full:
-                continue
+        _put(encoded, (pts, frame), stop)
         if progress is not None:
             progress.update(1)
 
@@ -230,7 +213,7 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, finder: RegionFinder, op
             fixed = None
             index = skip
             while not stop.is_set():
-                item = decoded.get()
+                item = _get(decoded, stop)
                 if item is _END:
                     break
                 if fixed is None:
@@ -244,7 +227,9 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, finder: RegionFinder, op
         stop.set()
         raise
     finally:
-        encoded.put(_END) if not stop.is_set() else _drain_put(encoded)
+        # The writer finishes what is queued, unless something failed (then it just stops).
+        _put(encoded, _END, stop)
+        writer_stop.set()
         for t in threads:
             t.join()
     if errors:
@@ -253,16 +238,25 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, finder: RegionFinder, op
         raise UserError("no frames to write (the video is empty, or --start is past its end)", path=path)
 
 
-def _drain_put(q: queue.Queue) -> None:
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    """Put, waiting while the queue is full, unless `stop` is set (then False)."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(q: queue.Queue, stop: threading.Event):
+    """Get, waiting while the queue is empty; _END once it is empty and `stop` is set."""
     while True:
         try:
-            q.put(_END, timeout=0.1)
-            return
-        except queue.Full:
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                pass
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if stop.is_set():
+                return _END
 
 
 def _detected(decoded: queue.Queue, *, finder: RegionFinder, steady: SteadyOptions, info_size: tuple[int, int],
@@ -277,7 +271,7 @@ def _detected(decoded: queue.Queue, *, finder: RegionFinder, steady: SteadyOptio
     while not done and not stop.is_set():
         batch = []
         while len(batch) < steady.batch:
-            item = decoded.get()
+            item = _get(decoded, stop)
             if item is _END:
                 done = True
                 break
