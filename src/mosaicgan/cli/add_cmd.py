@@ -127,10 +127,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {plural(len(result.written), 'image')}{masks} to {out_dir}")
     for video in videos:
         tags = provenance_tags(request=request, options=options, steady=steady)
-        with progress_bar(0, desc=video.name, quiet=args.quiet, unit="frame") as bar:
-            done = add_mosaic_video(video, video_plan[video], finder=finder, options=options, encode=encode,
-                                    steady=steady, start=args.start, duration=args.duration, metadata=tags,
-                                    progress=bar, resume=args.resume)
+        try:
+            with progress_bar(0, desc=video.name, quiet=args.quiet, unit="frame") as bar:
+                done = add_mosaic_video(video, video_plan[video], finder=finder, options=options, encode=encode,
+                                        steady=steady, start=args.start, duration=args.duration, metadata=tags,
+                                        progress=bar, resume=args.resume)
+        except KeyboardInterrupt:
+            if args.resume:
+                print(f"{video.name}: finished segments are kept; run the same command to continue", file=sys.stderr)
+            raise
         print(f"wrote {video_plan[video]} ({plural(done.frames, 'frame')}, "
               f"{done.frames_with_region} with a mosaic)")
         for what in done.dropped_streams:
