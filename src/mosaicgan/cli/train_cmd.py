@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from mosaicgan.cli.common import add_device_flag
@@ -123,7 +124,13 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("already holds a run; continue it with --resume, or choose another --out", path=run_dir)
     result = train(config, run_dir=run_dir, resume=bool(args.resume), stop_after=args.stop_after,
                    progress=not args.quiet)
-    state = "finished" if result.finished else "stopped (continue with --resume)"
+    if result.finished:
+        state = "finished"
+    elif result.stopped_by:
+        state = f"stopped by {result.stopped_by} (continue with --resume {run_dir})"
+    else:
+        state = f"stopped (continue with --resume {run_dir})"
     print(f"{config.model}: {state} at iteration {result.step}, epoch {result.epoch}, "
           f"{result.seconds:.1f} s; checkpoint: {run_dir / 'checkpoints' / 'latest.safetensors'}")
-    return 0
+    # Like a shell's status for a process a signal ended (130 for Ctrl-C), so scripts can tell.
+    return 128 + signal.Signals[result.stopped_by].value if result.stopped_by else 0
