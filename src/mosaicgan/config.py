@@ -16,6 +16,7 @@ from typing import Any
 
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
+from mosaicgan.validate import check_config_value
 
 MODELS = ("pix2pix", "cyclegan", "classifier")
 
@@ -166,6 +167,7 @@ def _coerce(key: str, value: Any, current: Any) -> Any:
     choices = CHOICES.get(key)
     if choices and value not in choices:
         raise UserError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+    check_config_value(key, value)
     return value
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mosaicgan.cli.common import add_device_flag, plural, progress_bar
+from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, plural, progress_bar
 from mosaicgan.errors import UserError
 
 
@@ -91,4 +91,9 @@ def run(args: argparse.Namespace) -> int:
         names = ", ".join(p.name for p in result.no_region[:10])
         more = f" and {len(result.no_region) - 10} more" if len(result.no_region) > 10 else ""
         print(f"{what} found in {plural(len(result.no_region), 'image')}, not written: {names}{more}", file=sys.stderr)
-    return 0
+    if result.shrunk_away:
+        names = ", ".join(p.name for p in result.shrunk_away[:10])
+        more = f" and {len(result.shrunk_away) - 10} more" if len(result.shrunk_away) > 10 else ""
+        print(f"--grow {args.grow} shrank the region to nothing in {plural(len(result.shrunk_away), 'image')}, "
+              f"not written: {names}{more}", file=sys.stderr)
+    return 0 if result.written else NOTHING_DONE

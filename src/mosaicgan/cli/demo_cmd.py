@@ -28,6 +28,15 @@ def run(args: argparse.Namespace) -> int:
 
     from mosaicgan.cli import main
 
+    from mosaicgan.errors import UserError
+    from mosaicgan.train.loop import resolve_device
+
+    # Checked here, before the data set is written: a bad flag must leave nothing behind.
+    if args.epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {args.epochs}")
+    resolve_device(args.device)
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError("--out is an existing file, not a folder", path=args.out)
     photo = Path(str(importlib.resources.files("mosaicgan") / "assets" / "demo" / "grace_hopper.jpg"))
     data = args.out / "data"
     if not (data / "train").is_dir():

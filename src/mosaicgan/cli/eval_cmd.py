@@ -32,10 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import atomic_path
     from mosaicgan.checkpoint import find_checkpoint, read_metadata
+    from mosaicgan.errors import UserError
     from mosaicgan.infer.evaluate import evaluate
     from mosaicgan.infer.translator import Translator
     from mosaicgan.train.loop import resolve_device
 
+    if args.max_items < 0:
+        raise UserError(f"--max-items must be at least 0 (0: all pairs), got {args.max_items}")
     ckpt_path = find_checkpoint(args.checkpoint)
     meta = read_metadata(ckpt_path)
     translator = Translator.from_checkpoint(ckpt_path, direction=args.direction,

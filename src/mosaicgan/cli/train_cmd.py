@@ -78,12 +78,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace):
     from mosaicgan.config import default_config, load_toml, parse_set, with_values
+    from mosaicgan.validate import check_config_value
 
     config = load_toml(args.config, base=default_config(args.model)) if args.config else default_config(args.model)
     if config.model != args.model:
         raise UserError(f"config is for {config.model}, not {args.model}", path=args.config)
     # getattr with a default: a model's parser may offer only some of the flags.
     flags = {key: getattr(args, name) for name, key in FLAG_KEYS.items() if getattr(args, name, None) is not None}
+    for name, key in FLAG_KEYS.items():  # named as typed; --set and the config file are checked by key
+        check_config_value(key, flags.get(key), name=f"--{name.replace('_', '-')}")
     config = with_values(config, flags)
     config = with_values(config, parse_set(args.set))
     if not config.data.root:
@@ -112,6 +115,8 @@ def resume_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.train.loop import train
 
+    if args.stop_after is not None and args.stop_after < 1:
+        raise UserError(f"--stop-after must be at least 1, got {args.stop_after}")
     if args.resume:
         config = resume_config(args)
         run_dir = args.resume

@@ -53,8 +53,19 @@ class MosaicOptions:
             raise UserError(f"--block must be a positive number of pixels or 'auto', got {self.block}")
         if not self.block_fraction > 0:
             raise UserError(f"--block-fraction must be positive, got {self.block_fraction}")
+        if not self.block_fraction <= 1:
+            raise UserError(f"--block-fraction must lie in (0, 1], got {self.block_fraction}")
         if self.feather < 0:
             raise UserError(f"--feather must be >= 0, got {self.feather}")
+
+    def check_image(self, path: Path, size: tuple[int, int]) -> None:
+        """Pixel sizes are bounded by the image: beyond its longer side they change nothing
+        (or shrink every region away) and only make the padded buffers huge."""
+        longest = max(size)
+        for flag, value in (("--block", self.block), ("--feather", self.feather), ("--grow", self.grow)):
+            if value is not None and abs(value) > longest:
+                raise UserError(f"{flag} {value} exceeds the image's longer side ({size[0]} x {size[1]}); "
+                                f"give at most {longest} pixels", path=path)
 
 
 @dataclass
@@ -62,6 +73,7 @@ class AddResult:
     written: list[Path] = field(default_factory=list)
     masks: list[Path] = field(default_factory=list)
     no_region: list[Path] = field(default_factory=list)
+    shrunk_away: list[Path] = field(default_factory=list)  # a negative --grow left no region
 
 
 def plan_outputs(paths: list[Path], out_dir: Path, *, save_mask: bool) -> dict[Path, tuple[Path, Path | None]]:
@@ -114,7 +126,9 @@ def check_inputs(paths: list[Path], *, finder: RegionFinder, out_dir: str | Path
     options.check()
     plan = plan_outputs(paths, Path(out_dir), save_mask=save_mask)
     for path in paths:
-        finder.check(path, read_image(path, mode="RGB").size)
+        size = read_image(path, mode="RGB").size
+        options.check_image(path, size)
+        finder.check(path, size)
     return plan
 
 
@@ -141,6 +155,8 @@ def add_mosaic_files(
         region = finder.find(rgb, path=path)
         if region.empty:  # only detectors get here: explicit regions were checked above
             result.no_region.append(path)
+        elif options.grow < 0 and not grow_mask(region.mask, radius=options.grow).any():
+            result.shrunk_away.append(path)
         else:
             mask = region.mask
             generator = None

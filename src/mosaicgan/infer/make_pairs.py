@@ -64,8 +64,8 @@ class PairsOptions:
     recursive: bool = False
 
     def check(self) -> None:
-        if self.size < 16:
-            raise UserError(f"--size must be at least 16, got {self.size}")
+        if not 16 <= self.size <= 4096:
+            raise UserError(f"--size must lie in [16, 4096], got {self.size}")
         if self.pairs_per_image < 1:
             raise UserError(f"--pairs-per-image must be at least 1, got {self.pairs_per_image}")
         if not 0.0 <= self.test_fraction < 1.0:
@@ -77,8 +77,15 @@ class PairsOptions:
             raise UserError(f"unknown mosaic style {bad[0] if bad else ''!r}; choose from {', '.join(STYLES)}")
         if self.block_range is not None and not 1 <= self.block_range[0] <= self.block_range[1]:
             raise UserError(f"block sizes must satisfy 1 <= min <= max, got {self.block_range}")
+        if self.block_range is not None and self.block_range[1] > self.size:
+            raise UserError(f"--block-max {self.block_range[1]} exceeds the pair size --size {self.size}")
+        low, high = self.fraction_range
+        if not 0.0 < low <= high <= 1.0:
+            raise UserError(f"--block-fraction LOW HIGH must satisfy 0 < LOW <= HIGH <= 1, got {low} {high}")
         if self.grow_max < 0 or self.feather_max < 0:
             raise UserError("--grow-max and --feather-max must be >= 0")
+        if max(self.grow_max, self.feather_max) > self.size:
+            raise UserError(f"--grow-max and --feather-max must be at most the pair size --size {self.size}")
 
 
 @dataclass

@@ -34,6 +34,7 @@ from mosaicgan.train.resume_state import check_config_unchanged, restore
 from mosaicgan.train.run_folder import RunLock, remove_temporaries
 from mosaicgan.train.stop_signals import StopSignals
 from mosaicgan.train.tasks import TASKS
+from mosaicgan.validate import check_config
 
 
 @dataclass
@@ -83,7 +84,8 @@ def train(
     trains in a run folder.
     """
     if stop_after is not None and stop_after < 1:
-        raise UserError(f"--stop-after must be at least 1 (got {stop_after})")
+        raise UserError(f"--stop-after must be at least 1, got {stop_after}")
+    check_config(config)
     with contextlib.ExitStack() as stack:
         return _train(config, run_dir=Path(run_dir), resume=resume, stop_after=stop_after, progress=progress,
                       stack=stack)
