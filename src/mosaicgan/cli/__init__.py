@@ -60,3 +60,13 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as err:
+        # A write failure that no writer turned into a UserError (a full disk, a read-only
+        # folder): still one line, naming the file when the system told which.
+        from mosaicgan.atomic import NO_SPACE, NOT_ALLOWED
+
+        if err.errno not in NO_SPACE + NOT_ALLOWED:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"mosaicgan: error: {where}{err.strerror}", file=sys.stderr)
+        return 2

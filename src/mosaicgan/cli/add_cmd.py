@@ -54,12 +54,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--feather", type=int, default=0, help="soft edge of N pixels outside the region")
     p.add_argument("--seed", type=int, default=0, help="seed of the random style's picks")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the mask as applied")
+    p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mosaicgan.atomic import check_writable_dir
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.infer.add_mosaic import MosaicOptions, add_mosaic_files, check_inputs
     from mosaicgan.infer.regions import RegionFinder, RegionRequest, parse_box
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.cam is None and args.classifier is not None:
         raise UserError("--classifier goes with --cam CLASS")
+    check_writable_dir(args.out)
     options = MosaicOptions(style=args.style, block=args.block, block_fraction=args.block_fraction,
                             grow=args.grow, feather=args.feather, seed=args.seed)
     if args.mask is not None:
@@ -80,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
                                 min_prob=args.min_prob)
     paths = expand_inputs(args.inputs)
     finder = RegionFinder(request, device=resolve_device(args.device or "auto"))
-    plan = check_inputs(paths, finder=finder, out_dir=args.out, options=options, save_mask=args.save_mask)
+    plan = check_inputs(paths, finder=finder, out_dir=args.out, options=options, save_mask=args.save_mask,
+                        overwrite=args.overwrite)
     with progress_bar(len(paths), desc="add", quiet=args.quiet) as bar:
         result = add_mosaic_files(paths, finder=finder, out_dir=args.out, options=options,
                                   save_mask=args.save_mask, progress=bar, plan=plan)

@@ -113,6 +113,7 @@ def resume_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from mosaicgan.atomic import check_writable_dir
     from mosaicgan.train.loop import train
 
     if args.stop_after is not None and args.stop_after < 1:
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.out is None:
             raise UserError("give --out RUN_DIR (or --resume RUN_DIR)")
+        check_writable_dir(args.out)
         config = config_from_args(args)
         run_dir = args.out
         if (run_dir / "checkpoints" / "resume.pt").exists():

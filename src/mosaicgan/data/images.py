@@ -107,18 +107,33 @@ def read_image(path: str | Path, *, mode: str = "RGB") -> Image.Image:
 _TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
 
 
-def probe_image(path: str | Path) -> tuple[int, int]:
+def probe_image(path: str | Path, *, decode: bool = False) -> tuple[int, int]:
     """(width, height) of an image as `read_image` returns it (EXIF orientation applied), from
-    its header alone (cheap). A missing or non-image file raises UserError naming it."""
+    its header alone (cheap). A missing or non-image file raises UserError naming it.
+
+    With `decode`, the whole file is decoded too (JPEGs at 1/8 scale, which still reads every
+    byte), so a truncated or corrupt image is found before a long job starts, not when it
+    reaches the file."""
     path = Path(path)
     try:
         with open_image(path) as img:
             w, h = img.size
             orientation = img.getexif().get(0x0112, 1)
+            if decode:
+                img.draft(img.mode, (max(1, w // 8), max(1, h // 8)))
+                img.load()
     except FileNotFoundError:
         raise UserError("no such image file", path=path) from None
     except UserError:
         raise
+    except PermissionError:
+        raise UserError("cannot read image (permission denied)", path=path) from None
+    except UnidentifiedImageError:
+        raise UserError("not a readable image", path=path) from None
+    except (OSError, SyntaxError, ValueError) as err:
+        if decode and path.is_file():
+            raise UserError(f"cannot decode image ({err})", path=path) from None
+        raise UserError("not a readable image", path=path) from None
     except Exception:  # noqa: BLE001  (PIL raises many kinds for a bad header)
         raise UserError("not a readable image", path=path) from None
     return (h, w) if orientation in _TRANSPOSING_ORIENTATIONS else (w, h)

@@ -105,12 +105,12 @@ class PairedDataset(Dataset):
         self.pairs = discover_pairs(root, split=split, layout=layout)
         if max_items:
             self.pairs = self.pairs[:max_items]
-        # Read every header now, so a bad file fails before training starts, naming it.
+        # Decode every file now, so a bad or truncated one fails before training starts, naming it.
         self.sizes = []
         for a, b in self.pairs:
-            w, h = probe_image(a)
+            w, h = probe_image(a, decode=True)
             if b is not None:
-                probe_image(b)
+                probe_image(b, decode=True)
             else:
                 w //= 2
             self.sizes.append((w, h))

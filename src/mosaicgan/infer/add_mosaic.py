@@ -76,9 +76,11 @@ class AddResult:
     shrunk_away: list[Path] = field(default_factory=list)  # a negative --grow left no region
 
 
-def plan_outputs(paths: list[Path], out_dir: Path, *, save_mask: bool) -> dict[Path, tuple[Path, Path | None]]:
+def plan_outputs(paths: list[Path], out_dir: Path, *, save_mask: bool,
+                 overwrite: bool = False) -> dict[Path, tuple[Path, Path | None]]:
     """(output, mask output or None) per input: the input's name in out_dir, NAME_mask.png
-    beside it. An output that is an input, or two inputs sharing a name, is an error."""
+    beside it. An output that is an input, or two inputs sharing a name, is an error; so is
+    one that exists already, unless `overwrite`."""
     inputs = {p.resolve() for p in paths}
     taken: dict[Path, Path] = {}
     plan = {}
@@ -91,6 +93,8 @@ def plan_outputs(paths: list[Path], out_dir: Path, *, save_mask: bool) -> dict[P
                 raise UserError("output would overwrite an input; choose another --out", path=out)
             if out in taken:
                 raise UserError(f"two inputs would both write {out.name} ({taken[out]} and {path})", path=path)
+            if not overwrite and out.exists():
+                raise UserError("already exists; give --overwrite to replace it, or choose another --out", path=out)
             taken[out] = path
         plan[path] = (outs[0], outs[1] if save_mask else None)
     return plan
@@ -120,11 +124,11 @@ def block_for(mask: torch.Tensor, options: MosaicOptions) -> int:
 
 
 def check_inputs(paths: list[Path], *, finder: RegionFinder, out_dir: str | Path, options: MosaicOptions,
-                 save_mask: bool = False) -> dict[Path, tuple[Path, Path | None]]:
+                 save_mask: bool = False, overwrite: bool = False) -> dict[Path, tuple[Path, Path | None]]:
     """Everything that can fail on the user's input, before anything is written: the options,
     the output names, every image decodes, explicit regions fit. Returns `plan_outputs`."""
     options.check()
-    plan = plan_outputs(paths, Path(out_dir), save_mask=save_mask)
+    plan = plan_outputs(paths, Path(out_dir), save_mask=save_mask, overwrite=overwrite)
     for path in paths:
         size = read_image(path, mode="RGB").size
         options.check_image(path, size)

@@ -35,8 +35,10 @@ def load_input(path: Path, *, channels: int) -> tuple[torch.Tensor, Image.Image 
     return pil_to_tensor(img.convert("L" if channels == 1 else "RGB")), alpha
 
 
-def output_paths(inputs: list[Path], out_dir: Path, *, samples: int = 1) -> dict[Path, list[Path]]:
-    """name.png per input (name_sK.png for several samples); never an input file itself."""
+def output_paths(inputs: list[Path], out_dir: Path, *, samples: int = 1,
+                 overwrite: bool = False) -> dict[Path, list[Path]]:
+    """name.png per input (name_sK.png for several samples); never an input file itself, nor
+    a file that exists already unless `overwrite`."""
     taken: dict[Path, Path] = {}
     result = {}
     inputs_set = {p.resolve() for p in inputs}
@@ -49,6 +51,8 @@ def output_paths(inputs: list[Path], out_dir: Path, *, samples: int = 1) -> dict
                 raise UserError(f"two inputs would both write {out.name} ({taken[out]} and {path})", path=path)
             if out in inputs_set:
                 raise UserError("output would overwrite an input; choose another --out", path=out)
+            if not overwrite and out.exists():
+                raise UserError("already exists; give --overwrite to replace it, or choose another --out", path=out)
             taken[out] = path
             outs.append(out)
         result[path] = outs
@@ -73,14 +77,15 @@ def translate_files(
     batch_size: int = 4,
     samples: int = 1,
     progress=None,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Translate every image in `paths` into `out_dir`; returns the files written."""
     out_dir = Path(out_dir)
     if samples > 1 and not translator.stochastic:
         raise UserError("--samples > 1 needs a generator with dropout kept on at test time "
                         "(trained with nets.dropout_at_test=true); these outputs would be identical")
-    targets = output_paths(paths, out_dir, samples=samples)
-    sizes = {p: probe_image(p) for p in paths}
+    targets = output_paths(paths, out_dir, samples=samples, overwrite=overwrite)
+    sizes = {p: probe_image(p, decode=True) for p in paths}  # every input decodes before the first write
     written = []
     for group in batches_by_size(paths, sizes, batch_size):
         loaded = [load_input(p, channels=translator.in_channels) for p in group]

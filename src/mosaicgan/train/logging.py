@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from mosaicgan.atomic import atomic_path
+from mosaicgan.atomic import atomic_path, writing
 
 
 class RunningMeans:
@@ -44,7 +44,7 @@ class MetricLog:
                 self.writer = SummaryWriter(str(run_dir / "tensorboard"))
 
     def write(self, record: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as fh:
+        with writing(self.path), self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
         if self.writer is not None:
             for key, value in record.items():

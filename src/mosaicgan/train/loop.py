@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from mosaicgan import __version__
-from mosaicgan.atomic import atomic_path
+from mosaicgan.atomic import atomic_path, writing
 from mosaicgan.checkpoint import LATEST, load_train_state, save_checkpoint, save_train_state
 from mosaicgan.config import TrainConfig, save_toml, to_dict
 from mosaicgan.data.images import image_grid, save_image
@@ -117,7 +117,8 @@ def _train(
 
     # Bad input is reported above, before the run folder is touched.
     if not resume:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        with writing(run_dir / "config.toml"):
+            run_dir.mkdir(parents=True, exist_ok=True)
     stack.enter_context(RunLock(run_dir))
     if not resume and (ckpt_dir / "resume.pt").exists():  # checked again now that the folder is ours
         raise UserError("already holds a run; continue it with --resume, or choose another --out", path=run_dir)
