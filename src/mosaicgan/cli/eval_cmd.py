@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                                             device=resolve_device(args.device or "auto"), keep_dropout=False)
     data_direction = args.direction
     if meta["kind"] == "pix2pix":
-        data_direction = json.loads(meta["config"])["data"]["direction"]
+        data_direction = json.loads(meta["config"]).get("data", {}).get("direction", "AtoB")
     result = evaluate(translator, root=args.data, split=args.split, layout=args.layout,
                       direction=data_direction, max_items=args.max_items, masks=args.masks)
     result["checkpoint"] = str(ckpt_path)
