@@ -104,3 +104,12 @@ def test_demo_checks_flags_before_writing(capsys, tmp_path, flags, message):
     code, _, err = run_cli(capsys, "demo", "--out", tmp_path / "demo", *flags)
     assert_one_line_error(code, err, message)
     assert not (tmp_path / "demo").exists()
+
+
+def test_make_pairs_with_no_region_in_any_photo_exits_3(capsys, photo, tmp_path):
+    (tmp_path / "photos").mkdir()
+    photo.rename(tmp_path / "photos" / photo.name)
+    code, out, err = run_cli(capsys, "make-pairs", "--images", tmp_path / "photos", "--out", tmp_path / "out",
+                             "--size", "16", "--regions", "faces", "--quiet")
+    assert code == 3 and err.strip() == f"mosaicgan: {tmp_path / 'photos'}: no pairs were made (no region found in any photo)"
+    assert not list((tmp_path / "out").rglob("*.png"))

@@ -8,7 +8,7 @@ import re
 import sys
 
 from mosaicgan import __version__
-from mosaicgan.errors import UserError, one_line
+from mosaicgan.errors import NothingFound, UserError, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
     try:
         return int(args.func(args) or 0)
+    except NothingFound as err:
+        from mosaicgan.cli.common import NOTHING_DONE
+
+        print(f"mosaicgan: {one_line(err)}", file=sys.stderr)
+        return NOTHING_DONE
     except UserError as err:
         print(f"mosaicgan: error: {one_line(err)}", file=sys.stderr)
         return 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, progress_bar
+from mosaicgan.cli.common import add_device_flag, progress_bar
 from mosaicgan.errors import UserError
 
 
@@ -83,4 +83,4 @@ def run(args: argparse.Namespace) -> int:
     if summary.lost_pairs:
         print(f"skipped {summary.lost_pairs} pairs whose crops all missed the region")
     print(NOTE)
-    return 0 if summary.train_pairs + summary.test_pairs else NOTHING_DONE
+    return 0

@@ -30,7 +30,7 @@ from mosaicgan.atomic import atomic_path
 from mosaicgan.data.images import list_images, pil_to_tensor, read_image, save_image, tensor_to_pil
 from mosaicgan.data.sampler import derive_seed
 from mosaicgan.data.transforms import RandomMosaic, apply_mosaic
-from mosaicgan.errors import UserError
+from mosaicgan.errors import NothingFound, UserError
 from mosaicgan.infer.regions import RegionFinder
 from mosaicgan.ops.masks import mask_bbox
 from mosaicgan.ops.mosaic import STYLES
@@ -212,7 +212,7 @@ def make_pairs(
         if progress is not None:
             progress.update(1)
     if not records:
-        raise UserError("no pairs were made (no region found in any photo)", path=images)
+        raise NothingFound("no pairs were made (no region found in any photo)", path=images)
     with atomic_path(out / "pairs.jsonl") as tmp:
         tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), encoding="utf-8")
     meta = {"note": NOTE, "images": str(images), "region": _request_record(finder),
