@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mosaicgan.atomic import check_writable_dir
     from mosaicgan.errors import UserError
-    from mosaicgan.train.loop import resolve_device
+    from mosaicgan.device import resolve_device
 
     # Checked here, before the data set is written: a bad flag must leave nothing behind.
     if args.epochs < 1:
