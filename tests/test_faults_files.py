@@ -89,12 +89,16 @@ def test_out_that_is_a_file_or_under_a_file(capsys, tiny_run, toy_data, afile, t
     assert afile.read_text() == "not a folder"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
-def test_unwritable_out_folder(capsys, tmp_path):
+def test_unwritable_out_folder(capsys, tmp_path, monkeypatch):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    code, _, err = run_cli(capsys, "add", FIXTURES / "cat.jpg", "--box", "1,1,9,9", "--out", locked / "out")
-    assert_one_line_error(code, err, "cannot write to", "permission denied")
+    if os.geteuid() == 0:  # root writes into any folder: simulate the refusal the mode gives others
+        real_access = os.access
+        monkeypatch.setattr(atomic.os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
+    for argv in (["add", FIXTURES / "cat.jpg", "--box", "1,1,9,9"], ["make-pairs", "--images", FIXTURES]):
+        code, _, err = run_cli(capsys, *argv, "--out", locked / "out")
+        assert_one_line_error(code, err, f"cannot write to {locked / 'out'} (permission denied)")
+    assert not list(locked.iterdir())
 
 
 def test_eval_checks_where_it_writes_before_evaluating(capsys, tiny_run, toy_data, tmp_path, monkeypatch):
