@@ -197,4 +197,4 @@ def load_train_state(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001  (corrupt, truncated or foreign file)
-        raise UserError(f"cannot read resume state ({type(err).__name__})", path=path) from None
+        raise UserError(f"cannot read resume state (damaged or truncated: {type(err).__name__})", path=path) from None

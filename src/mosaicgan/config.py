@@ -221,6 +221,8 @@ def load_toml(path: str | Path, *, base: TrainConfig | None = None) -> TrainConf
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError("no such config file", path=path) from None
+    except IsADirectoryError:
+        raise UserError("is a folder, not a TOML config file", path=path) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"not a valid TOML file ({err})", path=path) from None
     flat = flatten(data)
