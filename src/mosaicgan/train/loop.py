@@ -218,7 +218,8 @@ def _train(
                     save()
                 if (stop_after is not None and step >= stop_after) or signals.requested:
                     if done_in_epoch < iters_per_epoch:  # at an epoch's end, its own save follows
-                        save()
+                        if step % config.run.save_every:  # not saved just above
+                            save()
                         return stopped()
                     break
             epoch += 1
