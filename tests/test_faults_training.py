@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -225,3 +226,31 @@ def test_config_edited_after_the_start_is_one_line(capsys, stopped_run):
     toml.write_text(text.replace("log_every = 1", "log_every = 2"))
     code, out, err = resume_cli(capsys, stopped_run)
     assert code == 0 and "finished" in out, err
+
+
+@pytest.mark.slow
+def test_ctrl_c_to_the_process_group_with_loader_workers(toy_data, tmp_path):
+    """As a terminal sends it: SIGINT reaches the trainer and its DataLoader workers alike.
+    The workers leave the decision to the trainer, which saves and exits 130."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mosaicgan", "train", "pix2pix", "--data", str(toy_data), "--out", str(run), "--quiet",
+         "--set", "data.preprocess=none", "--set", "nets.net_g=unet", "--set", "nets.num_downs=5",
+         "--set", "nets.ngf=8", "--set", "nets.ndf=8", "--set", "run.log_every=1", "--batch-size", "1",
+         "--epochs", "500", "--epochs-decay", "0", "--workers", "2", "--device", "cpu"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(read_log(run) if (run / "log.jsonl").exists() else []) < 3:
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "stopped by SIGINT" in out
+    assert err.count("SIGINT received") == 1  # the workers stay quiet
+    step = load_train_state(run / "checkpoints" / "resume.pt")["step"]
+    assert step >= 3 and f"at iteration {step}," in out
+    assert checkpoint_at_step(run / "checkpoints" / "latest.safetensors", step)
