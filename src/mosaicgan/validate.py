@@ -39,7 +39,7 @@ class Range:
         if self.low is not None:
             if self.low == 0 and self.open_low:
                 return "a positive number"
-            return f"{'>' if self.open_low else 'at least'} {num(self.low)}".replace("> ", "greater than ")
+            return f"{'greater than' if self.open_low else 'at least'} {num(self.low)}"
         if self.high is not None:
             return f"at most {num(self.high)}"
         return "a finite number"
