@@ -75,7 +75,8 @@ def test_start_and_resume_remove_temporaries_of_killed_saves(toy_data, tmp_path)
     litter = [run / "checkpoints" / ".resume.pt.k2j3h4l5.tmp", run / "checkpoints" / ".latest.safetensors.abc_def1.tmp",
               run / "checkpoints" / ".tmpAb3dE9", run / "samples" / ".step_0000002.png.x1y2z3w4.tmp",
               run / ".config.toml.q1w2e3r4.tmp"]
-    kept = [run / "checkpoints" / "notes.txt", run / ".tmp", run / "checkpoints" / ".tmp-mine"]
+    kept = [run / "checkpoints" / "notes.txt", run / ".tmp", run / "checkpoints" / ".tmp-mine",
+            run / "checkpoints" / ".eval_test.json.a1b2c3d4.tmp"]  # another command's write in progress
     for path in litter + kept:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x" * 100)

@@ -11,9 +11,15 @@ from mosaicgan.errors import UserError
 
 LOCK_NAME = ".lock"
 
-# Temporary files of interrupted atomic writes: ours (atomic_path: ".NAME.RANDOM.tmp") and
-# those safetensors' writer makes beside its target (".tmpXXXXXX", Rust's tempfile crate).
-_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$|^\.tmp[A-Za-z0-9]{6}$")
+# Temporary files of the writes training makes (atomic_path: ".NAME.RANDOM.tmp"), and those
+# safetensors' writer makes beside a checkpoint (".tmpXXXXXX", Rust's tempfile crate). Only
+# training's own names: another command's write in progress (eval's JSON) is left alone.
+_TEMPORARY = {
+    "": re.compile(r"^\.(config\.toml|log\.jsonl)\.[A-Za-z0-9_]+\.tmp$"),
+    "checkpoints": re.compile(r"^\.(resume\.pt|latest\.safetensors|epoch_\d+\.safetensors)\.[A-Za-z0-9_]+\.tmp$"
+                              r"|^\.tmp[A-Za-z0-9]{6}$"),
+    "samples": re.compile(r"^\.step_\d+\.png\.[A-Za-z0-9_]+\.tmp$"),
+}
 
 
 class RunLock:
@@ -61,11 +67,12 @@ class RunLock:
 def remove_temporaries(run_dir: Path) -> list[Path]:
     """Delete what killed saves left in the run folder; only call it while holding the RunLock."""
     removed = []
-    for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+    for sub, pattern in _TEMPORARY.items():
+        folder = run_dir / sub
         if not folder.is_dir():
             continue
         for path in folder.iterdir():
-            if _TEMPORARY.match(path.name) and path.is_file():
+            if pattern.match(path.name) and path.is_file():
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
