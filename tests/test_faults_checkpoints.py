@@ -2,12 +2,13 @@
 
 import json
 import os
-import resource
 
 import pytest
+import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from mosaicgan import checkpoint
 from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.errors import UserError
 from test_cli import assert_one_line_error, run_cli
@@ -49,13 +50,22 @@ def test_hand_edited_metadata_is_one_line(capsys, tiny_run, tmp_path, change, me
     assert not (tmp_path / "o").exists()
 
 
-def test_huge_width_is_refused_without_allocating(tiny_run, tmp_path):
+def test_huge_width_is_refused_without_allocating(tiny_run, tmp_path, monkeypatch):
     ckpt = edited(tiny_run, tmp_path, lambda m: set_ngf(m, 10**6))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    devices = []
+    real_build = checkpoint.build_from_spec
+
+    def recording(spec):
+        devices.append((spec["kwargs"].get("ngf"), torch.get_default_device().type))
+        return real_build(spec)
+
+    monkeypatch.setattr(checkpoint, "build_from_spec", recording)
     with pytest.raises(UserError, match="do not fit"):
         load_checkpoint(ckpt)
-    # A U-Net of width 10**6 would need terabytes; the peak memory barely moves.
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB
+    # A U-Net of width 10**6 would need terabytes: it was only ever built on the meta device.
+    assert devices == [(10**6, "meta")]
+    load_checkpoint(tiny_run)  # an intact checkpoint: checked on meta, then built for real
+    assert [device for _, device in devices[1:]] == ["meta", "cpu", "meta", "cpu"]  # gen, disc
 
 
 def test_unreadable_checkpoint_is_not_called_a_foreign_file(capsys, tiny_run, tmp_path, monkeypatch):
