@@ -298,7 +298,7 @@ def test_a_write_failure_is_one_line_and_leaves_no_file(capsys, monkeypatch, tmp
     out = tmp_path / "out"
     for _ in range(2):  # and the threads wound down: a second run is not stuck behind the first
         code, _, err = run_cli(capsys, "add", clip.path, "--out", out, "--box", "0,0,8,8", "--quiet")
-        assert code == 2 and "cannot write the video" in err and "No space left" in err, err
+        assert code == 2 and "no space left" in err.lower() and "in.mp4" in err and len(err.splitlines()) == 1, err
         assert list(out.iterdir()) == []
 
 
@@ -317,6 +317,19 @@ def test_mpeg_ts_input_becomes_mp4(capsys, tmp_path):
     assert code == 0, err
     frames, _, facts = read_frames(tmp_path / "out" / "broadcast.mp4")
     assert len(frames) == 15 and facts["audio"] == ["aac"]
+
+
+def test_a_video_without_a_face_is_not_written_and_an_existing_output_is_kept(capsys, tmp_path):
+    clip = make_clip(tmp_path / "empty.mp4", width=96, height=64, frames=8, photo=None, audio=False)
+    code, _, err = run_cli(capsys, "add", clip.path, "--out", tmp_path / "out", "--faces", "--quiet")
+    assert code == 3 and "no face found in 1 file, not written: empty.mp4" in err, err
+    assert list((tmp_path / "out").iterdir()) == []
+    out = tmp_path / "done.mp4"
+    out.write_bytes(b"earlier")
+    code, _, err = run_cli(capsys, "add", clip.path, "--out", out, "--box", "0,0,8,8", "--quiet")
+    assert code == 2 and "already exists" in err and out.read_bytes() == b"earlier"
+    code, _, err = run_cli(capsys, "add", clip.path, "--out", out, "--box", "0,0,8,8", "--quiet", "--overwrite")
+    assert code == 0 and len(read_frames(out)[0]) == 8
 
 
 def test_a_box_outside_the_video_is_refused_before_writing(tmp_path):

@@ -1,4 +1,4 @@
-"""`mosaicgan add`: mosaic a region of images (a mask, boxes, faces, or where a class is)."""
+"""`mosaicgan add`: mosaic a region of images or videos (a mask, boxes, faces, or where a class is)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from mosaicgan import choices
-from mosaicgan.cli.common import add_device_flag, plural, progress_bar
+from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, plural, progress_bar
 from mosaicgan.errors import UserError
 
 
@@ -55,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--feather", type=int, default=0, help="soft edge of N pixels outside the region")
     p.add_argument("--seed", type=int, default=0, help="seed of the random style's picks")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the mask as applied")
+    p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
     video = p.add_argument_group("videos")
     video.add_argument("--codec", default=None,
                        help="video encoder (default libx264; libvpx-vp9 for .webm; also libx265, libsvtav1, mpeg4)")
@@ -83,8 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mosaicgan.atomic import check_writable_dir, check_writable_file
     from mosaicgan.data.images import expand_inputs
-    from mosaicgan.infer.add_files import add_mosaic_files, check_inputs
+    from mosaicgan.infer.add_files import AddResult, add_mosaic_files, check_inputs
     from mosaicgan.infer.add_video import (SteadyOptions, add_mosaic_video, check_video, plan_video_outputs,
                                            provenance_tags)
     from mosaicgan.infer.video_io import EncodeOptions, is_media_file
@@ -109,16 +111,22 @@ def run(args: argparse.Namespace) -> int:
     videos = [p for p in paths if is_media_file(p)]
     paths = [p for p in paths if p not in videos]
     finder = RegionFinder(request, device=resolve_device(args.device or "auto"))
-    out_dir, video_plan = plan_video_outputs(videos, args.out, images=bool(paths))
-    plan = check_inputs(paths, finder=finder, out_dir=out_dir, options=options, save_mask=args.save_mask)
+    out_dir, video_plan = plan_video_outputs(videos, args.out, images=bool(paths), overwrite=args.overwrite)
+    if out_dir == args.out:
+        check_writable_dir(args.out)
+    else:
+        check_writable_file(args.out, flag="--out")
+    plan = check_inputs(paths, finder=finder, out_dir=out_dir, options=options, save_mask=args.save_mask,
+                        overwrite=args.overwrite)
     encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
     steady = SteadyOptions(steady=not args.no_steady, window=args.window, bridge=args.bridge,
                            detect_every=args.detect_every, detect_side=args.detect_side)
+    if args.save_mask and videos:
+        raise UserError("--save-mask is for images; videos do not write masks")
     for video in videos:
         check_video(video, video_plan[video], finder=finder, options=options, encode=encode, steady=steady,
                     start=args.start, duration=args.duration)
-    if args.save_mask and videos:
-        raise UserError("--save-mask is for images; videos do not write masks")
+    result = AddResult()
     if paths:
         with progress_bar(len(paths), desc="add", quiet=args.quiet) as bar:
             result = add_mosaic_files(paths, finder=finder, out_dir=out_dir, options=options,
@@ -136,15 +144,23 @@ def run(args: argparse.Namespace) -> int:
             if args.resume:
                 print(f"{video.name}: finished segments are kept; run the same command to continue", file=sys.stderr)
             raise
-        print(f"wrote {video_plan[video]} ({plural(done.frames, 'frame')}, "
-              f"{done.frames_with_region} with a mosaic)")
         for what in done.dropped_streams:
             print(f"{video.name}: the output container cannot hold {what}; left out", file=sys.stderr)
-    if not paths:
-        return 0
+        if done.written:
+            result.written.append(video_plan[video])
+            print(f"wrote {video_plan[video]} ({plural(done.frames, 'frame')}, "
+                  f"{done.frames_with_region} with a mosaic)")
+        else:
+            result.no_region.append(video)
     if result.no_region:
         what = "no face" if args.faces else f"no region of {finder.class_label!r}"
         names = ", ".join(p.name for p in result.no_region[:10])
         more = f" and {len(result.no_region) - 10} more" if len(result.no_region) > 10 else ""
-        print(f"{what} found in {plural(len(result.no_region), 'image')}, not written: {names}{more}", file=sys.stderr)
-    return 0
+        noun = "file" if videos else "image"
+        print(f"{what} found in {plural(len(result.no_region), noun)}, not written: {names}{more}", file=sys.stderr)
+    if result.shrunk_away:
+        names = ", ".join(p.name for p in result.shrunk_away[:10])
+        more = f" and {len(result.shrunk_away) - 10} more" if len(result.shrunk_away) > 10 else ""
+        print(f"--grow {args.grow} shrank the region to nothing in {plural(len(result.shrunk_away), 'image')}, "
+              f"not written: {names}{more}", file=sys.stderr)
+    return 0 if result.written else NOTHING_DONE

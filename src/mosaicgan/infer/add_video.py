@@ -33,7 +33,8 @@ def video_name(path: Path) -> str:
     return path.name if path.suffix.lower() in OUTPUT_FORMATS else f"{path.stem}.mp4"
 
 
-def plan_video_outputs(videos: list[Path], out: Path, *, images: bool = False) -> tuple[Path, dict[Path, Path]]:
+def plan_video_outputs(videos: list[Path], out: Path, *, images: bool = False,
+                       overwrite: bool = False) -> tuple[Path, dict[Path, Path]]:
     """(the output folder, video -> output file). --out names a file when it has a video
     extension, is not a folder and there is one video (and no image); otherwise a folder."""
     from mosaicgan.infer.video_io import OUTPUT_FORMATS
@@ -43,9 +44,9 @@ def plan_video_outputs(videos: list[Path], out: Path, *, images: bool = False) -
     if as_file and (len(videos) != 1 or images):
         raise UserError("--out is a video file name, but there is more than one input; give a folder", path=out)
     if as_file:
-        plan = plan_outputs(videos, out.parent, names=lambda p: [out.name])
+        plan = plan_outputs(videos, out.parent, names=lambda p: [out.name], overwrite=overwrite)
         return out.parent, {v: outs[0] for v, outs in plan.items()}
-    plan = plan_outputs(videos, out, names=lambda p: [video_name(p)])
+    plan = plan_outputs(videos, out, names=lambda p: [video_name(p)], overwrite=overwrite)
     return out, {v: outs[0] for v, outs in plan.items()}
 
 
@@ -79,6 +80,7 @@ def check_video(path: Path, out: Path, *, finder: RegionFinder, options: MosaicO
         raise UserError("--start must be >= 0 and --duration > 0")
     check_encoder(encode, output_format(out))
     with VideoInput(path, start=start, duration=duration) as src:
+        options.check_frame((src.info.width, src.info.height), path=path)
         finder.check(path, (src.info.width, src.info.height))
 
 def add_mosaic_video(path: Path, out: Path, *, finder: RegionFinder, options: MosaicOptions,
@@ -98,6 +100,13 @@ def add_mosaic_video(path: Path, out: Path, *, finder: RegionFinder, options: Mo
                               metadata=metadata, progress=progress)
         return _whole(path, out, finder=finder, options=options, encode=encode, steady=steady, start=start,
                       duration=duration, metadata=metadata, progress=progress)
+    except _NothingFound:
+        # An untouched video is never passed off as processed: like an image without a face,
+        # it is left out (and a --resume work folder with it).
+        from mosaicgan.infer.video_resume import work_folder
+
+        shutil.rmtree(work_folder(out), ignore_errors=True)
+        return VideoResult(written=False)
     except (OSError, av.FFmpegError) as err:  # disk full, folder not writable, a muxer refusing
         if isinstance(err, av.FFmpegError) and err.filename and Path(err.filename) == path:
             raise  # (the input's errors are UserErrors already)
@@ -115,6 +124,8 @@ def _whole(path: Path, out: Path, *, finder: RegionFinder, options: MosaicOption
         try:
             run_pipeline(src, sink, finder=finder, options=options, steady=steady, path=path, result=result,
                          progress=progress)
+            if result.frames_with_region == 0:
+                raise _NothingFound
             t0 = time.perf_counter()
             sink.close()
             result.seconds["encode"] += time.perf_counter() - t0
@@ -122,6 +133,10 @@ def _whole(path: Path, out: Path, *, finder: RegionFinder, options: MosaicOption
             sink.abort()
             raise
     return result
+
+
+class _NothingFound(Exception):
+    """No frame got a region (faces or CAM found nothing): nothing is written, as for images."""
 
 
 def _start_progress(progress, total: int, done: int = 0) -> None:
@@ -157,6 +172,8 @@ def _resumable(path: Path, out: Path, *, finder: RegionFinder, options: MosaicOp
             sink.abort()
             raise
         count = sink.k
+    if result.frames_with_region == 0 and not first:
+        raise _NothingFound
     with VideoInput(path) as src, atomic_path(out) as tmp:
         result.dropped_streams = join_segments(folder, count, tmp, fmt=fmt, suffix=suffix, source=src,
                                                metadata=metadata or {})

@@ -70,6 +70,7 @@ class VideoResult:
     seconds: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "find": 0.0, "mosaic": 0.0,
                                                                  "encode": 0.0})
     dropped_streams: list[str] = field(default_factory=list)
+    written: bool = True  # False: no frame had a region (faces/CAM found nothing), so no file
 
 def mosaic_frame(frame: np.ndarray, mask: torch.Tensor, *, options: MosaicOptions,
                  generator: torch.Generator | None = None) -> np.ndarray:
