@@ -83,6 +83,7 @@ def check_video(path: Path, out: Path, *, finder: RegionFinder, options: MosaicO
         options.check_frame((src.info.width, src.info.height), path=path)
         finder.check(path, (src.info.width, src.info.height))
 
+
 def add_mosaic_video(path: Path, out: Path, *, finder: RegionFinder, options: MosaicOptions,
                      encode: EncodeOptions = EncodeOptions(), steady: SteadyOptions = SteadyOptions(),
                      start: float = 0.0, duration: float | None = None, metadata: dict[str, str] | None = None,
