@@ -39,7 +39,7 @@ def no_leftovers(folder: Path, *inputs: Path) -> list[str]:
 
 def test_box_video_keeps_timing_audio_rotation_and_metadata(capsys, tmp_path):
     clip = make_clip(tmp_path / "in.mp4", width=96, height=64, frames=24, vfr=True, rotation=90, photo_size=64,
-                     static=True)
+                     static=True, metadata={"location": "+48.8584+002.2945/", "title": "holiday"})
     out = tmp_path / "out" / "masked.mp4"
     code, stdout, err = run_cli(capsys, "add", clip.path, "--out", out, "--box", "8,8,40,32", "--block", "8",
                                 "--crf", "10", "--quiet")
@@ -51,6 +51,8 @@ def test_box_video_keeps_timing_audio_rotation_and_metadata(capsys, tmp_path):
     assert facts_out["rotation"] == 90 and facts_out["size"] == facts_in["size"]
     assert frames_out[0].shape == frames_in[0].shape == (96, 64, 3)  # displayed upright: 64 wide
     assert "mosaicgan" in facts_out["metadata"]["comment"]
+    assert facts_in["metadata"]["location"] == "+48.8584+002.2945/"  # a phone's GPS tag ...
+    assert "location" not in facts_out["metadata"] and "title" not in facts_out["metadata"]  # ... is not copied
     # The box is in display coordinates: each frame is the image core's mosaic of that box,
     # to codec noise, and far from the unmosaicked frame inside it.
     mask = boxes_to_mask([Box(8, 8, 48, 40)], height=96, width=64)[0]

@@ -27,13 +27,15 @@ class Clip:
 def make_clip(path: Path, *, width: int = 128, height: int = 96, frames: int = 30, fps: int = 25,
               photo: str | None = "grace_hopper.jpg", photo_size: int | None = None, motion: float = 1.5,
               static: bool = False, noise: float = 0.0, audio: bool = True, vfr: bool = False, rotation: int = 0,
-              codec: str | None = None, seed: int = 0, shapes: int = 3, pix_fmt: str = "yuv420p") -> Clip:
+              codec: str | None = None, seed: int = 0, shapes: int = 3, pix_fmt: str = "yuv420p",
+              metadata: dict[str, str] | None = None) -> Clip:
     """Write a clip; returns where the photo is in every frame (in the frames as coded)."""
     rng = np.random.default_rng(seed)
     fmt = FORMATS[path.suffix.lower()]
     codec = codec or ("libvpx-vp9" if fmt == "webm" else "libx264")
     tb = Fraction(1, 1000)
     out = av.open(str(path), "w", format=fmt)
+    out.metadata.update(metadata or {})
     stream = out.add_stream(codec, rate=fps)
     stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
     stream.codec_context.time_base = tb
