@@ -99,7 +99,7 @@ def test_a_clean_photo_is_not_written(tmp_path, capsys):
     clean.parent.mkdir()
     Image.open(FIXTURES / "bird.jpg").save(clean)
     out = tmp_path / "out"
-    assert main(["remove", str(clean), "--out", str(out), "--quiet"]) == 0
+    assert main(["remove", str(clean), "--out", str(out), "--quiet"]) == 3  # nothing to do
     assert not (out / "clean.png").exists()
     assert "no mosaic found in 1 image, not written: clean.png" in capsys.readouterr().err
 
@@ -140,6 +140,16 @@ def test_out_equal_to_the_input_folder_is_refused(tmp_path, capsys):
     assert main(["remove", str(src), "--out", str(src.parent), "--quiet"]) == 2
     assert "inputs are never overwritten" in capsys.readouterr().err
     assert sorted(p.name for p in src.parent.iterdir()) == before
+
+
+def test_existing_outputs_are_replaced_only_with_overwrite(tmp_path, capsys):
+    src, _, _ = mosaicked(tmp_path)
+    out = tmp_path / "out"
+    assert main(["remove", str(src), "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["remove", str(src), "--out", str(out), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["remove", str(src), "--out", str(out), "--quiet", "--overwrite"]) == 0
 
 
 def test_info_says_when_a_file_has_no_provenance(capsys):

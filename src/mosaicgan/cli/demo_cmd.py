@@ -28,13 +28,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import importlib.resources
 
+    from mosaicgan.atomic import check_writable_dir
     from mosaicgan.cli import main
+    from mosaicgan.device import resolve_device
+    from mosaicgan.errors import UserError
 
+    # Checked here, before the data set is written: a bad flag must leave nothing behind.
+    if args.epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {args.epochs}")
+    resolve_device(args.device)
+    check_writable_dir(args.out)
     photo = Path(str(importlib.resources.files("mosaicgan") / "assets" / "demo" / "grace_hopper.jpg"))
     mosaicked, restored = args.out / "mosaicked", args.out / "restored"
     steps = [
-        ["add", str(photo), "--faces", "--out", str(mosaicked), "--save-mask", "--quiet"],
-        ["remove", str(mosaicked / photo.name), "--out", str(restored), "--device", args.device, "--quiet"],
+        # --overwrite: a second demo run into the same --out replaces its own outputs.
+        ["add", str(photo), "--faces", "--out", str(mosaicked), "--save-mask", "--quiet", "--overwrite"],
+        ["remove", str(mosaicked / photo.name), "--out", str(restored), "--device", args.device, "--quiet",
+         "--overwrite"],
     ]
     for argv in steps:
         print("$ mosaicgan " + " ".join(argv))
@@ -81,7 +91,8 @@ def run_pix2pix(args: argparse.Namespace) -> int:
             # A small net on 64x64 toy images learns faster at 5x the paper's learning rate.
             "--set", "optim.lr=1e-3", "--set", "data.flip=false", "--set", "run.sample_every=100"]),
          "--device", args.device],
-        ["translate", str(data / "test"), "--checkpoint", str(run_dir), "--out", str(args.out / "translated")],
+        ["translate", str(data / "test"), "--checkpoint", str(run_dir), "--out", str(args.out / "translated"),
+         "--overwrite"],
         ["eval", "--checkpoint", str(run_dir), "--data", str(data)],
     ]
     for argv in steps:

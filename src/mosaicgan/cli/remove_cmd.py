@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mosaicgan.cli.common import add_device_flag, plural, progress_bar
+from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, plural, progress_bar
 from mosaicgan.errors import UserError
 
 FACE_WARNING = ("warning: a restored region looks like a face. It is not the person's face: the restorer "
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "at any offset and size, also after JPEG); with --mask they are restored where the mask is "
                     "white. What the restorer puts there is invented from the block means, not recovered; every "
                     "output says so in its metadata (`mosaicgan info FILE`). Images where nothing is found are not "
-                    "written, and are listed.")
+                    "written, and are listed (exit status 3 when no image is written).")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (not an input's folder)")
     p.add_argument("--mask", type=Path, metavar="FILE|DIR",
@@ -55,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", type=int, metavar="Q",
                    help="JPEG/WebP output quality 1-100 (default: a JPEG keeps its input's estimated quality)")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the pixels the restorer changed")
+    p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.infer.restore import load_restorer
 
     options = RemoveOptions(mask=args.mask, grid=args.grid, grow=args.grow, feather=args.feather,
-                            quality=args.quality, save_mask=args.save_mask)
+                            quality=args.quality, save_mask=args.save_mask, overwrite=args.overwrite)
     paths = expand_inputs(args.inputs)
     plan = check_inputs(paths, out_dir=args.out, options=options)
     restorer = load_restorer(args.checkpoint, device=resolve_device(args.device or "auto"))
@@ -90,4 +91,4 @@ def run(args: argparse.Namespace) -> int:
     if result.no_metadata:
         print(f"{plural(len(result.no_metadata), 'output')} in a format without metadata (BMP, PPM): they cannot say "
               "they were restored", file=sys.stderr)
-    return 0
+    return 0 if result.written else NOTHING_DONE

@@ -47,6 +47,7 @@ class RemoveOptions:
     feather: int = 0
     quality: int | None = None
     save_mask: bool = False
+    overwrite: bool = False
 
     def check(self) -> None:
         if self.grow < 0 or self.feather < 0:
@@ -69,14 +70,16 @@ class RemoveResult:
 
 def check_inputs(paths: list[Path], *, out_dir: str | Path, options: RemoveOptions) -> dict[Path, list[Path]]:
     """Everything that can fail on the user's input, before anything is written. Returns the
-    output plan: input -> [output] or [output, mask output]."""
+    output plan: input -> [output] or [output, mask output]. A file already in --out is
+    replaced only with `options.overwrite`."""
     options.check()
     out = Path(out_dir).resolve()
     for path in paths:
         if path.resolve().parent == out:
             raise UserError("--out is the folder this input is in; choose another folder (inputs are never "
                             "overwritten)", path=out_dir)
-    plan = plan_outputs(paths, out, names=with_mask_name(same_name) if options.save_mask else same_name)
+    plan = plan_outputs(paths, out, names=with_mask_name(same_name) if options.save_mask else same_name,
+                        overwrite=options.overwrite)
     for path in paths:
         size = read_image(path, mode="RGB").size
         if options.mask is not None:
