@@ -16,7 +16,6 @@ import argparse
 import importlib.resources
 from pathlib import Path
 
-import torch
 from PIL import Image, ImageDraw
 
 from mosaicgan.data.images import tensor_to_pil
@@ -24,7 +23,7 @@ from mosaicgan.infer.image_io import load_image
 from mosaicgan.infer.restore import load_restorer
 from mosaicgan.metrics import masked_psnr
 from mosaicgan.ops.grid import Grid
-from mosaicgan.ops.masks import boxes_to_mask, Box
+from mosaicgan.ops.masks import Box, boxes_to_mask
 from mosaicgan.ops.mosaic import pixelate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"

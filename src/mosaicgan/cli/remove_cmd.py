@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, plural, progress_bar
-from mosaicgan.errors import UserError
 
 FACE_WARNING = ("warning: a restored region looks like a face. It is not the person's face: the restorer "
                 "invented it from the block means. Never use it to identify anyone.")

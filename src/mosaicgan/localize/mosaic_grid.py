@@ -89,7 +89,7 @@ def _in_runs(ok: np.ndarray, *, along_axis: int, length: int) -> np.ndarray:
     n = ok.shape[along_axis]
     if n < length:
         return np.zeros_like(ok)
-    take = lambda a, b: np.take(ok, np.arange(a, n - b), axis=along_axis)  # noqa: E731
+    take = lambda a, b: np.take(ok, np.arange(a, n - b), axis=along_axis)
     full = take(0, length - 1).copy()
     for k in range(1, length):
         full &= take(k, length - 1 - k)  # runs starting at each index

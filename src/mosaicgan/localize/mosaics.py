@@ -286,7 +286,7 @@ def _outline(rgb: np.ndarray, y: np.ndarray, grid: Grid, core: np.ndarray) -> np
         keep[r[0] : r[-1] + 1, c[0] : c[-1] + 1] |= close.reshape(len(r), len(c))
     keep &= in_core | in_ring
     # Only what touches the core: a flat patch of photo in a ring block that is cut off is not it.
-    count, labels = cv2.connectedComponents(keep.astype(np.uint8), connectivity=4)
+    _, labels = cv2.connectedComponents(keep.astype(np.uint8), connectivity=4)
     touching = np.unique(labels[in_core & keep])
     keep = np.isin(labels, touching[touching > 0])
     return _fill_holes(keep)
@@ -296,6 +296,6 @@ def _mode_value(pixels: np.ndarray, tol: float) -> np.ndarray:
     """The most common colour of a block's pixels (N, C), to within tol: its flat value."""
     step = max(tol, 1.0)
     keys = np.round(pixels / step).astype(np.int64)
-    uniq, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
     best = int(np.argmax(counts))
     return np.median(pixels[inverse.ravel() == best], axis=0)
