@@ -180,15 +180,21 @@ def estimate_grid(
     image: (C, H, W) in [-1, 1]. mask: (H, W), (1, H, W) in [0, 1]; pixels > 0.5 count.
     Offsets are in the image's coordinates, as `ops.mosaic.pixelate` takes them.
     """
-    y = luma(image)
-    inside = None
-    if mask is not None:
-        m = mask.detach().cpu().float().reshape(-1, *mask.shape[-2:])[0].numpy() > 0.5
-        if m.shape != y.shape:
-            raise ValueError(f"mask is {m.shape[1]}x{m.shape[0]} but the image is {y.shape[1]}x{y.shape[0]}")
-        inside = m
-    return grid_from_votes(*step_votes(y), inside=inside, min_share=min_share, min_lines=min_lines,
-                           min_block=min_block, max_block=max_block)
+    if mask is None:
+        return grid_from_votes(*step_votes(luma(image)), min_share=min_share, min_lines=min_lines,
+                               min_block=min_block, max_block=max_block)
+    m = mask.detach().cpu().float().reshape(-1, *mask.shape[-2:])[0].numpy() > 0.5
+    if m.shape != tuple(image.shape[-2:]):
+        raise ValueError(f"mask is {m.shape[1]}x{m.shape[0]} but the image is {image.shape[-1]}x{image.shape[-2]}")
+    rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+    if rows.size == 0:
+        return None
+    # Only the region's box is read (a small region in a large photo costs what it costs), with
+    # the offsets put back into the image's coordinates.
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    grid = grid_from_votes(*step_votes(luma(image[:, y0:y1, x0:x1])), inside=m[y0:y1, x0:x1], min_share=min_share,
+                           min_lines=min_lines, min_block=min_block, max_block=max_block)
+    return None if grid is None else Grid(grid.block_h, grid.block_w, grid.offset_y + int(y0), grid.offset_x + int(x0))
 
 
 def grid_from_votes(
