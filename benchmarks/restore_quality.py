@@ -12,7 +12,8 @@ drawn in 1..block-1 on both axes). Methods, all blended back through the same ma
 - bicubic: bicubic interpolation of the block means placed at the block centres;
 - telea: OpenCV's Telea inpainting of the region (cv2.inpaint, radius 3), which ignores the mosaic;
 - bicubic+proj: bicubic, then each block shifted to its observed mean (`ops.unmosaic.classical_restore`);
-- restorer: `infer.restore` with the given checkpoint (default: the shipped one) and the true grid;
+- restorer: `infer.restore` with the given checkpoint (default: the shipped one), the true grid
+  and --flips mirror-image passes (default 4, as `load_restorer`);
 - restorer (est. grid): the same with the grid from `localize.mosaic_grid.estimate_grid`, when
   that module exists.
 With --jpeg Q, each mosaicked photo is also re-encoded as JPEG at quality Q (4:2:0) before
@@ -129,13 +130,14 @@ def main() -> None:
     p.add_argument("--checkpoint", type=Path, default=None, help="restorer checkpoint (default: the shipped one)")
     p.add_argument("--limit", type=int, default=0, help="only the first N photos (0: all)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--flips", type=int, default=4, choices=[1, 2, 4], help="restorer passes over mirror images")
     args = p.parse_args()
     torch.set_num_threads(1)
 
     files = photo_list(args.data, args.sets)
     if args.limit:
         files = files[: args.limit]
-    restorer = load_restorer(args.checkpoint)
+    restorer = load_restorer(args.checkpoint, flips=args.flips)
     classical = classical_restorer()
     scores: dict[tuple[str, int, str], list[tuple[float, float]]] = {}
     started = time.perf_counter()
@@ -181,7 +183,7 @@ def main() -> None:
 
     methods = list(dict.fromkeys(k[2] for k in scores))
     variants = list(dict.fromkeys(k[0] for k in scores))
-    print(f"{len(files)} photos ({', '.join(args.sets)}); restorer: {restorer.name} ({restorer.kind}); "
+    print(f"{len(files)} photos ({', '.join(args.sets)}); restorer: {restorer.name} ({restorer.kind}, flips {restorer.flips}); "
           f"{platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread; "
           f"{seconds:.0f} s in all, restorer {restore_seconds:.1f} s")
     print()

@@ -55,9 +55,12 @@ def test_samples_are_made_from_the_seed_alone(tmp_path):
 def test_load_photos_skips_graphics_and_other_files(tmp_path):
     folder = write_wavy_photos(tmp_path / "p", count=2)
     Image.new("RGB", (128, 128), (10, 200, 30)).save(folder / "flat.png")
+    checker = (torch.arange(128)[:, None] // 16 + torch.arange(128)[None, :] // 16) % 2 * 255
+    Image.fromarray(checker.to(torch.uint8).numpy()).convert("RGB").save(folder / "checker.png")
+    Image.open(folder / "p00.png").convert("L").convert("RGB").save(folder / "p02_grey.png")  # a grey photo stays
     (folder / "LICENSE").write_text("not an image")
     photos, paths = load_photos([folder])
-    assert [p.name for p in paths] == ["p00.png", "p01.png"]
+    assert [p.name for p in paths] == ["p00.png", "p01.png", "p02_grey.png"]
 
 
 def test_resume_matches_an_uninterrupted_run(tmp_path):

@@ -100,6 +100,9 @@ def restorer_dataset(config: TrainConfig) -> MosaicPairs:
     m = config.mosaic
     if not 2 <= m.block_min <= m.block_max:
         raise UserError(f"mosaic.block_min/block_max must satisfy 2 <= min <= max, got {m.block_min}, {m.block_max}")
+    if m.jpeg_quality_min > m.jpeg_quality_max:
+        raise UserError(f"mosaic.jpeg_quality_min ({m.jpeg_quality_min}) is above mosaic.jpeg_quality_max "
+                        f"({m.jpeg_quality_max})")
     return MosaicPairs(
         roots=data_roots(config), length=m.samples_per_epoch, lattice=m.lattice, scale=config.nets.block_scale,
         block_min=m.block_min, block_max=m.block_max, rect_prob=m.rect_prob, median_prob=m.median_prob,
