@@ -14,7 +14,7 @@ Clean photos: every image file under the data folder, searched as it is; "touche
 found. The 16 files the data README calls not photos (checkerboards, label masks, a 4x6 test
 pattern, an MNIST digit, Set14's slide screenshot and drawing) are counted apart.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/mosaic_detect.py --data ../shared/data [--pairs 2] [--json out.json]
+    PYTHONPATH=src .venv/bin/python benchmarks/mosaic_detect.py --data ../shared/data [--pairs 2] [--every N] [--json out.json]
 """
 
 from __future__ import annotations
@@ -83,10 +83,12 @@ def iou(found: torch.Tensor, truth: torch.Tensor) -> float:
     return (a & b).sum().item() / union if union else 1.0
 
 
-def held_out(data: Path, *, pairs: int, seed: int) -> dict:
+def held_out(data: Path, *, pairs: int, seed: int, every: int = 1) -> dict:
     photos = sorted(p for d in HELD_OUT for p in (data / d).iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
+    # --every keeps each photo's own pairs (the seed depends on its index in the full list).
+    photos = [(i, p) for i, p in enumerate(photos) if i % every == 0]
     results = {"png": [], "jpeg": []}
-    for i, path in enumerate(photos):
+    for n, (i, path) in enumerate(photos):
         photo = pil_to_tensor(read_image(path, mode="RGB"))
         for k in range(pairs):
             generator = torch.Generator().manual_seed(seed * 100003 + i * 101 + k)
@@ -102,13 +104,14 @@ def held_out(data: Path, *, pairs: int, seed: int) -> dict:
                                      "iou": iou(found_mask, mask), "grid_ok": best is not None and best.grid == grid,
                                      "found_grid": None if best is None else best.grid.to_dict(),
                                      "given_ok": given == grid, "regions": len(regions), "seconds": seconds})
-        print(f"\rheld-out {i + 1}/{len(photos)}", end="", file=sys.stderr, flush=True)
+        print(f"\rheld-out {n + 1}/{len(photos)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return results
 
 
-def clean(data: Path) -> list[dict]:
+def clean(data: Path, *, every: int = 1) -> list[dict]:
     files = sorted(p for p in data.rglob("*") if p.is_file() and p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+    files = files[::every]
     rows = []
     for i, path in enumerate(files):
         image = pil_to_tensor(read_image(path, mode="RGB"))
@@ -148,14 +151,15 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
     p.add_argument("--pairs", type=int, default=2, help="mosaicked pairs per held-out photo")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--every", type=int, default=1, help="quick runs: every Nth held-out photo and clean file")
     p.add_argument("--skip-clean", action="store_true")
     p.add_argument("--skip-pairs", action="store_true")
     p.add_argument("--json", type=Path, help="also write every record and the summary here")
     args = p.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
-    results = {"png": [], "jpeg": []} if args.skip_pairs else held_out(args.data, pairs=args.pairs, seed=args.seed)
-    rows = [] if args.skip_clean else clean(args.data)
+    results = {"png": [], "jpeg": []} if args.skip_pairs else held_out(args.data, pairs=args.pairs, seed=args.seed, every=args.every)
+    rows = [] if args.skip_clean else clean(args.data, every=args.every)
     out = summary(results, rows)
     out["wall_seconds"] = time.perf_counter() - start
     print(json.dumps(out, indent=2))

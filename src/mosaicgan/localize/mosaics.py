@@ -43,6 +43,17 @@ GROUP_VOTED = 0.4
 # photo, while window grids of a building step from black to white.
 GROUP_EXACT = 0.02
 GROUP_EDGE_MAX = 50.0
+# The same found by the block-mean model instead of clean steps (`_block_fit`; JPEG blurs the
+# steps but leaves each block close to its mean): a block whose pixels stray at most FIT_STRAY
+# levels from its mean and at most FIT_RATIO of what they stray on the half-shifted grid; a
+# group of at least FIT_BLOCKS such blocks whose median ratio is at most FIT_GROUP_RATIO.
+# JPEG's own 8x8 grid at offset (0, 0) is left to the step test: a smooth JPEG is close to
+# piecewise constant on its own blocks.
+FIT_STRAY = 4.0
+FIT_RATIO = 0.3
+FIT_GROUP_RATIO = 0.2
+FIT_BLOCKS = 6
+EXACT_STRAY = 0.35
 MIN_SIDE = 4
 MIN_PIXELS = 1024
 MIN_BLOCKS = 3
@@ -198,6 +209,21 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
                        _inner_line_max(dy, line_y, cols, rows[:-1], count=nr, axis=0))
     ratios = inner / np.maximum(edge, 1e-6)
     groups = []
+    own, shifted = _block_fit(y, grid)
+    fit_ratio = own / np.maximum(shifted, 1e-6)
+    if grid != Grid(8, 8, 0, 0):
+        fitted = whole & (flat_n > 0) & (edge >= EDGE_MIN) & (own <= FIT_STRAY) & (fit_ratio <= FIT_RATIO)
+        # Only where the step test sees nothing at all: beside its groups, the fit adds nothing.
+        near_steps = cv2.dilate(mosaic.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        for part in _components(fitted):
+            if (part & near_steps).any():
+                continue
+            ys, xs = np.nonzero(part)
+            if (int(part.sum()) >= FIT_BLOCKS and np.ptp(ys) >= 1 and np.ptp(xs) >= 1
+                    and float(np.median(fit_ratio[part])) <= FIT_GROUP_RATIO
+                    and float(np.median(edge[part])) <= GROUP_EDGE_MAX
+                    and int(part.sum()) * grid.block_h * grid.block_w >= MIN_PIXELS):
+                groups.append(_fill_holes(part))
     for core in _components(mosaic):
         # A loose block of photo (a defocused background) can touch a mosaic and ride on its
         # figures; blocks much less flat than the group's typical block are cut off again.
@@ -212,8 +238,63 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
             for _ in range(2):
                 near = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
                 part = part | (near & (flat <= max(0.2, 1.5 * noise)) & (flat_n > 0))
-            groups.append(_fill_holes(part))
+            groups.append(_fill_holes(_grow(part, own=own)))
     return groups
+
+
+def _block_fit(y: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Per block of `grid`: (own, shifted), how far (RMS, levels) its pixels stray from the
+    block-mean (piecewise constant) model on the grid, and on the same grid moved by half a
+    block, averaged over the four shifted blocks that overlap it.
+
+    A mosaic block, even after JPEG (which rings, so its pixels are no longer equal), stays
+    close to its mean, while the shifted blocks straddle its lines and stray by the steps
+    between blocks; in a photo (a facade's periodic windows included) both models fit about
+    as badly, since nothing in it is flat on exactly these lines."""
+    own = _block_rms(y, grid)
+    half = Grid(grid.block_h, grid.block_w, grid.offset_y + grid.block_h // 2, grid.offset_x + grid.block_w // 2)
+    shifted = _block_rms(y, half)
+    h, w = y.shape
+    per_pixel = shifted[_block_index(h, half.block_h, half.offset_y)[:, None], _block_index(w, half.block_w, half.offset_x)[None, :]]
+    return own, _block_mean(per_pixel, grid)
+
+
+def _block_mean(values: np.ndarray, grid: Grid) -> np.ndarray:
+    h, w = values.shape
+    rows = _block_index(h, grid.block_h, grid.offset_y)
+    cols = _block_index(w, grid.block_w, grid.offset_x)
+    nr, nc = int(rows[-1]) + 1, int(cols[-1]) + 1
+    ids = (rows[:, None] * nc + cols[None, :]).ravel()
+    n = np.bincount(ids, minlength=nr * nc)
+    return (np.bincount(ids, weights=values.ravel().astype(np.float64), minlength=nr * nc) / np.maximum(n, 1)).reshape(nr, nc)
+
+
+def _block_rms(y: np.ndarray, grid: Grid) -> np.ndarray:
+    h, w = y.shape
+    rows = _block_index(h, grid.block_h, grid.offset_y)
+    cols = _block_index(w, grid.block_w, grid.offset_x)
+    nr, nc = int(rows[-1]) + 1, int(cols[-1]) + 1
+    ids = (rows[:, None] * nc + cols[None, :]).ravel()
+    v = y.astype(np.float64).ravel()
+    n = np.bincount(ids, minlength=nr * nc)
+    s = np.bincount(ids, weights=v, minlength=nr * nc)
+    s2 = np.bincount(ids, weights=v * v, minlength=nr * nc)
+    var = s2 / np.maximum(n, 1) - (s / np.maximum(n, 1)) ** 2
+    return np.sqrt(np.maximum(var, 0.0)).reshape(nr, nc)
+
+
+def _grow(part: np.ndarray, *, own: np.ndarray) -> np.ndarray:
+    """`part` grown through every block beside it that is exactly flat (RMS stray from its mean
+    within EXACT_STRAY, what rounding leaves): a clean mosaic's blocks whose neighbours share
+    their value, which photos (noisy even where smooth) hardly ever have."""
+    ok = own <= EXACT_STRAY
+    grown = part.copy()
+    for _ in range(max(part.shape)):
+        more = grown | (cv2.dilate(grown.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ok)
+        if (more == grown).all():
+            break
+        grown = more
+    return grown
 
 
 def _inner_line_max(d: np.ndarray, on_line: np.ndarray, along: np.ndarray, across: np.ndarray, *,
@@ -274,15 +355,22 @@ def _outline(rgb: np.ndarray, y: np.ndarray, grid: Grid, core: np.ndarray) -> np
     in_ring = ring[rows[:, None], cols[None, :]] & ~in_core
     # How far a mosaic pixel may stray from its block's value: 1 level (rounding) for a clean
     # mosaic, more after lossy compression, read from the core blocks' own spread.
-    core_dev = np.abs(np.diff(y, axis=1))[in_core[:, 1:] & in_core[:, :-1]]
-    tol = max(1.5, 3.0 * float(np.median(core_dev))) if core_dev.size else 1.5
+    # Read as each core block's RMS stray from its mean (`_block_rms`): ~0.3 for a clean mosaic,
+    # 1-2 after JPEG q75, which rings hardest right at the edge of the mosaic, in these blocks.
+    # Colour strays about twice as far as luma after JPEG (4:2:0 halves it), so it gets twice
+    # the margin; for a clean mosaic both stay at 1.5.
+    stray = float(np.percentile(_block_rms(y, grid)[core], 10))
+    tol = max(1.5, 3.0 * stray)
+    tol_rgb = max(1.5, 6.0 * stray)
     keep = in_core.copy()
     for br, bc in zip(*np.nonzero(ring & ~core)):
         r = np.nonzero(rows == br)[0]
         c = np.nonzero(cols == bc)[0]
         block = rgb[r[0] : r[-1] + 1, c[0] : c[-1] + 1].reshape(-1, rgb.shape[2])
         value = _mode_value(block, tol)
-        close = np.abs(block - value).max(axis=1) <= tol
+        block_y = y[r[0] : r[-1] + 1, c[0] : c[-1] + 1].ravel()
+        value_y = float(np.median(block_y[np.abs(block - value).max(axis=1) <= tol])) if rgb.shape[2] == 3 else float(value[0])
+        close = (np.abs(block_y - value_y) <= tol) & (np.abs(block - value).max(axis=1) <= tol_rgb)
         keep[r[0] : r[-1] + 1, c[0] : c[-1] + 1] |= close.reshape(len(r), len(c))
     keep &= in_core | in_ring
     # Only what touches the core: a flat patch of photo in a ring block that is cut off is not it.
