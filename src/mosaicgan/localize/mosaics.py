@@ -47,13 +47,21 @@ GROUP_EDGE_MAX = 50.0
 # steps but leaves each block close to its mean): a block whose pixels stray at most FIT_STRAY
 # levels from its mean and at most FIT_RATIO of what they stray on the half-shifted grid; a
 # group of at least FIT_BLOCKS such blocks whose median ratio is at most FIT_GROUP_RATIO.
-# JPEG's own 8x8 grid at offset (0, 0) is left to the step test: a smooth JPEG is close to
+# A grid whose lines along either axis are all JPEG's own (multiples of 8) is left to the step test: a smooth JPEG is close to
 # piecewise constant on its own blocks.
 FIT_STRAY = 4.0
 FIT_RATIO = 0.3
 FIT_GROUP_RATIO = 0.2
 FIT_BLOCKS = 6
 EXACT_STRAY = 0.35
+# A group on JPEG's own 8x8 grid counts only when its median fit ratio is at most JPEG_CONTRAST
+# x that of the image's other textured blocks (at least JPEG_REST_BLOCKS of them) on that grid.
+JPEG_CONTRAST = 0.3
+JPEG_REST_BLOCKS = 8
+# ... and when its blocks step by at least JPEG_EDGE_MIN levels (median): in a heavily
+# compressed photo, smooth areas keep one value per 8x8 block and step by one quantisation
+# step of that value, a few levels.
+JPEG_EDGE_MIN = 8.0
 MIN_SIDE = 4
 MIN_PIXELS = 1024
 MIN_BLOCKS = 3
@@ -85,14 +93,16 @@ def find_mosaics(image: torch.Tensor, *, max_grids: int = 16) -> tuple[torch.Ten
     # Blocks narrower than MIN_SIDE are left out: stripes (cloth, blinds) make such grids.
     grids = [g for g in _candidate_grids(votes_x, votes_y) if min(g.block) >= MIN_SIDE]
     for grid in grids[:max_grids]:
-        for core in _mosaic_blocks(y, votes_x, votes_y, grid):
-            groups.append((int(core.sum()) * grid.block_h * grid.block_w, core, grid))
+        for core, stepped in _mosaic_blocks(y, votes_x, votes_y, grid):
+            groups.append((stepped, int(core.sum()) * grid.block_h * grid.block_w, core, grid))
     # The same mosaic passes on its own grid and on grids of its divisors; the biggest
     # backing claims its pixels first, and the region's own steps then say which grid it is.
     claimed = np.zeros((h, w), dtype=bool)
     found: list[FoundMosaic] = []
-    grids = {g[2] for g in groups}
-    for _, core, grid in sorted(groups, key=lambda g: -g[0]):
+    # Groups found by clean steps go first: the block-mean fit can also hold on a multiple of
+    # a mosaic's grid where neighbouring blocks are alike, and must not claim it.
+    grids = {g[3] for g in groups}
+    for _, _, core, grid in sorted(groups, key=lambda g: (not g[0], -g[1])):
         pixels = _outline(rgb, y, grid, core) & ~claimed
         # What a bigger find already claimed is gone; a remnant is no mosaic of its own.
         if pixels.sum() < max(MIN_PIXELS, core.sum() * grid.block_h * grid.block_w // 2):
@@ -156,8 +166,9 @@ def _block_index(length: int, block: int, offset: int) -> np.ndarray:
     return (pos - offset) // block - ((0 - offset) // block)
 
 
-def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid: Grid) -> list[np.ndarray]:
-    """Connected groups of mosaic blocks on `grid`, each a bool array over the block grid."""
+def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid: Grid) -> list[tuple[np.ndarray, bool]]:
+    """Connected groups of mosaic blocks on `grid`, each (bool array over the block grid,
+    whether clean steps found it rather than the block-mean fit)."""
     h, w = y.shape
     rows = _block_index(h, grid.block_h, grid.offset_y)
     cols = _block_index(w, grid.block_w, grid.offset_x)
@@ -211,7 +222,7 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
     groups = []
     own, shifted = _block_fit(y, grid)
     fit_ratio = own / np.maximum(shifted, 1e-6)
-    if grid != Grid(8, 8, 0, 0):
+    if not _on_jpeg_lines(grid):
         fitted = whole & (flat_n > 0) & (edge >= EDGE_MIN) & (own <= FIT_STRAY) & (fit_ratio <= FIT_RATIO)
         # Only where the step test sees nothing at all: beside its groups, the fit adds nothing.
         near_steps = cv2.dilate(mosaic.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -223,13 +234,16 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
                     and float(np.median(fit_ratio[part])) <= FIT_GROUP_RATIO
                     and float(np.median(edge[part])) <= GROUP_EDGE_MAX
                     and int(part.sum()) * grid.block_h * grid.block_w >= MIN_PIXELS):
-                groups.append(_fill_holes(part))
+                groups.append((_fill_holes(part), False))
     for core in _components(mosaic):
         # A loose block of photo (a defocused background) can touch a mosaic and ride on its
         # figures; blocks much less flat than the group's typical block are cut off again.
         core &= ratios <= 3 * float(np.median(ratios[core])) + 0.02
         for part in _components(core):
             if not _is_mosaic(part, grid, ratios=ratios, voted=voted, edge=edge):
+                continue
+            if _on_jpeg_lines(grid, both=True) and not (
+                    _stands_out(part, fit_ratio, whole & (edge >= EDGE_MIN)) and float(np.median(edge[part])) >= JPEG_EDGE_MIN):
                 continue
             noise = float(np.median(flat[part]))
             # Flat blocks beside the group join it: a mosaic block whose neighbours happen to
@@ -238,7 +252,7 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
             for _ in range(2):
                 near = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
                 part = part | (near & (flat <= max(0.2, 1.5 * noise)) & (flat_n > 0))
-            groups.append(_fill_holes(_grow(part, own=own)))
+            groups.append((_fill_holes(_grow(part, own=own)), True))
     return groups
 
 
@@ -281,6 +295,25 @@ def _block_rms(y: np.ndarray, grid: Grid) -> np.ndarray:
     s2 = np.bincount(ids, weights=v * v, minlength=nr * nc)
     var = s2 / np.maximum(n, 1) - (s / np.maximum(n, 1)) ** 2
     return np.sqrt(np.maximum(var, 0.0)).reshape(nr, nc)
+
+
+def _on_jpeg_lines(grid: Grid, *, both: bool = False) -> bool:
+    """Whether `grid`'s lines along some axis (both: along each axis) are JPEG's own block lines
+    (every 8 px from 0), or lie among them (multiples of 8), or they among its lines (4)."""
+    on = [(b == 4 and o % 4 == 0) or (b % 8 == 0 and o % 8 == 0)
+          for b, o in ((grid.block_h, grid.offset_y), (grid.block_w, grid.offset_x))]
+    return all(on) if both else any(on)
+
+
+def _stands_out(part: np.ndarray, fit_ratio: np.ndarray, textured: np.ndarray) -> bool:
+    """For a group on JPEG's own grid: is it far more piecewise constant than the rest of the
+    image on the same grid? A heavily compressed photo is blocky on that grid everywhere it is
+    smooth; a mosaic is blocky where the photo around it is not. When the rest holds too few
+    textured blocks to tell, it does not stand out."""
+    rest = textured & ~cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    if rest.sum() < JPEG_REST_BLOCKS:
+        return False
+    return float(np.median(fit_ratio[part])) <= JPEG_CONTRAST * float(np.median(fit_ratio[rest]))
 
 
 def _grow(part: np.ndarray, *, own: np.ndarray) -> np.ndarray:
@@ -355,13 +388,13 @@ def _outline(rgb: np.ndarray, y: np.ndarray, grid: Grid, core: np.ndarray) -> np
     in_ring = ring[rows[:, None], cols[None, :]] & ~in_core
     # How far a mosaic pixel may stray from its block's value: 1 level (rounding) for a clean
     # mosaic, more after lossy compression, read from the core blocks' own spread.
-    # Read as each core block's RMS stray from its mean (`_block_rms`): ~0.3 for a clean mosaic,
-    # 1-2 after JPEG q75, which rings hardest right at the edge of the mosaic, in these blocks.
-    # Colour strays about twice as far as luma after JPEG (4:2:0 halves it), so it gets twice
-    # the margin; for a clean mosaic both stay at 1.5.
-    stray = float(np.percentile(_block_rms(y, grid)[core], 10))
-    tol = max(1.5, 3.0 * stray)
-    tol_rgb = max(1.5, 6.0 * stray)
+    # How far a mosaic pixel may stray from its block's value: 1 level (rounding) for a clean
+    # mosaic, more after lossy compression, read from the core blocks' own spread. Colour gets
+    # twice that: JPEG halves its resolution (4:2:0) and smears it further than luma.
+    core_dev = np.abs(np.diff(y, axis=1))[in_core[:, 1:] & in_core[:, :-1]]
+    tol = max(1.5, 3.0 * float(np.median(core_dev))) if core_dev.size else 1.5
+    tol = max(tol, 3.0 * float(np.percentile(_block_rms(y, grid)[core], 10)))
+    tol_rgb = 2.0 * tol if tol > 1.5 else tol
     keep = in_core.copy()
     for br, bc in zip(*np.nonzero(ring & ~core)):
         r = np.nonzero(rows == br)[0]
