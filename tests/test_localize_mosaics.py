@@ -4,6 +4,7 @@ image's, clean and re-encoded, found; clean photos left alone."""
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -12,8 +13,8 @@ from mosaicgan.cli import main
 from mosaicgan.data.images import pil_to_tensor, tensor_to_pil
 from mosaicgan.infer.image_io import load_image
 from mosaicgan.infer.mask_io import read_mask
-from mosaicgan.localize.mosaic_grid import estimate_grid, fit_axis
-from mosaicgan.localize.mosaics import find_mosaics
+from mosaicgan.localize.mosaic_grid import estimate_grid, fit_axis, luma
+from mosaicgan.localize.mosaics import _block_fit, _block_mean, find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.mosaic import gaussian_blur, pixelate
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
@@ -111,3 +112,48 @@ def test_finds_a_mosaic_made_by_add_off_the_image_grid(tmp_path):
     found_mask, found = find_mosaics(load_image(out / "photo.png").image)
     assert iou(found_mask[0], truth) > 0.85
     assert [f.grid for f in found] == [Grid(9, 9, 0, 0)]
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_find_mosaics_leaves_a_heavily_compressed_photo_alone(name):
+    # At quality 20-30, smooth areas keep one value per 8x8 block: blocks on JPEG's own grid,
+    # which are no mosaic.
+    for quality in (20, 30):
+        mask, found = find_mosaics(jpeg(photo(name), quality))
+        assert found == [] and mask.sum() == 0, quality
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_find_mosaics_finds_a_jpegd_mosaic_on_jpegs_own_grid(name):
+    # `add --block 8` on a box at the corner puts the mosaic's lines on JPEG's: still a mosaic.
+    image = photo(name)
+    mask = region(image)
+    found_mask, found = find_mosaics(jpeg(pixelate(image, mask, block=8, offset=(0, 0)), 75))
+    assert iou(found_mask, mask) > 0.75
+    assert Grid(8, 8, 0, 0) in [f.grid for f in found]
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_block_fit_tells_a_jpegd_mosaic_from_the_photo_around_it(name):
+    # After JPEG q75 a mosaic's blocks are not flat, but each stays close to its mean, far
+    # closer than on the grid moved by half a block; the photo around it fits both alike.
+    image = photo(name)
+    mask = region(image)
+    grid = Grid(13, 13, 5, 2)
+    seen = jpeg(pixelate(image, mask, block=grid.block, offset=grid.offset), 75)
+    own, shifted = _block_fit(luma(seen), grid)
+    cover = _block_mean(mask[0].numpy(), grid)
+    ratio = own / np.maximum(shifted, 1e-6)
+    textured = shifted > 4.0
+    assert np.median(ratio[cover > 0.99]) < 0.3
+    assert np.median(ratio[(cover < 0.01) & textured]) > 0.5
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_find_mosaics_after_jpeg_at_an_odd_offset(name):
+    image = photo(name)
+    mask = region(image)
+    grid = Grid(13, 13, 5, 2)
+    found_mask, found = find_mosaics(jpeg(pixelate(image, mask, block=grid.block, offset=grid.offset), 75))
+    assert iou(found_mask, mask) > 0.55
+    assert grid in [f.grid for f in found]
