@@ -9,7 +9,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("nets", help="list the registered networks and their parameter counts",
                        description="List every registered network (name, trainable parameters for the "
                                    "default 3-channel setting, kind, summary).")
-    p.add_argument("--kind", choices=["generator", "discriminator", "classifier"], help="only this kind")
+    p.add_argument("--kind", choices=["generator", "discriminator", "classifier", "detector"], help="only this kind")
     p.set_defaults(func=run)
 
 

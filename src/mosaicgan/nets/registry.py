@@ -14,7 +14,7 @@ from torch import nn
 
 from mosaicgan.errors import UserError
 
-KINDS = ("generator", "discriminator", "classifier")
+KINDS = ("generator", "discriminator", "classifier", "detector")
 
 
 @dataclass(frozen=True)
