@@ -155,11 +155,12 @@ class RegionFinder:
         if kind == "boxes":
             return Region(self._boxes_mask(image.size, path), {"kind": "boxes", "boxes": [list(b) for b in self.request.boxes]})
         if kind == "faces":
-            from mosaicgan.localize.faces import detect_faces
+            from mosaicgan.localize.faces import detect_faces, face_box, face_mask
 
-            boxes = detect_faces(image)
-            mask = boxes_to_mask(boxes, height=image.height, width=image.width)[0]
-            return Region(mask, {"kind": "faces", "boxes": [list(b) for b in boxes]})
+            faces = detect_faces(image)
+            mask = face_mask(faces, height=image.height, width=image.width).float()
+            boxes = [list(face_box(f, height=image.height, width=image.width)) for f in faces]
+            return Region(mask, {"kind": "faces", "boxes": boxes})
         if kind == "cam":
             from mosaicgan.localize.regions import heatmap_to_mask
 
