@@ -42,6 +42,9 @@ class RegionRequest:
       `min_prob` > 0 an image whose predicted probability of the class is lower gets no region.
     shape_count, shape_size: random shapes per image (low, high, both included) and their
       size as a fraction of the image's short side.
+    face_threshold, min_face, face_grow, face_shape: faces scoring at least the threshold and
+      at least `min_face` pixels tall, each masked as its box (stretched to its landmarks)
+      grown by `face_grow` x its size on every side, as an ellipse or a box (localize/faces.py).
     """
 
     kind: str
@@ -53,6 +56,10 @@ class RegionRequest:
     min_prob: float = 0.0
     shape_count: tuple[int, int] = (1, 3)
     shape_size: tuple[float, float] = (0.15, 0.5)
+    face_threshold: float = 0.2
+    min_face: float = 16.0
+    face_grow: float = 0.3
+    face_shape: str = "ellipse"
 
 
 @dataclass
@@ -89,6 +96,7 @@ class RegionFinder:
         self.request = request
         self.classifier = None
         self.class_index: int | None = None
+        self.face_detector = None
         if request.kind == "mask":
             if request.mask is None:
                 raise UserError("a mask region needs a mask file or folder")
@@ -107,6 +115,19 @@ class RegionFinder:
 
             self.classifier = load_classifier(request.classifier, device=device)
             self.class_index = self.classifier.resolve_allowed_class(request.cam_class)
+        elif request.kind == "faces":
+            from mosaicgan.localize.faces import FACE_SHAPES, shipped_detector
+
+            if not 0.0 < request.face_threshold < 1.0:
+                raise UserError(f"--face-threshold must lie in (0, 1), got {request.face_threshold}")
+            if request.min_face < 4:
+                raise UserError(f"--min-face must be at least 4 pixels, got {request.min_face}")
+            if request.face_grow < 0:
+                raise UserError(f"--grow must be >= 0 with --faces (a fraction of each face's size), "
+                                f"got {request.face_grow}")
+            if request.face_shape not in FACE_SHAPES:
+                raise UserError(f"--face-shape must be one of {', '.join(FACE_SHAPES)}, got {request.face_shape!r}")
+            self.face_detector = shipped_detector(str(torch.device(device)))
         elif request.kind == "random":
             lo, hi = request.shape_count
             if not 1 <= lo <= hi:
@@ -157,8 +178,11 @@ class RegionFinder:
         if kind == "faces":
             from mosaicgan.localize.faces import detect_faces, face_box, face_mask
 
-            faces = detect_faces(image)
-            mask = face_mask(faces, height=image.height, width=image.width).float()
+            request = self.request
+            faces = detect_faces(image, threshold=request.face_threshold, min_face=request.min_face,
+                                 detector=self.face_detector)
+            mask = face_mask(faces, height=image.height, width=image.width, grow=request.face_grow,
+                             shape=request.face_shape).float()
             boxes = [list(face_box(f, height=image.height, width=image.width)) for f in faces]
             return Region(mask, {"kind": "faces", "boxes": boxes})
         if kind == "cam":
