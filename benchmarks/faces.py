@@ -44,7 +44,9 @@ from PIL import Image, ImageDraw
 from mosaicgan.infer.regions import RegionFinder, RegionRequest
 
 HERE = Path(__file__).resolve().parent
-PHOTOS = HERE.parents[1] / "shared" / "data"  # ../shared/data beside the repository
+# ../shared/data beside the repository (or beside the folder of worktrees holding it); --photos overrides.
+PHOTOS = next((p / "shared" / "data" for p in HERE.parents[1:3] if (p / "shared" / "data").is_dir()),
+              HERE.parents[1] / "shared" / "data")
 BOXES = HERE / "faces_boxes.json"
 COVERED = 0.6
 
@@ -186,8 +188,10 @@ def speed(threads_list: list[int], batches: list[int]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global PHOTOS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--boxes", type=Path, default=BOXES)
+    parser.add_argument("--photos", type=Path, default=PHOTOS, help=f"the shared photos (default {PHOTOS})")
     parser.add_argument("--deface-python", help="python of a venv with deface 1.5.0 and onnxruntime")
     parser.add_argument("--threshold", type=float, help="--face-threshold (default: the package's)")
     parser.add_argument("--min-face", type=float, help="--min-face (default: the package's)")
@@ -200,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    PHOTOS = args.photos
 
     labels = load_labels(args.boxes)
     names = list(labels)

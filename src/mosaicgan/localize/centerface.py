@@ -176,6 +176,7 @@ class FaceDetector:
       more false ones).
     min_face: smallest face searched for, in image pixels (box's longer side); smaller ones are
       dropped. Below 16 the image is upscaled for the network (slower).
+    flip: score each face by the mean heatmap of the image and its mirror image (twice the work).
     tile: longest input side sent to the network at once; overlap: of neighbouring tiles.
     batch_pixels: most input pixels per forward pass (memory: about 100 bytes per pixel on CPU).
     """
@@ -208,7 +209,8 @@ class FaceDetector:
         return tensors
 
     def detect(self, images: Sequence[Image.Image | torch.Tensor] | Image.Image | torch.Tensor, *,
-               threshold: float = 0.2, min_face: float = 16.0, nms_iou: float = 0.3) -> list[list[Face]]:
+               threshold: float = 0.2, min_face: float = 16.0, nms_iou: float = 0.3,
+               flip: bool = False) -> list[list[Face]]:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must lie in (0, 1), got {threshold}")
         if min_face < 4:
@@ -221,8 +223,14 @@ class FaceDetector:
         for batch in self._batches(pieces):
             inputs = torch.stack([self._input(tensors, piece, batch_shape=batch[1], scaled=scaled)
                                   for piece in batch[0]])
+            inputs = inputs.to(self.device)
             with torch.inference_mode():
-                maps = self.net(inputs.to(self.device).contiguous(memory_format=torch.channels_last))
+                maps = self.net(inputs.contiguous(memory_format=torch.channels_last))
+                if flip:
+                    # The score is the mean of the image's and its mirror image's heatmaps: a face
+                    # stays a face when mirrored, while many chance patterns do not.
+                    mirrored = self.net(inputs.flip(-1).contiguous(memory_format=torch.channels_last))
+                    maps["heatmap"] = (maps["heatmap"] + mirrored["heatmap"].flip(-1)) / 2
             maps = {k: v.float().cpu() for k, v in maps.items()}
             for piece, found in zip(batch[0], decode(maps, threshold=threshold)):
                 for det in found:
