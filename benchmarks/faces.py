@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from mosaicgan.infer.regions import RegionFinder, RegionRequest
+from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
 
 HERE = Path(__file__).resolve().parent
 # ../shared/data beside the repository (or beside the folder of worktrees holding it); --photos overrides.

