@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from mosaicgan.choices import DETECTED_REGIONS, REGION_KINDS
+from mosaicgan.choices import DETECTED_REGIONS, FACE_SHAPES, REGION_KINDS
 from mosaicgan.errors import UserError
 from mosaicgan.infer.image_io import as_frame, to_rgb
 from mosaicgan.infer.mask_io import find_mask_file, read_mask
+from mosaicgan.localize.faces import DEFAULT_GROW, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD
 from mosaicgan.ops.masks import Box, boxes_to_mask, check_mask
 from mosaicgan.ops.shapes import draw_shapes, sample_shape, shape_to_dict
 
@@ -57,10 +58,10 @@ class RegionRequest:
     min_prob: float = 0.0
     shape_count: tuple[int, int] = (1, 3)
     shape_size: tuple[float, float] = (0.15, 0.5)
-    face_threshold: float = 0.2
-    min_face: float = 16.0
-    face_grow: float = 0.3
-    face_shape: str = "ellipse"
+    face_threshold: float = DEFAULT_THRESHOLD
+    min_face: float = DEFAULT_MIN_FACE
+    face_grow: float = DEFAULT_GROW
+    face_shape: str = FACE_SHAPES[0]
 
 
 @dataclass
@@ -117,7 +118,7 @@ class RegionFinder:
             self.classifier = load_classifier(request.classifier, device=device)
             self.class_index = self.classifier.resolve_allowed_class(request.cam_class)
         elif request.kind == "faces":
-            from mosaicgan.localize.faces import FACE_SHAPES, shipped_detector
+            from mosaicgan.localize.faces import shipped_detector
 
             if not 0.0 < request.face_threshold < 1.0:
                 raise UserError(f"--face-threshold must lie in (0, 1), got {request.face_threshold}")
