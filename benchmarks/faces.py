@@ -18,7 +18,7 @@ the defaults it shipped with); "deface" is deface 1.5.0 with its defaults (run i
 with `--deface-python`, see faces_deface_masks.py).
 
     PYTHONPATH=src .venv/bin/python benchmarks/faces.py [--deface-python /tmp/deface-venv/bin/python] \\
-        [--sheet runs/faces_sheet.png] [--out runs/faces.json] [--threshold 0.2] [--speed]
+        [--sheet runs/faces_sheet.png] [--out runs/faces.json] [--threshold 0.35] [--sweep 0.2,0.35,0.5] [--speed]
 
 --sheet writes a contact sheet of the labelled boxes (green: faces, yellow: ignore) for review;
 --speed measures photos/s of the detector on 1080p photos (1 and 2 threads, batch 1 and 4).
@@ -42,6 +42,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
+from mosaicgan.localize.faces import detect_faces, face_mask, shipped_detector
 
 HERE = Path(__file__).resolve().parent
 # ../shared/data beside the repository (or beside the folder of worktrees holding it); --photos overrides.
@@ -198,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grow", type=float, help="face --grow (default: the package's)")
     parser.add_argument("--shape", choices=["ellipse", "box"], help="--face-shape (default: the package's)")
     parser.add_argument("--methods", default="centerface,haar,deface")
+    parser.add_argument("--sweep", default="", metavar="T,T,...",
+                        help="also score CenterFace at these thresholds, with and without the mirror-image score "
+                             "(one detection pass each way at the lowest threshold, then filtered by score)")
     parser.add_argument("--sheet", type=Path, help="write a contact sheet of the labelled boxes here")
     parser.add_argument("--out", type=Path, help="write the per-photo results (JSON) here")
     parser.add_argument("--speed", action="store_true", help="also measure photos/s at 1080p")
@@ -214,8 +218,15 @@ def main(argv: list[str] | None = None) -> int:
     methods = [m for m in args.methods.split(",") if m and (m != "deface" or args.deface_python)]
     options = {k: v for k, v in (("face_threshold", args.threshold), ("min_face", args.min_face),
                                  ("face_grow", args.grow), ("face_shape", args.shape)) if v is not None}
-    finder = RegionFinder(RegionRequest(kind="faces", **options))
+    request = RegionRequest(kind="faces", **options)
+    finder = RegionFinder(request)
+    sweep = sorted(float(t) for t in args.sweep.split(",") if t)
+    for flip in (True, False) if sweep else ():
+        for t in sweep:
+            method = f"cf t={t:.2f}" + (" flip" if flip else "")
+            methods.append(method)
     masks: dict[str, dict[str, np.ndarray]] = {m: {} for m in methods}
+    detector = shipped_detector()
     seconds: dict[str, float] = {m: 0.0 for m in methods}
     if "deface" in methods:
         masks["deface"], per_photo = deface_masks(args.deface_python, names)
@@ -230,6 +241,18 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             masks["haar"][name] = haar_mask(image)
             seconds["haar"] += time.perf_counter() - start
+        for flip in (True, False) if sweep else ():
+            # Faces found at the lowest threshold, kept by score: the same faces as a detection at
+            # the higher threshold (local maxima and greedy NMS do not depend on the cut).
+            start = time.perf_counter()
+            faces = detect_faces(image, threshold=sweep[0], min_face=request.min_face, flip=flip, detector=detector)
+            elapsed = time.perf_counter() - start
+            for t in sweep:
+                method = f"cf t={t:.2f}" + (" flip" if flip else "")
+                kept = [f for f in faces if f.score > t]
+                masks[method][name] = face_mask(kept, height=image.height, width=image.width, grow=request.face_grow,
+                                                shape=request.face_shape).numpy()
+                seconds[method] += elapsed
 
     people = [n for n in names if labels[n]["faces"] or labels[n]["ignore"]]
     total_faces = sum(len(labels[n]["faces"]) for n in names)
@@ -238,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                "options": options, "methods": {}}
     print(f"{len(names)} photos ({len(people)} with people, {total_faces} labelled faces; "
           f"{len(names) - len(people)} face-free)")
-    print(f"{'method':<11} {'recall':>14} {'false mosaics':>14} {'per photo':>10} {'s/photo':>8}")
+    print(f"{'method':<16} {'recall':>14} {'false mosaics':>14} {'per photo':>10} {'s/photo':>8}")
     for method in methods:
         per = {n: score(masks[method][n], labels[n]["faces"], labels[n]["ignore"]) for n in names}
         covered = sum(sum(p["covered"]) for p in per.values())
@@ -248,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         results["methods"][method] = {"covered": covered, "recall": covered / total_faces, "false_mosaics": false,
                                       "false_per_photo": false / len(names), "seconds": seconds[method],
                                       "missed": missed, "false_at": false_at}
-        print(f"{method:<11} {covered:>4}/{total_faces:<3} {covered / total_faces:>5.1%} {false:>14} "
+        print(f"{method:<16} {covered:>4}/{total_faces:<3} {covered / total_faces:>5.1%} {false:>14} "
               f"{false / len(names):>10.3f} {seconds[method] / len(names):>8.2f}")
         print(f"    missed: {', '.join(missed) or '-'}")
         print(f"    false:  {', '.join(false_at) or '-'}")

@@ -12,7 +12,7 @@ from mosaicgan.errors import UserError
 
 # The defaults of --faces (kept here as plain numbers so `--help` needs no torch import;
 # infer.region_finder.RegionRequest has the same ones, and a test checks they agree).
-FACE_THRESHOLD, FACE_MIN, FACE_GROW = 0.2, 16.0, 0.3
+FACE_THRESHOLD, FACE_MIN, FACE_GROW = 0.35, 16.0, 0.3
 LISTED = 10  # inputs named on stderr; a longer list goes to a file
 
 

@@ -26,7 +26,7 @@ from mosaicgan.choices import DETECTED_REGIONS, FACE_SHAPES, REGION_KINDS
 from mosaicgan.errors import UserError
 from mosaicgan.infer.image_io import as_frame, to_rgb
 from mosaicgan.infer.mask_io import find_mask_file, read_mask
-from mosaicgan.localize.faces import DEFAULT_GROW, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD
+from mosaicgan.localize.faces import DEFAULT_FLIP, DEFAULT_GROW, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD
 from mosaicgan.ops.masks import Box, boxes_to_mask, check_mask
 from mosaicgan.ops.shapes import draw_shapes, sample_shape, shape_to_dict
 
@@ -46,7 +46,8 @@ class RegionRequest:
       size as a fraction of the image's short side.
     face_threshold, min_face, face_grow, face_shape: faces scoring at least the threshold and
       at least `min_face` pixels tall, each masked as its box (stretched to its landmarks)
-      grown by `face_grow` x its size on every side, as an ellipse or a box (localize/faces.py).
+      grown by `face_grow` x its size on every side, as an ellipse or a box (localize/faces.py);
+      face_flip scores faces on the image and its mirror image (twice the work, fewer false faces).
     """
 
     kind: str
@@ -62,6 +63,7 @@ class RegionRequest:
     min_face: float = DEFAULT_MIN_FACE
     face_grow: float = DEFAULT_GROW
     face_shape: str = FACE_SHAPES[0]
+    face_flip: bool = DEFAULT_FLIP
 
 
 @dataclass
@@ -178,7 +180,7 @@ class RegionFinder:
 
             request = self.request
             faces = detect_faces(to_rgb(image), threshold=request.face_threshold, min_face=request.min_face,
-                                 detector=self.face_detector)
+                                 flip=request.face_flip, detector=self.face_detector)
             mask = face_mask(faces, height=height, width=width, grow=request.face_grow,
                              shape=request.face_shape).float()
             boxes = [list(face_box(f, height=height, width=width)) for f in faces]

