@@ -21,6 +21,7 @@ from mosaicgan import choices
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
 from mosaicgan.models import MODELS, model_spec
+from mosaicgan.validate import check_config_value
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ def _coerce(key: str, value: Any, current: Any) -> Any:
     choices = CHOICES.get(key)
     if choices and value not in choices:
         raise UserError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+    check_config_value(key, value)
     return value
 
 
@@ -219,6 +221,8 @@ def load_toml(path: str | Path, *, base: TrainConfig | None = None) -> TrainConf
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError("no such config file", path=path) from None
+    except IsADirectoryError:
+        raise UserError("is a folder, not a TOML config file", path=path) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"not a valid TOML file ({err})", path=path) from None
     flat = flatten(data)

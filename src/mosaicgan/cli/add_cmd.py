@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from mosaicgan import choices
-from mosaicgan.cli.common import add_device_flag, plural, progress_bar
+from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, plural, progress_bar
 from mosaicgan.errors import UserError
 
 # The defaults of --faces (kept here as plain numbers so `--help` needs no torch import;
@@ -72,12 +72,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--feather", type=int, default=0, help="soft edge of N pixels outside the region")
     p.add_argument("--seed", type=int, default=0, help="seed of the random style's picks")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the mask as applied")
+    p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mosaicgan.atomic import check_writable_dir
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.infer.add_files import add_mosaic_files, check_inputs
     from mosaicgan.infer.mosaic_core import MosaicOptions
@@ -96,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--grow takes whole pixels here (a fraction of the face size only with --faces), "
                             f"got {args.grow}")
         grow_pixels = int(args.grow)
+    check_writable_dir(args.out)
     options = MosaicOptions(style=args.style, block=args.block, block_fraction=args.block_fraction,
                             grow=grow_pixels, feather=args.feather, seed=args.seed)
     if args.mask is not None:
@@ -113,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
                                 min_prob=args.min_prob)
     paths = expand_inputs(args.inputs)
     finder = RegionFinder(request, device=resolve_device(args.device or "auto"))
-    plan = check_inputs(paths, finder=finder, out_dir=args.out, options=options, save_mask=args.save_mask)
+    plan = check_inputs(paths, finder=finder, out_dir=args.out, options=options, save_mask=args.save_mask,
+                        overwrite=args.overwrite)
     with progress_bar(len(paths), desc="add", quiet=args.quiet) as bar:
         result = add_mosaic_files(paths, finder=finder, out_dir=args.out, options=options,
                                   save_mask=args.save_mask, progress=bar, plan=plan)
@@ -128,7 +132,12 @@ def run(args: argparse.Namespace) -> int:
                                     result.no_region)
             more = f" and {len(result.no_region) - LISTED} more (all listed in {listing})"
         print(f"{what} found in {plural(len(result.no_region), 'image')}, not written: {names}{more}", file=sys.stderr)
-    return 0
+    if result.shrunk_away:
+        names = ", ".join(p.name for p in result.shrunk_away[:LISTED])
+        more = f" and {len(result.shrunk_away) - LISTED} more" if len(result.shrunk_away) > LISTED else ""
+        print(f"--grow {grow_pixels} shrank the region to nothing in {plural(len(result.shrunk_away), 'image')}, "
+              f"not written: {names}{more}", file=sys.stderr)
+    return 0 if result.written else NOTHING_DONE
 
 
 def write_listing(path: Path, inputs: list[Path]) -> Path:

@@ -6,6 +6,10 @@ import argparse
 
 from tqdm import tqdm
 
+# Exit status of a command that ran without error but found nothing to do (`add --faces` where no
+# image has a face): scripts can tell it from success (0), bad input (2) and Ctrl-C (130).
+NOTHING_DONE = 3
+
 
 def add_device_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
