@@ -118,11 +118,18 @@ def test_written_files_have_ordinary_permissions(tiny_run):
 
 
 def test_demo_runs_end_to_end(capsys, tmp_path):
-    code = main(["demo", "--out", str(tmp_path / "demo"), "--epochs", "1", "--device", "cpu"])
+    from mosaicgan.infer.provenance import read_provenance
+
+    code = main(["demo", "--out", str(tmp_path / "demo"), "--pix2pix", "--epochs", "1", "--device", "cpu"])
     assert code == 0
     out = capsys.readouterr().out
+    # The main path: add --faces, then remove finds and restores that mosaic.
+    assert (tmp_path / "demo" / "mosaicked" / "grace_hopper.jpg").is_file()
+    assert (tmp_path / "demo" / "mosaicked" / "grace_hopper_mask.png").is_file()
+    restored = tmp_path / "demo" / "restored" / "grace_hopper.jpg"
+    assert read_provenance(restored)["synthesized"] is True
+    assert f"restored image: {restored}" in out and "PSNR inside the mosaicked region" in out
+    # --pix2pix: the toy paired task.
     assert "identity (input)" in out
     assert len(list((tmp_path / "demo" / "translated").glob("*.png"))) == 40
     assert (tmp_path / "demo" / "run" / "checkpoints" / "eval_test.json").is_file()
-    assert (tmp_path / "demo" / "mosaicked" / "grace_hopper.jpg").is_file()
-    assert (tmp_path / "demo" / "mosaicked" / "grace_hopper_mask.png").is_file()

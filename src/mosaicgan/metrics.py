@@ -39,3 +39,11 @@ def ssim(prediction: torch.Tensor, target: torch.Tensor, *, window: int = 11, si
     c1, c2 = 0.01**2, 0.03**2
     s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return s.flatten(1).mean(1)
+
+
+def masked_psnr(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
+    """PSNR in dB over the pixels where mask > 0.5 (images (C, H, W) in [-1, 1], mask (H, W) or
+    (1, H, W)), all channels together, on 8-bit values as saved files hold them."""
+    inside = (mask.reshape(prediction.shape[-2:]) > 0.5).expand_as(prediction)
+    mse = (to_unit(prediction) - to_unit(target)).pow(2)[inside].mean()
+    return float(10 * torch.log10(1.0 / mse.clamp_min(1e-10)))

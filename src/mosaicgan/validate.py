@@ -86,6 +86,19 @@ CONFIG_RANGES: dict[str, Range] = {
     "run.sample_every": at_least(1),
     "run.save_every": at_least(1),
     "run.keep_every_epochs": NON_NEGATIVE,
+    "nets.blocks": Range(low=1, high=64),
+    "nets.block_scale": Range(low=1, high=32),
+    "mosaic.lattice": Range(low=2, high=256),
+    "mosaic.block_min": Range(low=2, high=512),
+    "mosaic.block_max": Range(low=2, high=512),
+    "mosaic.rect_prob": Range(low=0, high=1),
+    "mosaic.median_prob": Range(low=0, high=1),
+    "mosaic.jpeg_prob": Range(low=0, high=1),
+    "mosaic.jpeg_quality_min": Range(low=1, high=100),
+    "mosaic.jpeg_quality_max": Range(low=1, high=100),
+    "mosaic.full_prob": Range(low=0, high=1),
+    "mosaic.grow_prob": Range(low=0, high=1),
+    "mosaic.samples_per_epoch": at_least(1),
 }
 
 

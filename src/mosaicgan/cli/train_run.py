@@ -34,9 +34,9 @@ FLAG_KEYS = {
 }
 
 
-def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: str) -> None:
+def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: str, data_nargs: str | None = None) -> None:
     """Flags every trainer shares: where the data and the run are, config overrides, and run control."""
-    p.add_argument("--data", metavar="DIR", help=data_help)
+    p.add_argument("--data", metavar="DIR", nargs=data_nargs, help=data_help)
     p.add_argument("--out", metavar="RUN_DIR", type=Path, help="run folder to create (checkpoints, log.jsonl; GANs: sample grids)")
     p.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--config", metavar="FILE.toml", type=Path, help="a TOML config (see configs/)")

@@ -66,14 +66,16 @@ def load_image(path: str | Path, *, channels: int | None = None) -> LoadedImage:
     return LoadedImage(pil_to_tensor(img), alpha)
 
 
-def write_image(image: torch.Tensor, path: str | Path, *, alpha: Image.Image | None = None) -> Path:
+def write_image(image: torch.Tensor, path: str | Path, *, alpha: Image.Image | None = None,
+                options: dict | None = None) -> Path:
     """Write a frame (C, H, W) in [-1, 1] atomically, with `alpha` put back when given, in the
-    format of `path`'s extension (see SAVE_OPTIONS). Metadata (EXIF, GPS) is never copied."""
+    format of `path`'s extension (see SAVE_OPTIONS; `options` adds to or replaces those, e.g.
+    a JPEG quality or metadata to write). The input's metadata (EXIF, GPS) is never copied."""
     img = tensor_to_pil(image)
     if alpha is not None:
         img.putalpha(alpha)
     path = Path(path)
-    return save_image(img, path, **SAVE_OPTIONS.get(path.suffix.lower(), {}))
+    return save_image(img, path, **{**SAVE_OPTIONS.get(path.suffix.lower(), {}), **(options or {})})
 
 
 def as_frame(image: torch.Tensor | np.ndarray | Image.Image) -> torch.Tensor:

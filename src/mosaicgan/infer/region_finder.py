@@ -176,15 +176,7 @@ class RegionFinder:
             return Region(self._boxes_mask((width, height), path),
                           {"kind": "boxes", "boxes": [list(b) for b in self.request.boxes]})
         if kind == "faces":
-            from mosaicgan.localize.faces import detect_faces, face_box, face_mask
-
-            request = self.request
-            faces = detect_faces(to_rgb(image), threshold=request.face_threshold, min_face=request.min_face,
-                                 flip=request.face_flip, detector=self.face_detector)
-            mask = face_mask(faces, height=height, width=width, grow=request.face_grow,
-                             shape=request.face_shape).float()
-            boxes = [list(face_box(f, height=height, width=width)) for f in faces]
-            return Region(mask, {"kind": "faces", "boxes": boxes})
+            return self.find_batch([image], path=path)[0]
         if kind == "cam":
             from mosaicgan.localize.cam import heatmap_to_mask
 
@@ -206,6 +198,25 @@ class RegionFinder:
                                size_range=self.request.shape_size) for _ in range(count)]
         mask = draw_shapes(shapes, height=height, width=width)[0]
         return Region(mask, {"kind": "random", "shapes": [shape_to_dict(s) for s in shapes]})
+
+    def find_batch(self, images: list[torch.Tensor | np.ndarray], *, path: Path | None = None) -> list[Region]:
+        """`find` for several frames; faces of all of them go through the detector's network in
+        shared batches (frames of one size share every batch)."""
+        if self.request.kind != "faces":
+            return [self.find(image, path=path) for image in images]
+        from mosaicgan.localize.faces import detect_faces_batch, face_box, face_mask
+
+        request = self.request
+        frames = [as_frame(image) for image in images]
+        found = detect_faces_batch([to_rgb(f) for f in frames], threshold=request.face_threshold,
+                                   min_face=request.min_face, flip=request.face_flip, detector=self.face_detector)
+        regions = []
+        for frame, faces in zip(frames, found):
+            height, width = frame.shape[-2:]
+            mask = face_mask(faces, height=height, width=width, grow=request.face_grow, shape=request.face_shape)
+            boxes = [list(face_box(f, height=height, width=width)) for f in faces]
+            regions.append(Region(mask.float(), {"kind": "faces", "boxes": boxes}))
+        return regions
 
     def _read_mask(self, image_path: Path | None, size: tuple[int, int]) -> tuple[torch.Tensor, Path]:
         mask_path = self.mask_file(image_path)

@@ -201,7 +201,9 @@ def _train(
                 generator=torch.Generator().manual_seed(config.run.seed),
             )
             for batch in loader:
-                losses = task.step(to_device(batch, device))
+                # bf16 autocast: convolutions in bfloat16, the rest (and every weight) in float32.
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.run.precision == "bf16"):
+                    losses = task.step(to_device(batch, device))
                 step += 1
                 done_in_epoch += 1
                 means.update(losses)

@@ -1,0 +1,167 @@
+"""How well `localize.mosaics.find_mosaics` finds mosaics, and how often it touches clean photos.
+
+Held-out pairs: each photo of the dev split (Set5, Set14, BSD68; none is used to set anything
+in training) gets a region (1-2 random shapes, as make-pairs draws them) mosaicked by
+`ops.mosaic.pixelate` with a block size drawn from 4..40 (a quarter of them rectangular,
+aspect 1:2..2:1) at a random grid offset. The region is at least 4 blocks across, as a
+mosaic meant to hide something is. Each is saved as PNG and as JPEG at quality 75 (Pillow's
+default 4:2:0 colour), read back, and searched with no mask. Reported per encoding:
+- IoU of the found mask with the true region (an image where nothing is found scores 0);
+- grid: the found region that overlaps the truth most has exactly the true block size and
+  offset;
+- grid given the mask: `estimate_grid(image, true mask)` (what `remove --mask` uses) is exact.
+Clean photos: every image file under the data folder, searched as it is; "touched" = anything
+found. The 16 files the data README calls not photos (checkerboards, label masks, a 4x6 test
+pattern, an MNIST digit, Set14's slide screenshot and drawing) are counted apart.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/mosaic_detect.py --data ../shared/data [--pairs 2] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mosaicgan.data.images import pil_to_tensor, read_image
+from mosaicgan.localize.mosaic_grid import estimate_grid
+from mosaicgan.localize.mosaics import find_mosaics
+from mosaicgan.ops.grid import Grid
+from mosaicgan.ops.mosaic import pixelate
+from mosaicgan.ops.shapes import draw_shapes, sample_shape
+
+HELD_OUT = ("Set5", "Set14", "BSD68")
+NOT_PHOTOS = ("checker", "rgb6X4", "mnist_nine", "segmentation_mask", "posenet/mask", "ppt3", "comic")
+
+
+def make_pair(photo: torch.Tensor, *, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, Grid]:
+    """(mosaicked image, region mask (1, H, W), grid) for one photo."""
+    _, h, w = photo.shape
+
+    def uniform(a: float, b: float) -> float:
+        return a + (b - a) * float(torch.rand((), generator=generator))
+
+    block = int(torch.randint(4, 41, (), generator=generator))
+    if float(torch.rand((), generator=generator)) < 0.25:
+        aspect = math.exp(uniform(-math.log(2), math.log(2)))
+        bh, bw = max(4, round(block / math.sqrt(aspect))), max(4, round(block * math.sqrt(aspect)))
+    else:
+        bh = bw = block
+    grid = Grid(bh, bw, int(torch.randint(0, bh, (), generator=generator)),
+                int(torch.randint(0, bw, (), generator=generator)))
+    short = min(h, w)
+    low = min(0.9, max(0.2, 4 * max(bh, bw) / short))
+    count = int(torch.randint(1, 3, (), generator=generator))
+    shapes = [sample_shape(height=h, width=w, generator=generator, size_range=(low, max(low, 0.6)))
+              for _ in range(count)]
+    mask = draw_shapes(shapes, height=h, width=w)
+    return pixelate(photo, mask, block=grid.block, offset=grid.offset), mask, grid
+
+
+def encode(image: torch.Tensor, fmt: str) -> torch.Tensor:
+    """Round-trip through a PNG or a JPEG q75 file in memory, as a saved mosaic would be read."""
+    arr = ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    pil = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG" if fmt == "png" else "JPEG", **({} if fmt == "png" else {"quality": 75}))
+    buf.seek(0)
+    with Image.open(buf) as img:
+        return pil_to_tensor(img.convert(pil.mode))
+
+
+def iou(found: torch.Tensor, truth: torch.Tensor) -> float:
+    a, b = found > 0.5, truth > 0.5
+    union = (a | b).sum().item()
+    return (a & b).sum().item() / union if union else 1.0
+
+
+def held_out(data: Path, *, pairs: int, seed: int) -> dict:
+    photos = sorted(p for d in HELD_OUT for p in (data / d).iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
+    results = {"png": [], "jpeg": []}
+    for i, path in enumerate(photos):
+        photo = pil_to_tensor(read_image(path, mode="RGB"))
+        for k in range(pairs):
+            generator = torch.Generator().manual_seed(seed * 100003 + i * 101 + k)
+            image, mask, grid = make_pair(photo, generator=generator)
+            for fmt in ("png", "jpeg"):
+                seen = encode(image, fmt)
+                start = time.perf_counter()
+                found_mask, regions = find_mosaics(seen)
+                seconds = time.perf_counter() - start
+                best = max(regions, key=lambda r: (r.mask & (mask[0] > 0.5)).sum().item(), default=None)
+                given = estimate_grid(seen, mask)
+                results[fmt].append({"photo": f"{path.parent.name}/{path.name}", "pair": k, "grid": grid.to_dict(),
+                                     "iou": iou(found_mask, mask), "grid_ok": best is not None and best.grid == grid,
+                                     "found_grid": None if best is None else best.grid.to_dict(),
+                                     "given_ok": given == grid, "regions": len(regions), "seconds": seconds})
+        print(f"\rheld-out {i + 1}/{len(photos)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return results
+
+
+def clean(data: Path) -> list[dict]:
+    files = sorted(p for p in data.rglob("*") if p.is_file() and p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+    rows = []
+    for i, path in enumerate(files):
+        image = pil_to_tensor(read_image(path, mode="RGB"))
+        start = time.perf_counter()
+        mask, regions = find_mosaics(image)
+        rel = str(path.relative_to(data))
+        rows.append({"file": rel, "photo": not any(s in rel for s in NOT_PHOTOS), "touched": bool(regions),
+                     "pixels": int(mask.sum().item()), "seconds": time.perf_counter() - start,
+                     "size": list(image.shape[1:])})
+        print(f"\rclean {i + 1}/{len(files)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return rows
+
+
+def summary(results: dict, rows: list[dict]) -> dict:
+    out = {}
+    for fmt, recs in results.items():
+        if recs:
+            out[fmt] = {"pairs": len(recs), "mean_iou": float(np.mean([r["iou"] for r in recs])),
+                        "median_iou": float(np.median([r["iou"] for r in recs])),
+                        "iou_below_0.5": int(sum(r["iou"] < 0.5 for r in recs)),
+                        "grid_exact": float(np.mean([r["grid_ok"] for r in recs])),
+                        "grid_given_mask_exact": float(np.mean([r["given_ok"] for r in recs])),
+                        "seconds_per_image": float(np.mean([r["seconds"] for r in recs]))}
+    for name, keep in (("clean_photos", True), ("clean_not_photos", False)):
+        sel = [r for r in rows if r["photo"] == keep]
+        if sel:
+            out[name] = {"files": len(sel), "touched": int(sum(r["touched"] for r in sel)),
+                         "touched_share": float(np.mean([r["touched"] for r in sel])),
+                         "touched_files": [r["file"] for r in sel if r["touched"]],
+                         "seconds_per_image": float(np.mean([r["seconds"] for r in sel]))}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument("--pairs", type=int, default=2, help="mosaicked pairs per held-out photo")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--skip-clean", action="store_true")
+    p.add_argument("--skip-pairs", action="store_true")
+    p.add_argument("--json", type=Path, help="also write every record and the summary here")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    results = {"png": [], "jpeg": []} if args.skip_pairs else held_out(args.data, pairs=args.pairs, seed=args.seed)
+    rows = [] if args.skip_clean else clean(args.data)
+    out = summary(results, rows)
+    out["wall_seconds"] = time.perf_counter() - start
+    print(json.dumps(out, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps({"summary": out, "pairs": results, "clean": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""What a restored file says about itself: made by mosaicgan, with which restorer, and that
+the restored regions are synthesized, not recovered. One home for writing and reading it.
+
+Where it goes, by format (one JSON record, the same everywhere):
+- PNG: an iTXt chunk "mosaicgan" (the record), plus "Software" and "Description" text chunks
+  that any viewer shows;
+- JPEG, WebP: EXIF ImageDescription (the statement), Software, UserComment (the record), and
+  an XMP packet (dc:description, xmp:CreatorTool, and the record in mosaicgan:record);
+- TIFF: the ImageDescription and Software tags;
+- BMP and the Netpbm formats carry no metadata: such outputs cannot say it (`remove` warns).
+`read_provenance` finds the record in any of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from html import escape, unescape
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, PngImagePlugin
+
+from mosaicgan import __version__
+
+KEY = "mosaicgan"
+STATEMENT = ("Regions of this image were restored by mosaicgan: what is there is synthesized, "
+             "not recovered. A mosaic destroys the detail it covers; this is an invention, and a "
+             "restored face is not the person's face and must never be used to identify anyone.")
+_EXIF_IFD = 0x8769
+_IMAGE_DESCRIPTION = 0x010E
+_SOFTWARE = 0x0131
+_USER_COMMENT = 0x9286
+_UNICODE = b"UNICODE\x00"  # EXIF UserComment character code: UCS-2 follows
+_NO_METADATA = ("BMP", "PPM", "DIB")
+
+
+def provenance_record(*, restorer: dict[str, str], regions: list[dict[str, Any]], source: str | None = None) -> dict:
+    """The record a restored file carries. restorer: `Restorer.describe()`. regions: one dict
+    per restored region (box, grid, how it was found)."""
+    record = {"software": f"mosaicgan {__version__}", "operation": "remove mosaic", "synthesized": True,
+              "statement": STATEMENT, **restorer, "regions": regions}
+    if source is not None:
+        record["source_file"] = source
+    return record
+
+
+def carries_metadata(fmt: str) -> bool:
+    return fmt.upper() not in _NO_METADATA
+
+
+def metadata_save_options(fmt: str, record: dict) -> dict[str, Any]:
+    """Keyword arguments for `Image.save` that write `record` into a file of Pillow format `fmt`."""
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    fmt = fmt.upper()
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", record["software"])
+        info.add_text("Description", STATEMENT)
+        info.add_itxt(KEY, text)
+        return {"pnginfo": info}
+    if fmt in ("JPEG", "WEBP", "MPO"):
+        exif = Image.Exif()
+        exif[_IMAGE_DESCRIPTION] = STATEMENT
+        exif[_SOFTWARE] = record["software"]
+        exif.get_ifd(_EXIF_IFD)[_USER_COMMENT] = _UNICODE + text.encode("utf-16-be")
+        return {"exif": exif.tobytes(), "xmp": _xmp(record, text)}
+    if fmt == "TIFF":
+        return {"tiffinfo": {_IMAGE_DESCRIPTION: STATEMENT + "\n" + text, _SOFTWARE: record["software"]}}
+    return {}
+
+
+def _xmp(record: dict, text: str) -> bytes:
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:mosaicgan="https://example.org/mosaicgan/1.0/">'
+        f'<xmp:CreatorTool>{escape(record["software"])}</xmp:CreatorTool>'
+        f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{escape(STATEMENT)}</rdf:li></rdf:Alt></dc:description>'
+        f"<mosaicgan:record>{escape(text)}</mosaicgan:record>"
+        '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+    ).encode("utf-8")
+
+
+def read_provenance(path: str | Path) -> dict | None:
+    """The record a file carries, or None. A file that is not an image raises UserError."""
+    from mosaicgan.data.images import read_image  # one-line errors for unreadable files
+
+    path = Path(path)
+    read_image(path, mode="RGB")
+    with Image.open(path) as img:
+        texts = []
+        if KEY in getattr(img, "text", {}) or KEY in img.info:
+            texts.append(getattr(img, "text", {}).get(KEY) or img.info.get(KEY))
+        exif = img.getexif()
+        comment = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT)
+        if isinstance(comment, bytes):
+            texts.append(_decode_comment(comment))
+        elif isinstance(comment, str):
+            texts.append(comment)
+        xmp = img.info.get("xmp")
+        if isinstance(xmp, (bytes, str)):
+            raw = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else xmp
+            found = re.search(r"<mosaicgan:record>(.*?)</mosaicgan:record>", raw, re.S)
+            if found:
+                texts.append(unescape(found.group(1)))
+        description = exif.get(_IMAGE_DESCRIPTION)
+        if isinstance(description, str) and "\n" in description:
+            texts.append(description.split("\n", 1)[1])
+    for text in texts:
+        try:
+            record = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(record, dict) and str(record.get("software", "")).startswith("mosaicgan"):
+            return record
+    return None
+
+
+def _decode_comment(raw: bytes) -> str:
+    if raw.startswith(_UNICODE):
+        body = raw[len(_UNICODE):]
+        # Byte order is not fixed by the standard; a JSON record starts with "{".
+        return body.decode("utf-16-be" if body[:2] == b"\x00{" else "utf-16-le", "replace")
+    if raw[:8] in (b"ASCII\x00\x00\x00", b"\x00" * 8):
+        return raw[8:].decode("ascii", "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def format_record(record: dict | None, path: Path) -> str:
+    """What `mosaicgan info` prints."""
+    if record is None:
+        return f"{path}: no mosaicgan provenance (not restored by mosaicgan, or its metadata was stripped)"
+    lines = [f"{path}: restored by {record.get('software')}", f"  restorer: {record.get('restorer')}"
+             + (f" ({record['restorer_kind']})" if record.get("restorer_kind") else "")]
+    if record.get("restorer_sha256"):
+        lines.append(f"  restorer sha256: {record['restorer_sha256']}")
+    if record.get("source_file"):
+        lines.append(f"  source file: {record['source_file']}")
+    for k, region in enumerate(record.get("regions", [])):
+        parts = [f"{key} {value}" for key, value in region.items()]
+        lines.append(f"  region {k + 1}: " + ", ".join(parts))
+    lines.append(f"  {record.get('statement', STATEMENT)}")
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""`remove` over image files: check every input, then read, restore, write with provenance.
+
+Every input is checked before the first file is written (it decodes; its mask exists, has its
+size and covers something; outputs neither overwrite an input nor collide; --out is not an
+input's folder), so a bad input stops the run with one line and an untouched --out.
+
+Outputs keep the input's file name, size and format: lossless formats stay lossless (every
+pixel outside the grown, feathered region is the input's, bit for bit), a JPEG is re-encoded
+at the input's quality (estimated from its quantisation tables) and chroma subsampling, or
+at --quality. Grey stays grey, alpha is kept; palette images come out RGB(A). Every output
+says inside it that it was restored by mosaicgan, by which restorer, and that the regions
+are synthesized (`provenance`); the input's own metadata (EXIF, GPS) is not copied.
+
+An image where no mosaic is found (or, with a mask, where no grid can be read inside it) is
+not written, and is listed: an untouched photo is never passed off as restored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from mosaicgan.data.images import read_image
+from mosaicgan.errors import UserError
+from mosaicgan.infer.encoding import matching_save_options
+from mosaicgan.infer.image_io import load_image, write_image
+from mosaicgan.infer.mask_io import find_mask_file, read_mask, write_mask
+from mosaicgan.infer.outputs import plan_outputs, same_name, with_mask_name
+from mosaicgan.infer.provenance import carries_metadata, metadata_save_options, provenance_record
+from mosaicgan.infer.remove_core import RegionResult, remove_mosaics
+from mosaicgan.infer.restore import Restorer
+from mosaicgan.ops.grid import Grid
+
+
+@dataclass(frozen=True)
+class RemoveOptions:
+    """mask: a mask file for every image, or a folder of NAME.png / NAME_mask.png (None: find
+    the mosaics). grid: the mosaic's grid for every region (None: read from the pixels).
+    grow, feather: pixels around each region the restorer may change. quality: JPEG/WebP
+    output quality (None: the input's)."""
+
+    mask: Path | None = None
+    grid: Grid | None = None
+    grow: int = 0
+    feather: int = 0
+    quality: int | None = None
+    save_mask: bool = False
+    overwrite: bool = False
+
+    def check(self) -> None:
+        if self.grow < 0 or self.feather < 0:
+            raise UserError(f"--grow and --feather must be >= 0, got {self.grow} and {self.feather}")
+        if self.quality is not None and not 1 <= self.quality <= 100:
+            raise UserError(f"--quality must lie in 1..100, got {self.quality}")
+        if self.mask is not None and not self.mask.exists():
+            raise UserError("no such mask file or folder", path=self.mask)
+
+
+@dataclass
+class RemoveResult:
+    written: list[Path] = field(default_factory=list)
+    masks: list[Path] = field(default_factory=list)
+    nothing_found: list[Path] = field(default_factory=list)
+    skipped_regions: int = 0
+    faces: list[Path] = field(default_factory=list)
+    no_metadata: list[Path] = field(default_factory=list)
+
+
+def check_inputs(paths: list[Path], *, out_dir: str | Path, options: RemoveOptions) -> dict[Path, list[Path]]:
+    """Everything that can fail on the user's input, before anything is written. Returns the
+    output plan: input -> [output] or [output, mask output]. A file already in --out is
+    replaced only with `options.overwrite`."""
+    options.check()
+    out = Path(out_dir).resolve()
+    for path in paths:
+        if path.resolve().parent == out:
+            raise UserError("--out is the folder this input is in; choose another folder (inputs are never "
+                            "overwritten)", path=out_dir)
+    plan = plan_outputs(paths, out, names=with_mask_name(same_name) if options.save_mask else same_name,
+                        overwrite=options.overwrite)
+    for path in paths:
+        size = read_image(path, mode="RGB").size
+        if options.mask is not None:
+            mask_path = find_mask_file(options.mask, path)
+            mask = read_mask(mask_path, size=size, what=f"the image ({path.name})")
+            if not bool((mask > 0.5).any()):
+                raise UserError(f"mask of {path.name} covers nothing (white = region)", path=mask_path)
+    return plan
+
+
+def remove_files(
+    paths: list[Path],
+    *,
+    restorer: Restorer,
+    out_dir: str | Path,
+    options: RemoveOptions,
+    plan: dict[Path, list[Path]] | None = None,
+    progress=None,
+) -> RemoveResult:
+    """Restore the mosaics of every image of `paths` into `out_dir`. `plan`: what
+    `check_inputs` returned, when the caller checked first; otherwise the check runs here."""
+    if plan is None:
+        plan = check_inputs(paths, out_dir=out_dir, options=options)
+    result = RemoveResult()
+    for path in paths:
+        loaded = load_image(path)
+        mask = None
+        if options.mask is not None:
+            mask = read_mask(find_mask_file(options.mask, path), size=(loaded.image.shape[2], loaded.image.shape[1]))
+        restored = remove_mosaics(loaded.image, restorer=restorer, mask=mask, grid=options.grid,
+                                  grow=options.grow, feather=options.feather)
+        result.skipped_regions += len(restored.skipped)
+        if not restored.restored:
+            result.nothing_found.append(path)
+        else:
+            if _shows_a_face(restored.frame, restored.restored):
+                result.faces.append(path)
+            out = plan[path][0]
+            fmt = Image.registered_extensions().get(out.suffix.lower(), "")
+            record = provenance_record(restorer=restorer.describe(),
+                                       regions=[r.to_dict() for r in restored.restored], source=path.name)
+            save = {**matching_save_options(path, out, quality=options.quality), **metadata_save_options(fmt, record)}
+            result.written.append(write_image(restored.frame, out, alpha=loaded.alpha, options=save))
+            if not carries_metadata(fmt):
+                result.no_metadata.append(out)
+            if options.save_mask:
+                result.masks.append(write_mask(restored.mask, plan[path][1]))
+        if progress is not None:
+            progress.update(1)
+    return result
+
+
+def _shows_a_face(frame, regions: list[RegionResult]) -> bool:
+    """Whether the face detector finds a face overlapping a restored region. It looks at a crop
+    around each region (half its size again on every side), not the whole photo: cheaper,
+    and a face that overlaps the region lies in it."""
+    from mosaicgan.localize.faces import detect_faces
+
+    rgb = frame if frame.shape[0] == 3 else frame.expand(3, -1, -1)
+    h, w = rgb.shape[1:]
+    for region in regions:
+        x0, y0, x1, y1 = region.box
+        px, py = (x1 - x0) // 2, (y1 - y0) // 2
+        cx0, cy0, cx1, cy1 = max(0, x0 - px), max(0, y0 - py), min(w, x1 + px), min(h, y1 + py)
+        for face in detect_faces(rgb[:, cy0:cy1, cx0:cx1]):
+            fx0, fy0, fx1, fy1 = face.x0 + cx0, face.y0 + cy0, face.x1 + cx0, face.y1 + cy0
+            if fx0 < x1 and x0 < fx1 and fy0 < y1 and y0 < fy1:
+                return True
+    return False

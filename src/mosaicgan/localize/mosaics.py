@@ -1,0 +1,301 @@
+"""Finding mosaics that are already in an image, with no mask: where, and on which grid.
+
+Three steps, each cheap enough for large photos:
+1. Candidate grids: tiles of the image each fit a grid to their step votes
+   (`mosaic_grid.fit_axis`); tiles where most steps fall on one grid propose it.
+2. Blocks: for each proposed grid, every block of the image is scored by how flat it is
+   inside against how much it steps at its lines. Mosaic blocks are flat inside and step at
+   their lines; textures step everywhere, flat sky steps nowhere. Connected groups of enough
+   such blocks are mosaics (a lone block is not evidence of anything).
+3. Outline: a mosaic only covers part of the blocks along its edge (`pixelate` blends blocks
+   in through the mask), so in the edge blocks the pixels holding the block's flat value are
+   kept and the others (original photo) left out.
+
+The thresholds were set on held-out pairs and clean photos (benchmarks/mosaic_detect.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from mosaicgan.localize.mosaic_grid import fit_axis, grid_from_votes, luma, step_votes
+from mosaicgan.ops.grid import Grid
+
+TILE = 192
+# A block may be mosaic when the mean step across its lines is at least EDGE_MIN levels, its
+# inside varies by at most FLAT_RATIO of that (and FLAT_MAX levels: JPEG q75 leaves ~1-2), and
+# at least VOTED_MIN of its sides' pixels are clean straight steps (`step_votes`; JPEG breaks
+# many of them). A connected group of such blocks is a mosaic when, over the group, the inside
+# varies by at most GROUP_FLAT of the steps and GROUP_VOTED of the side pixels vote: a facade
+# of windows or a flat patch beside a straight edge passes for a block or two, not for a group.
+EDGE_MIN = 2.0
+FLAT_RATIO = 0.25
+FLAT_MAX = 6.0
+VOTED_MIN = 0.15
+GROUP_FLAT = 0.45
+GROUP_VOTED = 0.4
+# ... and unless its inside is all but exactly flat (a clean mosaic), its median step is at most
+# GROUP_EDGE_MAX: neighbouring blocks of a mosaic are averages of neighbouring patches of one
+# photo, while window grids of a building step from black to white.
+GROUP_EXACT = 0.02
+GROUP_EDGE_MAX = 50.0
+MIN_SIDE = 4
+MIN_PIXELS = 1024
+MIN_BLOCKS = 3
+
+
+@dataclass(frozen=True)
+class FoundMosaic:
+    """One mosaic found in an image: its pixels (bool (H, W)), bounding box (x0, y0, x1, y1)
+    with x1, y1 exclusive, its grid, and how many whole blocks backed it."""
+
+    mask: torch.Tensor
+    box: tuple[int, int, int, int]
+    grid: Grid
+    blocks: int
+
+
+def find_mosaics(image: torch.Tensor, *, max_grids: int = 16) -> tuple[torch.Tensor, list[FoundMosaic]]:
+    """All block mosaics in `image` ((C, H, W) in [-1, 1]).
+
+    Returns (mask (1, H, W) float 0/1 over every mosaic found, one FoundMosaic per connected
+    region); an empty mask and list when there is none. max_grids: how many proposed grids
+    are checked block by block (the cost grows with it).
+    """
+    y = luma(image)
+    rgb = _pixels(image)
+    h, w = y.shape
+    votes_x, votes_y = step_votes(y)
+    groups = []  # (whole blocks, pixels, grid that found them)
+    # Blocks narrower than MIN_SIDE are left out: stripes (cloth, blinds) make such grids.
+    grids = [g for g in _candidate_grids(votes_x, votes_y) if min(g.block) >= MIN_SIDE]
+    for grid in grids[:max_grids]:
+        for core in _mosaic_blocks(y, votes_x, votes_y, grid):
+            groups.append((int(core.sum()) * grid.block_h * grid.block_w, core, grid))
+    # The same mosaic passes on its own grid and on grids of its divisors; the biggest
+    # backing claims its pixels first, and the region's own steps then say which grid it is.
+    claimed = np.zeros((h, w), dtype=bool)
+    found: list[FoundMosaic] = []
+    grids = {g[2] for g in groups}
+    for _, core, grid in sorted(groups, key=lambda g: -g[0]):
+        pixels = _outline(rgb, y, grid, core) & ~claimed
+        # What a bigger find already claimed is gone; a remnant is no mosaic of its own.
+        if pixels.sum() < max(MIN_PIXELS, core.sum() * grid.block_h * grid.block_w // 2):
+            continue
+        refined = grid_from_votes(votes_x, votes_y, inside=pixels) or grid
+        if refined != grid and refined in grids:
+            continue  # a multiple of the true grid, whose own group outlines the region better
+        claimed |= pixels
+        found.append(_found(pixels, refined, int(core.sum())))
+    mask = torch.from_numpy(claimed.astype(np.float32))[None]
+    return mask, sorted(found, key=lambda f: (f.box[1], f.box[0]))
+
+
+def _pixels(image: torch.Tensor) -> np.ndarray:
+    """(C, H, W) [-1, 1] -> float32 (H, W, C) in [0, 255], alpha dropped."""
+    px = (image.detach().float().cpu().clamp(-1, 1).numpy() + 1.0) * 127.5
+    return np.ascontiguousarray(px[: 3 if px.shape[0] >= 3 else 1].transpose(1, 2, 0))
+
+
+def _found(pixels: np.ndarray, grid: Grid, blocks: int) -> FoundMosaic:
+    ys, xs = np.nonzero(pixels)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    return FoundMosaic(mask=torch.from_numpy(pixels.copy()), box=box, grid=grid, blocks=blocks)
+
+
+def _candidate_grids(votes_x: np.ndarray, votes_y: np.ndarray, *, per_axis: int = 3) -> list[Grid]:
+    """Grids proposed by tiles (half-overlapping), most strongly backed first. Each tile
+    proposes its `per_axis` best fits per axis in every combination: in a JPEG of a textured
+    photo, JPEG's own 8x8 grid can outvote a small mosaic within a tile."""
+    h, w = votes_x.shape
+    tile_h, tile_w = min(TILE, h), min(TILE, w)
+    score: dict[Grid, float] = {}
+    for y0 in _starts(h, tile_h):
+        for x0 in _starts(w, tile_w):
+            vx = votes_x[y0 : y0 + tile_h, x0 : x0 + tile_w]
+            vy = votes_y[y0 : y0 + tile_h, x0 : x0 + tile_w]
+            fxs = fit_axis(vx.sum(axis=0).astype(np.float64), top=per_axis)
+            fys = fit_axis(vy.sum(axis=1).astype(np.float64), top=per_axis)
+            for fx in fxs:
+                for fy in fys:
+                    if min(fx.lines, fy.lines) < 2 or min(fx.lift, fy.lift) < 1.5:
+                        continue
+                    grid = Grid(fy.block, fx.block, offset_y=fy.offset + y0, offset_x=fx.offset + x0)
+                    score[grid] = max(score.get(grid, 0.0), min(fx.votes, fy.votes))
+    return sorted(score, key=lambda g: -score[g])
+
+
+def _starts(length: int, tile: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    step = tile // 2
+    starts = list(range(0, length - tile + 1, step))
+    if starts[-1] != length - tile:
+        starts.append(length - tile)
+    return starts
+
+
+def _block_index(length: int, block: int, offset: int) -> np.ndarray:
+    """Block number of each position along an axis (0 for the first, possibly cut, block)."""
+    pos = np.arange(length)
+    return (pos - offset) // block - ((0 - offset) // block)
+
+
+def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid: Grid) -> list[np.ndarray]:
+    """Connected groups of mosaic blocks on `grid`, each a bool array over the block grid."""
+    h, w = y.shape
+    rows = _block_index(h, grid.block_h, grid.offset_y)
+    cols = _block_index(w, grid.block_w, grid.offset_x)
+    nr, nc = int(rows[-1]) + 1, int(cols[-1]) + 1
+    flat_sum = np.zeros((nr, nc))
+    flat_n = np.zeros((nr, nc))
+    edge_sum = np.zeros((nr, nc))
+    edge_n = np.zeros((nr, nc))
+    vote_sum = np.zeros((nr, nc))
+
+    dx = np.abs(np.diff(y, axis=1))  # between columns c and c+1
+    line_x = ((np.arange(1, w) - grid.offset_x) % grid.block_w) == 0
+    dy = np.abs(np.diff(y, axis=0))
+    line_y = ((np.arange(1, h) - grid.offset_y) % grid.block_h) == 0
+
+    def add(target_sum, target_n, values, r_idx, c_idx):
+        flat_ids = (r_idx[:, None] * nc + c_idx[None, :]).ravel()
+        target_sum += np.bincount(flat_ids, weights=values.ravel(), minlength=nr * nc).reshape(nr, nc)
+        if target_n is not None:
+            target_n += np.bincount(flat_ids, minlength=nr * nc).reshape(nr, nc)
+
+    add(flat_sum, flat_n, dx[:, ~line_x], rows, cols[:-1][~line_x])
+    add(flat_sum, flat_n, dy[~line_y, :], rows[:-1][~line_y], cols)
+    # A step across a line belongs to the blocks on both sides of it.
+    vx = votes_x[:, 1:][:, line_x].astype(np.float64)
+    vy = votes_y[1:, :][line_y, :].astype(np.float64)
+    for side in (cols[:-1][line_x], cols[1:][line_x]):
+        add(edge_sum, edge_n, dx[:, line_x], rows, side)
+        add(vote_sum, None, vx, rows, side)
+    for side in (rows[:-1][line_y], rows[1:][line_y]):
+        add(edge_sum, edge_n, dy[line_y, :], side, cols)
+        add(vote_sum, None, vy, side, cols)
+
+    flat = flat_sum / np.maximum(flat_n, 1)
+    edge = edge_sum / np.maximum(edge_n, 1)
+    voted = vote_sum / np.maximum(edge_n, 1)
+    # Blocks cut to less than half by the image border do not count: a thin flat strip along
+    # a border (a frame, a black line left by a scanner) looks like a row of cut blocks.
+    big_rows = np.bincount(rows, minlength=nr) * 2 >= grid.block_h
+    big_cols = np.bincount(cols, minlength=nc) * 2 >= grid.block_w
+    whole = big_rows[:, None] & big_cols[None, :]
+    mosaic = (whole & (edge >= EDGE_MIN) & (voted >= VOTED_MIN) & (flat <= FLAT_RATIO * edge) & (flat <= FLAT_MAX)
+              & (flat_n > 0))
+
+    # Judged by the block's least flat inner column or row (its mean step along the block):
+    # on a multiple of the true grid, a block holds whole mosaic lines, which a mean over all
+    # its pixels would dilute but this does not.
+    inner = np.maximum(_inner_line_max(dx, line_x, rows, cols[:-1], count=nc, axis=1),
+                       _inner_line_max(dy, line_y, cols, rows[:-1], count=nr, axis=0))
+    ratios = inner / np.maximum(edge, 1e-6)
+    groups = []
+    for core in _components(mosaic):
+        # A loose block of photo (a defocused background) can touch a mosaic and ride on its
+        # figures; blocks much less flat than the group's typical block are cut off again.
+        core &= ratios <= 3 * float(np.median(ratios[core])) + 0.02
+        for part in _components(core):
+            if not _is_mosaic(part, grid, ratios=ratios, voted=voted, edge=edge):
+                continue
+            noise = float(np.median(flat[part]))
+            # Flat blocks beside the group join it: a mosaic block whose neighbours happen to
+            # share its value has no step to show. As flat as the group's own blocks (a
+            # defocused background still varies by a fraction of a level), two rounds only.
+            for _ in range(2):
+                near = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+                part = part | (near & (flat <= max(0.2, 1.5 * noise)) & (flat_n > 0))
+            groups.append(_fill_holes(part))
+    return groups
+
+
+def _inner_line_max(d: np.ndarray, on_line: np.ndarray, along: np.ndarray, across: np.ndarray, *,
+                    count: int, axis: int) -> np.ndarray:
+    """Per block, the largest mean difference along one of its inner lines of pixel pairs.
+
+    d: differences between neighbours along `axis` (pairs k | k+1); on_line[k]: pair k crosses a
+    grid line (not inner); along: block index of each position along the other axis; across:
+    block index of each pair along `axis`, of `count` blocks. Returns (block rows, block cols)."""
+    if axis == 0:  # make it the column case: pairs run along axis 1
+        return _inner_line_max(d.T, on_line, along, across, count=count, axis=1).T
+    starts = np.flatnonzero(np.r_[True, np.diff(along) != 0])
+    sums = np.add.reduceat(d, starts, axis=0)  # (block rows, pairs)
+    means = sums / np.diff(np.r_[starts, d.shape[0]])[:, None]
+    means[:, on_line] = 0.0
+    cuts = np.flatnonzero(np.r_[True, np.diff(across) != 0])
+    out = np.maximum.reduceat(means, cuts, axis=1)
+    full = np.zeros((means.shape[0], count))
+    full[:, across[cuts]] = out
+    return full
+
+
+def _components(blocks: np.ndarray) -> list[np.ndarray]:
+    count, labels = cv2.connectedComponents(blocks.astype(np.uint8), connectivity=8)
+    return [labels == k for k in range(1, count)]
+
+
+def _is_mosaic(part: np.ndarray, grid: Grid, *, ratios: np.ndarray, voted: np.ndarray, edge: np.ndarray) -> bool:
+    """The group tests (see the thresholds at the top): enough blocks, in two dimensions,
+    flat inside against their steps, with clean steps, and not a black-and-white window grid."""
+    ys, xs = np.nonzero(part)
+    area = int(part.sum())
+    if area < MIN_BLOCKS or np.ptp(ys) < 1 or np.ptp(xs) < 1 or area * grid.block_h * grid.block_w < MIN_PIXELS:
+        return False
+    ratio = float(np.median(ratios[part]))
+    if ratio > GROUP_FLAT or float(voted[part].mean()) < GROUP_VOTED:
+        return False
+    return ratio <= GROUP_EXACT or float(np.median(edge[part])) <= GROUP_EDGE_MAX
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """mask with every area not connected to its border set (4-connected background)."""
+    padded = np.pad(mask.astype(np.uint8), 1)
+    flood = padded.copy()
+    cv2.floodFill(flood, None, (0, 0), 1)
+    holes = flood[1:-1, 1:-1] == 0
+    return mask | holes
+
+
+def _outline(rgb: np.ndarray, y: np.ndarray, grid: Grid, core: np.ndarray) -> np.ndarray:
+    """Pixels of the mosaic around `core` (bool over blocks): whole core blocks, and in the
+    ring of blocks around it only the pixels that hold their block's flat value."""
+    h, w = y.shape
+    rows = _block_index(h, grid.block_h, grid.offset_y)
+    cols = _block_index(w, grid.block_w, grid.offset_x)
+    ring = cv2.dilate(core.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    in_core = core[rows[:, None], cols[None, :]]
+    in_ring = ring[rows[:, None], cols[None, :]] & ~in_core
+    # How far a mosaic pixel may stray from its block's value: 1 level (rounding) for a clean
+    # mosaic, more after lossy compression, read from the core blocks' own spread.
+    core_dev = np.abs(np.diff(y, axis=1))[in_core[:, 1:] & in_core[:, :-1]]
+    tol = max(1.5, 3.0 * float(np.median(core_dev))) if core_dev.size else 1.5
+    keep = in_core.copy()
+    for br, bc in zip(*np.nonzero(ring & ~core)):
+        r = np.nonzero(rows == br)[0]
+        c = np.nonzero(cols == bc)[0]
+        block = rgb[r[0] : r[-1] + 1, c[0] : c[-1] + 1].reshape(-1, rgb.shape[2])
+        value = _mode_value(block, tol)
+        close = np.abs(block - value).max(axis=1) <= tol
+        keep[r[0] : r[-1] + 1, c[0] : c[-1] + 1] |= close.reshape(len(r), len(c))
+    keep &= in_core | in_ring
+    # Only what touches the core: a flat patch of photo in a ring block that is cut off is not it.
+    _, labels = cv2.connectedComponents(keep.astype(np.uint8), connectivity=4)
+    touching = np.unique(labels[in_core & keep])
+    keep = np.isin(labels, touching[touching > 0])
+    return _fill_holes(keep)
+
+
+def _mode_value(pixels: np.ndarray, tol: float) -> np.ndarray:
+    """The most common colour of a block's pixels (N, C), to within tol: its flat value."""
+    step = max(tol, 1.0)
+    keys = np.round(pixels / step).astype(np.int64)
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    best = int(np.argmax(counts))
+    return np.median(pixels[inverse.ravel() == best], axis=0)
