@@ -6,7 +6,12 @@ Three steps, each cheap enough for large photos:
 2. Blocks: for each proposed grid, every block of the image is scored by how flat it is
    inside against how much it steps at its lines. Mosaic blocks are flat inside and step at
    their lines; textures step everywhere, flat sky steps nowhere. Connected groups of enough
-   such blocks are mosaics (a lone block is not evidence of anything).
+   such blocks are mosaics (a lone block is not evidence of anything). JPEG rings around
+   block lines and breaks most clean steps, but each block stays close to its mean: where
+   the step test finds nothing, a group of blocks that the block-mean (piecewise constant)
+   model explains far better than the same model on the grid moved by half a block is a
+   mosaic too (`_block_fit`). A group on JPEG's own 8x8 grid must stand out from the rest of
+   the image on that grid, since a heavily compressed photo is blocky there everywhere.
 3. Outline: a mosaic only covers part of the blocks along its edge (`pixelate` blends blocks
    in through the mask), so in the edge blocks the pixels holding the block's flat value are
    kept and the others (original photo) left out.
