@@ -6,12 +6,10 @@ Three steps, each cheap enough for large photos:
 2. Blocks: for each proposed grid, every block of the image is scored by how flat it is
    inside against how much it steps at its lines. Mosaic blocks are flat inside and step at
    their lines; textures step everywhere, flat sky steps nowhere. Connected groups of enough
-   such blocks are mosaics (a lone block is not evidence of anything). JPEG rings around
-   block lines and breaks most clean steps, but each block stays close to its mean: where
-   the step test finds nothing, a group of blocks that the block-mean (piecewise constant)
-   model explains far better than the same model on the grid moved by half a block is a
-   mosaic too (`_block_fit`). A group on JPEG's own 8x8 grid must stand out from the rest of
-   the image on that grid, since a heavily compressed photo is blocky there everywhere.
+   such blocks are mosaics (a lone block is not evidence of anything). A group on JPEG's own
+   8x8 grid must also stand out from the rest of the image on that grid (`_block_fit`: the
+   block-mean model against the same on the grid moved by half a block), since a heavily
+   compressed photo is blocky there everywhere it is smooth.
 3. Outline: a mosaic only covers part of the blocks along its edge (`pixelate` blends blocks
    in through the mask), so in the edge blocks the pixels holding the block's flat value are
    kept and the others (original photo) left out.
@@ -48,16 +46,7 @@ GROUP_VOTED = 0.4
 # photo, while window grids of a building step from black to white.
 GROUP_EXACT = 0.02
 GROUP_EDGE_MAX = 50.0
-# The same found by the block-mean model instead of clean steps (`_block_fit`; JPEG blurs the
-# steps but leaves each block close to its mean): a block whose pixels stray at most FIT_STRAY
-# levels from its mean and at most FIT_RATIO of what they stray on the half-shifted grid; a
-# group of at least FIT_BLOCKS such blocks whose median ratio is at most FIT_GROUP_RATIO.
-# A grid whose lines along either axis are all JPEG's own (multiples of 8) is left to the step test: a smooth JPEG is close to
-# piecewise constant on its own blocks.
-FIT_STRAY = 4.0
-FIT_RATIO = 0.3
-FIT_GROUP_RATIO = 0.2
-FIT_BLOCKS = 6
+# A block beside a group whose pixels stray (RMS) at most EXACT_STRAY from its mean joins it (`_grow`).
 EXACT_STRAY = 0.35
 # A group on JPEG's own 8x8 grid counts only when its median fit ratio is at most JPEG_CONTRAST
 # x that of the image's other textured blocks (at least JPEG_REST_BLOCKS of them) on that grid.
@@ -98,16 +87,14 @@ def find_mosaics(image: torch.Tensor, *, max_grids: int = 16) -> tuple[torch.Ten
     # Blocks narrower than MIN_SIDE are left out: stripes (cloth, blinds) make such grids.
     grids = [g for g in _candidate_grids(votes_x, votes_y) if min(g.block) >= MIN_SIDE]
     for grid in grids[:max_grids]:
-        for core, stepped in _mosaic_blocks(y, votes_x, votes_y, grid):
-            groups.append((stepped, int(core.sum()) * grid.block_h * grid.block_w, core, grid))
+        for core in _mosaic_blocks(y, votes_x, votes_y, grid):
+            groups.append((int(core.sum()) * grid.block_h * grid.block_w, core, grid))
     # The same mosaic passes on its own grid and on grids of its divisors; the biggest
     # backing claims its pixels first, and the region's own steps then say which grid it is.
     claimed = np.zeros((h, w), dtype=bool)
     found: list[FoundMosaic] = []
-    # Groups found by clean steps go first: the block-mean fit can also hold on a multiple of
-    # a mosaic's grid where neighbouring blocks are alike, and must not claim it.
-    grids = {g[3] for g in groups}
-    for _, _, core, grid in sorted(groups, key=lambda g: (not g[0], -g[1])):
+    grids = {g[2] for g in groups}
+    for _, core, grid in sorted(groups, key=lambda g: -g[0]):
         pixels = _outline(rgb, y, grid, core) & ~claimed
         # What a bigger find already claimed is gone; a remnant is no mosaic of its own.
         if pixels.sum() < max(MIN_PIXELS, core.sum() * grid.block_h * grid.block_w // 2):
@@ -171,9 +158,8 @@ def _block_index(length: int, block: int, offset: int) -> np.ndarray:
     return (pos - offset) // block - ((0 - offset) // block)
 
 
-def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid: Grid) -> list[tuple[np.ndarray, bool]]:
-    """Connected groups of mosaic blocks on `grid`, each (bool array over the block grid,
-    whether clean steps found it rather than the block-mean fit)."""
+def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid: Grid) -> list[np.ndarray]:
+    """Connected groups of mosaic blocks on `grid`, each a bool array over the block grid."""
     h, w = y.shape
     rows = _block_index(h, grid.block_h, grid.offset_y)
     cols = _block_index(w, grid.block_w, grid.offset_x)
@@ -227,19 +213,6 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
     groups = []
     own, shifted = _block_fit(y, grid)
     fit_ratio = own / np.maximum(shifted, 1e-6)
-    if not _on_jpeg_lines(grid):
-        fitted = whole & (flat_n > 0) & (edge >= EDGE_MIN) & (own <= FIT_STRAY) & (fit_ratio <= FIT_RATIO)
-        # Only where the step test sees nothing at all: beside its groups, the fit adds nothing.
-        near_steps = cv2.dilate(mosaic.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        for part in _components(fitted):
-            if (part & near_steps).any():
-                continue
-            ys, xs = np.nonzero(part)
-            if (int(part.sum()) >= FIT_BLOCKS and np.ptp(ys) >= 1 and np.ptp(xs) >= 1
-                    and float(np.median(fit_ratio[part])) <= FIT_GROUP_RATIO
-                    and float(np.median(edge[part])) <= GROUP_EDGE_MAX
-                    and int(part.sum()) * grid.block_h * grid.block_w >= MIN_PIXELS):
-                groups.append((_fill_holes(part), False))
     for core in _components(mosaic):
         # A loose block of photo (a defocused background) can touch a mosaic and ride on its
         # figures; blocks much less flat than the group's typical block are cut off again.
@@ -247,7 +220,7 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
         for part in _components(core):
             if not _is_mosaic(part, grid, ratios=ratios, voted=voted, edge=edge):
                 continue
-            if _on_jpeg_lines(grid, both=True) and not (
+            if _on_jpeg_lines(grid) and not (
                     _stands_out(part, fit_ratio, whole & (edge >= EDGE_MIN)) and float(np.median(edge[part])) >= JPEG_EDGE_MIN):
                 continue
             noise = float(np.median(flat[part]))
@@ -257,7 +230,7 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
             for _ in range(2):
                 near = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
                 part = part | (near & (flat <= max(0.2, 1.5 * noise)) & (flat_n > 0))
-            groups.append((_fill_holes(_grow(part, own=own)), True))
+            groups.append(_fill_holes(_grow(part, own=own)))
     return groups
 
 
@@ -302,12 +275,11 @@ def _block_rms(y: np.ndarray, grid: Grid) -> np.ndarray:
     return np.sqrt(np.maximum(var, 0.0)).reshape(nr, nc)
 
 
-def _on_jpeg_lines(grid: Grid, *, both: bool = False) -> bool:
-    """Whether `grid`'s lines along some axis (both: along each axis) are JPEG's own block lines
-    (every 8 px from 0), or lie among them (multiples of 8), or they among its lines (4)."""
-    on = [(b == 4 and o % 4 == 0) or (b % 8 == 0 and o % 8 == 0)
-          for b, o in ((grid.block_h, grid.offset_y), (grid.block_w, grid.offset_x))]
-    return all(on) if both else any(on)
+def _on_jpeg_lines(grid: Grid) -> bool:
+    """Whether `grid`'s lines along each axis are JPEG's own block lines (every 8 px from 0),
+    or lie among them (multiples of 8), or they among its lines (4)."""
+    return all((b == 4 and o % 4 == 0) or (b % 8 == 0 and o % 8 == 0)
+               for b, o in ((grid.block_h, grid.offset_y), (grid.block_w, grid.offset_x)))
 
 
 def _stands_out(part: np.ndarray, fit_ratio: np.ndarray, textured: np.ndarray) -> bool:
