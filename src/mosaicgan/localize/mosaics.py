@@ -46,8 +46,6 @@ GROUP_VOTED = 0.4
 # photo, while window grids of a building step from black to white.
 GROUP_EXACT = 0.02
 GROUP_EDGE_MAX = 50.0
-# A block beside a group whose pixels stray (RMS) at most EXACT_STRAY from its mean joins it (`_grow`).
-EXACT_STRAY = 0.35
 # A group on JPEG's own 8x8 grid counts only when its median fit ratio is at most JPEG_CONTRAST
 # x that of the image's other textured blocks (at least JPEG_REST_BLOCKS of them) on that grid.
 JPEG_CONTRAST = 0.3
@@ -56,6 +54,8 @@ JPEG_REST_BLOCKS = 8
 # compressed photo, smooth areas keep one value per 8x8 block and step by one quantisation
 # step of that value, a few levels.
 JPEG_EDGE_MIN = 8.0
+# After JPEG, edge-block pixels may also stray STRAY_K x the core blocks' RMS stray (10th percentile).
+STRAY_K = 3.0
 MIN_SIDE = 4
 MIN_PIXELS = 1024
 MIN_BLOCKS = 3
@@ -230,7 +230,7 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
             for _ in range(2):
                 near = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
                 part = part | (near & (flat <= max(0.2, 1.5 * noise)) & (flat_n > 0))
-            groups.append(_fill_holes(_grow(part, own=own)))
+            groups.append(_fill_holes(part))
     return groups
 
 
@@ -293,20 +293,6 @@ def _stands_out(part: np.ndarray, fit_ratio: np.ndarray, textured: np.ndarray) -
     return float(np.median(fit_ratio[part])) <= JPEG_CONTRAST * float(np.median(fit_ratio[rest]))
 
 
-def _grow(part: np.ndarray, *, own: np.ndarray) -> np.ndarray:
-    """`part` grown through every block beside it that is exactly flat (RMS stray from its mean
-    within EXACT_STRAY, what rounding leaves): a clean mosaic's blocks whose neighbours share
-    their value, which photos (noisy even where smooth) hardly ever have."""
-    ok = own <= EXACT_STRAY
-    grown = part.copy()
-    for _ in range(max(part.shape)):
-        more = grown | (cv2.dilate(grown.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ok)
-        if (more == grown).all():
-            break
-        grown = more
-    return grown
-
-
 def _inner_line_max(d: np.ndarray, on_line: np.ndarray, along: np.ndarray, across: np.ndarray, *,
                     count: int, axis: int) -> np.ndarray:
     """Per block, the largest mean difference along one of its inner lines of pixel pairs.
@@ -364,13 +350,12 @@ def _outline(rgb: np.ndarray, y: np.ndarray, grid: Grid, core: np.ndarray) -> np
     in_core = core[rows[:, None], cols[None, :]]
     in_ring = ring[rows[:, None], cols[None, :]] & ~in_core
     # How far a mosaic pixel may stray from its block's value: 1 level (rounding) for a clean
-    # mosaic, more after lossy compression, read from the core blocks' own spread.
-    # How far a mosaic pixel may stray from its block's value: 1 level (rounding) for a clean
     # mosaic, more after lossy compression, read from the core blocks' own spread. Colour gets
     # twice that: JPEG halves its resolution (4:2:0) and smears it further than luma.
     core_dev = np.abs(np.diff(y, axis=1))[in_core[:, 1:] & in_core[:, :-1]]
     tol = max(1.5, 3.0 * float(np.median(core_dev))) if core_dev.size else 1.5
-    tol = max(tol, 3.0 * float(np.percentile(_block_rms(y, grid)[core], 10)))
+    if tol > 1.5:  # lossy: JPEG rings hardest at the mosaic's edge, in exactly these blocks
+        tol = max(tol, STRAY_K * float(np.percentile(_block_rms(y, grid)[core], 10)))
     tol_rgb = 2.0 * tol if tol > 1.5 else tol
     keep = in_core.copy()
     for br, bc in zip(*np.nonzero(ring & ~core)):
