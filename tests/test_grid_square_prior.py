@@ -41,6 +41,22 @@ def test_an_axis_with_one_line_is_read_at_the_other_axis_size():
     assert grid_from_votes(vx, vy, square_prior=True) == Grid(12, 12, 4, 10)
 
 
+def test_a_divisor_from_noise_between_the_lines_is_read_as_square():
+    # Strong lines every 12 px and a few noise steps 4 px off them: alone, x reads 4.
+    lines = {c: 12 for c in range(10, W, 12)} | {c: 3 for c in range(14, W, 12)}
+    vx, vy = votes(lines, Y_LINES)
+    assert grid_from_votes(vx, vy).block_w == 4
+    assert grid_from_votes(vx, vy, square_prior=True) == Grid(12, 12, 4, 10)
+
+
+def test_the_axis_with_fewer_votes_gives_way():
+    # x holds more votes than y: y (12) does not pull x's every-other-line-faint 24 down.
+    vx, _ = votes({10: 120, 22: 4, 34: 120, 46: 0, 58: 120, 70: 3, 82: 120}, [])
+    vy = np.zeros((H, W), bool)
+    vy[4::12, :5] = True  # short horizontal lines every 12 px: 50 votes
+    assert grid_from_votes(vx, vy, square_prior=True) == Grid(12, 24, 4, 10)
+
+
 def test_no_grid_is_made_up():
     empty_x, vy = votes({}, Y_LINES)
     assert grid_from_votes(empty_x, vy, square_prior=True) is None  # no vertical steps at all

@@ -254,12 +254,13 @@ def _fit_at(profile: np.ndarray, block: int) -> AxisFit | None:
 def _square_when_unsure(profile: np.ndarray, fit: AxisFit | None, other: AxisFit | None, *, ok) -> AxisFit | None:
     """Most mosaics have square blocks, and a small or re-encoded region may show too few lines
     on one axis to tell its size alone. Where the other axis is sure of its size b, this axis
-    is read at b when (1) it found nothing convincing but its votes fall on lines every b px, or
-    (2) it chose a multiple of b (every other line empty, say) while the lines in between hold
-    some votes, i.e. they are block lines too. A truly rectangular mosaic has no votes between
-    its lines, so it keeps its size; a region with no grid on either axis stays without one.
-    Reading too fine a grid costs little (its blocks repeat the same means); too coarse a grid
-    averages different blocks together."""
+    is read at b when (1) it found nothing convincing but its votes fall on lines every b px;
+    or, when the other axis holds at least as many votes, (2) it chose a multiple of b (every
+    other line faint, say) while the lines in between hold some votes, i.e. they are block
+    lines too, or (3) it chose a divisor of b (noise lines between the block lines) while most
+    of its votes lie on lines every b px. A truly rectangular mosaic has no votes between its
+    lines and about half or less of them on the shorter side's lines, so it keeps its size; a
+    region with no grid on either axis stays without one."""
     if other is None or not ok(other):
         return fit
     alt = _fit_at(profile, other.block)
@@ -268,8 +269,10 @@ def _square_when_unsure(profile: np.ndarray, fit: AxisFit | None, other: AxisFit
     if not ok(fit):
         # RUN votes per line on average: a few pixels of one line do not make a grid.
         return alt if alt.share >= 0.6 and alt.votes >= 2 * RUN else fit
-    if fit.block > other.block and fit.block % other.block == 0 and alt.offset == fit.offset % other.block:
-        between = alt.votes - fit.votes
-        if between >= max(2.0, 0.02 * alt.votes):
-            return alt
+    if other.votes < fit.votes or fit.block == other.block:
+        return fit
+    if fit.block % other.block == 0 and alt.offset == fit.offset % other.block:
+        return alt if alt.votes - fit.votes >= max(2.0, 0.02 * alt.votes) else fit
+    if other.block % fit.block == 0 and alt.offset % fit.block == fit.offset:
+        return alt if alt.share >= 0.7 else fit
     return fit
