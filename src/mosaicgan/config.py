@@ -9,13 +9,18 @@ reads it back, and every checkpoint carries it as JSON.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, published as tomli before it joined the standard library
+    import tomli as tomllib
 
 MODELS = ("pix2pix", "cyclegan", "classifier")
 
