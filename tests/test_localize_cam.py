@@ -13,7 +13,7 @@ from mosaicgan.localize import (
     merge_boxes,
     supports_cam,
 )
-from mosaicgan.localize.regions import pad_box
+from mosaicgan.localize.boxes import pad_box
 
 
 class GapLinear(nn.Module):

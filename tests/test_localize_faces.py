@@ -6,7 +6,7 @@ from PIL import Image
 
 from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.localize import detect_faces, face_mask
-from mosaicgan.localize.regions import Box, box_iou
+from mosaicgan.localize.boxes import Box, box_iou
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Grace Hopper's face in grace_hopper.jpg (256x300), from the photo: brow under the cap to chin.

@@ -122,3 +122,50 @@ def test_deconv_prints_a_checkerboard_and_resize_does_not(kernel):
 def test_unknown_upsampling_is_a_clear_error():
     with pytest.raises(ValueError, match="deconv"):
         upsample2x("pixelshuffle", 4, 4, kernel=3, bias=True)
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """Register test networks into a copy of the registry, dropped after the test."""
+    from mosaicgan.nets import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    return registry
+
+
+def test_wrong_arguments_are_user_errors(scratch_registry):
+    from mosaicgan.errors import UserError
+
+    with pytest.raises(UserError, match="unet.*nosuch"):
+        get_net("unet", nosuch=1)
+    with pytest.raises(UserError, match="n_layers"):  # the builder fixes n_layers itself
+        get_net("pixelgan", n_layers=2)
+
+    class Direct(torch.nn.Module):
+        def __init__(self, *, width: int) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(width, width)
+
+    scratch_registry.register_net("test_direct", kind="generator")(Direct)  # a class as its own builder
+    with pytest.raises(UserError, match="test_direct"):
+        get_net("test_direct", height=3)
+    assert get_net("test_direct", width=3).lin.in_features == 3
+
+
+def test_type_errors_inside_a_constructor_are_not_hidden(scratch_registry):
+    from mosaicgan.errors import UserError
+
+    class Buggy(torch.nn.Module):
+        def __init__(self, *, width: int = 4) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(width, "four")  # a bug in the network, not the user's arguments
+
+    @scratch_registry.register_net("test_buggy", kind="generator")
+    def test_buggy(**kwargs):
+        return Buggy(**kwargs)
+
+    with pytest.raises(TypeError) as err:
+        get_net("test_buggy", width=4)
+    assert not isinstance(err.value, UserError)
+    with pytest.raises(UserError):  # the same builder with a wrong keyword is still the user's error
+        get_net("test_buggy", depth=4)

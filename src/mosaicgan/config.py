@@ -2,7 +2,10 @@
 
 Precedence when a run starts: the model's defaults < `--config FILE.toml` < command-line
 flags < `--set section.key=value`. Unknown keys are errors that list the valid ones, so a
-typo never silently trains the wrong model. A run folder keeps its `config.toml`; `--resume`
+typo never silently trains the wrong model, and a key the chosen model does not read
+(`check_model_keys`, e.g. loss.lambda_cycle for pix2pix) is refused when a run starts.
+The models, their defaults and the keys each reads live in `mosaicgan.models`; the lists of
+choices (GAN modes, norms, ...) in `mosaicgan.choices`. A run folder keeps its `config.toml`; `--resume`
 reads it back, and every checkpoint carries it as JSON.
 """
 
@@ -14,15 +17,15 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from mosaicgan import choices
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
+from mosaicgan.models import MODELS, model_spec
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # the same parser, published as tomli before it joined the standard library
     import tomli as tomllib
-
-MODELS = ("pix2pix", "cyclegan", "classifier")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class NetsConfig:
     out_channels: int = 3
     pretrained: bool = True  # classifier: start from the shipped ImageNet MobileNetV2
     freeze_features: int = 0  # classifier: leading feature blocks (of 19) kept frozen
+    classifier: str = "mobilenet_v2"  # classifier: the network fine-tuned (the one with shipped weights)
 
 
 @dataclass(frozen=True)
@@ -106,40 +110,39 @@ class TrainConfig:
 SECTIONS = ("data", "nets", "loss", "optim", "run")
 
 CHOICES = {
-    "model": MODELS,
-    "data.layout": ("auto", "aligned", "folders", "unaligned"),
-    "data.direction": ("AtoB", "BtoA"),
-    "data.preprocess": ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
-    "nets.norm": ("batch", "instance", "none"),
-    "nets.init": ("normal", "xavier", "kaiming", "orthogonal"),
-    "nets.upsample": ("deconv", "resize"),
-    "loss.gan_mode": ("vanilla", "lsgan", "hinge", "wgan-gp"),
+    "model": tuple(MODELS),
+    "data.layout": choices.LAYOUTS,
+    "data.direction": choices.DIRECTIONS,
+    "data.preprocess": choices.PREPROCESS,
+    "nets.norm": choices.NORMS,
+    "nets.init": choices.INITS,
+    "nets.upsample": choices.UPSAMPLES,
+    "loss.gan_mode": choices.GAN_MODES,
 }
 
 
 def default_config(model: str) -> TrainConfig:
-    """Each model's defaults, as in the reference implementations."""
-    if model == "pix2pix":
-        return TrainConfig(model="pix2pix")
-    if model == "cyclegan":
-        return TrainConfig(
-            model="cyclegan",
-            data=DataConfig(layout="unaligned"),
-            nets=NetsConfig(net_g="resnet_9blocks", norm="instance", dropout=False),
-            loss=LossConfig(gan_mode="lsgan"),
-        )
-    if model == "classifier":
-        # Fine-tuning: a pretrained network, most of it frozen, Adam with the usual beta1 and
-        # a learning rate for a new head; images resized by their short side, as at inference.
-        # nets.net_g names the network trained; only mobilenet_v2 has pretrained weights.
-        return TrainConfig(
-            model="classifier",
-            data=DataConfig(load_size=256, crop_size=224, num_workers=0),
-            nets=NetsConfig(net_g="mobilenet_v2", freeze_features=14, dropout=True),
-            optim=OptimConfig(lr=1e-3, beta1=0.9, epochs=4, epochs_decay=4, batch_size=16),
-            run=RunConfig(log_every=10, sample_every=200, keep_every_epochs=0),
-        )
-    raise UserError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
+    """Each model's defaults (as in the reference implementations): the dataclasses above with
+    the model's `defaults` from the table in `mosaicgan.models`."""
+    if model not in MODELS:
+        raise UserError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
+    return with_values(TrainConfig(model=model), model_spec(model).defaults)
+
+
+def check_model_keys(config: TrainConfig) -> None:
+    """Refuse a key the model does not read that is set away from the model's default: it
+    would change nothing, and the user who set it believes it does."""
+    spec = model_spec(config.model)
+    defaults = default_config(config.model)
+    for key in valid_keys(config):
+        if spec.reads(key):
+            continue
+        section, name = key.split(".", 1)
+        value = getattr(getattr(config, section), name)
+        if value != getattr(getattr(defaults, section), name):
+            readers = [m for m, s in MODELS.items() if s.reads(key)]
+            where = f" (it applies to {', '.join(readers)})" if readers else ""
+            raise UserError(f"{key} = {value!r}: {config.model} does not use this key{where}; remove it")
 
 
 def valid_keys(config: TrainConfig | None = None) -> list[str]:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mosaicgan import choices
 from mosaicgan.cli.common import add_device_flag, plural, progress_bar
 from mosaicgan.errors import UserError
 
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-prob", type=float, default=0.0,
                    help="--cam: leave out images where the classifier gives CLASS a lower probability "
                         "(default 0: every image gets the region where its class map peaks)")
-    p.add_argument("--style", choices=["average", "median", "random", "blur"], default="average",
+    p.add_argument("--style", choices=choices.MOSAIC_STYLES, default="average",
                    help="block mean (default), block median, one random pixel per block, or a Gaussian blur")
     p.add_argument("--block", type=block_arg, default=None, metavar="N|auto",
                    help="block size in pixels, or auto (default): --block-fraction of the region's size")
@@ -61,9 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.data.images import expand_inputs
-    from mosaicgan.infer.add_mosaic import MosaicOptions, add_mosaic_files, check_inputs
-    from mosaicgan.infer.regions import RegionFinder, RegionRequest, parse_box
-    from mosaicgan.train.loop import resolve_device
+    from mosaicgan.infer.add_files import add_mosaic_files, check_inputs
+    from mosaicgan.infer.mosaic_core import MosaicOptions
+    from mosaicgan.infer.region_finder import RegionFinder, RegionRequest, parse_box
+    from mosaicgan.device import resolve_device
 
     if args.cam is None and args.classifier is not None:
         raise UserError("--classifier goes with --cam CLASS")

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from mosaicgan import choices
 from mosaicgan.cli.common import add_device_flag, plural
 
 
@@ -16,8 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, metavar="CKPT", help="a .safetensors checkpoint or a run folder")
     p.add_argument("--data", required=True, metavar="DIR", help="paired data (aligned A|B files, or A/ and B/ folders)")
     p.add_argument("--split", default="test")
-    p.add_argument("--layout", default="auto", choices=["auto", "aligned", "folders"])
-    p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB",
+    p.add_argument("--layout", default="auto", choices=choices.PAIRED_LAYOUTS)
+    p.add_argument("--direction", choices=choices.DIRECTIONS, default="AtoB",
                    help="CycleGAN: which generator (pix2pix uses the direction it was trained in)")
     p.add_argument("--max-items", type=int, default=0, help="score only the first N pairs")
     p.add_argument("--masks", type=Path, metavar="DIR",
@@ -32,16 +33,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import atomic_path
     from mosaicgan.checkpoint import find_checkpoint, read_metadata
+    from mosaicgan.device import resolve_device
     from mosaicgan.infer.evaluate import evaluate
     from mosaicgan.infer.translator import Translator
-    from mosaicgan.train.loop import resolve_device
+    from mosaicgan.models import MODELS
 
     ckpt_path = find_checkpoint(args.checkpoint)
     meta = read_metadata(ckpt_path)
     translator = Translator.from_checkpoint(ckpt_path, direction=args.direction,
                                             device=resolve_device(args.device or "auto"), keep_dropout=False)
     data_direction = args.direction
-    if meta["kind"] == "pix2pix":
+    spec = MODELS.get(meta["kind"])
+    if spec is not None and len(spec.generators) == 1:
+        # A one-way model (pix2pix) translates the way it was trained: read the pairs that way.
         data_direction = json.loads(meta["config"])["data"]["direction"]
     result = evaluate(translator, root=args.data, split=args.split, layout=args.layout,
                       direction=data_direction, max_items=args.max_items, masks=args.masks)

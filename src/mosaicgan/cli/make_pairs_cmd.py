@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mosaicgan import choices
 from mosaicgan.cli.common import add_device_flag, progress_bar
 from mosaicgan.errors import UserError
 
@@ -20,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", required=True, type=Path, metavar="DIR", help="folder of clean photos")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="new (or empty) output folder")
     p.add_argument("--recursive", action="store_true", help="also take photos in sub-folders of --images")
-    p.add_argument("--regions", choices=["random", "faces", "cam"], default="random",
+    p.add_argument("--regions", choices=choices.PAIR_REGION_KINDS, default="random",
                    help="where to mosaic: random shapes (default), detected faces, or a CAM class")
     p.add_argument("--cam", metavar="CLASS", help="class name or index for --regions cam")
     p.add_argument("--classifier", type=Path, metavar="CKPT",
@@ -36,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="smallest crop side as a fraction of the photo's short side (default 0.6; largest: 1)")
     p.add_argument("--test-fraction", type=float, default=0.1, help="share of photos held out in test/ (default 0.1)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--styles", default=",".join(("average", "median", "random", "blur")),
+    p.add_argument("--styles", default=",".join(choices.MOSAIC_STYLES),
                    help="comma-separated mosaic styles to draw from (default: all four)")
     p.add_argument("--block-min", type=int, help="smallest block size in pixels (with --block-max; "
                    "default: sized from the region, see --block-fraction)")
@@ -53,8 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.infer.make_pairs import NOTE, PairsOptions, check_inputs, make_pairs
-    from mosaicgan.infer.regions import RegionFinder, RegionRequest
-    from mosaicgan.train.loop import resolve_device
+    from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
+    from mosaicgan.device import resolve_device
 
     if (args.block_min is None) != (args.block_max is None):
         raise UserError("give both --block-min and --block-max (or neither, for automatic block sizes)")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from mosaicgan.choices import NET_KINDS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("nets", help="list the registered networks and their parameter counts",
                        description="List every registered network (name, trainable parameters for the "
                                    "default 3-channel setting, kind, summary).")
-    p.add_argument("--kind", choices=["generator", "discriminator", "classifier"], help="only this kind")
+    p.add_argument("--kind", choices=NET_KINDS, help="only this kind")
     p.set_defaults(func=run)
 
 

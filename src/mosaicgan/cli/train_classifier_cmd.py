@@ -1,6 +1,6 @@
 """`mosaicgan train classifier`: fine-tune the shipped MobileNetV2 on class folders, for CAM.
 
-Registered under `train` by train_cmd; the run itself is train_cmd's (config, loop, resume),
+Registered under `train` by train_cmd; the run itself is train_run's (config, loop, resume),
 so only the flags and the closing report live here.
 """
 
@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-from mosaicgan.cli.train_cmd import add_run_flags
+from mosaicgan.cli.train_run import add_run_flags, run as run_training
+from mosaicgan.models import MODELS
 
 
 def register(models: argparse._SubParsersAction) -> None:
     p = models.add_parser(
-        "classifier", help="fine-tune MobileNetV2 on class folders, for --cam",
+        "classifier", help=MODELS["classifier"].summary,
         description="Fine-tune the shipped ImageNet MobileNetV2 on DIR/<class>/ image folders (one sub-folder "
                     "per class; its name is the label). A share of each class is held out and the validation "
                     "accuracy is reported. The checkpoint works with --classifier CKPT wherever --cam is used. "
@@ -30,10 +31,9 @@ def register(models: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mosaicgan.cli import train_cmd
     from mosaicgan.train.logging import read_log
 
-    code = train_cmd.run(args)
+    code = run_training(args)
     run_dir = args.resume or args.out
     held_out = [r for r in read_log(run_dir) if "val_acc" in r]
     if held_out:

@@ -1,47 +1,21 @@
-"""`mosaicgan train MODEL`: build a config from defaults, a TOML file and flags; run the loop."""
+"""`mosaicgan train MODEL`: one subcommand per model of the table in `mosaicgan.models`.
+
+Models with `flags="gan"` get the GAN trainers' flags below; a model with `flags="own"`
+registers its subcommand in its own module (train_classifier_cmd.py). The run itself (config,
+loop, resume) is train_run.py's.
+"""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from mosaicgan.cli.common import add_device_flag
-from mosaicgan.errors import UserError
+from mosaicgan import choices
+from mosaicgan.cli import train_classifier_cmd
+from mosaicgan.cli.train_run import add_run_flags, run
+from mosaicgan.models import MODELS
 
-# flag -> config key; flags left unset do not override the config file.
-FLAG_KEYS = {
-    "data": "data.root",
-    "epochs": "optim.epochs",
-    "epochs_decay": "optim.epochs_decay",
-    "batch_size": "optim.batch_size",
-    "lr": "optim.lr",
-    "load_size": "data.load_size",
-    "crop_size": "data.crop_size",
-    "preprocess": "data.preprocess",
-    "net_g": "nets.net_g",
-    "net_d": "nets.net_d",
-    "gan_mode": "loss.gan_mode",
-    "direction": "data.direction",
-    "workers": "data.num_workers",
-    "seed": "run.seed",
-    "device": "run.device",
-}
-
-
-def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: str) -> None:
-    """Flags every trainer shares: where the data and the run are, config overrides, and run control."""
-    p.add_argument("--data", metavar="DIR", help=data_help)
-    p.add_argument("--out", metavar="RUN_DIR", type=Path, help="run folder to create (checkpoints, log.jsonl; GANs: sample grids)")
-    p.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue the run in RUN_DIR from its last checkpoint")
-    p.add_argument("--config", metavar="FILE.toml", type=Path, help="a TOML config (see configs/)")
-    p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
-                   help=f"override any config key, e.g. --set {set_example} (repeatable)")
-    p.add_argument("--workers", type=int, help="data loader processes")
-    p.add_argument("--seed", type=int)
-    add_device_flag(p)
-    p.add_argument("--stop-after", type=int, metavar="N",
-                   help="stop after N iterations in total, with a checkpoint (continue later with --resume)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+# Models with flags="own": the module that registers each one's subcommand.
+OWN_PARSERS = {"classifier": train_classifier_cmd}
 
 
 def add_gan_flags(p: argparse.ArgumentParser) -> None:
@@ -53,77 +27,20 @@ def add_gan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="initial learning rate (Adam)")
     p.add_argument("--load-size", type=int, help="resize to this size before cropping")
     p.add_argument("--crop-size", type=int, help="random crop size")
-    p.add_argument("--preprocess", choices=["resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"])
+    p.add_argument("--preprocess", choices=choices.PREPROCESS)
     p.add_argument("--net-g", help="generator (see `mosaicgan nets`)")
     p.add_argument("--net-d", help="discriminator (see `mosaicgan nets`)")
-    p.add_argument("--gan-mode", choices=["vanilla", "lsgan", "hinge", "wgan-gp"])
-    p.add_argument("--direction", choices=["AtoB", "BtoA"])
+    p.add_argument("--gan-mode", choices=choices.GAN_MODES)
+    p.add_argument("--direction", choices=choices.DIRECTIONS)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model", description="Train a model. See `mosaicgan train MODEL --help`.")
     models = p.add_subparsers(dest="model", metavar="MODEL", required=True)
-    for model, text in (
-        ("pix2pix", "paired translation: U-Net + PatchGAN, L1 + adversarial"),
-        ("cyclegan", "unpaired translation (trainA/, trainB/): two ResNets + two PatchGANs, cycle + adversarial"),
-    ):
-        mp = models.add_parser(model, help=text, description=f"Train {model}: {text}.")
+    for spec in MODELS.values():
+        if spec.flags == "own":
+            OWN_PARSERS[spec.name].register(models)
+            continue
+        mp = models.add_parser(spec.name, help=spec.summary, description=f"Train {spec.name}: {spec.summary}.")
         add_gan_flags(mp)
         mp.set_defaults(func=run)
-    from mosaicgan.cli import train_classifier_cmd
-
-    train_classifier_cmd.register(models)
-
-
-def config_from_args(args: argparse.Namespace):
-    from mosaicgan.config import default_config, load_toml, parse_set, with_values
-
-    config = load_toml(args.config, base=default_config(args.model)) if args.config else default_config(args.model)
-    if config.model != args.model:
-        raise UserError(f"config is for {config.model}, not {args.model}", path=args.config)
-    # getattr with a default: a model's parser may offer only some of the flags.
-    flags = {key: getattr(args, name) for name, key in FLAG_KEYS.items() if getattr(args, name, None) is not None}
-    config = with_values(config, flags)
-    config = with_values(config, parse_set(args.set))
-    if not config.data.root:
-        raise UserError("no data: give --data DIR (or data.root in the config)")
-    return config
-
-
-def resume_config(args: argparse.Namespace):
-    from mosaicgan.config import load_toml, with_values
-
-    run_dir = args.resume
-    if not (run_dir / "config.toml").is_file():
-        raise UserError("not a run folder (no config.toml)", path=run_dir)
-    allowed = {"device"}
-    given = [name for name in FLAG_KEYS if name not in allowed and getattr(args, name, None) is not None]
-    if given or args.set or args.config or args.out:
-        raise UserError("--resume continues a run with its own config.toml; only --device and --stop-after may be given")
-    config = load_toml(run_dir / "config.toml")
-    if config.model != args.model:
-        raise UserError(f"this run trains {config.model}, not {args.model}", path=run_dir)
-    if args.device:
-        config = with_values(config, {"run.device": args.device})
-    return config
-
-
-def run(args: argparse.Namespace) -> int:
-    from mosaicgan.train.loop import train
-
-    if args.resume:
-        config = resume_config(args)
-        run_dir = args.resume
-    else:
-        if args.out is None:
-            raise UserError("give --out RUN_DIR (or --resume RUN_DIR)")
-        config = config_from_args(args)
-        run_dir = args.out
-        if (run_dir / "checkpoints" / "resume.pt").exists():
-            raise UserError("already holds a run; continue it with --resume, or choose another --out", path=run_dir)
-    result = train(config, run_dir=run_dir, resume=bool(args.resume), stop_after=args.stop_after,
-                   progress=not args.quiet)
-    state = "finished" if result.finished else "stopped (continue with --resume)"
-    print(f"{config.model}: {state} at iteration {result.step}, epoch {result.epoch}, "
-          f"{result.seconds:.1f} s; checkpoint: {run_dir / 'checkpoints' / 'latest.safetensors'}")
-    return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mosaicgan import choices
 from mosaicgan.cli.common import add_device_flag, plural, progress_bar
 
 
@@ -16,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     p.add_argument("--checkpoint", required=True, metavar="CKPT", help="a .safetensors checkpoint or a run folder")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (PNG files)")
-    p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB", help="CycleGAN: which generator")
+    p.add_argument("--direction", choices=choices.DIRECTIONS, default="AtoB", help="CycleGAN: which generator")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--samples", type=int, default=1, metavar="K",
                    help="K outputs per input (generators that keep dropout on at test time)")
@@ -28,9 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.errors import UserError
-    from mosaicgan.infer.image import translate_files
+    from mosaicgan.infer.translate_files import translate_files
     from mosaicgan.infer.translator import Translator
-    from mosaicgan.train.loop import resolve_device
+    from mosaicgan.device import resolve_device
 
     if args.batch_size < 1 or args.samples < 1:
         raise UserError("--batch-size and --samples must be at least 1")

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from mosaicgan.choices import DIRECTIONS
 from mosaicgan.data.images import list_images, pil_to_tensor, probe_image, read_image
 from mosaicgan.data.preprocess import apply_geometry, sample_geometry
 from mosaicgan.errors import UserError
@@ -99,8 +100,8 @@ class PairedDataset(Dataset):
         out_channels: int = 3,
         max_items: int = 0,
     ) -> None:
-        if direction not in ("AtoB", "BtoA"):
-            raise UserError(f"direction must be AtoB or BtoA, got {direction!r}")
+        if direction not in DIRECTIONS:
+            raise UserError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
         check_channels(in_channels, out_channels)
         self.pairs = discover_pairs(root, split=split, layout=layout)
         if max_items:

@@ -1,1 +1,30 @@
-"""Inference: turn checkpoints into functions on images (and, later, videos)."""
+"""Inference: checkpoints and mosaic tools as functions on frames, and the loops that feed
+them files (later: video streams).
+
+A frame is a tensor (C, H, W) in [-1, 1], C = 3 (RGB) or 1 (grey); a mask is (H, W) in
+[0, 1]. The per-frame cores never touch files, and the file loops do nothing but adapt files
+to the cores and back, so a video loop (or a new command such as `remove`) calls the same
+cores. Where each job lives:
+
+Per-frame cores
+  mosaic_core.py    mosaic_image(frame, mask, options=MosaicOptions, generator=) -> frame;
+                    applied_mask (as grown/feathered); mosaic_generator (seeded per frame)
+  region_finder.py  RegionRequest (mask file, boxes, faces, CAM class, random shapes) ->
+                    RegionFinder(request).find(frame) -> Region(mask, info)
+  translator.py     Translator.from_checkpoint(...)(batch) -> batch; translate_image(frame)
+
+One home each for files
+  image_io.py       load_image(path, channels=) -> frame + alpha (EXIF-upright);
+                    write_image(frame, path, alpha=) in the extension's format; as_frame(array)
+  outputs.py        plan_outputs(inputs, out_dir, names=): output names, never an input,
+                    no two inputs on one file; checked before anything is written
+  mask_io.py        read_mask / write_mask / find_mask_file (--mask DIR) / pair_mask_path
+
+File loops (one per command)
+  add_files.py        `add`          translate_files.py  `translate`
+  evaluate.py         `eval`         make_pairs.py       `make-pairs`
+
+Model-free tools (mosaic, masks, boxes) need no checkpoint; `translate`/`eval` run a
+generator. Finding regions (faces, CAM) uses the detectors in `mosaicgan.localize`; the pure
+pixel operations are in `mosaicgan.ops`.
+"""

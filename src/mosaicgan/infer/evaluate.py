@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
-from mosaicgan.data.images import pil_to_tensor, read_image
+from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.data.paired import PairedDataset
-from mosaicgan.errors import UserError
+from mosaicgan.infer.mask_io import pair_mask_path, read_mask
 from mosaicgan.infer.translator import Translator
 from mosaicgan.metrics import psnr, ssim
 from mosaicgan.ops.blend import composite
@@ -68,10 +68,4 @@ def evaluate(
 
 def read_pair_mask(folder: Path, *, split: str, pair: Path, size: tuple[int, int]) -> torch.Tensor:
     """The mask of one pair, (H, W) in [0, 1]; missing or of the wrong size: UserError naming it."""
-    base = folder / split if (folder / split).is_dir() else folder
-    path = base / f"{pair.stem}.png"
-    mask = (pil_to_tensor(read_image(path, mode="L"))[0] + 1) / 2
-    if (mask.shape[1], mask.shape[0]) != size:
-        raise UserError(f"mask is {mask.shape[1]}x{mask.shape[0]} but its pair's input is {size[0]}x{size[1]}",
-                        path=path)
-    return mask
+    return read_mask(pair_mask_path(folder, split=split, pair=pair), size=size, what="its pair's input")

@@ -27,11 +27,13 @@ import torch
 from PIL import Image
 
 from mosaicgan.atomic import atomic_path
+from mosaicgan.choices import PAIR_REGION_KINDS
 from mosaicgan.data.images import list_images, pil_to_tensor, read_image, save_image, tensor_to_pil
 from mosaicgan.data.sampler import derive_seed
 from mosaicgan.data.transforms import RandomMosaic, apply_mosaic
 from mosaicgan.errors import UserError
-from mosaicgan.infer.regions import RegionFinder
+from mosaicgan.infer.mask_io import write_mask
+from mosaicgan.infer.region_finder import RegionFinder
 from mosaicgan.ops.masks import mask_bbox
 from mosaicgan.ops.mosaic import STYLES
 
@@ -139,7 +141,7 @@ def check_inputs(images: str | Path, out: str | Path, *, finder: RegionFinder, o
     a new or empty --out, and every photo decodes. Returns the photos."""
     images, out = Path(images), Path(out)
     options.check()
-    if finder.request.kind not in ("random", "faces", "cam"):
+    if finder.request.kind not in PAIR_REGION_KINDS:
         raise UserError("make-pairs finds regions with random shapes, faces or a CAM class")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError("already exists and is not empty; choose a new --out folder", path=out)
@@ -179,7 +181,7 @@ def make_pairs(
         found = None
         if finder.detected:
             # Faces and CAM look at the whole photo once; each pair's crop then keeps the region.
-            found = finder.find(photo, path=path)
+            found = finder.find(pil_to_tensor(photo), path=path)
             if found.empty:
                 summary.no_region += 1
                 if progress is not None:
@@ -195,7 +197,7 @@ def make_pairs(
             pair, mask, info = record
             file_name = pair_name(Path(name), k)
             save_image(pair, out / split / file_name)
-            save_image(tensor_to_pil(mask[None] * 2 - 1), out / "masks" / split / file_name)
+            write_mask(mask, out / "masks" / split / file_name)  # the layout mask_io.pair_mask_path reads
             records.append({"pair": f"{split}/{file_name}", "mask": f"masks/{split}/{file_name}", "split": split,
                             "source": name, "seed": seed, **info})
             if split == "test":
@@ -238,8 +240,9 @@ def _one_pair(photo: Image.Image, found, *, finder: RegionFinder, mosaic: Random
             keep = ((box.x0 + box.x1) // 2, (box.y0 + box.y1) // 2)
         crop = sample_crop(photo.width, photo.height, crop_range=options.crop_range, generator=generator, keep=keep)
         clean = photo.crop(crop).resize((size, size), Image.Resampling.BICUBIC)
+        target = pil_to_tensor(clean)
         if found is None:
-            region = finder.find(clean, generator=generator)
+            region = finder.find(target, generator=generator)
             mask, info = region.mask, region.info
         else:
             mask, info = _crop_mask(found.mask, crop, size), found.info
@@ -247,7 +250,6 @@ def _one_pair(photo: Image.Image, found, *, finder: RegionFinder, mosaic: Random
             break
     else:
         return None
-    target = pil_to_tensor(clean)
     params = mosaic.sample(mask, generator=generator)
     inputs = apply_mosaic(target, mask, params)
     pair = torch.cat([inputs, target], dim=2)

@@ -1,4 +1,6 @@
-"""A trained generator as a function on image tensors of any size."""
+"""A trained generator as a function on frames of any size: the per-frame core of `translate`
+and `eval` (`Translator(batch)`, or `translate_image(frame, translator=...)` for one frame).
+The generator comes from a checkpoint (which one per direction: `mosaicgan.models`)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,8 @@ from torch import nn
 
 from mosaicgan.checkpoint import Checkpoint, load_checkpoint
 from mosaicgan.errors import UserError
+from mosaicgan.models import MODELS
 
-# Which generator of each kind of checkpoint translates in which direction.
-GENERATOR_KEYS = {
-    "pix2pix": {"AtoB": "gen"},
-    "cyclegan": {"AtoB": "gen_ab", "BtoA": "gen_ba"},
-}
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
@@ -55,8 +53,9 @@ class Translator:
     ) -> Translator:
         """`keep_dropout=None` follows the checkpoint's `nets.dropout_at_test`."""
         ckpt = load_checkpoint(path, only=[], device=device)
-        keys = GENERATOR_KEYS.get(ckpt.kind)
-        if keys is None:
+        # Which generator of each kind of checkpoint translates in which direction.
+        keys = MODELS[ckpt.kind].generators if ckpt.kind in MODELS else {}
+        if not keys:
             raise UserError(f"a {ckpt.kind} checkpoint does not translate images", path=ckpt.path)
         if direction not in keys:
             raise UserError(f"a {ckpt.kind} checkpoint translates {', '.join(keys)} only, not {direction}", path=ckpt.path)
@@ -92,3 +91,26 @@ class Translator:
         padded, (top, left, h, w) = pad_to_multiple(x.to(self.device), self.multiple)
         y = self.net(padded)
         return y[..., top : top + h, left : left + w].float().cpu()
+
+
+# ITU-R 601-2 luma, the weights of PIL's convert("L"), so a frame turned grey here matches a
+# file read as grey.
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def translate_image(image: torch.Tensor, *, translator: Translator) -> torch.Tensor:
+    """One frame (C, H, W) in [-1, 1], C = 1 or 3 -> (out_channels, H, W) in [-1, 1].
+
+    A grey frame given to an RGB generator is repeated to RGB; an RGB frame given to a grey
+    generator is turned to luma. Any H and W (padded for the network, cropped back).
+    """
+    if image.ndim != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f"expected a frame (C, H, W) with C in 1, 3; got {tuple(image.shape)}")
+    if image.shape[0] != translator.in_channels:
+        if image.shape[0] == 1:
+            image = image.expand(translator.in_channels, -1, -1)
+        else:
+            weights = torch.tensor(_LUMA, dtype=image.dtype, device=image.device).view(3, 1, 1)
+            image = (image * weights).sum(dim=0, keepdim=True)
+    return translator(image[None])[0]
+

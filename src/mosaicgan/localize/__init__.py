@@ -1,15 +1,17 @@
 """Finding regions to mosaic: class activation maps of a classifier, and faces.
 
-Every localizer ends in the same shapes (`regions`): a heatmap (H, W) in [0, 1], a bool mask
-(H, W), boxes (x, y, w, h). Imports flow down only: localize uses nets/checkpoint/data, and
+Every localizer ends in the same shapes: a heatmap (H, W) in [0, 1] (`cam`, with
+`heatmap_to_mask`), a bool mask (H, W), boxes `Box(x0, y0, x1, y1)` (`boxes`: pad, IoU, merge).
+Turning a user's request (a mask file, boxes, faces, a CAM class) into the mask of a frame is
+`infer.region_finder`'s job; this package only finds things in images. Imports flow down only: localize uses nets/checkpoint/data, and
 nothing below it imports localize.
 """
 
-from mosaicgan.localize.cam import class_activation_map, grad_cam, supports_cam
+from mosaicgan.localize.boxes import Box, boxes_to_mask, mask_to_boxes, merge_boxes
+from mosaicgan.localize.cam import class_activation_map, grad_cam, heatmap_to_mask, supports_cam
 from mosaicgan.localize.classifier import ImageClassifier, Prediction, load_classifier, shipped_classifier_path
 from mosaicgan.localize.faces import detect_faces, face_mask
 from mosaicgan.localize.policy import check_allowed_class, is_restricted
-from mosaicgan.localize.regions import Box, boxes_to_mask, heatmap_to_mask, mask_to_boxes, merge_boxes
 
 __all__ = [
     "Box",

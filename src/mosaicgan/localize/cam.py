@@ -10,7 +10,7 @@
 
 Both return heatmaps (N, H, W) in [0, 1] at the image size: ReLU (only evidence *for* the
 class counts), bilinear upsampling, then division by each map's maximum, so a threshold of
-0.5 means "half the strongest response". `localize.regions` turns them into masks and boxes.
+0.5 means "half the strongest response". `heatmap_to_mask` (below) turns one into a mask.
 Models must be in eval mode (batch norm statistics, no dropout); neither function changes it.
 """
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -147,3 +149,44 @@ def grad_cam(
     weights = grads.mean(dim=(2, 3), keepdim=True)
     raw = (weights * maps).sum(dim=1)
     return normalize_maps(raw, size or tuple(images.shape[-2:]))
+
+
+KEEP = ("largest", "peak", "all")
+
+
+def _components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """8-connected components of a bool (H, W) array: count (with background 0), labels, stats."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return count, labels, stats
+
+
+def heatmap_to_mask(heatmap: torch.Tensor, *, threshold: float = 0.5, keep: str = "largest") -> torch.Tensor:
+    """Threshold a heatmap (H, W) or (N, H, W) at `threshold` times its strongest response.
+
+    keep: "largest" keeps the largest connected region above the threshold, "peak" the region
+    holding the maximum, "all" every region. The threshold is relative to each map's own
+    maximum, so raw (unnormalised) maps work too; a map with no positive value gives an
+    empty mask. Returns a bool tensor of the heatmap's shape.
+    """
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {KEEP}, got {keep!r}")
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    if heatmap.ndim == 3:
+        return torch.stack([heatmap_to_mask(h, threshold=threshold, keep=keep) for h in heatmap])
+    if heatmap.ndim != 2:
+        raise ValueError(f"expected a heatmap (H, W) or (N, H, W), got shape {tuple(heatmap.shape)}")
+    values = heatmap.detach().float().cpu()
+    peak = float(values.max())
+    if peak <= 0:
+        return torch.zeros(values.shape, dtype=torch.bool)
+    above = (values >= threshold * peak).numpy()
+    if keep == "all":
+        return torch.from_numpy(above)
+    count, labels, stats = _components(above)
+    if keep == "largest":
+        chosen = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    else:
+        y, x = np.unravel_index(int(values.argmax()), values.shape)
+        chosen = int(labels[y, x])
+    return torch.from_numpy(labels == chosen)

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from mosaicgan.errors import UserError
-from mosaicgan.localize.regions import Box, boxes_to_mask, merge_boxes, pad_box
+from mosaicgan.localize.boxes import Box, boxes_to_mask, merge_boxes, pad_box
 
 FRONTAL_CASCADE = "haarcascade_frontalface_default.xml"
 PROFILE_CASCADE = "haarcascade_profileface.xml"  # trained on faces turned one way; run mirrored too

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-GAN_MODES = ("vanilla", "lsgan", "hinge", "wgan-gp")
+from mosaicgan.choices import GAN_MODES
 
 
 def _check(mode: str) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from torch import nn
 
-NORMS = ("batch", "instance", "none")
-INITS = ("normal", "xavier", "kaiming", "orthogonal")
-UPSAMPLES = ("deconv", "resize")
+from mosaicgan.choices import INITS, NORMS, UPSAMPLES
+
+__all__ = ["INITS", "NORMS", "UPSAMPLES", "check_norm", "conv_bias", "init_weights", "norm_layer", "upsample2x"]
 
 
 def check_norm(norm: str) -> None:

@@ -21,10 +21,9 @@ from typing import Union
 import torch
 import torch.nn.functional as F
 
+from mosaicgan.choices import MOSAIC_STYLES as STYLES
 from mosaicgan.ops.blend import composite
 from mosaicgan.ops.masks import as_mask, feather_mask, grow_mask
-
-STYLES = ("average", "median", "random", "blur")
 
 # One size (square), (block_h, block_w), or one per image: a tensor (N,) or (N, 2).
 BlockSize = Union[int, tuple[int, int], torch.Tensor]

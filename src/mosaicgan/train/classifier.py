@@ -58,8 +58,10 @@ class ClassifierTask:
     owns_init = True  # the loop must not re-initialise pretrained weights
 
     def __init__(self, config: TrainConfig) -> None:
-        if config.nets.net_g != "mobilenet_v2":
-            raise UserError(f"the classifier trainer fine-tunes mobilenet_v2, not {config.nets.net_g!r}")
+        if config.nets.classifier != "mobilenet_v2":
+            # Only mobilenet_v2 has shipped weights to start from (and the CAM head it needs).
+            raise UserError(f"nets.classifier: the classifier trainer fine-tunes mobilenet_v2, "
+                            f"not {config.nets.classifier!r}")
         split = class_split(config)
         self.labels = split.labels
         self.config = config

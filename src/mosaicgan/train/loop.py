@@ -22,6 +22,7 @@ from mosaicgan.checkpoint import LATEST, load_train_state, save_checkpoint, save
 from mosaicgan.config import TrainConfig, save_toml, to_dict
 from mosaicgan.data.images import image_grid, save_image
 from mosaicgan.data.sampler import EpochSampler
+from mosaicgan.device import resolve_device
 from mosaicgan.errors import UserError
 from mosaicgan.nets import init_weights
 from mosaicgan.train.logging import MetricLog, RunningMeans
@@ -35,17 +36,6 @@ class TrainResult:
     epoch: int
     finished: bool
     seconds: float  # training time in total, over every session of a resumed run
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: no CUDA device is available (use --device cpu or auto)")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
 
 
 def lr_factor(epoch: int, *, epochs: int, epochs_decay: int) -> float:

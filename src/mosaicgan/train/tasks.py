@@ -1,17 +1,21 @@
-"""The explicit list of trainable models: name -> (task class, data set builder)."""
+"""Each trainable model's task class and data set builder, resolved from the one table of
+models (`mosaicgan.models`, where a model is added)."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 from mosaicgan.config import TrainConfig
-from mosaicgan.train.classifier import ClassifierTask, classifier_dataset
-from mosaicgan.train.cyclegan import CycleGANTask, cyclegan_dataset
-from mosaicgan.train.pix2pix import Pix2PixTask, pix2pix_dataset
+from mosaicgan.models import MODELS
+
+
+def _resolve(target: str) -> Any:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
 
 TASKS: dict[str, tuple[Callable[[TrainConfig], Any], Callable[[TrainConfig], Any]]] = {
-    "pix2pix": (Pix2PixTask, pix2pix_dataset),
-    "cyclegan": (CycleGANTask, cyclegan_dataset),
-    "classifier": (ClassifierTask, classifier_dataset),
+    name: (_resolve(spec.task), _resolve(spec.dataset)) for name, spec in MODELS.items()
 }

@@ -1,5 +1,7 @@
 """Where to mosaic: one region request (a mask file, boxes, a CAM class, faces, random shapes)
-turned into a mask for an image.
+turned into a mask for a frame. `RegionFinder.find(frame)` is the per-frame core: it takes a
+frame (C, H, W) in [-1, 1] (or a uint8 array, see `image_io.as_frame`), whatever it came
+from (a file, a video), and returns a `Region` whose mask has the frame's size.
 
 `add` and `make-pairs` both go through `RegionFinder`, so "--faces" or "--cam CLASS" finds
 the same region in both. Two kinds of request behave differently on purpose:
@@ -17,16 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from PIL import Image
 
-from mosaicgan.data.images import IMAGE_EXTENSIONS, pil_to_tensor, read_image
+from mosaicgan.choices import DETECTED_REGIONS, REGION_KINDS
+from mosaicgan.data.images import tensor_to_pil
 from mosaicgan.errors import UserError
+from mosaicgan.infer.image_io import as_frame, to_rgb
+from mosaicgan.infer.mask_io import find_mask_file, read_mask
 from mosaicgan.ops.masks import Box, boxes_to_mask, check_mask
 from mosaicgan.ops.shapes import draw_shapes, sample_shape, shape_to_dict
-
-REGION_KINDS = ("mask", "boxes", "cam", "faces", "random")
-DETECTED = ("cam", "faces")
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ class RegionFinder:
     @property
     def detected(self) -> bool:
         """Regions found by a detector (faces, CAM), which may find nothing in an image."""
-        return self.request.kind in DETECTED
+        return self.request.kind in DETECTED_REGIONS
 
     @property
     def class_label(self) -> str | None:
@@ -123,19 +125,7 @@ class RegionFinder:
 
     def mask_file(self, image_path: Path | None) -> Path:
         """The mask file for an image: the one file, or NAME[_mask].ext in the mask folder."""
-        folder = self.request.mask
-        if folder.is_file():
-            return folder
-        if image_path is None:
-            raise UserError("a folder of masks needs the image's file name", path=folder)
-        stem = Path(image_path).stem
-        for name in (stem, f"{stem}_mask"):
-            for ext in IMAGE_EXTENSIONS:
-                for candidate in (folder / f"{name}{ext}", folder / f"{name}{ext.upper()}"):
-                    if candidate.is_file():
-                        return candidate
-        raise UserError(f"no mask for {Path(image_path).name} (looked for {stem}.png or {stem}_mask.png "
-                        "and other image extensions)", path=folder)
+        return find_mask_file(self.request.mask, image_path)
 
     def check(self, image_path: Path | None, size: tuple[int, int]) -> None:
         """Everything that can be known wrong before any image is processed, for an image of
@@ -145,51 +135,57 @@ class RegionFinder:
         elif self.request.kind == "boxes":
             self._boxes_mask(size, image_path)
 
-    def find(self, image: Image.Image, *, path: Path | None = None,
+    def find(self, image: torch.Tensor | np.ndarray, *, path: Path | None = None,
              generator: torch.Generator | None = None) -> Region:
-        """The region of one image (RGB PIL image), as a mask at the image's size."""
+        """The region of one frame, a mask at the frame's size.
+
+        image: (C, H, W) in [-1, 1], C = 3 or 1 (grey), or a uint8 array (H, W[, 3]).
+        path: the frame's file, for a folder of masks (NAME.png per image) and for messages.
+        generator: random shapes draw from it (required for them; unused by the others).
+        """
+        image = as_frame(image)
+        height, width = image.shape[-2:]
         kind = self.request.kind
         if kind == "mask":
-            mask, mask_path = self._read_mask(path, image.size)
+            mask, mask_path = self._read_mask(path, (width, height))
             return Region(mask, {"kind": "mask", "mask_file": str(mask_path)})
         if kind == "boxes":
-            return Region(self._boxes_mask(image.size, path), {"kind": "boxes", "boxes": [list(b) for b in self.request.boxes]})
+            return Region(self._boxes_mask((width, height), path),
+                          {"kind": "boxes", "boxes": [list(b) for b in self.request.boxes]})
         if kind == "faces":
             from mosaicgan.localize.faces import detect_faces
 
-            boxes = detect_faces(image)
-            mask = boxes_to_mask(boxes, height=image.height, width=image.width)[0]
+            # As a PIL image: the detector's grey conversion is then the one it was tuned with.
+            boxes = detect_faces(tensor_to_pil(image))
+            mask = boxes_to_mask(boxes, height=height, width=width)[0]
             return Region(mask, {"kind": "faces", "boxes": [list(b) for b in boxes]})
         if kind == "cam":
-            from mosaicgan.localize.regions import heatmap_to_mask
+            from mosaicgan.localize.cam import heatmap_to_mask
 
+            rgb = to_rgb(image)
             info = {"kind": "cam", "class": self.class_label, "threshold": self.request.threshold}
             if self.request.min_prob > 0:
-                prob = float(self.classifier.logits(image).softmax(dim=1)[0, self.class_index])
+                prob = float(self.classifier.logits(rgb).softmax(dim=1)[0, self.class_index])
                 info["prob"] = round(prob, 6)
                 if prob < self.request.min_prob:
-                    return Region(torch.zeros(image.height, image.width), info)
-            heat = self.classifier.class_map(image, self.class_index)[0]
+                    return Region(torch.zeros(height, width), info)
+            heat = self.classifier.class_map(rgb, self.class_index)[0]
             mask = heatmap_to_mask(heat, threshold=self.request.threshold, keep="largest").float()
             return Region(mask, info)
         if generator is None:
             raise ValueError("random regions need an explicit torch.Generator")
         lo, hi = self.request.shape_count
         count = int(torch.randint(lo, hi + 1, (), generator=generator))
-        shapes = [sample_shape(height=image.height, width=image.width, generator=generator,
+        shapes = [sample_shape(height=height, width=width, generator=generator,
                                size_range=self.request.shape_size) for _ in range(count)]
-        mask = draw_shapes(shapes, height=image.height, width=image.width)[0]
+        mask = draw_shapes(shapes, height=height, width=width)[0]
         return Region(mask, {"kind": "random", "shapes": [shape_to_dict(s) for s in shapes]})
 
     def _read_mask(self, image_path: Path | None, size: tuple[int, int]) -> tuple[torch.Tensor, Path]:
         mask_path = self.mask_file(image_path)
-        mask = (pil_to_tensor(read_image(mask_path, mode="L"))[0] + 1) / 2
-        width, height = size
-        if mask.shape != (height, width):
-            what = f" ({Path(image_path).name})" if image_path is not None else ""
-            raise UserError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the image{what} is {width}x{height}",
-                            path=mask_path)
-        check_mask(torch.zeros(3, height, width), mask, path=str(mask_path))
+        what = f"the image ({Path(image_path).name})" if image_path is not None else "the image"
+        mask = read_mask(mask_path, size=size, what=what)
+        check_mask(torch.zeros(3, size[1], size[0]), mask, path=str(mask_path))
         return mask, mask_path
 
     def _boxes_mask(self, size: tuple[int, int], image_path: Path | None) -> torch.Tensor:

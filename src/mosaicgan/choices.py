@@ -1,0 +1,33 @@
+"""Every list of named choices, in one place: the config, the registries, the pure functions
+that check their arguments and argparse all import these tuples, so a choice added here is
+offered (and validated) everywhere at once.
+
+The models themselves are listed in `mosaicgan.models` (one table with what each one uses).
+This module imports nothing, so anything may import it.
+"""
+
+from __future__ import annotations
+
+# Adversarial objectives (losses/adversarial.py explains each).
+GAN_MODES = ("vanilla", "lsgan", "hinge", "wgan-gp")
+
+# Network building blocks (nets/layers.py).
+NORMS = ("batch", "instance", "none")
+INITS = ("normal", "xavier", "kaiming", "orthogonal")
+UPSAMPLES = ("deconv", "resize")  # transposed convolutions | nearest x2 + 3x3 conv
+NET_KINDS = ("generator", "discriminator", "classifier")
+
+# Training data (data/paired.py, data/unpaired.py, data/preprocess.py).
+LAYOUTS = ("auto", "aligned", "folders", "unaligned")
+PAIRED_LAYOUTS = ("auto", "aligned", "folders")
+DIRECTIONS = ("AtoB", "BtoA")
+PREPROCESS = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
+
+# Mosaic styles (ops/mosaic.py): block mean, block median, one random pixel per block, Gaussian blur.
+MOSAIC_STYLES = ("average", "median", "random", "blur")
+
+# Where a region comes from (infer/region_finder.py). Detectors may find nothing in an image;
+# make-pairs draws its regions itself, so it takes no mask file or boxes.
+REGION_KINDS = ("mask", "boxes", "cam", "faces", "random")
+DETECTED_REGIONS = ("cam", "faces")
+PAIR_REGION_KINDS = ("random", "faces", "cam")

@@ -1,0 +1,81 @@
+"""`add` over image files: check every input, then read, find the region, mosaic, write.
+
+Every input is checked before the first file is written (it decodes; a mask file has the
+image's size and covers something; boxes meet the image; outputs neither overwrite an input
+nor collide), so a bad input stops the run with one line and an untouched --out.
+
+Outputs keep the input's file name and format (see `image_io.SAVE_OPTIONS`). Grey images
+stay grey and an alpha channel is kept. Metadata (EXIF, GPS) is not copied: a privacy mosaic
+should not leave where and when the photo was taken in the file.
+
+Faces and CAM may find nothing in an image. Such an image is left out of --out (and listed),
+not copied unchanged, so that an untouched photo is never passed off as processed.
+
+This module only adapts files to the per-frame cores: `image_io.load_image`,
+`RegionFinder.find`, `mosaic_core.mosaic_image`, `image_io.write_image`, `mask_io.write_mask`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mosaicgan.data.images import read_image
+from mosaicgan.infer.image_io import load_image, write_image
+from mosaicgan.infer.mask_io import write_mask
+from mosaicgan.infer.mosaic_core import MosaicOptions, applied_mask, mosaic_generator, mosaic_image
+from mosaicgan.infer.outputs import plan_outputs, same_name, with_mask_name
+from mosaicgan.infer.region_finder import RegionFinder
+
+
+@dataclass
+class AddResult:
+    written: list[Path] = field(default_factory=list)
+    masks: list[Path] = field(default_factory=list)
+    no_region: list[Path] = field(default_factory=list)
+
+
+def check_inputs(paths: list[Path], *, finder: RegionFinder, out_dir: str | Path, options: MosaicOptions,
+                 save_mask: bool = False) -> dict[Path, list[Path]]:
+    """Everything that can fail on the user's input, before anything is written: the options,
+    the output names, every image decodes, explicit regions fit. Returns the output plan:
+    input -> [output] or [output, mask output]."""
+    options.check()
+    plan = plan_outputs(paths, out_dir, names=with_mask_name(same_name) if save_mask else same_name)
+    for path in paths:
+        finder.check(path, read_image(path, mode="RGB").size)
+    return plan
+
+
+def add_mosaic_files(
+    paths: list[Path],
+    *,
+    finder: RegionFinder,
+    out_dir: str | Path,
+    options: MosaicOptions,
+    save_mask: bool = False,
+    progress=None,
+    plan: dict[Path, list[Path]] | None = None,
+) -> AddResult:
+    """Mosaic the region `finder` gives in every image of `paths`, into `out_dir`.
+
+    `plan` is what `check_inputs` returned, when the caller checked first (to show a progress
+    bar only once the inputs are known good); otherwise the check runs here.
+    """
+    if plan is None:
+        plan = check_inputs(paths, finder=finder, out_dir=out_dir, options=options, save_mask=save_mask)
+    result = AddResult()
+    for path in paths:
+        loaded = load_image(path)
+        region = finder.find(loaded.image, path=path)
+        if region.empty:  # only detectors get here: explicit regions were checked above
+            result.no_region.append(path)
+        else:
+            out = mosaic_image(loaded.image, region.mask, options=options,
+                               generator=mosaic_generator(options, path.name))
+            result.written.append(write_image(out, plan[path][0], alpha=loaded.alpha))
+            if save_mask:
+                result.masks.append(write_mask(applied_mask(region.mask, options), plan[path][1]))
+        if progress is not None:
+            progress.update(1)
+    return result

@@ -1,0 +1,56 @@
+"""Output planning: which files a command will write under --out, decided (and checked) for
+every input before the first file is written.
+
+One rule for every command that writes one or more files per input (add, translate, and
+what follows them): an output never replaces an input, and no two inputs may write the same
+file. A plan is a dict input -> its output paths, in the order the command names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mosaicgan.errors import UserError
+
+
+def plan_outputs(inputs: list[Path], out_dir: str | Path, *, names: Callable[[Path], list[str]]) -> dict[Path, list[Path]]:
+    """For each input, `names(input)` (file names) placed in `out_dir`, resolved.
+
+    An output that is one of the inputs, or one that two inputs would both write, is a
+    UserError naming it.
+    """
+    out_dir = Path(out_dir)
+    sources = {p.resolve() for p in inputs}
+    taken: dict[Path, Path] = {}
+    plan = {}
+    for path in inputs:
+        outs = []
+        for name in names(path):
+            out = (out_dir / name).resolve()
+            if out in sources:
+                raise UserError("output would overwrite an input; choose another --out", path=out)
+            if out in taken:
+                raise UserError(f"two inputs would both write {out.name} ({taken[out]} and {path})", path=path)
+            taken[out] = path
+            outs.append(out)
+        plan[path] = outs
+    return plan
+
+
+def same_name(path: Path) -> list[str]:
+    """The input's own file name (and so its format): `add`."""
+    return [path.name]
+
+
+def png_names(*, samples: int = 1) -> Callable[[Path], list[str]]:
+    """NAME.png, or NAME_s0.png ... NAME_s{K-1}.png for K samples: `translate`."""
+    def names(path: Path) -> list[str]:
+        return [f"{path.stem}.png"] if samples == 1 else [f"{path.stem}_s{k}.png" for k in range(samples)]
+
+    return names
+
+
+def with_mask_name(names: Callable[[Path], list[str]]) -> Callable[[Path], list[str]]:
+    """`names` plus NAME_mask.png, the mask as applied, last."""
+    return lambda path: [*names(path), f"{path.stem}_mask.png"]

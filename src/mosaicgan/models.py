@@ -1,0 +1,111 @@
+"""The one table of trainable models. Everything that needs to know the models reads it:
+the config (names, per-model defaults, which keys each model reads), the training loop (the
+task and its data set, via `train/tasks.py`), `translate`/`eval` (which generator of a
+checkpoint runs in which direction) and the `train` command (subcommands and their help).
+
+Adding a model is one `ModelSpec` entry here plus its task file in `train/` (a class with
+the `train.task.Task` methods and a function building its data set from a config). Give it
+`flags="gan"` to get the pix2pix/CycleGAN command-line flags, or `flags="own"` and write its
+subcommand in `cli/` as `cli/train_classifier_cmd.py` does (listed in `cli/train_cmd.OWN_PARSERS`).
+`translate` and `eval` take any model whose `generators` name its generator(s).
+
+This module imports nothing heavy (no torch), so `mosaicgan --help` stays quick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Config keys every model reads: the schedule, the optimizer and the run's bookkeeping.
+COMMON_KEYS = ("optim.*", "run.*", "data.root", "data.num_workers")
+
+# What the pix2pix-style GAN trainers read (besides COMMON_KEYS and their own losses).
+_GAN_DATA = ("data.layout", "data.direction", "data.split", "data.preprocess", "data.load_size",
+             "data.crop_size", "data.flip", "data.max_items")
+_GAN_NETS = ("nets.net_g", "nets.num_downs", "nets.net_d", "nets.n_layers_d", "nets.ngf", "nets.ndf",
+             "nets.norm", "nets.dropout", "nets.dropout_at_test", "nets.upsample", "nets.init",
+             "nets.init_gain", "nets.in_channels", "nets.out_channels")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One trainable model.
+
+    task, dataset: "module:name" of the task class and of its data set builder (both take the
+      config), imported only when training starts, so that nothing below `train/` imports it.
+    defaults: dotted config keys whose default differs from the dataclasses in config.py.
+    uses: the config keys the model reads (besides COMMON_KEYS); "section.*" means the whole
+      section. A key outside them set to anything but the model's default is refused, so a
+      setting that would change nothing (loss.lambda_cycle for pix2pix) never passes silently.
+    generators: direction ("AtoB", "BtoA") -> name of the generator in the model's checkpoints,
+      for translate and eval; empty for models that do not translate images.
+    flags: "gan" for the shared GAN trainer flags of `mosaicgan train MODEL`; "own" when a
+      module in cli/ registers the model's subcommand itself.
+    """
+
+    name: str
+    summary: str
+    task: str
+    dataset: str
+    uses: tuple[str, ...]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    generators: dict[str, str] = field(default_factory=dict)
+    flags: str = "gan"
+
+    def reads(self, key: str) -> bool:
+        """Whether the model reads config key `key` ("section.name", or "model")."""
+        if key == "model":
+            return True
+        section = key.split(".", 1)[0]
+        return any(pattern in (key, f"{section}.*") for pattern in (*COMMON_KEYS, *self.uses))
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="pix2pix",
+            summary="paired translation: U-Net + PatchGAN, L1 + adversarial",
+            task="mosaicgan.train.pix2pix:Pix2PixTask",
+            dataset="mosaicgan.train.pix2pix:pix2pix_dataset",
+            uses=(*_GAN_DATA, *_GAN_NETS, "loss.gan_mode", "loss.lambda_l1", "loss.lambda_gp"),
+            generators={"AtoB": "gen"},
+        ),
+        ModelSpec(
+            name="cyclegan",
+            summary="unpaired translation (trainA/, trainB/): two ResNets + two PatchGANs, cycle + adversarial",
+            task="mosaicgan.train.cyclegan:CycleGANTask",
+            dataset="mosaicgan.train.cyclegan:cyclegan_dataset",
+            uses=(*_GAN_DATA, "data.serial", *_GAN_NETS, "loss.gan_mode", "loss.lambda_cycle",
+                  "loss.lambda_identity", "loss.lambda_gp", "loss.pool_size"),
+            defaults={"data.layout": "unaligned", "nets.net_g": "resnet_9blocks", "nets.norm": "instance",
+                      "nets.dropout": False, "loss.gan_mode": "lsgan"},
+            generators={"AtoB": "gen_ab", "BtoA": "gen_ba"},
+        ),
+        ModelSpec(
+            name="classifier",
+            summary="fine-tune MobileNetV2 on class folders, for --cam",
+            task="mosaicgan.train.classifier:ClassifierTask",
+            dataset="mosaicgan.train.classifier:classifier_dataset",
+            uses=("data.load_size", "data.crop_size", "data.flip", "data.val_fraction", "nets.classifier",
+                  "nets.pretrained", "nets.freeze_features", "nets.dropout"),
+            # Fine-tuning: a pretrained network, most of it frozen, Adam with the usual beta1 and
+            # a learning rate for a new head; images resized by their short side, as at inference.
+            defaults={"data.load_size": 256, "data.crop_size": 224, "data.num_workers": 0,
+                      "nets.freeze_features": 14, "optim.lr": 1e-3, "optim.beta1": 0.9, "optim.epochs": 4,
+                      "optim.epochs_decay": 4, "optim.batch_size": 16, "run.log_every": 10,
+                      "run.sample_every": 200, "run.keep_every_epochs": 0},
+            flags="own",
+        ),
+    )
+}
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The table entry of `name`; a ValueError listing the models for any other name (callers
+    that take the name from the user check it first, with a UserError)."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
