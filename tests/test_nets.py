@@ -7,10 +7,15 @@ from mosaicgan.nets.layers import upsample2x
 from mosaicgan.nets.patchgan import receptive_field
 
 # Narrow versions of each network keep the test fast; the layer structure is unchanged.
-NARROW = {"generator": {"ngf": 8}, "discriminator": {"ndf": 8}, "classifier": {}}
+NARROW = {"generator": {"ngf": 8}, "discriminator": {"ndf": 8}, "classifier": {}, "restorer": {"width": 8}}
 
 
 def small_input(net, kind):
+    if kind == "restorer":  # block lattice features: means in [-1, 1], share, full flag, log2 sizes
+        x = torch.rand(2, 7, 6, 5)
+        x[:, :3] = x[:, :3] * 2 - 1
+        x[:, 4] = (x[:, 3] > 0.5).float()
+        return x
     # 128 leaves the 286x286 PatchGAN more than one pixel per channel for instance norm.
     side = max(getattr(net, "size_multiple", 1), {"generator": 32, "discriminator": 128}.get(kind, 64))
     return torch.rand(2, 3, side, side) * 2 - 1
@@ -23,7 +28,10 @@ def test_shape_range_and_round_trip(entry, tmp_path):
     with torch.no_grad():
         y = net(x)
     assert torch.isfinite(y).all()
-    if entry.kind == "generator":
+    if entry.kind == "restorer":
+        assert y.shape == (2, 3, 6 * net.scale, 5 * net.scale)
+        assert y.min() >= -1 and y.max() <= 1
+    elif entry.kind == "generator":
         assert y.shape == x.shape
         assert y.min() >= -1 and y.max() <= 1
     elif entry.kind == "discriminator":

@@ -85,8 +85,17 @@ def find_checkpoint(path: str | Path) -> Path:
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
-    """The metadata of a mosaicgan checkpoint; anything else raises UserError naming the file."""
+    """The metadata of a mosaicgan checkpoint; anything else raises UserError naming the file.
+
+    Metadata is checked as far as reading it needs (it may have been edited by hand): the
+    required entries are there, the JSON ones parse, each network spec has a name and kwargs.
+    """
     path = find_checkpoint(path)
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise UserError(f"cannot read checkpoint ({err.strerror})", path=path) from None
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -94,12 +103,47 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         raise UserError("not a mosaicgan checkpoint (not a safetensors file)", path=path) from None
     if meta.get("format") != FORMAT_NAME:
         raise UserError("not a mosaicgan checkpoint (no mosaicgan metadata)", path=path)
-    if int(meta.get("format_version", "0")) > FORMAT_VERSION:
-        raise UserError(
-            f"checkpoint format {meta['format_version']} is newer than this mosaicgan reads ({FORMAT_VERSION})",
-            path=path,
-        )
+    version = meta.get("format_version", "0")
+    if not version.isdigit():
+        raise UserError(f"damaged checkpoint metadata (format_version {version!r} is not a number)", path=path)
+    if int(version) > FORMAT_VERSION:
+        raise UserError(f"checkpoint format {version} is newer than this mosaicgan reads ({FORMAT_VERSION})",
+                        path=path)
+    for key in ("kind", "nets", "config"):
+        if key not in meta:
+            raise UserError(f"damaged checkpoint metadata (no {key!r} entry)", path=path)
+    for key in ("nets", "config", "extra"):
+        try:
+            value = json.loads(meta.get(key, "{}"))
+        except ValueError:
+            raise UserError(f"damaged checkpoint metadata ({key!r} is not valid JSON)", path=path) from None
+        if not isinstance(value, dict):
+            raise UserError(f"damaged checkpoint metadata ({key!r} is not a JSON object)", path=path)
+    for key, spec in json.loads(meta["nets"]).items():
+        if not (isinstance(spec, dict) and isinstance(spec.get("name"), str)
+                and isinstance(spec.get("kwargs", {}), dict)):
+            raise UserError(f"damaged checkpoint metadata (network {key!r} has no valid spec)", path=path)
     return meta
+
+
+def _build_checked(key: str, spec: dict[str, Any], shapes: dict[str, tuple[int, ...]], *, path: Path) -> nn.Module:
+    """Build a network from its stored spec once its shapes are known to match the stored
+    weights: the spec is first built on the meta device (no memory), so a hand-edited
+    ngf=10**6 is refused instead of allocated."""
+    try:
+        with torch.device("meta"):
+            skeleton = build_from_spec(spec)
+    except UserError as err:
+        raise UserError(f"network {key!r} cannot be built from its stored spec ({err})", path=path) from None
+    except (TypeError, ValueError, RuntimeError, KeyError) as err:
+        raise UserError(f"network {key!r} cannot be built from its stored spec ({type(err).__name__}: {err})",
+                        path=path) from None
+    wanted = {name: tuple(t.shape) for name, t in skeleton.state_dict().items()}
+    if wanted != shapes:
+        odd = sorted(set(wanted) ^ set(shapes)) or sorted(k for k in wanted if wanted[k] != shapes[k])
+        detail = f"{odd[0]}: spec {wanted.get(odd[0])}, stored {shapes.get(odd[0])}"
+        raise UserError(f"weights of {key!r} do not fit its stored spec ({detail})", path=path)
+    return build_from_spec(spec)
 
 
 def load_checkpoint(
@@ -119,8 +163,9 @@ def load_checkpoint(
     with safe_open(str(path), framework="pt", device="cpu") as f:
         keys = list(f.keys())
         for key in wanted:
-            net = build_from_spec(specs[key])
             prefix = f"{key}."
+            shapes = {k[len(prefix):]: tuple(f.get_slice(k).get_shape()) for k in keys if k.startswith(prefix)}
+            net = _build_checked(key, specs[key], shapes, path=path)
             state = {k[len(prefix):]: f.get_tensor(k) for k in keys if k.startswith(prefix)}
             try:
                 net.load_state_dict(state)
@@ -152,4 +197,4 @@ def load_train_state(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001  (corrupt, truncated or foreign file)
-        raise UserError(f"cannot read resume state ({type(err).__name__})", path=path) from None
+        raise UserError(f"cannot read resume state (damaged or truncated: {type(err).__name__})", path=path) from None

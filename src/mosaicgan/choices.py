@@ -15,7 +15,10 @@ GAN_MODES = ("vanilla", "lsgan", "hinge", "wgan-gp")
 NORMS = ("batch", "instance", "none")
 INITS = ("normal", "xavier", "kaiming", "orthogonal")
 UPSAMPLES = ("deconv", "resize")  # transposed convolutions | nearest x2 + 3x3 conv
-NET_KINDS = ("generator", "discriminator", "classifier")
+NET_KINDS = ("generator", "discriminator", "classifier", "restorer")
+
+# Training arithmetic (train/loop.py): bf16 autocasts each step, weights stay float32.
+PRECISIONS = ("fp32", "bf16")
 
 # Training data (data/paired.py, data/unpaired.py, data/preprocess.py).
 LAYOUTS = ("auto", "aligned", "folders", "unaligned")

@@ -21,6 +21,7 @@ from mosaicgan import choices
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
 from mosaicgan.models import MODELS, model_spec
+from mosaicgan.validate import check_config_value
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -65,6 +66,8 @@ class NetsConfig:
     pretrained: bool = True  # classifier: start from the shipped ImageNet MobileNetV2
     freeze_features: int = 0  # classifier: leading feature blocks (of 19) kept frozen
     classifier: str = "mobilenet_v2"  # classifier: the network fine-tuned (the one with shipped weights)
+    blocks: int = 6  # restorer: residual blocks on the block lattice (width: ngf)
+    block_scale: int = 8  # restorer: pixels per block side at the network (any block is resampled to it)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,24 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class MosaicConfig:
+    """How the restorer's training pairs are made from clean photos (data.root: one or more
+    folders, separated by the OS path separator)."""
+
+    lattice: int = 16  # blocks per side of a training crop
+    block_min: int = 4  # block sizes are log-uniform in [block_min, block_max]
+    block_max: int = 32
+    rect_prob: float = 0.2  # share of rectangular blocks (aspect up to 1.5)
+    median_prob: float = 0.1  # share of median mosaics (the rest: average)
+    jpeg_prob: float = 0.3  # share re-encoded as JPEG after mosaicking
+    jpeg_quality_min: int = 60
+    jpeg_quality_max: int = 95
+    full_prob: float = 0.1  # share of crops mosaicked all over
+    grow_prob: float = 0.3  # share whose given mask is grown beyond the mosaic (by up to a block)
+    samples_per_epoch: int = 3200
+
+
+@dataclass(frozen=True)
 class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -95,6 +116,7 @@ class RunConfig:
     sample_every: int = 500
     save_every: int = 1000  # iterations; a checkpoint is also written at every epoch end
     keep_every_epochs: int = 10  # also keep epoch_NNN.safetensors this often (0: never)
+    precision: str = "fp32"  # fp32 | bf16 (autocast around each step; on CPUs with AVX512-BF16 it is faster)
 
 
 @dataclass(frozen=True)
@@ -105,9 +127,10 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    mosaic: MosaicConfig = field(default_factory=MosaicConfig)
 
 
-SECTIONS = ("data", "nets", "loss", "optim", "run")
+SECTIONS = ("data", "nets", "loss", "optim", "run", "mosaic")
 
 CHOICES = {
     "model": tuple(MODELS),
@@ -118,6 +141,7 @@ CHOICES = {
     "nets.init": choices.INITS,
     "nets.upsample": choices.UPSAMPLES,
     "loss.gan_mode": choices.GAN_MODES,
+    "run.precision": choices.PRECISIONS,
 }
 
 
@@ -174,6 +198,7 @@ def _coerce(key: str, value: Any, current: Any) -> Any:
     choices = CHOICES.get(key)
     if choices and value not in choices:
         raise UserError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+    check_config_value(key, value)
     return value
 
 
@@ -224,6 +249,8 @@ def load_toml(path: str | Path, *, base: TrainConfig | None = None) -> TrainConf
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError("no such config file", path=path) from None
+    except IsADirectoryError:
+        raise UserError("is a folder, not a TOML config file", path=path) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"not a valid TOML file ({err})", path=path) from None
     flat = flatten(data)

@@ -16,6 +16,11 @@ class UserError(Exception):
         super().__init__(f"{path}: {message}" if path is not None else message)
 
 
+class NothingFound(UserError):
+    """The command ran as asked but found nothing to work on (no face in any photo): not bad
+    input, not success. The CLI prints the line and exits with status 3 (`NOTHING_DONE`)."""
+
+
 def one_line(err: BaseException) -> str:
     """The user-facing line of an error.
 

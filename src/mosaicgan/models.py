@@ -98,6 +98,20 @@ MODELS: dict[str, ModelSpec] = {
                       "run.sample_every": 200, "run.keep_every_epochs": 0},
             flags="own",
         ),
+        ModelSpec(
+            name="restorer",
+            summary="the mosaic restorer used by `remove`, trained on clean photos",
+            task="mosaicgan.train.restorer:RestorerTask",
+            dataset="mosaicgan.train.restorer:restorer_dataset",
+            uses=("nets.net_g", "nets.ngf", "nets.blocks", "nets.block_scale", "mosaic.*"),
+            # A small lattice network (see nets.restorer) trained with L1 on pairs made on the
+            # fly; Adam with the usual SR settings. An epoch is mosaic.samples_per_epoch samples.
+            defaults={"data.num_workers": 0, "nets.net_g": "restorer", "nets.ngf": 48, "nets.norm": "none",
+                      "nets.dropout": False, "optim.lr": 5e-4, "optim.beta1": 0.9, "optim.epochs": 30,
+                      "optim.epochs_decay": 10, "optim.batch_size": 16, "run.log_every": 20,
+                      "run.save_every": 200, "run.keep_every_epochs": 5},
+            flags="own",
+        ),
     )
 }
 

@@ -8,7 +8,7 @@ import re
 import sys
 
 from mosaicgan import __version__
-from mosaicgan.errors import UserError, one_line
+from mosaicgan.errors import NothingFound, UserError, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
     try:
         return int(args.func(args) or 0)
+    except NothingFound as err:
+        from mosaicgan.cli.common import NOTHING_DONE
+
+        print(f"mosaicgan: {one_line(err)}", file=sys.stderr)
+        return NOTHING_DONE
     except UserError as err:
         print(f"mosaicgan: error: {one_line(err)}", file=sys.stderr)
         return 2
@@ -60,3 +65,13 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as err:
+        # A write failure that no writer turned into a UserError (a full disk, a read-only
+        # folder): still one line, naming the file when the system told which.
+        from mosaicgan.atomic import NO_SPACE, NOT_ALLOWED
+
+        if err.errno not in NO_SPACE + NOT_ALLOWED:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"mosaicgan: error: {where}{err.strerror}", file=sys.stderr)
+        return 2

@@ -1,4 +1,4 @@
-"""`mosaicgan add`: mosaic a region of images (a mask, boxes, faces, or where a class is)."""
+"""`mosaicgan add`: mosaic a region of images or videos (a mask, boxes, faces, or where a class is)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from mosaicgan import choices
-from mosaicgan.cli.common import add_device_flag, plural, progress_bar
+from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, plural, progress_bar
 from mosaicgan.errors import UserError
 
 
@@ -55,14 +55,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--feather", type=int, default=0, help="soft edge of N pixels outside the region")
     p.add_argument("--seed", type=int, default=0, help="seed of the random style's picks")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the mask as applied")
+    p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
+    video = p.add_argument_group("videos")
+    video.add_argument("--codec", default=None,
+                       help="video encoder (default libx264; libvpx-vp9 for .webm; also libx265, libsvtav1, mpeg4)")
+    video.add_argument("--crf", type=int, default=18, help="encoder quality, lower is better (default 18)")
+    video.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
+    video.add_argument("--start", type=float, default=0.0, metavar="SEC", help="begin at this time (seconds)")
+    video.add_argument("--duration", type=float, default=None, metavar="SEC", help="process this many seconds")
+    video.add_argument("--resume", action="store_true",
+                       help="work in segments of 250 frames kept in .NAME.resume/ beside the output, so that "
+                            "rerunning the same command after an interruption continues where it stopped")
+    video.add_argument("--window", type=int, default=4,
+                       help="faces/CAM: smooth each region over N frames either side (default 4)")
+    video.add_argument("--bridge", type=int, default=4,
+                       help="faces/CAM: keep a region N frames before and after it is seen, so up to 2N missed "
+                            "frames in a row stay covered (default 4)")
+    video.add_argument("--detect-every", type=int, default=1, metavar="N",
+                       help="faces/CAM: search 1 frame in N, track in between (default 1)")
+    video.add_argument("--detect-side", type=int, default=0, metavar="PX",
+                       help="faces/CAM: search frames scaled to this long side (default 0: full size; "
+                            "e.g. 640 is faster but misses smaller faces)")
+    video.add_argument("--no-steady", action="store_true",
+                       help="faces/CAM: each frame's own region, no tracking or smoothing")
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mosaicgan.atomic import check_writable_dir, check_writable_file
     from mosaicgan.data.images import expand_inputs
-    from mosaicgan.infer.add_files import add_mosaic_files, check_inputs
+    from mosaicgan.infer.add_files import AddResult, add_mosaic_files, check_inputs
+    from mosaicgan.infer.add_video import (SteadyOptions, add_mosaic_video, check_video, plan_video_outputs,
+                                           provenance_tags)
+    from mosaicgan.infer.video_io import EncodeOptions, is_media_file
     from mosaicgan.infer.mosaic_core import MosaicOptions
     from mosaicgan.infer.region_finder import RegionFinder, RegionRequest, parse_box
     from mosaicgan.device import resolve_device
@@ -81,16 +108,59 @@ def run(args: argparse.Namespace) -> int:
         request = RegionRequest(kind="cam", cam_class=args.cam, classifier=args.classifier, threshold=args.threshold,
                                 min_prob=args.min_prob)
     paths = expand_inputs(args.inputs)
+    videos = [p for p in paths if is_media_file(p)]
+    paths = [p for p in paths if p not in videos]
     finder = RegionFinder(request, device=resolve_device(args.device or "auto"))
-    plan = check_inputs(paths, finder=finder, out_dir=args.out, options=options, save_mask=args.save_mask)
-    with progress_bar(len(paths), desc="add", quiet=args.quiet) as bar:
-        result = add_mosaic_files(paths, finder=finder, out_dir=args.out, options=options,
-                                  save_mask=args.save_mask, progress=bar, plan=plan)
-    masks = f" and {plural(len(result.masks), 'mask')}" if result.masks else ""
-    print(f"wrote {plural(len(result.written), 'image')}{masks} to {args.out}")
+    out_dir, video_plan = plan_video_outputs(videos, args.out, images=bool(paths), overwrite=args.overwrite)
+    if out_dir == args.out:
+        check_writable_dir(args.out)
+    else:
+        check_writable_file(args.out, flag="--out")
+    plan = check_inputs(paths, finder=finder, out_dir=out_dir, options=options, save_mask=args.save_mask,
+                        overwrite=args.overwrite)
+    encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
+    steady = SteadyOptions(steady=not args.no_steady, window=args.window, bridge=args.bridge,
+                           detect_every=args.detect_every, detect_side=args.detect_side)
+    if args.save_mask and videos:
+        raise UserError("--save-mask is for images; videos do not write masks")
+    for video in videos:
+        check_video(video, video_plan[video], finder=finder, options=options, encode=encode, steady=steady,
+                    start=args.start, duration=args.duration)
+    result = AddResult()
+    if paths:
+        with progress_bar(len(paths), desc="add", quiet=args.quiet) as bar:
+            result = add_mosaic_files(paths, finder=finder, out_dir=out_dir, options=options,
+                                      save_mask=args.save_mask, progress=bar, plan=plan)
+        masks = f" and {plural(len(result.masks), 'mask')}" if result.masks else ""
+        print(f"wrote {plural(len(result.written), 'image')}{masks} to {out_dir}")
+    for video in videos:
+        tags = provenance_tags(request=request, options=options, steady=steady)
+        try:
+            with progress_bar(0, desc=video.name, quiet=args.quiet, unit="frame") as bar:
+                done = add_mosaic_video(video, video_plan[video], finder=finder, options=options, encode=encode,
+                                        steady=steady, start=args.start, duration=args.duration, metadata=tags,
+                                        progress=bar, resume=args.resume)
+        except KeyboardInterrupt:
+            if args.resume:
+                print(f"{video.name}: finished segments are kept; run the same command to continue", file=sys.stderr)
+            raise
+        for what in done.dropped_streams:
+            print(f"{video.name}: the output container cannot hold {what}; left out", file=sys.stderr)
+        if done.written:
+            result.written.append(video_plan[video])
+            print(f"wrote {video_plan[video]} ({plural(done.frames, 'frame')}, "
+                  f"{done.frames_with_region} with a mosaic)")
+        else:
+            result.no_region.append(video)
     if result.no_region:
         what = "no face" if args.faces else f"no region of {finder.class_label!r}"
         names = ", ".join(p.name for p in result.no_region[:10])
         more = f" and {len(result.no_region) - 10} more" if len(result.no_region) > 10 else ""
-        print(f"{what} found in {plural(len(result.no_region), 'image')}, not written: {names}{more}", file=sys.stderr)
-    return 0
+        noun = "file" if videos else "image"
+        print(f"{what} found in {plural(len(result.no_region), noun)}, not written: {names}{more}", file=sys.stderr)
+    if result.shrunk_away:
+        names = ", ".join(p.name for p in result.shrunk_away[:10])
+        more = f" and {len(result.shrunk_away) - 10} more" if len(result.shrunk_away) > 10 else ""
+        print(f"--grow {args.grow} shrank the region to nothing in {plural(len(result.shrunk_away), 'image')}, "
+              f"not written: {names}{more}", file=sys.stderr)
+    return 0 if result.written else NOTHING_DONE

@@ -28,6 +28,15 @@ def run(args: argparse.Namespace) -> int:
 
     from mosaicgan.cli import main
 
+    from mosaicgan.atomic import check_writable_dir
+    from mosaicgan.errors import UserError
+    from mosaicgan.device import resolve_device
+
+    # Checked here, before the data set is written: a bad flag must leave nothing behind.
+    if args.epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {args.epochs}")
+    resolve_device(args.device)
+    check_writable_dir(args.out)
     photo = Path(str(importlib.resources.files("mosaicgan") / "assets" / "demo" / "grace_hopper.jpg"))
     data = args.out / "data"
     if not (data / "train").is_dir():
@@ -38,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     run_dir = args.out / "run"
     resume = (run_dir / "checkpoints" / "resume.pt").exists()
     steps = [
-        ["add", str(photo), "--faces", "--out", str(args.out / "mosaicked"), "--save-mask", "--quiet"],
+        ["add", str(photo), "--faces", "--out", str(args.out / "mosaicked"), "--save-mask", "--quiet",
+         "--overwrite"],  # a second demo run into the same --out replaces its own outputs
         ["train", "pix2pix", *(["--resume", str(run_dir)] if resume else [
             "--data", str(data), "--out", str(run_dir), "--preprocess", "none", "--batch-size", "8",
             "--epochs", str((args.epochs + 1) // 2), "--epochs-decay", str(args.epochs // 2), "--workers", "0",
@@ -46,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
             # A small net on 64x64 toy images learns faster at 5x the paper's learning rate.
             "--set", "optim.lr=1e-3", "--set", "data.flip=false", "--set", "run.sample_every=100"]),
          "--device", args.device],
-        ["translate", str(data / "test"), "--checkpoint", str(run_dir), "--out", str(args.out / "translated")],
+        ["translate", str(data / "test"), "--checkpoint", str(run_dir), "--out", str(args.out / "translated"),
+         "--overwrite"],
         ["eval", "--checkpoint", str(run_dir), "--data", str(data)],
     ]
     for argv in steps:

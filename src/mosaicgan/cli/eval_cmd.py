@@ -31,22 +31,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mosaicgan.atomic import atomic_path
+    from mosaicgan.atomic import atomic_path, check_writable_file
     from mosaicgan.checkpoint import find_checkpoint, read_metadata
     from mosaicgan.device import resolve_device
+    from mosaicgan.errors import UserError
     from mosaicgan.infer.evaluate import evaluate
     from mosaicgan.infer.translator import Translator
     from mosaicgan.models import MODELS
 
+    if args.max_items < 0:
+        raise UserError(f"--max-items must be at least 0 (0: all pairs), got {args.max_items}")
     ckpt_path = find_checkpoint(args.checkpoint)
     meta = read_metadata(ckpt_path)
+    out = args.json or ckpt_path.parent / f"eval_{args.split}.json"
+    # Checked before the (long) evaluation: a result printed but not saved would be lost.
+    check_writable_file(out, flag="--json")
     translator = Translator.from_checkpoint(ckpt_path, direction=args.direction,
                                             device=resolve_device(args.device or "auto"), keep_dropout=False)
     data_direction = args.direction
     spec = MODELS.get(meta["kind"])
     if spec is not None and len(spec.generators) == 1:
         # A one-way model (pix2pix) translates the way it was trained: read the pairs that way.
-        data_direction = json.loads(meta["config"])["data"]["direction"]
+        data_direction = json.loads(meta["config"]).get("data", {}).get("direction", "AtoB")
     result = evaluate(translator, root=args.data, split=args.split, layout=args.layout,
                       direction=data_direction, max_items=args.max_items, masks=args.masks)
     result["checkpoint"] = str(ckpt_path)
@@ -58,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
         if name not in result:
             continue
         print(f"{label:<24}{result[name]['psnr']:>10.2f}{result[name]['ssim']:>8.4f}")
-    out = args.json or ckpt_path.parent / f"eval_{args.split}.json"
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")

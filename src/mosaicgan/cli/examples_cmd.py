@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     entry = get_example(args.name)
     if args.out is None:
         raise UserError(f"give --out DIR to say where example {entry.name!r} writes its figure")
+    from mosaicgan.atomic import check_writable_dir
+
+    check_writable_dir(args.out)
     result = entry.run(out_dir=args.out, seed=args.seed)
     for key, value in result["headline"].items():
         print(f"{entry.name}: {key} = {_format(value)}")

@@ -53,10 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mosaicgan.atomic import check_writable_dir
     from mosaicgan.infer.make_pairs import NOTE, PairsOptions, check_inputs, make_pairs
     from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
     from mosaicgan.device import resolve_device
 
+    check_writable_dir(args.out)
     if (args.block_min is None) != (args.block_max is None):
         raise UserError("give both --block-min and --block-max (or neither, for automatic block sizes)")
     if args.regions == "cam" and not args.cam:

@@ -8,6 +8,7 @@ imports the other's flags.
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from mosaicgan.cli.common import add_device_flag
@@ -33,9 +34,9 @@ FLAG_KEYS = {
 }
 
 
-def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: str) -> None:
+def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: str, data_nargs: str | None = None) -> None:
     """Flags every trainer shares: where the data and the run are, config overrides, and run control."""
-    p.add_argument("--data", metavar="DIR", help=data_help)
+    p.add_argument("--data", metavar="DIR", nargs=data_nargs, help=data_help)
     p.add_argument("--out", metavar="RUN_DIR", type=Path, help="run folder to create (checkpoints, log.jsonl; GANs: sample grids)")
     p.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--config", metavar="FILE.toml", type=Path, help="a TOML config (see configs/)")
@@ -51,12 +52,15 @@ def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: st
 
 def config_from_args(args: argparse.Namespace):
     from mosaicgan.config import check_model_keys, default_config, load_toml, parse_set, with_values
+    from mosaicgan.validate import check_config_value
 
     config = load_toml(args.config, base=default_config(args.model)) if args.config else default_config(args.model)
     if config.model != args.model:
         raise UserError(f"config is for {config.model}, not {args.model}", path=args.config)
     # getattr with a default: a model's parser may offer only some of the flags.
     flags = {key: getattr(args, name) for name, key in FLAG_KEYS.items() if getattr(args, name, None) is not None}
+    for name, key in FLAG_KEYS.items():  # named as typed; --set and the config file are checked by key
+        check_config_value(key, flags.get(key), name=f"--{name.replace('_', '-')}")
     config = with_values(config, flags)
     config = with_values(config, parse_set(args.set))
     check_model_keys(config)
@@ -84,21 +88,31 @@ def resume_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from mosaicgan.atomic import check_writable_dir
     from mosaicgan.train.loop import train
 
+    if args.stop_after is not None and args.stop_after < 1:
+        raise UserError(f"--stop-after must be at least 1, got {args.stop_after}")
     if args.resume:
         config = resume_config(args)
         run_dir = args.resume
     else:
         if args.out is None:
             raise UserError("give --out RUN_DIR (or --resume RUN_DIR)")
+        check_writable_dir(args.out)
         config = config_from_args(args)
         run_dir = args.out
         if (run_dir / "checkpoints" / "resume.pt").exists():
             raise UserError("already holds a run; continue it with --resume, or choose another --out", path=run_dir)
     result = train(config, run_dir=run_dir, resume=bool(args.resume), stop_after=args.stop_after,
                    progress=not args.quiet)
-    state = "finished" if result.finished else "stopped (continue with --resume)"
+    if result.finished:
+        state = "finished"
+    elif result.stopped_by:
+        state = f"stopped by {result.stopped_by} (continue with --resume {run_dir})"
+    else:
+        state = f"stopped (continue with --resume {run_dir})"
     print(f"{config.model}: {state} at iteration {result.step}, epoch {result.epoch}, "
           f"{result.seconds:.1f} s; checkpoint: {run_dir / 'checkpoints' / 'latest.safetensors'}")
-    return 0
+    # Like a shell's status for a process a signal ended (130 for Ctrl-C), so scripts can tell.
+    return 128 + signal.Signals[result.stopped_by].value if result.stopped_by else 0

@@ -21,12 +21,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--samples", type=int, default=1, metavar="K",
                    help="K outputs per input (generators that keep dropout on at test time)")
+    p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mosaicgan.atomic import check_writable_dir
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.errors import UserError
     from mosaicgan.infer.translate_files import translate_files
@@ -35,11 +37,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1 or args.samples < 1:
         raise UserError("--batch-size and --samples must be at least 1")
+    check_writable_dir(args.out)
     paths = expand_inputs(args.inputs)
     translator = Translator.from_checkpoint(args.checkpoint, direction=args.direction,
                                             device=resolve_device(args.device or "auto"))
     with progress_bar(len(paths), desc="translate", quiet=args.quiet) as bar:
         written = translate_files(paths, translator=translator, out_dir=args.out, batch_size=args.batch_size,
-                                  samples=args.samples, progress=bar)
+                                  samples=args.samples, progress=bar, overwrite=args.overwrite)
     print(f"wrote {plural(len(written), 'image')} to {args.out}")
     return 0

@@ -79,8 +79,8 @@ class ClassFolderDataset(Dataset):
             raise UserError("no images in this split")
         if crop_size > load_size:
             raise UserError(f"data.crop_size ({crop_size}) must not exceed data.load_size ({load_size})")
-        for path, _ in items:  # every header now: a bad file fails before training, naming it
-            probe_image(path)
+        for path, _ in items:  # every file decoded now: a bad one fails before training, naming it
+            probe_image(path, decode=True)
         self.items, self.load_size, self.crop_size, self.flip = items, load_size, crop_size, flip
 
     def __len__(self) -> int:

@@ -18,6 +18,62 @@ from mosaicgan.errors import UserError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
+# Larger images are refused from their header, before decoding: PIL's own decompression-bomb
+# limit (89.5 megapixels, about 9500 x 9500), which a full-size photo stays far below.
+MAX_PIXELS = 89_478_485
+
+
+def _too_large(size: tuple[int, int], path: Path) -> UserError:
+    w, h = size
+    return UserError(f"image too large ({w} x {h}; limit {MAX_PIXELS / 1e6:.1f} megapixels)", path=path)
+
+
+def open_image(path: Path) -> Image.Image:
+    """Image.open with the size limit as a one-line UserError, checked on the header's size."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # PIL would warn or raise its own error; the check below says it in one line
+    try:
+        img = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    if img.size[0] * img.size[1] > MAX_PIXELS:
+        img.close()
+        raise _too_large(img.size, path)
+    return img
+
+
+def to_8bit(img: Image.Image, *, path: Path) -> Image.Image:
+    """High-bit-depth images (16-bit and 32-bit integer grey, float grey) scaled to 8 bits.
+
+    PIL's own `convert` clips such values at 255 (a 16-bit photo turns almost white, a float
+    one in [0, 1] black), so every reader goes through this first. Integer images: values
+    up to 255 are taken as 8-bit, up to 65535 as 16-bit. Float images: values in [0, 1] or
+    [0, 255]. Anything else is refused rather than guessed. (16-bit colour PNGs are already
+    read as 8-bit by PIL, correctly.)
+    """
+    if img.mode.startswith("I;16"):
+        arr = np.asarray(img).astype(np.float64) / 257.0
+    elif img.mode == "I":
+        arr = np.asarray(img).astype(np.float64)
+        low, high = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+        if low < 0 or high > 65535:
+            raise UserError(f"32-bit integer image with values {low:g}..{high:g}; only 0..255 (8-bit) "
+                            "and 0..65535 (16-bit) ranges are read", path=path)
+        if high > 255:
+            arr /= 257.0
+    elif img.mode == "F":
+        arr = np.asarray(img).astype(np.float64)
+        if not np.isfinite(arr).all():
+            raise UserError("float image holds NaN or infinite values", path=path)
+        low, high = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+        if low < 0 or high > 255:
+            raise UserError(f"float image with values {low:g}..{high:g}; only 0..1 and 0..255 are read", path=path)
+        if high <= 1.0:
+            arr = arr * 255.0
+    else:
+        return img
+    return Image.fromarray(np.rint(arr).clip(0, 255).astype(np.uint8))
+
 
 def is_image_name(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
@@ -35,9 +91,9 @@ def read_image(path: str | Path, *, mode: str = "RGB") -> Image.Image:
     if not path.is_file():
         raise UserError("no such image file", path=path)
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             img.load()
-            img = ImageOps.exif_transpose(img)
+            img = to_8bit(ImageOps.exif_transpose(img), path=path)
             if img.mode == "P" or img.mode == "LA" or (img.mode != mode and "transparency" in img.info):
                 img = img.convert("RGBA")
             return img.convert(mode) if img.mode != mode else img.copy()
@@ -51,16 +107,33 @@ def read_image(path: str | Path, *, mode: str = "RGB") -> Image.Image:
 _TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
 
 
-def probe_image(path: str | Path) -> tuple[int, int]:
+def probe_image(path: str | Path, *, decode: bool = False) -> tuple[int, int]:
     """(width, height) of an image as `read_image` returns it (EXIF orientation applied), from
-    its header alone (cheap). A missing or non-image file raises UserError naming it."""
+    its header alone (cheap). A missing or non-image file raises UserError naming it.
+
+    With `decode`, the whole file is decoded too (JPEGs at 1/8 scale, which still reads every
+    byte), so a truncated or corrupt image is found before a long job starts, not when it
+    reaches the file."""
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             w, h = img.size
             orientation = img.getexif().get(0x0112, 1)
+            if decode:
+                img.draft(img.mode, (max(1, w // 8), max(1, h // 8)))
+                img.load()
     except FileNotFoundError:
         raise UserError("no such image file", path=path) from None
+    except UserError:
+        raise
+    except PermissionError:
+        raise UserError("cannot read image (permission denied)", path=path) from None
+    except UnidentifiedImageError:
+        raise UserError("not a readable image", path=path) from None
+    except (OSError, SyntaxError, ValueError) as err:
+        if decode and path.is_file():
+            raise UserError(f"cannot decode image ({err})", path=path) from None
+        raise UserError("not a readable image", path=path) from None
     except Exception:  # noqa: BLE001  (PIL raises many kinds for a bad header)
         raise UserError("not a readable image", path=path) from None
     return (h, w) if orientation in _TRANSPOSING_ORIENTATIONS else (w, h)

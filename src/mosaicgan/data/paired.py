@@ -29,8 +29,16 @@ def check_channels(*channels: int) -> None:
 
 
 def split_folder(root: Path, split: str) -> Path:
-    """ROOT/split when it exists, else ROOT itself (a folder of images with no splits)."""
-    return root / split if (root / split).is_dir() else root
+    """ROOT/split when it exists, else ROOT itself (a folder of images with no splits).
+
+    A ROOT with other split folders but not this one is an error naming the split, not a
+    complaint about whatever non-image file sits in ROOT."""
+    if (root / split).is_dir():
+        return root / split
+    splits = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if splits:
+        raise UserError(f"no {split!r} split here (its sub-folders: {', '.join(splits)})", path=root)
+    return root
 
 
 def folder_pair_dirs(root: Path, split: str) -> tuple[Path, Path] | None:
@@ -106,12 +114,12 @@ class PairedDataset(Dataset):
         self.pairs = discover_pairs(root, split=split, layout=layout)
         if max_items:
             self.pairs = self.pairs[:max_items]
-        # Read every header now, so a bad file fails before training starts, naming it.
+        # Decode every file now, so a bad or truncated one fails before training starts, naming it.
         self.sizes = []
         for a, b in self.pairs:
-            w, h = probe_image(a)
+            w, h = probe_image(a, decode=True)
             if b is not None:
-                probe_image(b)
+                probe_image(b, decode=True)
             else:
                 w //= 2
             self.sizes.append((w, h))

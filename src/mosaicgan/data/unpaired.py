@@ -68,9 +68,9 @@ class UnpairedDataset(Dataset):
         self.paths_a, self.paths_b = list_images(dir_a), list_images(dir_b)
         if max_items:
             self.paths_a, self.paths_b = self.paths_a[:max_items], self.paths_b[:max_items]
-        # Read every header now, so a bad file fails before training starts, naming it.
-        self.sizes_a = [probe_image(p) for p in self.paths_a]
-        self.sizes_b = [probe_image(p) for p in self.paths_b]
+        # Decode every file now, so a bad or truncated one fails before training starts, naming it.
+        self.sizes_a = [probe_image(p, decode=True) for p in self.paths_a]
+        self.sizes_b = [probe_image(p, decode=True) for p in self.paths_b]
         self.serial = serial
         self.preprocess, self.load_size, self.crop_size, self.flip = preprocess, load_size, crop_size, flip
         self.mode_a, self.mode_b = MODES[in_channels], MODES[out_channels]

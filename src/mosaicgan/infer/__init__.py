@@ -1,5 +1,5 @@
 """Inference: checkpoints and mosaic tools as functions on frames, and the loops that feed
-them files (later: video streams).
+them files and video streams.
 
 A frame is a tensor (C, H, W) in [-1, 1], C = 3 (RGB) or 1 (grey); a mask is (H, W) in
 [0, 1]. The per-frame cores never touch files, and the file loops do nothing but adapt files
@@ -23,6 +23,15 @@ One home each for files
 File loops (one per command)
   add_files.py        `add`          translate_files.py  `translate`
   evaluate.py         `eval`         make_pairs.py       `make-pairs`
+
+Videos (adapt streams to the same cores)
+  video_io.py         is_media_file (by content); VideoInput (frames as arrays, upright, with
+                      pts); VideoOutput (encode with the input's timestamps, rotation, stream-copy
+                      of audio/subtitles); EncodeOptions
+  video_pipeline.py   the streaming loop: decode / find + mosaic / encode threads; mosaic_frame
+  steady.py           Steadier: boxes -> tracks, smoothed, short misses bridged (no pixels)
+  add_video.py        `add` on a video: output names, checks, provenance tags, atomic write
+  video_resume.py     --resume: segments kept across an interruption, joined without re-encoding
 
 Model-free tools (mosaic, masks, boxes) need no checkpoint; `translate`/`eval` run a
 generator. Finding regions (faces, CAM) uses the detectors in `mosaicgan.localize`; the pure

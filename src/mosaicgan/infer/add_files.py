@@ -33,17 +33,21 @@ class AddResult:
     written: list[Path] = field(default_factory=list)
     masks: list[Path] = field(default_factory=list)
     no_region: list[Path] = field(default_factory=list)
+    shrunk_away: list[Path] = field(default_factory=list)  # a negative --grow left no region
 
 
 def check_inputs(paths: list[Path], *, finder: RegionFinder, out_dir: str | Path, options: MosaicOptions,
-                 save_mask: bool = False) -> dict[Path, list[Path]]:
+                 save_mask: bool = False, overwrite: bool = False) -> dict[Path, list[Path]]:
     """Everything that can fail on the user's input, before anything is written: the options,
     the output names, every image decodes, explicit regions fit. Returns the output plan:
     input -> [output] or [output, mask output]."""
     options.check()
-    plan = plan_outputs(paths, out_dir, names=with_mask_name(same_name) if save_mask else same_name)
+    plan = plan_outputs(paths, out_dir, names=with_mask_name(same_name) if save_mask else same_name,
+                        overwrite=overwrite)
     for path in paths:
-        finder.check(path, read_image(path, mode="RGB").size)
+        size = read_image(path, mode="RGB").size
+        options.check_frame(size, path=path)
+        finder.check(path, size)
     return plan
 
 
@@ -70,6 +74,8 @@ def add_mosaic_files(
         region = finder.find(loaded.image, path=path)
         if region.empty:  # only detectors get here: explicit regions were checked above
             result.no_region.append(path)
+        elif options.shrinks_away(region.mask):
+            result.shrunk_away.append(path)
         else:
             out = mosaic_image(loaded.image, region.mask, options=options,
                                generator=mosaic_generator(options, path.name))

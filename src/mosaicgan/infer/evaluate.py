@@ -10,6 +10,7 @@ import torch
 
 from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.data.paired import PairedDataset
+from mosaicgan.errors import UserError
 from mosaicgan.infer.mask_io import pair_mask_path, read_mask
 from mosaicgan.infer.translator import Translator
 from mosaicgan.metrics import psnr, ssim
@@ -44,6 +45,8 @@ def evaluate(
     """
     data = PairedDataset(root=root, split=split, layout=layout, direction=direction, max_items=max_items,
                          in_channels=translator.in_channels, out_channels=translator.out_channels)
+    if masks is not None and not Path(masks).is_dir():
+        raise UserError("--masks: no such folder", path=masks)
     names = ["model", "identity"] + (["model_in_mask"] if masks is not None else [])
     sums = {name: [0.0, 0.0] for name in names}
     for i in range(len(data)):

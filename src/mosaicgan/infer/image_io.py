@@ -17,7 +17,7 @@ from PIL import Image
 
 from mosaicgan.data.images import pil_to_tensor, read_image, save_image, tensor_to_pil
 
-GREY_MODES = ("1", "L", "I", "I;16", "F")
+GREY_MODES = ("1", "L", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 
 # Outputs that keep the input's format: JPEG at quality 95 with full-resolution colour (4:4:4),
 # so block edges stay sharp; WebP lossless; PNG, BMP, TIFF are lossless anyway.

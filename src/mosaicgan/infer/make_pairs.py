@@ -31,7 +31,7 @@ from mosaicgan.choices import PAIR_REGION_KINDS
 from mosaicgan.data.images import list_images, pil_to_tensor, read_image, save_image, tensor_to_pil
 from mosaicgan.data.sampler import derive_seed
 from mosaicgan.data.transforms import RandomMosaic, apply_mosaic
-from mosaicgan.errors import UserError
+from mosaicgan.errors import NothingFound, UserError
 from mosaicgan.infer.mask_io import write_mask
 from mosaicgan.infer.region_finder import RegionFinder
 from mosaicgan.ops.masks import mask_bbox
@@ -66,8 +66,8 @@ class PairsOptions:
     recursive: bool = False
 
     def check(self) -> None:
-        if self.size < 16:
-            raise UserError(f"--size must be at least 16, got {self.size}")
+        if not 16 <= self.size <= 4096:
+            raise UserError(f"--size must lie in [16, 4096], got {self.size}")
         if self.pairs_per_image < 1:
             raise UserError(f"--pairs-per-image must be at least 1, got {self.pairs_per_image}")
         if not 0.0 <= self.test_fraction < 1.0:
@@ -79,8 +79,15 @@ class PairsOptions:
             raise UserError(f"unknown mosaic style {bad[0] if bad else ''!r}; choose from {', '.join(STYLES)}")
         if self.block_range is not None and not 1 <= self.block_range[0] <= self.block_range[1]:
             raise UserError(f"block sizes must satisfy 1 <= min <= max, got {self.block_range}")
+        if self.block_range is not None and self.block_range[1] > self.size:
+            raise UserError(f"--block-max {self.block_range[1]} exceeds the pair size --size {self.size}")
+        low, high = self.fraction_range
+        if not 0.0 < low <= high <= 1.0:
+            raise UserError(f"--block-fraction LOW HIGH must satisfy 0 < LOW <= HIGH <= 1, got {low} {high}")
         if self.grow_max < 0 or self.feather_max < 0:
             raise UserError("--grow-max and --feather-max must be >= 0")
+        if max(self.grow_max, self.feather_max) > self.size:
+            raise UserError(f"--grow-max and --feather-max must be at most the pair size --size {self.size}")
 
 
 @dataclass
@@ -207,7 +214,7 @@ def make_pairs(
         if progress is not None:
             progress.update(1)
     if not records:
-        raise UserError("no pairs were made (no region found in any photo)", path=images)
+        raise NothingFound("no pairs were made (no region found in any photo)", path=images)
     with atomic_path(out / "pairs.jsonl") as tmp:
         tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), encoding="utf-8")
     meta = {"note": NOTE, "images": str(images), "region": _request_record(finder),

@@ -40,8 +40,23 @@ class MosaicOptions:
             raise UserError(f"--block must be a positive number of pixels or 'auto', got {self.block}")
         if not self.block_fraction > 0:
             raise UserError(f"--block-fraction must be positive, got {self.block_fraction}")
+        if not self.block_fraction <= 1:
+            raise UserError(f"--block-fraction must lie in (0, 1], got {self.block_fraction}")
         if self.feather < 0:
             raise UserError(f"--feather must be >= 0, got {self.feather}")
+
+    def check_frame(self, size: tuple[int, int], *, path: object = None) -> None:
+        """Pixel sizes are bounded by the frame (width, height): beyond its longer side they
+        change nothing (or shrink every region away) and only make the padded buffers huge."""
+        longest = max(size)
+        for flag, value in (("--block", self.block), ("--feather", self.feather), ("--grow", self.grow)):
+            if value is not None and abs(value) > longest:
+                raise UserError(f"{flag} {value} exceeds the image's longer side ({size[0]} x {size[1]}); "
+                                f"give at most {longest} pixels", path=path)
+
+    def shrinks_away(self, mask: torch.Tensor) -> bool:
+        """Whether a negative `grow` leaves nothing of the region (the frame would come out unchanged)."""
+        return self.grow < 0 and not bool(grow_mask(mask, radius=self.grow).any())
 
 
 def block_for(mask: torch.Tensor, options: MosaicOptions) -> int:

@@ -2,8 +2,8 @@
 every input before the first file is written.
 
 One rule for every command that writes one or more files per input (add, translate, and
-what follows them): an output never replaces an input, and no two inputs may write the same
-file. A plan is a dict input -> its output paths, in the order the command names them.
+what follows them): an output never replaces an input, no two inputs may write the same
+file, and a file already in --out is replaced only when the user said --overwrite. A plan is a dict input -> its output paths, in the order the command names them.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from pathlib import Path
 from mosaicgan.errors import UserError
 
 
-def plan_outputs(inputs: list[Path], out_dir: str | Path, *, names: Callable[[Path], list[str]]) -> dict[Path, list[Path]]:
+def plan_outputs(inputs: list[Path], out_dir: str | Path, *, names: Callable[[Path], list[str]],
+                 overwrite: bool = False) -> dict[Path, list[Path]]:
     """For each input, `names(input)` (file names) placed in `out_dir`, resolved.
 
-    An output that is one of the inputs, or one that two inputs would both write, is a
-    UserError naming it.
+    An output that is one of the inputs, one that two inputs would both write, or (unless
+    `overwrite`) one that exists already, is a UserError naming it.
     """
     out_dir = Path(out_dir)
     sources = {p.resolve() for p in inputs}
@@ -32,6 +33,8 @@ def plan_outputs(inputs: list[Path], out_dir: str | Path, *, names: Callable[[Pa
                 raise UserError("output would overwrite an input; choose another --out", path=out)
             if out in taken:
                 raise UserError(f"two inputs would both write {out.name} ({taken[out]} and {path})", path=path)
+            if not overwrite and out.exists():
+                raise UserError("already exists; give --overwrite to replace it, or choose another --out", path=out)
             taken[out] = path
             outs.append(out)
         plan[path] = outs

@@ -39,13 +39,14 @@ def translate_files(
     batch_size: int = 4,
     samples: int = 1,
     progress=None,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Translate every image in `paths` into `out_dir`; returns the files written."""
     if samples > 1 and not translator.stochastic:
         raise UserError("--samples > 1 needs a generator with dropout kept on at test time "
                         "(trained with nets.dropout_at_test=true); these outputs would be identical")
-    targets = plan_outputs(paths, out_dir, names=png_names(samples=samples))
-    sizes = {p: probe_image(p) for p in paths}
+    targets = plan_outputs(paths, out_dir, names=png_names(samples=samples), overwrite=overwrite)
+    sizes = {p: probe_image(p, decode=True) for p in paths}  # every input decodes before the first write
     written = []
     for group in batches_by_size(paths, sizes, batch_size):
         loaded = [load_image(p, channels=translator.in_channels) for p in group]

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from mosaicgan.atomic import atomic_path
+from mosaicgan.atomic import atomic_path, writing
 
 
 class RunningMeans:
@@ -44,7 +44,7 @@ class MetricLog:
                 self.writer = SummaryWriter(str(run_dir / "tensorboard"))
 
     def write(self, record: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as fh:
+        with writing(self.path), self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
         if self.writer is not None:
             for key, value in record.items():
@@ -56,16 +56,36 @@ class MetricLog:
         that the resumed run repeats, and each step should appear once."""
         if not self.path.is_file():
             return
-        kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
+        kept = [json.dumps(record) for record in read_records(self.path) if record.get("step", 0) <= step]
         with atomic_path(self.path) as tmp:
             tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+    def reset(self) -> None:
+        """Start an empty log: a fresh run owns the folder, whatever an earlier start logged."""
+        if self.path.exists():
+            with atomic_path(self.path) as tmp:
+                tmp.write_text("", encoding="utf-8")
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
 
 
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSONL log, skipping a line that is not a whole JSON object: a process
+    killed in the middle of `write` leaves a torn last line, which must not make the log unreadable."""
+    records: list[dict[str, Any]] = []
+    if not path.is_file():  # a run stopped before its first log line has none
+        return records
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
 def read_log(run_dir: Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / "log.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_records(Path(run_dir) / "log.jsonl")

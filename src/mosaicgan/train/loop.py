@@ -7,17 +7,22 @@ A run folder holds: config.toml, log.jsonl, samples/*.png, checkpoints/latest.sa
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import shutil
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from mosaicgan import __version__
+from mosaicgan.atomic import atomic_path, writing
 from mosaicgan.checkpoint import LATEST, load_train_state, save_checkpoint, save_train_state
 from mosaicgan.config import TrainConfig, save_toml, to_dict
 from mosaicgan.data.images import image_grid, save_image
@@ -26,7 +31,11 @@ from mosaicgan.device import resolve_device
 from mosaicgan.errors import UserError
 from mosaicgan.nets import init_weights
 from mosaicgan.train.logging import MetricLog, RunningMeans
+from mosaicgan.train.resume_state import check_config_unchanged, restore
+from mosaicgan.train.run_folder import RunLock, remove_temporaries
+from mosaicgan.train.stop_signals import StopSignals
 from mosaicgan.train.tasks import TASKS
+from mosaicgan.validate import check_config
 
 
 @dataclass
@@ -36,6 +45,7 @@ class TrainResult:
     epoch: int
     finished: bool
     seconds: float  # training time in total, over every session of a resumed run
+    stopped_by: str | None = None  # "SIGINT" / "SIGTERM" when a signal ended it (after a save)
 
 
 def lr_factor(epoch: int, *, epochs: int, epochs_decay: int) -> float:
@@ -59,9 +69,27 @@ def train(
     """Train `config.model` into `run_dir`; with `resume`, continue from its resume state.
 
     `stop_after` ends the run after that many iterations in total (a checkpoint is written),
-    for time-boxed sessions; `--resume` later ends exactly where one long run would.
+    for time-boxed sessions; `--resume` later ends exactly where one long run would. So does
+    a first Ctrl-C or SIGTERM (`TrainResult.stopped_by` names it). One process at a time
+    trains in a run folder.
     """
-    run_dir = Path(run_dir)
+    if stop_after is not None and stop_after < 1:
+        raise UserError(f"--stop-after must be at least 1, got {stop_after}")
+    check_config(config)
+    with contextlib.ExitStack() as stack:
+        return _train(config, run_dir=Path(run_dir), resume=resume, stop_after=stop_after, progress=progress,
+                      stack=stack)
+
+
+def _train(
+    config: TrainConfig,
+    *,
+    run_dir: Path,
+    resume: bool,
+    stop_after: int | None,
+    progress: bool,
+    stack: contextlib.ExitStack,
+) -> TrainResult:
     ckpt_dir = run_dir / "checkpoints"
     device = resolve_device(config.run.device)
     task_class, dataset_builder = TASKS[config.model]
@@ -77,31 +105,37 @@ def train(
     for opt in task.optimizers().values():  # optimizers were made before .to(device)
         opt.state.clear()
 
+    # Bad input is reported above, before the run folder is touched.
+    if not resume:
+        with writing(run_dir / "config.toml"):
+            run_dir.mkdir(parents=True, exist_ok=True)
+    stack.enter_context(RunLock(run_dir))
+    if not resume and (ckpt_dir / "resume.pt").exists():  # checked again now that the folder is ours
+        raise UserError("already holds a run; continue it with --resume, or choose another --out", path=run_dir)
+    remove_temporaries(run_dir)
+    signals = stack.enter_context(StopSignals())
+
     batch_size = config.optim.batch_size
     iters_per_epoch = math.ceil(len(dataset) / batch_size)
     total_epochs = config.optim.epochs + config.optim.epochs_decay
+    keep = config.run.keep_every_epochs
     step, epoch, done_in_epoch = 0, 0, 0
     seconds_before = 0.0  # time spent in earlier sessions, so logged times run on after a resume
+    task_extra = getattr(task, "checkpoint_extra", dict)
 
-    if resume:
-        state = load_train_state(ckpt_dir / "resume.pt")
-        for key, net in task.nets().items():
-            net.load_state_dict(state["nets"][key])
-        for key, opt in task.optimizers().items():
-            opt.load_state_dict(state["optimizers"][key])
-        task.load_extra_state(state["extra"])
-        torch.set_rng_state(state["rng_cpu"])
-        if device.type == "cuda" and state.get("rng_cuda"):
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
-        step, epoch, done_in_epoch = state["step"], state["epoch"], state["done_in_epoch"]
-        seconds_before = float(state.get("seconds", 0.0))  # absent in resume states from older versions
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_toml(config, run_dir / "config.toml")
+    def keeps_epoch(n: int) -> bool:
+        return bool(keep) and n > 0 and (n % keep == 0 or n == total_epochs)
+
+    def save_model(path: Path) -> Path:
+        # Tasks may add what their inference needs (a classifier's labels).
+        extra = {**task_extra(), "step": step, "epoch": epoch, "mosaicgan_version": __version__}
+        return save_checkpoint(path, kind=task.kind, nets=task.nets(), config=to_dict(config), extra=extra)
 
     def save(*, keep_epoch: bool = False) -> None:
         nets = task.nets()
         save_train_state(ckpt_dir / "resume.pt", {
+            "kind": task.kind,
+            "config": to_dict(config),
             "nets": {k: n.state_dict() for k, n in nets.items()},
             "optimizers": {k: o.state_dict() for k, o in task.optimizers().items()},
             "extra": task.extra_state(),
@@ -110,26 +144,50 @@ def train(
             "step": step, "epoch": epoch, "done_in_epoch": done_in_epoch,
             "seconds": time.perf_counter() - started,
         })
-        # Tasks may add what their inference needs (a classifier's labels).
-        extra = {**task_extra(), "step": step, "epoch": epoch, "mosaicgan_version": __version__}
-        latest = save_checkpoint(ckpt_dir / LATEST, kind=task.kind, nets=nets, config=to_dict(config), extra=extra)
+        # A kill between these writes leaves them behind resume.pt; resume rewrites them.
+        latest = save_model(ckpt_dir / LATEST)
         if keep_epoch:
-            shutil.copyfile(latest, ckpt_dir / f"epoch_{epoch:03d}.safetensors")
+            with atomic_path(ckpt_dir / f"epoch_{epoch:03d}.safetensors") as tmp:
+                shutil.copyfile(latest, tmp)
 
-    task_extra = getattr(task, "checkpoint_extra", dict)
-    evaluate = getattr(task, "evaluate", None)  # optional: held-out metrics at each epoch end
     log = MetricLog(run_dir)
     if resume:
+        state_path = ckpt_dir / "resume.pt"
+        state = load_train_state(state_path)
+        check_config_unchanged(state.get("config"), to_dict(config), path=run_dir / "config.toml")
+        restore(task, state, path=state_path)
+        torch.set_rng_state(state["rng_cpu"])
+        if device.type == "cuda" and state.get("rng_cuda"):
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        step, epoch, done_in_epoch = state["step"], state["epoch"], state["done_in_epoch"]
+        seconds_before = float(state.get("seconds", 0.0))  # absent in resume states from older versions
         log.drop_after(step)
+        # The model files written after resume.pt by the last save: rewrite any that a kill
+        # left missing, damaged or stale (the networks now hold exactly the saved weights).
+        if not checkpoint_at_step(ckpt_dir / LATEST, step):
+            save_model(ckpt_dir / LATEST)
+        snapshot = ckpt_dir / f"epoch_{epoch:03d}.safetensors"
+        if done_in_epoch == 0 and keeps_epoch(epoch) and not checkpoint_at_step(snapshot, step):
+            save_model(snapshot)
+    else:
+        save_toml(config, run_dir / "config.toml")
+        log.reset()  # steps logged by an earlier start that died before its first checkpoint
+
+    evaluate = getattr(task, "evaluate", None)  # optional: held-out metrics at each epoch end
     means = RunningMeans()
     started = time.perf_counter() - seconds_before
+
+    def stopped() -> TrainResult:
+        return TrainResult(run_dir, step, epoch, False, time.perf_counter() - started,
+                           stopped_by=signal.Signals(signals.signum).name if signals.requested else None)
+
     # disable=None: no bar when stderr is not a terminal (the JSONL log has the figures).
     bar = tqdm(total=total_epochs * iters_per_epoch, initial=step, disable=None if progress else True,
                unit="it", dynamic_ncols=True, desc=config.model)
     try:
         while epoch < total_epochs:
             if stop_after is not None and step >= stop_after:  # e.g. resumed with the same --stop-after
-                return TrainResult(run_dir, step, epoch, False, time.perf_counter() - started)
+                return stopped()
             lr = config.optim.lr * lr_factor(epoch, epochs=config.optim.epochs, epochs_decay=config.optim.epochs_decay)
             for opt in task.optimizers().values():
                 for group in opt.param_groups:
@@ -143,7 +201,9 @@ def train(
                 generator=torch.Generator().manual_seed(config.run.seed),
             )
             for batch in loader:
-                losses = task.step(to_device(batch, device))
+                # bf16 autocast: convolutions in bfloat16, the rest (and every weight) in float32.
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.run.precision == "bf16"):
+                    losses = task.step(to_device(batch, device))
                 step += 1
                 done_in_epoch += 1
                 means.update(losses)
@@ -158,9 +218,12 @@ def train(
                     save_image(image_grid(task.visuals(batch)), run_dir / "samples" / f"step_{step:07d}.png")
                 if step % config.run.save_every == 0:
                     save()
-                if stop_after is not None and step >= stop_after:
-                    save()
-                    return TrainResult(run_dir, step, epoch, False, time.perf_counter() - started)
+                if (stop_after is not None and step >= stop_after) or signals.requested:
+                    if done_in_epoch < iters_per_epoch:  # at an epoch's end, its own save follows
+                        if step % config.run.save_every:  # not saved just above
+                            save()
+                        return stopped()
+                    break
             epoch += 1
             done_in_epoch = 0
             if evaluate is not None:
@@ -168,9 +231,23 @@ def train(
                 if held_out:
                     log.write({"step": step, "epoch": epoch, **held_out})
                     bar.set_postfix({k: f"{v:.3g}" for k, v in held_out.items()})
-            keep = config.run.keep_every_epochs
-            save(keep_epoch=bool(keep) and (epoch % keep == 0 or epoch == total_epochs))
+            save(keep_epoch=keeps_epoch(epoch))
+            if (stop_after is not None and step >= stop_after) or signals.requested:
+                if epoch < total_epochs:
+                    return stopped()
     finally:
         bar.close()
         log.close()
     return TrainResult(run_dir, step, epoch, True, time.perf_counter() - started)
+
+
+def checkpoint_at_step(path: Path, step: int) -> bool:
+    """Whether `path` is a whole, readable checkpoint saved at iteration `step`."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            for key in f.keys():  # reads each tensor: a truncated file fails here
+                f.get_slice(key)
+        return json.loads(meta.get("extra", "{}")).get("step") == step
+    except Exception:  # noqa: BLE001  (missing, truncated, foreign: all mean "write it again")
+        return False

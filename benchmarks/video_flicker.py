@@ -1,0 +1,74 @@
+"""Flicker of `add --faces` on a clip whose content in the face region is still: steadied
+(tracked, smoothed, bridged) against frame-by-frame regions.
+
+    .venv/bin/python benchmarks/video_flicker.py [--frames 100] [--noise 3]
+
+The clip (tests/video_clips.py) holds the Grace Hopper photo still over a gradient with
+moving shapes elsewhere, plus per-frame sensor-like noise, so the detector's boxes wobble and
+sometimes miss as on real footage. Flicker = mean absolute difference of consecutive output
+frames inside the photo's box (0..255 scale); the input's own figure there (the noise, after
+the codec) is the floor. Also counted: frames where the face is not mosaicked at all (the
+middle of the face unchanged from the input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--frames", type=int, default=100)
+    p.add_argument("--noise", type=float, default=3.0)
+    p.add_argument("--size", type=int, nargs=2, default=[320, 240])
+    p.add_argument("--photo", type=int, default=128, help="photo width in pixels")
+    args = p.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from video_clips import make_clip, read_frames
+
+    from mosaicgan.infer.add_video import SteadyOptions, add_mosaic_video
+    from mosaicgan.infer.mosaic_core import MosaicOptions
+    from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
+
+    folder = Path(tempfile.mkdtemp(prefix="video_flicker_"))
+    width, height = args.size
+    clip = make_clip(folder / "still.mp4", width=width, height=height, frames=args.frames, photo_size=args.photo,
+                     static=True, noise=args.noise, audio=False)
+    x0, y0, x1, y1 = clip.boxes[0]
+    # The face inside the photo (Grace Hopper's face box in the 256 x 300 original, inner part).
+    s = args.photo / 256
+    fx0, fy0, fx1, fy1 = x0 + round(85 * s), y0 + round(62 * s), x0 + round(181 * s), y0 + round(158 * s)
+
+    def figures(path: Path) -> dict:
+        frames, _, _ = read_frames(path)
+        crops = np.stack([f[y0:y1, x0:x1].astype(float) for f in frames])
+        return {"flicker": round(float(np.abs(np.diff(crops, axis=0)).mean()), 2), "frames": len(frames)}
+
+    frames_in, _, _ = read_frames(clip.path)
+    rows = {"input": figures(clip.path)}
+    finder = RegionFinder(RegionRequest(kind="faces"))
+    for name, steady in (("frame by frame", SteadyOptions(steady=False)), ("steadied", SteadyOptions())):
+        out = folder / f"{name.replace(' ', '_')}.mp4"
+        add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(), steady=steady)
+        row = figures(out)
+        frames_out, _, _ = read_frames(out)
+        bare = sum(np.abs(a[fy0:fy1, fx0:fx1].astype(int) - b[fy0:fy1, fx0:fx1]).mean() < 3
+                   for a, b in zip(frames_in, frames_out))
+        row["face_not_mosaicked"] = int(bare)
+        rows[name] = row
+    print(json.dumps({"clip": f"{width}x{height}, {args.frames} frames, noise {args.noise}",
+                      "load": round(os.getloadavg()[0], 1), **rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

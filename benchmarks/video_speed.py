@@ -1,0 +1,148 @@
+"""End-to-end speed of `mosaicgan add` on videos, time per stage, and peak memory.
+
+    .venv/bin/python benchmarks/video_speed.py                  # speed at 480p/720p/1080p + memory
+    .venv/bin/python benchmarks/video_speed.py --sizes 720 --seconds 4 --no-memory
+
+Clips are made here (tests/video_clips.py: a gradient with moving shapes and the Grace Hopper
+photo pasted in motion, sine-tone AAC audio), then each run is a fresh process (so its peak
+resident memory, ru_maxrss, is its own): `add --faces` (steadied) and `add --box`. Stage times
+are the busy time of each stage; the stages run in parallel threads, so they can add up to
+more than the wall time. fps = frames / wall time of the processing (not counting start-up:
+imports and the detector load, reported apart). Print the machine's load average beside the
+figures: on a shared machine they move with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = {480: (854, 480), 720: (1280, 720), 1080: (1920, 1080)}
+
+
+def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
+    """Runs in the child process: one add over the clip; timings and memory as a dict."""
+    t_start = time.perf_counter()
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    from mosaicgan.infer.add_video import SteadyOptions, add_mosaic_video
+    from mosaicgan.infer.mosaic_core import MosaicOptions
+    from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
+    from mosaicgan.infer.video_io import EncodeOptions
+
+    if region == "faces":
+        request = RegionRequest(kind="faces")
+    else:
+        request = RegionRequest(kind="boxes", boxes=((100, 100, 300, 300),))
+    finder = RegionFinder(request)
+    args = dict(zip(extra[::2], extra[1::2]))
+    steady = SteadyOptions(detect_every=int(args.get("--detect-every", 1)),
+                           detect_side=int(args.get("--detect-side", 0)))
+    encode = EncodeOptions(preset=args.get("--preset", "medium"))
+    startup = time.perf_counter() - t_start
+    t0, cpu0 = time.perf_counter(), _cpu()
+    result = add_mosaic_video(clip, out, finder=finder, options=MosaicOptions(), steady=steady, encode=encode)
+    wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    return {"frames": result.frames, "wall_s": round(wall, 2), "fps": round(result.frames / wall, 1),
+            "cpu_ms_per_frame": round(1000 * cpu / result.frames, 1),
+            "startup_s": round(startup, 2), "stages_s": {k: round(v, 2) for k, v in result.seconds.items()},
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_child(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
+    cmd = [sys.executable, __file__, "--child", str(clip), str(out), region, *extra]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def make(folder: Path, height: int, seconds: float) -> Path:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from video_clips import make_clip
+
+    width, height = SIZES[height]
+    path = folder / f"clip_{height}p_{seconds:g}s.mp4"
+    if not path.exists():
+        make_clip(path, width=width, height=height, frames=int(seconds * 25), photo_size=height // 3,
+                  motion=width / 200, shapes=6)
+    return path
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        clip, out, region, *extra = sys.argv[2:]
+        print(json.dumps(one_run(Path(clip), Path(out), region, extra)))
+        return
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=[480, 720, 1080])
+    p.add_argument("--seconds", type=float, default=4.0, help="clip length for the speed runs")
+    p.add_argument("--memory-seconds", type=float, nargs="+", default=[10.0, 60.0])
+    p.add_argument("--memory-size", type=int, default=480)
+    p.add_argument("--memory-faces", nargs=2, type=int, default=[8, 320], metavar=("EVERY", "SIDE"),
+                   help="--detect-every and --detect-side of the memory runs (they are about the pipeline's "
+                        "buffers, not the detector; default 8 320 keeps a 60 s clip short)")
+    p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--preset", default="medium")
+    p.add_argument("--detect-every", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--detect-side", type=int, nargs="+", default=[0, 640])
+    p.add_argument("--keep", type=Path, default=None, help="folder to keep the clips in (default: temporary)")
+    args = p.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="video_speed_"))
+    folder.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    print(f"# cpu cores {os.cpu_count()}, cuda {torch.cuda.is_available()}, load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}, preset {args.preset}")
+    rows = []
+    for size in args.sizes:
+        clip = make(folder, size, args.seconds)
+        runs = [("box", [])] + [("faces", ["--detect-every", str(k), "--detect-side", str(side)])
+                                for k in args.detect_every for side in args.detect_side]
+        for region, extra in runs:
+            row = run_child(clip, folder / f"out_{size}_{region}.mp4", region, [*extra, "--preset", args.preset])
+            label = f" every {extra[1]}" + (f" side {extra[3]}" if extra[3] != "0" else "") if extra else ""
+            row.update({"size": f"{size}p", "region": region + label,
+                        "load": round(os.getloadavg()[0], 1)})
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    if not args.no_memory:
+        for seconds in args.memory_seconds:
+            clip = make(folder, args.memory_size, seconds)
+            every, side = args.memory_faces
+            row = run_child(clip, folder / f"mem_{seconds:g}.mp4", "faces",
+                            ["--preset", args.preset, "--detect-every", str(every), "--detect-side", str(side)])
+            row.update({"size": f"{args.memory_size}p", "region": f"faces every {every} side {side}", "clip_s": seconds,
+                        "load": round(os.getloadavg()[0], 1)})
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    print("\nfps: wall clock; CPU ms/frame: user+sys of the process per frame (all threads), the load-free "
+          "figure: 2 idle cores give at most 2000 / that fps")
+    print("\n| clip | region | frames | fps | CPU ms/frame | decode s | find s | mosaic s | encode s | peak MiB "
+          "| load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        s = r["stages_s"]
+        name = r["size"] + (f" {r['clip_s']:g} s" if "clip_s" in r else "")
+        print(f"| {name} | {r['region']} | {r['frames']} | {r['fps']} | {r['cpu_ms_per_frame']} | {s['decode']} | "
+              f"{s['find']} | "
+              f"{s['mosaic']} | {s['encode']} | {r['peak_rss_mib']} | {r['load']} |")
+
+
+if __name__ == "__main__":
+    main()

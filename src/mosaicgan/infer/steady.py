@@ -1,0 +1,145 @@
+"""Steady regions over time: boxes found frame by frame become tracks, smoothed over a window,
+with short misses bridged, so a video mosaic neither flickers nor jumps.
+
+A detector's boxes wobble by a few pixels from frame to frame even on a still face, and it
+misses a face now and then (motion blur, a turned head). Mosaicked frame by frame, that is a
+shimmering mosaic and a face that shows for a frame. `Steadier` takes each frame's boxes (or
+None for a frame that was not searched), links them to tracks by overlap, and gives each
+frame's boxes back `delay` frames later:
+- a track covers frame t when it was seen within `bridge` frames of t (before or after), so a
+  miss of up to 2 x bridge frames in a row is bridged, and a face is covered `bridge` frames
+  before it is first found and after it is last found (for privacy a late cover is the worse
+  mistake);
+- its centre at t is a straight-line fit to its centres seen within `window` frames of t
+  (no lag on steady motion, jitter averaged out), its size the largest seen in that window
+  (never smaller than what the detector saw), rounded outwards to whole pixels.
+Nothing here touches pixels; masks are made from the boxes by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mosaicgan.localize.boxes import box_iou
+from mosaicgan.ops.masks import Box
+
+
+@dataclass
+class Track:
+    seen: dict[int, Box] = field(default_factory=dict)
+    last: int = -1
+
+
+class Steadier:
+    """Streaming: `push(t, boxes)` for t = 0, 1, 2, ... returns the frames now final, as
+    [(t', boxes)], in order; `flush()` returns the rest. size: (width, height) to clip to."""
+
+    def __init__(self, *, window: int = 5, bridge: int = 5, size: tuple[int, int], min_iou: float = 0.1) -> None:
+        if window < 0 or bridge < 0:
+            raise ValueError(f"window and bridge must be >= 0, got {window}, {bridge}")
+        self.window, self.bridge, self.size, self.min_iou = window, bridge, size, min_iou
+        self.delay = max(window, bridge)
+        self.tracks: list[Track] = []
+        self.pending: deque[int] = deque()
+        self.next_out = 0
+
+    def push(self, t: int, boxes: list[Box] | None) -> list[tuple[int, list[Box]]]:
+        if boxes:
+            self._link(t, boxes)
+        self.pending.append(t)
+        ready = []
+        while self.pending and t - self.pending[0] >= self.delay:
+            ready.append(self._emit(self.pending.popleft()))
+        self._forget(t)
+        return ready
+
+    def flush(self) -> list[tuple[int, list[Box]]]:
+        ready = [self._emit(s) for s in self.pending]
+        self.pending.clear()
+        return ready
+
+    def _link(self, t: int, boxes: list[Box]) -> None:
+        # Greedy by overlap with each live track's last box; a box that overlaps none, or
+        # whose centre lies in none, starts a track.
+        live = [k for k, tr in enumerate(self.tracks) if t - tr.last <= 2 * self.bridge + 1]
+        pairs = []
+        for i, box in enumerate(boxes):
+            for k in live:
+                prev = self.tracks[k].seen[self.tracks[k].last]
+                score = box_iou(box, prev)
+                if score >= self.min_iou or _inside(_centre(box), prev):
+                    pairs.append((score, i, k))
+        used_b, used_t = set(), set()
+        for _, i, k in sorted(pairs, reverse=True):
+            if i in used_b or k in used_t:
+                continue
+            used_b.add(i)
+            used_t.add(k)
+            self.tracks[k].seen[t] = boxes[i]
+            self.tracks[k].last = t
+        for i, box in enumerate(boxes):
+            if i not in used_b:
+                self.tracks.append(Track(seen={t: box}, last=t))
+
+    def _forget(self, t: int) -> None:
+        oldest = self.pending[0] if self.pending else t
+        keep = oldest - max(self.window, self.bridge) - 1
+        for tr in self.tracks:
+            for s in [s for s in tr.seen if s < keep]:
+                del tr.seen[s]
+        self.tracks = [tr for tr in self.tracks if tr.seen]
+
+    def _emit(self, s: int) -> tuple[int, list[Box]]:
+        out = []
+        for tr in self.tracks:
+            near = [u for u in tr.seen if abs(u - s) <= self.bridge]
+            if near:
+                out.append(self._smooth(tr, s))
+        return s, out
+
+    def _smooth(self, tr: Track, s: int) -> Box:
+        times = sorted(u for u in tr.seen if abs(u - s) <= self.window)
+        if len(times) < 2:  # too few in the window for a line: the two seen nearest to s
+            times = sorted(sorted(tr.seen, key=lambda u: abs(u - s))[:2])
+        boxes = np.array([tr.seen[u] for u in times], dtype=np.float64)
+        cx = (boxes[:, 0] + boxes[:, 2]) / 2
+        cy = (boxes[:, 1] + boxes[:, 3]) / 2
+        w = (boxes[:, 2] - boxes[:, 0]).max()
+        h = (boxes[:, 3] - boxes[:, 1]).max()
+        if len(times) >= 2:
+            ts = np.array(times, dtype=np.float64)
+            cx_s = np.polyval(np.polyfit(ts, cx, 1), s)
+            cy_s = np.polyval(np.polyfit(ts, cy, 1), s)
+        else:
+            cx_s, cy_s = cx[0], cy[0]
+        width, height = self.size
+        x0 = max(0, math.floor(cx_s - w / 2))
+        y0 = max(0, math.floor(cy_s - h / 2))
+        x1 = min(width, math.ceil(cx_s + w / 2))
+        y1 = min(height, math.ceil(cy_s + h / 2))
+        return Box(x0, y0, max(x0 + 1, x1), max(y0 + 1, y1))
+
+
+def _centre(box: Box) -> tuple[float, float]:
+    return (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+
+
+def _inside(point: tuple[float, float], box: Box) -> bool:
+    return box.x0 <= point[0] < box.x1 and box.y0 <= point[1] < box.y1
+
+
+class BlockHold:
+    """Keeps the auto block size of a video from hopping by one pixel as a region's area
+    wobbles: a new size replaces the held one only when it differs by more than 15 %."""
+
+    def __init__(self) -> None:
+        self.held: int | None = None
+
+    def __call__(self, block: int) -> int:
+        if self.held is None or abs(block - self.held) > max(1.0, 0.15 * self.held):
+            self.held = block
+        return self.held

@@ -1,0 +1,421 @@
+"""Video files in and out of the per-frame cores, with PyAV (it bundles FFmpeg; no ffmpeg
+binary, no folder of frames on disk).
+
+`is_media_file` tells a video (or audio) file from an image by its first bytes, not its name.
+`VideoInput` decodes frames as arrays (H, W, 3), uint8, or uint16 for 10/12-bit input, turned
+upright by the stream's rotation; packets of the other streams (audio, subtitles) are handed
+on untouched. `VideoOutput` encodes frames with the input's timestamps (so a variable frame
+rate stays variable, and the frame count and duration match), turns them back to the coded
+orientation and keeps the rotation in the display matrix, and stream-copies audio and
+subtitles where the output container takes their codec (audio is re-encoded otherwise;
+subtitles it cannot hold are dropped, and said so). It writes to a temporary name in the
+output folder, renamed when the file is complete (see `atomic.atomic_path`).
+
+Container metadata of the input (titles, GPS "location" tags from phones, dates) is not
+copied, as `add` drops EXIF from images: a privacy mosaic should not leave where a clip was
+shot in the file. Stream languages are kept.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from mosaicgan.errors import UserError
+
+# First bytes of the containers handled here (and of common audio files, so that an audio
+# file given to a video command gets "no video stream", not "cannot read image").
+_FTYP_IMAGE_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
+OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+# The audio codec a container takes when a copy is refused.
+_AUDIO_FALLBACK = {"webm": "libopus", "matroska": "libopus"}
+
+
+def is_media_file(path: str | Path) -> bool:
+    """True for an MP4/MOV/M4A, Matroska/WebM, AVI, MPEG-TS, Ogg, WAV, MP3 or FLAC file, by content."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    if len(head) < 12:
+        return False
+    if head[4:8] == b"ftyp":
+        return head[8:12] not in _FTYP_IMAGE_BRANDS
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
+        return True
+    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: Matroska, WebM
+        return True
+    if head[:4] == b"RIFF" and head[8:12] in (b"AVI ", b"WAVE"):
+        return True
+    if head[0] == 0x47:  # MPEG-TS sync byte, confirmed a packet later
+        return _probe_ts(path)
+    return head[:4] in (b"OggS", b"fLaC") or head[:3] == b"ID3" or head[:2] in (b"\xff\xfb", b"\xff\xf3")
+
+
+def _probe_ts(path: str | Path) -> bool:
+    with open(path, "rb") as f:
+        data = f.read(188 * 3 + 1)
+    return len(data) > 188 * 2 and data[188] == 0x47 and data[376] == 0x47
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """width, height: upright (as displayed). rotation: degrees counter-clockwise from the
+    coded frames to the display (0, 90, 180, 270). rate: the average frame rate. frames: the
+    container's count, or an estimate from the duration (0 if unknown). bits: 8, 10 or 12."""
+
+    width: int
+    height: int
+    rotation: int
+    rate: Fraction
+    time_base: Fraction
+    frames: int
+    duration: float
+    pix_fmt: str
+    bits: int
+    codec: str
+    format: str
+
+
+def _bits(pix_fmt: str) -> int:
+    for bits in (16, 14, 12, 10, 9):
+        if f"{bits}le" in pix_fmt or f"{bits}be" in pix_fmt or f"p{bits}" in pix_fmt:
+            return min(bits, 12)
+    return 8
+
+
+class VideoInput:
+    """An open video file. Errors (not a video, no video stream, cannot decode) are one-line
+    UserErrors naming the file. Use as a context manager."""
+
+    def __init__(self, path: str | Path, *, start: float = 0.0, duration: float | None = None) -> None:
+        self.path = Path(path)
+        self.start, self.end = start, None if duration is None else start + duration
+        try:
+            self.container = av.open(str(self.path), metadata_errors="ignore")
+        except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
+            raise UserError(f"not a readable video ({_reason(err)})", path=self.path) from None
+        if not self.container.streams.video:
+            kinds = sorted({s.type for s in self.container.streams})
+            what = "an audio-only file" if kinds == ["audio"] else f"streams: {', '.join(kinds) or 'none'}"
+            self.container.close()
+            raise UserError(f"no video stream ({what})", path=self.path)
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"  # frame threads: decoding keeps pace with the encoder
+        self.others = [s for s in self.container.streams if s.type in ("audio", "subtitle")]
+        self.info = self._probe()
+
+    def _probe(self) -> VideoInfo:
+        first = self._first_frame()
+        s = self.stream  # a new stream object: _first_frame reopened the file
+        rotation = int(round(first.rotation)) % 360 if first is not None else 0
+        if rotation % 90:
+            rotation = 0  # a skewed display matrix: show the frames as coded
+        ctx = s.codec_context
+        width, height = (ctx.width, ctx.height) if rotation in (0, 180) else (ctx.height, ctx.width)
+        rate = s.average_rate or s.guessed_rate or Fraction(25)
+        seconds = float(s.duration * s.time_base) if s.duration else (
+            self.container.duration / 1e6 if self.container.duration else 0.0)
+        frames = s.frames or int(round(seconds * rate))
+        if self.end is not None or self.start:
+            span = min(self.end if self.end is not None else seconds, seconds) - self.start
+            frames = max(0, int(round(span * rate)))
+        pix_fmt = ctx.pix_fmt or (first.format.name if first is not None else "yuv420p")
+        return VideoInfo(width=width, height=height, rotation=rotation, rate=Fraction(rate),
+                         time_base=Fraction(s.time_base), frames=frames, duration=seconds, pix_fmt=pix_fmt,
+                         bits=_bits(pix_fmt), codec=ctx.name, format=self.container.format.name)
+
+    def _first_frame(self) -> av.VideoFrame | None:
+        try:
+            for frame in self.container.decode(self.stream):
+                return frame
+        except av.FFmpegError as err:
+            raise UserError(f"cannot decode video ({_reason(err)})", path=self.path) from None
+        finally:
+            self._rewind()
+        raise UserError("the video stream has no frames (truncated or empty file?)", path=self.path)
+
+    def _rewind(self) -> None:
+        # Reopen rather than seek: a seek lands on a key frame whose exact position some
+        # containers (AVI, MPEG-TS) do not promise, and the first frame must not be lost.
+        self.container.close()
+        self.container = av.open(str(self.path), metadata_errors="ignore")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.others = [s for s in self.container.streams if s.type in ("audio", "subtitle")]
+
+    def frames(self, *, on_packet: Callable[[av.Packet], None] | None = None, skip: int = 0
+               ) -> Iterator[tuple[int, np.ndarray]]:
+        """(pts, frame) in display order: frame (H, W, 3) upright RGB, uint8 (8-bit input) or
+        uint16 (higher). Packets of `self.others` go to `on_packet`, in file order. With
+        --start/--duration only frames with start <= time < end come out; the first `skip` of
+        those are decoded but not given (a resumed job)."""
+        fmt = "rgb24" if self.info.bits == 8 else "rgb48le"
+        turns = self.info.rotation // 90
+        tb = self.stream.time_base
+        if self.start > 0:
+            self.container.seek(int(self.start / tb), stream=self.stream, backward=True)
+        last_pts = None
+        count = 0
+        try:
+            for packet in self.container.demux(self.stream, *self.others):
+                if packet.stream.type != "video":
+                    if on_packet is not None and packet.dts is not None and (
+                            self.end is None or packet.pts is None or packet.pts * packet.time_base < self.end):
+                        on_packet(packet)
+                    continue
+                for frame in packet.decode():
+                    pts = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + 1)
+                    t = float(pts * tb)
+                    if t < self.start - 1e-6:
+                        continue
+                    if self.end is not None and t >= self.end - 1e-6:
+                        return
+                    last_pts = pts
+                    count += 1
+                    if count <= skip:
+                        continue
+                    arr = frame.to_ndarray(format=fmt)
+                    yield pts, np.ascontiguousarray(np.rot90(arr, turns)) if turns else arr
+        except av.FFmpegError as err:
+            raise UserError(f"cannot decode video ({_reason(err)})", path=self.path) from None
+        if self.start == 0 and self.end is None:
+            self._check_complete(count, None if last_pts is None else float(last_pts * tb))
+
+    def _check_complete(self, count: int, last: float | None) -> None:
+        """A file cut short decodes without an error, only fewer frames: compare with what
+        its header promised (the frame count, or else the duration, give or take a second:
+        the audio may run a little longer than the pictures)."""
+        promised = self.stream.frames
+        if promised and count < promised:
+            raise UserError(f"truncated video: {count} of {promised} frames decode", path=self.path)
+        if not promised and last is not None and self.info.duration:
+            slack = max(1.0, 5 / float(self.info.rate))
+            if last + slack < self.info.duration:
+                raise UserError(f"truncated video: frames end at {last:.1f} s of {self.info.duration:.1f} s",
+                                path=self.path)
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self) -> VideoInput:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _reason(err: BaseException) -> str:
+    text = getattr(err, "strerror", None) or str(err)
+    return " ".join(str(text).split())[:160]
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """codec: an FFmpeg encoder (libx264, libx265, libvpx-vp9, libsvtav1, mpeg4...); None picks
+    libx264, or libvpx-vp9 for WebM. crf: quality (lower is better; 18 is near transparent for
+    x264). preset: the encoder's speed/size trade-off (x264/x265: ultrafast ... veryslow)."""
+
+    codec: str | None = None
+    crf: int = 18
+    preset: str | None = "medium"
+    threads: int = 0
+
+    def codec_for(self, fmt: str) -> str:
+        return self.codec or ("libvpx-vp9" if fmt == "webm" else "libx264")
+
+
+def output_format(path: Path) -> str:
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UserError(f"unknown video extension; use one of {', '.join(OUTPUT_FORMATS)}", path=path)
+    return fmt
+
+
+def check_encoder(options: EncodeOptions, fmt: str) -> str:
+    """The encoder's name, checked: it exists and the container takes it."""
+    name = options.codec_for(fmt)
+    try:
+        codec = av.Codec(name, "w")
+    except (av.FFmpegError, ValueError):
+        raise UserError(f"--codec {name}: no such video encoder in this PyAV build") from None
+    if codec.type != "video":
+        raise UserError(f"--codec {name} is not a video encoder")
+    if not _takes(fmt, lambda out: out.add_stream(name, rate=25)):
+        raise UserError(f"--codec {name}: the {fmt} container cannot hold it; pick another --codec or extension")
+    if options.crf < 0 or options.crf > 63:
+        raise UserError(f"--crf must lie in 0..63, got {options.crf}")
+    return name
+
+
+def _takes(fmt: str, add: Callable, *, header: bool = False) -> bool:
+    """Whether a `fmt` container accepts the stream `add(container)` adds (tried in memory;
+    header=True also writes the file header, where some muxers check a copied stream)."""
+    out = av.open(io.BytesIO(), "w", format=fmt)
+    try:
+        add(out)
+        if header:
+            out.start_encoding()
+        return True
+    except (av.FFmpegError, ValueError, NotImplementedError):
+        return False
+    finally:
+        try:
+            out.close()
+        except Exception:  # noqa: BLE001  (a half-set-up in-memory container; nothing to keep)
+            pass
+
+
+def _pix_fmt(codec: str, bits: int) -> str:
+    formats = [f.name for f in (av.Codec(codec, "w").video_formats or ())]
+    want = "yuv420p10le" if bits > 8 else "yuv420p"
+    return want if not formats or want in formats else ("yuv420p" if "yuv420p" in formats else formats[0])
+
+
+class VideoOutput:
+    """Encodes frames to `path` (written as given: the caller passes a temporary name) with the
+    input's time base and timestamps, and copies or re-encodes the input's other streams."""
+
+    def __init__(self, path: Path, *, fmt: str, source: VideoInput, options: EncodeOptions,
+                 metadata: dict[str, str] | None = None, others: bool = True,
+                 video_from: av.stream.Stream | None = None) -> None:
+        """others=False: the video alone (a segment of a resumable job). video_from: copy this
+        encoded stream's packets (`write_video_packet`) instead of encoding frames."""
+        info = source.info
+        self.info = info
+        self.container = av.open(str(path), "w", format=fmt,
+                                 options={"movflags": "use_metadata_tags"} if fmt in ("mp4", "mov") else {})
+        for key, value in (metadata or {}).items():
+            self.container.metadata[key] = value
+        self.copied: dict[int, av.stream.Stream] = {}
+        self.encoded: dict[int, tuple[av.stream.Stream, av.codec.CodecContext]] = {}
+        self.dropped: list[str] = []
+        self.pts_offset = None
+        if video_from is not None:
+            self.video = self.container.add_stream_from_template(video_from)
+            self.video.metadata.clear()
+            if info.rotation:
+                self.video.set_display_rotation(info.rotation)
+            self.turns, self.frame_format = 0, ""
+        else:
+            self._add_encoder(fmt, options)
+        for s in source.others if others else ():
+            self._add_other(s, fmt)
+
+    def _add_encoder(self, fmt: str, options: EncodeOptions) -> None:
+        info = self.info
+        codec = check_encoder(options, fmt)
+        coded_w, coded_h = (info.width, info.height) if info.rotation in (0, 180) else (info.height, info.width)
+        stream = self.container.add_stream(codec, rate=info.rate)
+        stream.width, stream.height = coded_w, coded_h
+        stream.pix_fmt = _pix_fmt(codec, info.bits)
+        # pts pass through: VFR stays VFR. AVI has no timestamps, only a frame rate: there
+        # frames are numbered (a variable rate cannot be kept in AVI).
+        self.numbered = fmt == "avi"
+        self.count = 0
+        base = Fraction(1, 1) / Fraction(info.rate) if self.numbered else info.time_base
+        stream.time_base = base
+        stream.codec_context.time_base = base
+        stream.thread_count = options.threads
+        opts = {"crf": str(options.crf)}
+        if codec in ("libx264", "libx265") and options.preset:
+            opts["preset"] = options.preset
+        if codec == "libx265":
+            opts["x265-params"] = "log-level=error"
+        if codec == "libvpx-vp9":
+            opts.update({"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"})
+        if self.numbered:
+            stream.codec_context.max_b_frames = 0  # AVI stores no presentation times: no reordered frames
+        stream.options = opts
+        if info.rotation:
+            stream.set_display_rotation(info.rotation)
+        self.video = stream
+        self.turns = info.rotation // 90
+        self.frame_format = "rgb24" if info.bits == 8 else "rgb48le"
+
+    def _add_other(self, s: av.stream.Stream, fmt: str) -> None:
+        if _takes(fmt, lambda out: out.add_stream_from_template(s), header=True):
+            out = self.container.add_stream_from_template(s)
+            out.metadata.clear()
+            if s.language:
+                out.metadata["language"] = s.language
+            self.copied[s.index] = out
+        elif s.type == "audio":
+            name = _AUDIO_FALLBACK.get(fmt, "aac")
+            out = self.container.add_stream(name, rate=s.codec_context.sample_rate or 48000,
+                                            layout=s.codec_context.layout.name if s.codec_context.layout else "stereo")
+            self.encoded[s.index] = (out, s.codec_context)
+        else:
+            self.dropped.append(f"{s.type} stream {s.index} ({s.codec_context.name})")
+
+    def shift(self, pts_offset: int) -> None:
+        """Output times start at 0 when --start cuts the head: every stream is shifted alike."""
+        self.pts_offset = pts_offset
+
+    def write(self, pts: int, frame: np.ndarray) -> None:
+        """One frame (H, W, 3) upright, as `VideoInput.frames` gave it, at its input pts."""
+        if self.turns:
+            frame = np.ascontiguousarray(np.rot90(frame, -self.turns))
+        vf = av.VideoFrame.from_ndarray(frame, format=self.frame_format)
+        if self.numbered:
+            vf.pts, vf.time_base = self.count, self.video.codec_context.time_base
+            self.count += 1
+        else:
+            vf.pts = pts - (self.pts_offset or 0)
+            vf.time_base = self.info.time_base
+        for packet in self.video.encode(vf):
+            self.container.mux(packet)
+
+    def write_video_packet(self, packet: av.Packet) -> None:
+        """An encoded video packet (of `video_from`), copied."""
+        packet.stream = self.video
+        self.container.mux(packet)
+
+    def write_packet(self, packet: av.Packet) -> None:
+        """A packet of another stream of the input: copied, or decoded and re-encoded."""
+        index = packet.stream.index
+        offset = 0.0 if self.pts_offset is None else float(self.pts_offset * self.info.time_base)
+        if index in self.copied:
+            if packet.pts is not None and packet.time_base is not None and offset:
+                shift = int(round(offset / packet.time_base))
+                if packet.pts - shift < 0:
+                    return  # before --start
+                packet.pts -= shift
+                packet.dts = None if packet.dts is None else packet.dts - shift
+            packet.stream = self.copied[index]
+            self.container.mux(packet)
+        elif index in self.encoded:
+            out, _ = self.encoded[index]
+            for frame in packet.decode():
+                if frame.pts is not None and offset:
+                    frame.pts -= int(round(offset / frame.time_base))
+                    if frame.pts < 0:
+                        continue
+                for p in out.encode(frame):
+                    self.container.mux(p)
+
+    def close(self) -> None:
+        """Flush the encoders and write the trailer (the file is complete after this)."""
+        if self.frame_format:
+            for packet in self.video.encode():
+                self.container.mux(packet)
+        for out, _ in self.encoded.values():
+            for packet in out.encode():
+                self.container.mux(packet)
+        self.container.close()
+
+    def abort(self) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                self.container.close()
+            except Exception:  # noqa: BLE001  (the file is being thrown away)
+                pass
