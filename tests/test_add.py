@@ -111,12 +111,13 @@ def test_faces_mosaics_the_face_and_leaves_out_images_without_one(capsys, tmp_pa
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["grace_hopper.jpg", "grace_hopper_mask.png"]
     mask = pixels(tmp_path / "out" / "grace_hopper_mask.png")
     x, y, w, h = FACE
-    assert (mask[y + 10 : y + h - 10, x + 10 : x + w - 10] == 255).all() and mask[:40].max() == 0
+    # The mask covers the head (face box grown by 0.3 of its size), which stops short of the top rows.
+    assert (mask[y + 10 : y + h - 10, x + 10 : x + w - 10] == 255).all() and mask[:20].max() == 0
     result = pixels(tmp_path / "out" / "grace_hopper.jpg")
     source = np.asarray(Image.open(FIXTURES / "grace_hopper.jpg")).astype(int)
     face = (slice(y + 10, y + h - 10), slice(x + 10, x + w - 10))
     assert np.abs(result[face] - source[face]).mean() > 10  # the face is pixelated ...
-    assert np.abs(result[:40] - source[:40]).mean() < 3  # ... the rest only re-encoded (JPEG, quality 95)
+    assert np.abs(result[:20] - source[:20]).mean() < 3  # ... the rest only re-encoded (JPEG, quality 95)
 
 
 def test_cam_region_of_a_class(capsys, tmp_path):

@@ -92,7 +92,8 @@ def test_faces_found_in_a_frame():
     x, y, w, h = FACE
     assert region.mask.shape == frame.shape[1:]
     assert bool((region.mask[y + 10 : y + h - 10, x + 10 : x + w - 10] == 1).all())
-    assert float(region.mask[:40].max()) == 0.0
+    # The mask covers the head (face box grown by 0.3 of its size), which stops short of the top rows.
+    assert float(region.mask[:20].max()) == 0.0
 
 
 def test_translate_image_is_the_batch_core_on_one_frame(tiny_run):

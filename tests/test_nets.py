@@ -7,7 +7,8 @@ from mosaicgan.nets.layers import upsample2x
 from mosaicgan.nets.patchgan import receptive_field
 
 # Narrow versions of each network keep the test fast; the layer structure is unchanged.
-NARROW = {"generator": {"ngf": 8}, "discriminator": {"ndf": 8}, "classifier": {}, "restorer": {"width": 8}}
+NARROW = {"generator": {"ngf": 8}, "discriminator": {"ndf": 8}, "classifier": {}, "detector": {},
+          "restorer": {"width": 8}}
 
 
 def small_input(net, kind):
@@ -27,6 +28,9 @@ def test_shape_range_and_round_trip(entry, tmp_path):
     x = small_input(net, entry.kind)
     with torch.no_grad():
         y = net(x)
+    if entry.kind == "detector":  # a dict of maps at 1/4 of the input size
+        assert all(m.shape[0] == 2 and m.shape[2:] == (x.shape[2] // 4, x.shape[3] // 4) for m in y.values())
+        y = torch.cat([m.flatten(1) for m in y.values()], dim=1)
     assert torch.isfinite(y).all()
     if entry.kind == "restorer":
         assert y.shape == (2, 3, 6 * net.scale, 5 * net.scale)
@@ -43,7 +47,10 @@ def test_shape_range_and_round_trip(entry, tmp_path):
     loaded = load_checkpoint(path)
     assert loaded.config == {"a": 1} and loaded.kind == "test"
     with torch.no_grad():
-        assert torch.equal(loaded.nets["net"](x), y)
+        again = loaded.nets["net"](x)
+    if entry.kind == "detector":
+        again = torch.cat([m.flatten(1) for m in again.values()], dim=1)
+    assert torch.equal(again, y)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ GAN_MODES = ("vanilla", "lsgan", "hinge", "wgan-gp")
 NORMS = ("batch", "instance", "none")
 INITS = ("normal", "xavier", "kaiming", "orthogonal")
 UPSAMPLES = ("deconv", "resize")  # transposed convolutions | nearest x2 + 3x3 conv
-NET_KINDS = ("generator", "discriminator", "classifier", "restorer")
+NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer")
 
 # Training arithmetic (train/loop.py): bf16 autocasts each step, weights stay float32.
 PRECISIONS = ("fp32", "bf16")
@@ -34,3 +34,5 @@ MOSAIC_STYLES = ("average", "median", "random", "blur")
 REGION_KINDS = ("mask", "boxes", "cam", "faces", "random")
 DETECTED_REGIONS = ("cam", "faces")
 PAIR_REGION_KINDS = ("random", "faces", "cam")
+# The region drawn around each face (localize/faces.py): an ellipse inscribed in the grown box, or the box.
+FACE_SHAPES = ("ellipse", "box")

@@ -10,6 +10,11 @@ from mosaicgan import choices
 from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, plural, progress_bar
 from mosaicgan.errors import UserError
 
+# The defaults of --faces (kept here as plain numbers so `--help` needs no torch import;
+# infer.region_finder.RegionRequest has the same ones, and a test checks they agree).
+FACE_THRESHOLD, FACE_MIN, FACE_GROW = 0.35, 16.0, 0.3
+LISTED = 10  # inputs named on stderr; a longer list goes to a file
+
 
 def block_arg(text: str) -> int | None:
     if text.strip().lower() == "auto":
@@ -34,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "NAME_mask.png masks, one per image")
     where.add_argument("--box", action="append", metavar="x,y,w,h",
                        help="a box in pixels: left, top, width, height (repeatable)")
-    where.add_argument("--faces", action="store_true", help="every face the detector finds (OpenCV Haar cascades)")
+    where.add_argument("--faces", action="store_true",
+                       help="every face the shipped CenterFace detector finds, from --min-face pixels up to the "
+                            "whole image, each masked over the whole head (see --grow, --face-shape)")
     where.add_argument("--cam", metavar="CLASS",
                        help="where a classifier sees CLASS (name or index; class activation map)")
     p.add_argument("--classifier", type=Path, metavar="CKPT",
@@ -44,6 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-prob", type=float, default=0.0,
                    help="--cam: leave out images where the classifier gives CLASS a lower probability "
                         "(default 0: every image gets the region where its class map peaks)")
+    p.add_argument("--face-threshold", type=float, default=None, metavar="T",
+                   help=f"--faces: detector score a face needs, in (0, 1) (default {FACE_THRESHOLD}; lower finds "
+                        "more faces and more false ones)")
+    p.add_argument("--min-face", type=float, default=None, metavar="N",
+                   help=f"--faces: smallest face searched for, in pixels (default {FACE_MIN}; smaller is slower)")
+    p.add_argument("--face-shape", choices=choices.FACE_SHAPES, default=None,
+                   help="--faces: mask each head as an ellipse (default) or a box")
     p.add_argument("--style", choices=choices.MOSAIC_STYLES, default="average",
                    help="block mean (default), block median, one random pixel per block, or a Gaussian blur")
     p.add_argument("--block", type=block_arg, default=None, metavar="N|auto",
@@ -51,7 +65,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--block-fraction", type=float, default=0.1,
                    help="auto block size = this x the square root of the region's area (default 0.1, "
                         "about 10 blocks across a compact region)")
-    p.add_argument("--grow", type=int, default=0, help="grow (or, negative, shrink) the region by N pixels")
+    p.add_argument("--grow", type=float, default=None, metavar="N|F",
+                   help="grow (or, negative, shrink) the region by N pixels (default 0); with --faces, grow each "
+                        f"face's box by F times its size on every side (default {FACE_GROW}: hair line to chin, "
+                        "ear to ear)")
     p.add_argument("--feather", type=int, default=0, help="soft edge of N pixels outside the region")
     p.add_argument("--seed", type=int, default=0, help="seed of the random style's picks")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the mask as applied")
@@ -96,14 +113,28 @@ def run(args: argparse.Namespace) -> int:
 
     if args.cam is None and args.classifier is not None:
         raise UserError("--classifier goes with --cam CLASS")
+    face_flags = {"--face-threshold": args.face_threshold, "--min-face": args.min_face, "--face-shape": args.face_shape}
+    for flag, value in face_flags.items():
+        if value is not None and not args.faces:
+            raise UserError(f"{flag} goes with --faces")
+    grow_pixels = 0
+    if args.grow is not None and not args.faces:
+        if args.grow != int(args.grow):
+            raise UserError(f"--grow takes whole pixels here (a fraction of the face size only with --faces), "
+                            f"got {args.grow}")
+        grow_pixels = int(args.grow)
     options = MosaicOptions(style=args.style, block=args.block, block_fraction=args.block_fraction,
-                            grow=args.grow, feather=args.feather, seed=args.seed)
+                            grow=grow_pixels, feather=args.feather, seed=args.seed)
     if args.mask is not None:
         request = RegionRequest(kind="mask", mask=args.mask)
     elif args.box:
         request = RegionRequest(kind="boxes", boxes=tuple(parse_box(b) for b in args.box))
     elif args.faces:
-        request = RegionRequest(kind="faces")
+        request = RegionRequest(
+            kind="faces", face_shape=args.face_shape or "ellipse",
+            face_threshold=FACE_THRESHOLD if args.face_threshold is None else args.face_threshold,
+            min_face=FACE_MIN if args.min_face is None else args.min_face,
+            face_grow=FACE_GROW if args.grow is None else args.grow)
     else:
         request = RegionRequest(kind="cam", cam_class=args.cam, classifier=args.classifier, threshold=args.threshold,
                                 min_prob=args.min_prob)
@@ -154,13 +185,27 @@ def run(args: argparse.Namespace) -> int:
             result.no_region.append(video)
     if result.no_region:
         what = "no face" if args.faces else f"no region of {finder.class_label!r}"
-        names = ", ".join(p.name for p in result.no_region[:10])
-        more = f" and {len(result.no_region) - 10} more" if len(result.no_region) > 10 else ""
+        names = ", ".join(p.name for p in result.no_region[:LISTED])
         noun = "file" if videos else "image"
+        more = ""
+        if len(result.no_region) > LISTED:
+            listing = write_listing(out_dir / ("no_face_found.txt" if args.faces else "no_region_found.txt"),
+                                    result.no_region)
+            more = f" and {len(result.no_region) - LISTED} more (all listed in {listing})"
         print(f"{what} found in {plural(len(result.no_region), noun)}, not written: {names}{more}", file=sys.stderr)
     if result.shrunk_away:
-        names = ", ".join(p.name for p in result.shrunk_away[:10])
-        more = f" and {len(result.shrunk_away) - 10} more" if len(result.shrunk_away) > 10 else ""
-        print(f"--grow {args.grow} shrank the region to nothing in {plural(len(result.shrunk_away), 'image')}, "
+        names = ", ".join(p.name for p in result.shrunk_away[:LISTED])
+        more = f" and {len(result.shrunk_away) - LISTED} more" if len(result.shrunk_away) > LISTED else ""
+        print(f"--grow {grow_pixels} shrank the region to nothing in {plural(len(result.shrunk_away), 'image')}, "
               f"not written: {names}{more}", file=sys.stderr)
     return 0 if result.written else NOTHING_DONE
+
+
+def write_listing(path: Path, inputs: list[Path]) -> Path:
+    """Every input path, one a line, written atomically."""
+    from mosaicgan.atomic import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(f"{p}\n" for p in inputs))
+    return path

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from mosaicgan.choices import DETECTED_REGIONS, REGION_KINDS
-from mosaicgan.data.images import tensor_to_pil
+from mosaicgan.choices import DETECTED_REGIONS, FACE_SHAPES, REGION_KINDS
 from mosaicgan.errors import UserError
 from mosaicgan.infer.image_io import as_frame, to_rgb
 from mosaicgan.infer.mask_io import find_mask_file, read_mask
+from mosaicgan.localize.faces import DEFAULT_FLIP, DEFAULT_GROW, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD
 from mosaicgan.ops.masks import Box, boxes_to_mask, check_mask
 from mosaicgan.ops.shapes import draw_shapes, sample_shape, shape_to_dict
 
@@ -44,6 +44,10 @@ class RegionRequest:
       `min_prob` > 0 an image whose predicted probability of the class is lower gets no region.
     shape_count, shape_size: random shapes per image (low, high, both included) and their
       size as a fraction of the image's short side.
+    face_threshold, min_face, face_grow, face_shape: faces scoring at least the threshold and
+      at least `min_face` pixels tall, each masked as its box (stretched to its landmarks)
+      grown by `face_grow` x its size on every side, as an ellipse or a box (localize/faces.py);
+      face_flip scores faces on the image and its mirror image (twice the work, fewer false faces).
     """
 
     kind: str
@@ -55,6 +59,11 @@ class RegionRequest:
     min_prob: float = 0.0
     shape_count: tuple[int, int] = (1, 3)
     shape_size: tuple[float, float] = (0.15, 0.5)
+    face_threshold: float = DEFAULT_THRESHOLD
+    min_face: float = DEFAULT_MIN_FACE
+    face_grow: float = DEFAULT_GROW
+    face_shape: str = FACE_SHAPES[0]
+    face_flip: bool = DEFAULT_FLIP
 
 
 @dataclass
@@ -83,7 +92,7 @@ def parse_box(text: str) -> tuple[int, int, int, int]:
 
 class RegionFinder:
     """Turns a `RegionRequest` into masks. Loads what the request needs once (the classifier,
-    the face cascades) and checks the class name against the refusal list up front."""
+    the face detector) and checks the class name against the refusal list up front."""
 
     def __init__(self, request: RegionRequest, *, device: str | torch.device = "cpu") -> None:
         if request.kind not in REGION_KINDS:
@@ -91,6 +100,7 @@ class RegionFinder:
         self.request = request
         self.classifier = None
         self.class_index: int | None = None
+        self.face_detector = None
         if request.kind == "mask":
             if request.mask is None:
                 raise UserError("a mask region needs a mask file or folder")
@@ -109,6 +119,19 @@ class RegionFinder:
 
             self.classifier = load_classifier(request.classifier, device=device)
             self.class_index = self.classifier.resolve_allowed_class(request.cam_class)
+        elif request.kind == "faces":
+            from mosaicgan.localize.faces import shipped_detector
+
+            if not 0.0 < request.face_threshold < 1.0:
+                raise UserError(f"--face-threshold must lie in (0, 1), got {request.face_threshold}")
+            if request.min_face < 4:
+                raise UserError(f"--min-face must be at least 4 pixels, got {request.min_face}")
+            if request.face_grow < 0:
+                raise UserError(f"--grow must be >= 0 with --faces (a fraction of each face's size), "
+                                f"got {request.face_grow}")
+            if request.face_shape not in FACE_SHAPES:
+                raise UserError(f"--face-shape must be one of {', '.join(FACE_SHAPES)}, got {request.face_shape!r}")
+            self.face_detector = shipped_detector(str(torch.device(device)))
         elif request.kind == "random":
             lo, hi = request.shape_count
             if not 1 <= lo <= hi:
@@ -153,12 +176,7 @@ class RegionFinder:
             return Region(self._boxes_mask((width, height), path),
                           {"kind": "boxes", "boxes": [list(b) for b in self.request.boxes]})
         if kind == "faces":
-            from mosaicgan.localize.faces import detect_faces
-
-            # As a PIL image: the detector's grey conversion is then the one it was tuned with.
-            boxes = detect_faces(tensor_to_pil(image))
-            mask = boxes_to_mask(boxes, height=height, width=width)[0]
-            return Region(mask, {"kind": "faces", "boxes": [list(b) for b in boxes]})
+            return self.find_batch([image], path=path)[0]
         if kind == "cam":
             from mosaicgan.localize.cam import heatmap_to_mask
 
@@ -180,6 +198,25 @@ class RegionFinder:
                                size_range=self.request.shape_size) for _ in range(count)]
         mask = draw_shapes(shapes, height=height, width=width)[0]
         return Region(mask, {"kind": "random", "shapes": [shape_to_dict(s) for s in shapes]})
+
+    def find_batch(self, images: list[torch.Tensor | np.ndarray], *, path: Path | None = None) -> list[Region]:
+        """`find` for several frames; faces of all of them go through the detector's network in
+        shared batches (frames of one size share every batch)."""
+        if self.request.kind != "faces":
+            return [self.find(image, path=path) for image in images]
+        from mosaicgan.localize.faces import detect_faces_batch, face_box, face_mask
+
+        request = self.request
+        frames = [as_frame(image) for image in images]
+        found = detect_faces_batch([to_rgb(f) for f in frames], threshold=request.face_threshold,
+                                   min_face=request.min_face, flip=request.face_flip, detector=self.face_detector)
+        regions = []
+        for frame, faces in zip(frames, found):
+            height, width = frame.shape[-2:]
+            mask = face_mask(faces, height=height, width=width, grow=request.face_grow, shape=request.face_shape)
+            boxes = [list(face_box(f, height=height, width=width)) for f in faces]
+            regions.append(Region(mask.float(), {"kind": "faces", "boxes": boxes}))
+        return regions
 
     def _read_mask(self, image_path: Path | None, size: tuple[int, int]) -> tuple[torch.Tensor, Path]:
         mask_path = self.mask_file(image_path)

