@@ -1,10 +1,11 @@
 # Two commands do all the set-up:  `make demo` (install + run the bundled demo) and `make test`.
+# Another Python in its own venv:  make test PY=python3.10 VENV=.venv310
 PY ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast bench clean
 
 install: $(BIN)/mosaicgan
 
@@ -21,6 +22,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Skips the tests marked slow (training runs over several seeds, the end-to-end demo).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: install
 	$(BIN)/python benchmarks/train_speed.py

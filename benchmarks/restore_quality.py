@@ -2,6 +2,7 @@
 
     python benchmarks/restore_quality.py [--data ../shared/data] [--sets Set5 Set14 BSD68]
         [--blocks 8 12 16] [--jpeg 75] [--checkpoint CKPT] [--limit N] [--seed 0]
+        [--grid true|estimated|both] [--cli N]
 
 Every photo of the sets (never used in training: the shipped restorer was trained on
 Sun_Hays80, Urban100, T91_partial and coral_test_data) gets one random region (an ellipse, a
@@ -14,9 +15,16 @@ drawn in 1..block-1 on both axes). Methods, all blended back through the same ma
 - bicubic+proj: bicubic, then each block shifted to its observed mean (`ops.unmosaic.classical_restore`);
 - restorer: `infer.restore` with the given checkpoint (default: the shipped one), the true grid
   and --flips mirror-image passes (default 4, as `load_restorer`);
-- restorer (est. grid): the same with the grid from `localize.mosaic_grid.estimate_grid`, when
-  that module exists.
-With --jpeg Q, each mosaicked photo is also re-encoded as JPEG at quality Q (4:2:0) before
+- remove --mask: what `mosaicgan remove --mask` does (`infer.remove_core.remove_mosaics` with
+  the mask and the shipped defaults: grid read by `localize.mosaic_grid.estimate_grid` inside
+  the mask, no grow, no feather); where no grid is read the region is left as it is, as
+  `remove` does, and scored so. Grid reads are tallied (exact, wrong, none).
+--grid picks the restorer rows: true, estimated (remove --mask), or both (default).
+With --cli N, the first N photos are also written to a temporary folder (mosaicked PNG, and
+JPEG q75 with --jpeg) with one mask per photo, `mosaicgan remove DIR --mask MASKS --out OUT` is
+run once, and its files are scored against the in-process figures for the same photos (a JPEG
+output is re-encoded at the input's estimated quality, which the in-process path skips).
+The mosaicked photo is rounded to 8 bits, as a saved file is. With --jpeg Q, each mosaicked photo is also re-encoded as JPEG at quality Q (4:2:0) before
 restoration, and scored against the clean photo (extra rows). PSNR (dB) is over the region's
 pixels at 8 bits; SSIM (Gaussian window 11, sigma 1.5, on the region's bounding box) is the
 mean of the SSIM map over the region's pixels. Figures are means over photos.
@@ -26,7 +34,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
+import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -38,17 +51,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from mosaicgan.data.images import is_image_name, pil_to_tensor, read_image
+from mosaicgan.infer.remove_core import remove_mosaics
 from mosaicgan.infer.restore import classical_restorer, load_restorer
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import mask_bbox
 from mosaicgan.ops.mosaic import pixelate
 from mosaicgan.ops.shapes import draw_shapes, sample_shape
 from mosaicgan.ops.unmosaic import block_means, smooth_base
-
-try:  # written alongside (issue 11 part 2); the benchmark runs without it
-    from mosaicgan.localize.mosaic_grid import estimate_grid
-except ImportError:  # pragma: no cover
-    estimate_grid = None
 
 
 def to_u8(x: torch.Tensor) -> np.ndarray:
@@ -121,6 +130,53 @@ def default_data() -> Path:
     return Path("../shared/data")
 
 
+GRID_ROWS = {"true": ("restorer",), "estimated": ("remove --mask",), "both": ("restorer", "remove --mask")}
+
+
+def grid_read(found, truth: Grid) -> str:
+    if found is None:
+        return "none"
+    return "exact" if found == truth else f"wrong ({found.block_h}x{found.block_w})"
+
+
+def write_u8(a: np.ndarray, path: Path, *, quality: int = 0) -> None:
+    if quality:
+        Image.fromarray(a).save(path, format="JPEG", quality=quality)
+    else:
+        Image.fromarray(a).save(path)
+
+
+def run_cli(cases: list[dict], *, checkpoint: Path | None) -> float:
+    """Write every case's mosaicked image and mask, run `mosaicgan remove` once over the folder,
+    and put its output (uint8 RGB) into case["cli"]. Returns the command's seconds."""
+    with tempfile.TemporaryDirectory(prefix="restore_quality_cli_") as tmp:
+        src, masks, out = Path(tmp) / "in", Path(tmp) / "masks", Path(tmp) / "out"
+        src.mkdir()
+        masks.mkdir()
+        for case in cases:
+            write_u8(case["observed_u8"], src / case["name"], quality=case["quality"])
+            write_u8(case["mask_u8"], masks / (Path(case["name"]).stem + ".png"))
+        exe = Path(sys.executable).with_name("mosaicgan")
+        cmd = [str(exe) if exe.exists() else "mosaicgan", "remove", str(src), "--mask", str(masks),
+               "--out", str(out), "--quiet"]
+        if checkpoint is not None:
+            cmd += ["--checkpoint", str(checkpoint)]
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+        if done.returncode not in (0, 3):
+            raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()}")
+        print("$ mosaicgan remove IN --mask MASKS --out OUT   (exit status " f"{done.returncode}, {seconds:.0f} s)")
+        for case in cases:
+            written = out / case["name"]
+            # Exit status 3 / a missing file: `remove` read no grid and wrote nothing, i.e. the
+            # region stays mosaicked.
+            case["cli"] = (np.asarray(Image.open(written).convert("RGB")) if written.exists()
+                           else case["observed_u8"])
+    return seconds
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=default_data())
@@ -131,6 +187,12 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=0, help="only the first N photos (0: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--flips", type=int, default=4, choices=[1, 2, 4], help="restorer passes over mirror images")
+    p.add_argument("--grid", choices=sorted(GRID_ROWS), default="both",
+                   help="restorer rows: the true grid, the grid `remove --mask` estimates, or both")
+    p.add_argument("--scores", type=Path, default=None, metavar="FILE",
+                   help="append every photo's figures to FILE as JSON lines as they come (for long runs)")
+    p.add_argument("--cli", type=int, default=0, metavar="N",
+                   help="also run the `mosaicgan remove` command on the first N photos and compare")
     args = p.parse_args()
     torch.set_num_threads(1)
 
@@ -140,9 +202,11 @@ def main() -> None:
     restorer = load_restorer(args.checkpoint, flips=args.flips)
     classical = classical_restorer()
     scores: dict[tuple[str, int, str], list[tuple[float, float]]] = {}
+    reads: dict[tuple[str, int], dict[str, int]] = {}
+    cases: list[dict] = []
     started = time.perf_counter()
     restore_seconds = 0.0
-    for path in files:
+    for index, path in enumerate(files):
         truth = pil_to_tensor(read_image(path))
         h, w = truth.shape[-2:]
         g = torch.Generator().manual_seed(zlib.crc32(path.name.encode()) + args.seed)
@@ -153,32 +217,49 @@ def main() -> None:
         for block in args.blocks:
             offset = tuple(int(v) for v in torch.randint(1, block, (2,), generator=g))
             grid = Grid(block, block, *offset)
-            mosaic = pixelate(truth, mask, block=block, offset=offset)
-            variants = [("clean", mosaic)]
+            # Saved at 8 bits, as any photo `remove` reads: block means are not whole levels.
+            mosaic = from_u8(to_u8(pixelate(truth, mask, block=block, offset=offset)))
+            variants = [("clean", mosaic, 0)]
             if args.jpeg:
-                variants.append((f"JPEG q{args.jpeg}", jpeg(mosaic, args.jpeg)))
-            for variant, observed in variants:
+                variants.append((f"JPEG q{args.jpeg}", jpeg(mosaic, args.jpeg), args.jpeg))
+            for variant, observed, quality in variants:
                 means = block_means(observed[None], grid)
                 base = smooth_base(means, grid, height=h, width=w)[0]
-                t0 = time.perf_counter()
-                restored = restorer.restore(observed, mask, grid=grid)
-                restore_seconds += time.perf_counter() - t0
                 results = {
                     "mosaic": observed,
                     "bicubic": torch.where(mask > 0, base, observed),
                     "telea": telea(observed, mask),
                     "bicubic+proj": classical.restore(observed, mask, grid=grid),
-                    "restorer": restored,
                 }
-                if estimate_grid is not None:
-                    found = estimate_grid(observed, mask)
-                    if found is not None:
-                        results["restorer (est. grid)"] = restorer.restore(observed, mask, grid=found)
+                kind = None
+                t0 = time.perf_counter()
+                if "restorer" in GRID_ROWS[args.grid]:
+                    results["restorer"] = restorer.restore(observed, mask, grid=grid)
+                if "remove --mask" in GRID_ROWS[args.grid]:
+                    removed = remove_mosaics(observed, restorer=restorer, mask=mask[0])
+                    results["remove --mask"] = removed.frame
+                    found = removed.regions[0].grid if len(removed.regions) == 1 else None
+                    tally = reads.setdefault((variant, block), {})
+                    kind = grid_read(found, grid) if len(removed.regions) == 1 else f"{len(removed.regions)} regions"
+                    tally[kind] = tally.get(kind, 0) + 1
+                restore_seconds += time.perf_counter() - t0
                 for method, out in results.items():
                     out_u8 = to_u8(out)
                     key = (variant, block, method)
                     scores.setdefault(key, []).append((region_psnr(out_u8, truth_u8, inside),
                                                        region_ssim(out_u8, truth_u8, inside)))
+                    if args.scores is not None:
+                        with args.scores.open("a") as f:
+                            f.write(json.dumps({"photo": path.name, "variant": variant, "block": block,
+                                                "method": method, "psnr": scores[key][-1][0],
+                                                "ssim": scores[key][-1][1],
+                                                "grid": kind if method == "remove --mask" else None}) + "\n")
+                if index < args.cli and "remove --mask" in results:
+                    ext = ".jpg" if quality else ".png"
+                    cases.append({"name": f"{path.stem}_b{block}{ext}", "variant": variant, "block": block,
+                                  "quality": quality, "observed_u8": to_u8(observed),
+                                  "mask_u8": (inside * 255).astype(np.uint8), "truth_u8": truth_u8,
+                                  "inside": inside, "inproc": to_u8(results["remove --mask"])})
     seconds = time.perf_counter() - started
 
     methods = list(dict.fromkeys(k[2] for k in scores))
@@ -201,16 +282,37 @@ def main() -> None:
                 arr = np.array(vals)
                 cells.append(f"{arr[:, 0].mean():.2f} / {arr[:, 1].mean():.4f}")
             print(f"| {variant} | {method} | " + " | ".join(cells) + " |")
-    if "restorer" in methods:
-        print()
+    print()
+    for method in ("restorer", "remove --mask"):
+        if method not in methods:
+            continue
         for variant in variants:
             for b in args.blocks:
-                r = np.array(scores[(variant, b, "restorer")])
+                r = np.array(scores[(variant, b, method)])
                 best_other = max(("mosaic", "bicubic", "telea"), key=lambda m: np.mean(scores[(variant, b, m)], axis=0)[0])
                 o = np.array(scores[(variant, b, best_other)])
                 wins = int((r[:, 0] > o[:, 0]).sum())
-                print(f"{variant}, block {b}: restorer - {best_other} = {r[:, 0].mean() - o[:, 0].mean():+.2f} dB, "
+                print(f"{variant}, block {b}: {method} - {best_other} (true grid) = {r[:, 0].mean() - o[:, 0].mean():+.2f} dB, "
                       f"{r[:, 1].mean() - o[:, 1].mean():+.4f} SSIM; higher PSNR on {wins}/{len(r)} photos")
+    if reads:
+        print()
+        for (variant, b), tally in reads.items():
+            print(f"grid read by remove --mask, {variant}, block {b}: "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(tally.items(), key=lambda kv: -kv[1])))
+    if cases:
+        print()
+        cli_seconds = run_cli(cases, checkpoint=args.checkpoint)
+        for variant in variants:
+            for b in args.blocks:
+                sel = [c for c in cases if c["variant"] == variant and c["block"] == b]
+                if not sel:
+                    continue
+                inproc = np.mean([region_psnr(c["inproc"], c["truth_u8"], c["inside"]) for c in sel])
+                cli = np.mean([region_psnr(c["cli"], c["truth_u8"], c["inside"]) for c in sel])
+                same = sum(bool(np.array_equal(c["cli"][c["inside"]], c["inproc"][c["inside"]])) for c in sel)
+                print(f"CLI check, {variant}, block {b}, {len(sel)} photos: in-process {inproc:.2f} dB, "
+                      f"`mosaicgan remove` {cli:.2f} dB; region identical on {same}/{len(sel)}")
+        print(f"(the CLI run took {cli_seconds:.0f} s for {len(cases)} files)")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,7 @@ def test_written_files_have_ordinary_permissions(tiny_run):
     assert mode == 0o666 & ~mask
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end(capsys, tmp_path):
     from mosaicgan.infer.provenance import read_provenance
 

@@ -118,23 +118,37 @@ def test_non_saturating_loss_keeps_gradients_when_d_rejects_the_fakes():
     assert (grads["saturating"] < 0).all() and (grads["non-saturating"] < 0).all()
 
 
-def _ring_gan(setting: str, steps: int, *, seed: int = 0) -> dict:
+SEEDS = (0, 1, 2)
+
+
+def _ring_gan(setting: str, steps: int, *, seed: int) -> dict:
     out = toy_gan_2d.train_toy_gan(
         sample_real=toy_gan_2d.DATASETS["ring"], setting=toy_gan_2d.SETTINGS[setting], steps=steps,
         seed=seed, snapshot_steps=(0, steps), n_eval=2000)
-    return {step: toy_gan_2d.score("ring", pts) for step, pts in out["snapshots"].items()}
+    scores = {step: toy_gan_2d.score("ring", pts) for step, pts in out["snapshots"].items()}
+    # D's own loss (BCE on real and fake) near the end: log 4 = 1.39 when D cannot tell them apart.
+    return {"start": scores[0], "end": scores[steps], "loss_d": float(np.mean(out["loss_d"][-100:]))}
 
 
-def test_short_gan_run_covers_most_modes_and_too_strong_d_collapses():
-    balanced = _ring_gan("balanced", 800, seed=1)
-    assert balanced[0]["modes_covered"] == 0  # the untrained G sits near the centre
-    assert balanced[800]["modes_covered"] >= 6
-    # Five D updates per G update, same seed: G chases D's favourite spot and piles up there.
-    # At 1000 steps seeds 0-4 all collapsed (1-3 modes, 974-1889 of 2000 points on one); at
-    # 600 some had not yet, so the test waits for 1000 rather than hoping for one seed's path.
-    strong = _ring_gan("strong-d", 1000, seed=1)
-    assert strong[1000]["modes_covered"] <= 3
-    assert max(strong[1000]["per_mode"]) > 3 * 2000 / 8  # three times a mode's fair share
+@pytest.mark.slow
+def test_balanced_gan_covers_most_modes_and_too_strong_d_wins_and_collapses(record_property):
+    # A GAN's path is chaotic: other BLAS kernels (another CPU, thread count) send one seed
+    # elsewhere. So each claim holds for the median of three seeds, with margins measured over
+    # eight seeds and under MKL_CBWR / ATEN_CPU_CAPABILITY / thread settings (README, Development).
+    balanced = [_ring_gan("balanced", 800, seed=s) for s in SEEDS]
+    strong = [_ring_gan("strong-d", 400, seed=s) for s in SEEDS]
+    modes = {name: [r["end"]["modes_covered"] for r in runs] for name, runs in (("balanced", balanced), ("strong", strong))}
+    loss_d = {name: [r["loss_d"] for r in runs] for name, runs in (("balanced", balanced), ("strong", strong))}
+    record_property("margins", {"modes": modes, "loss_d": loss_d})
+    assert all(r["start"]["modes_covered"] == 0 for r in balanced)  # the untrained G sits near the centre
+    # R1 and one D step per G step: seeds 0-5 all ended on 7 or 8 of the 8 modes.
+    assert np.median(modes["balanced"]) >= 6, modes
+    # D stays unsure (its loss near log 4): G's points are hard to tell from the data.
+    assert np.median(loss_d["balanced"]) > 1.2, loss_d
+    # Five D updates per G update and no R1: D wins (loss 0.50-0.65 over seeds 0-7) and G chases
+    # its current favourite spot, piling up on a few modes (2-4 for seeds 0-7, 2 for half of them).
+    assert np.median(loss_d["strong"]) < 0.9, loss_d
+    assert np.median(modes["strong"]) <= 4, modes
 
 
 def test_gan_without_noise_can_only_make_one_point():
@@ -159,19 +173,27 @@ def test_gan_training_is_seeded_and_leaves_global_state_alone():
 
 # -- why L2 blurs ---------------------------------------------------------------------------
 
-def test_mse_prediction_falls_between_the_modes_and_the_gan_lands_on_one():
+def test_mse_prediction_falls_between_the_modes_and_the_gan_lands_on_one(record_property):
     a = np.linspace(*l2_blur.A_RANGE, 400)
-    y_mse = l2_blur.predict_mse(l2_blur.train_mse(steps=300, seed=0), a)
-    y_gan = l2_blur.predict_gan(l2_blur.train_conditional_gan(steps=600, seed=0), a, seed=1)
-    dist_mse = l2_blur.distance_to_nearest_mode(a, y_mse)
-    dist_gan = l2_blur.distance_to_nearest_mode(a, y_gan)
+    runs = []
+    for seed in SEEDS:  # the median of three seeds: one GAN path can land anywhere (see above)
+        y_mse = l2_blur.predict_mse(l2_blur.train_mse(steps=300, seed=seed), a)
+        y_gan = l2_blur.predict_gan(l2_blur.train_conditional_gan(steps=600, seed=seed), a, seed=seed + 1)
+        dist_mse = l2_blur.distance_to_nearest_mode(a, y_mse)
+        dist_gan = l2_blur.distance_to_nearest_mode(a, y_gan)
+        runs.append({"mse_y1": np.abs(y_mse[:, 0]).mean(), "mse_y2_error": np.abs(y_mse[:, 1] - a**2).mean(),
+                     "mse_dist": dist_mse.mean(), "gan_dist": dist_gan.mean(), "gan_dist_median": np.median(dist_gan),
+                     "gan_right": (y_gan[:, 0] > 0).mean()})
+    m = {key: float(np.median([r[key] for r in runs])) for key in runs[0]}
+    record_property("margins", {key: [round(float(r[key]), 3) for r in runs] for key in runs[0]})
+    # Seeds 0-5 gave: MSE 0.01-0.06 from y1 = 0, 0.01-0.02 from y2 = a^2, 0.94-0.99 from the
+    # nearer mode; the GAN 0.14-0.19 from it on average (median 0.07-0.14), 45-57% on the right.
     # The MSE optimum is the conditional mean (0, a^2): a distance a from both modes.
-    assert np.abs(y_mse[:, 0]).mean() < 0.1
-    assert np.abs(y_mse[:, 1] - a**2).mean() < 0.1
-    assert dist_mse.mean() > 0.8
-    assert dist_gan.mean() < 0.3 and np.median(dist_gan) < 0.15
+    assert m["mse_y1"] < 0.1 and m["mse_y2_error"] < 0.1, m
+    assert m["mse_dist"] > 0.8, m
+    assert m["gan_dist"] < 0.3 and m["gan_dist_median"] < 0.2, m
     # It samples answers on both sides rather than always the same one.
-    assert 0.2 < (y_gan[:, 0] > 0).mean() < 0.8
+    assert 0.2 < m["gan_right"] < 0.8, m
 
 
 def test_distance_to_nearest_mode():

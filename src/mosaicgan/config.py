@@ -12,7 +12,7 @@ reads it back, and every checkpoint carries it as JSON.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,11 @@ from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
 from mosaicgan.models import MODELS, model_spec
 from mosaicgan.validate import check_config_value
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, published as tomli before it joined the standard library
+    import tomli as tomllib
 
 
 @dataclass(frozen=True)

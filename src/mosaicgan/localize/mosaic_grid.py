@@ -193,7 +193,7 @@ def estimate_grid(
     # the offsets put back into the image's coordinates.
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     grid = grid_from_votes(*step_votes(luma(image[:, y0:y1, x0:x1])), inside=m[y0:y1, x0:x1], min_share=min_share,
-                           min_lines=min_lines, min_block=min_block, max_block=max_block)
+                           min_lines=min_lines, min_block=min_block, max_block=max_block, square_prior=True)
     return None if grid is None else Grid(grid.block_h, grid.block_w, grid.offset_y + int(y0), grid.offset_x + int(x0))
 
 
@@ -206,11 +206,15 @@ def grid_from_votes(
     min_lines: int = 2,
     min_block: int = MIN_BLOCK,
     max_block: int = MAX_BLOCK,
+    square_prior: bool = False,
 ) -> Grid | None:
     """`estimate_grid` on precomputed votes, restricted to `inside` (bool (H, W)) when given.
 
     A vote counts only where the pixels on both sides of the step lie inside, so the region's
-    own outline (mosaic against the original) votes for nothing."""
+    own outline (mosaic against the original) votes for nothing.
+
+    square_prior: where the region is known to be a mosaic (`remove --mask`), an axis that
+    says little is read at the other axis's block size (`_square_when_unsure`)."""
     vx, vy = votes_x, votes_y
     if inside is not None:
         both_x = inside.copy()
@@ -218,9 +222,57 @@ def grid_from_votes(
         both_y = inside.copy()
         both_y[1:, :] &= inside[:-1, :]
         vx, vy = vx & both_x, vy & both_y
-    fx = fit_axis(vx.sum(axis=0).astype(np.float64), min_block=min_block, max_block=max_block)
-    fy = fit_axis(vy.sum(axis=1).astype(np.float64), min_block=min_block, max_block=max_block)
-    for f in (fx, fy):
-        if f is None or f.share < min_share or f.lines < min_lines:
+    px, py = vx.sum(axis=0).astype(np.float64), vy.sum(axis=1).astype(np.float64)
+    fx = fit_axis(px, min_block=min_block, max_block=max_block)
+    fy = fit_axis(py, min_block=min_block, max_block=max_block)
+    lines_x = lines_y = min_lines
+    if square_prior:
+        ok = lambda f: f is not None and f.share >= min_share and f.lines >= min_lines
+        fx0, fy0 = fx, fy
+        fx, fy = _square_when_unsure(px, fx0, fy0, ok=ok), _square_when_unsure(py, fy0, fx0, ok=ok)
+        # An axis read at the other's size needs only one line of its own.
+        lines_x, lines_y = (1 if fx is not fx0 else min_lines), (1 if fy is not fy0 else min_lines)
+    for f, need in ((fx, lines_x), (fy, lines_y)):
+        if f is None or f.share < min_share or f.lines < need:
             return None
     return Grid(fy.block, fx.block, offset_y=fy.offset, offset_x=fx.offset)
+
+
+def _fit_at(profile: np.ndarray, block: int) -> AxisFit | None:
+    """The best offset for lines every `block` px (no search over sizes)."""
+    total = float(profile.sum())
+    if total <= 0 or profile.shape[0] < block:
+        return None
+    folded = np.bincount(np.arange(profile.shape[0]) % block, weights=profile, minlength=block)
+    phase = int(np.argmax(folded))
+    held = float(folded[phase])
+    mean_line = held / max(len(profile[phase::block]), 1)
+    lines = int((profile[phase::block] >= 0.2 * mean_line).sum())
+    return AxisFit(block=block, offset=phase, share=held / total, lines=lines, votes=held)
+
+
+def _square_when_unsure(profile: np.ndarray, fit: AxisFit | None, other: AxisFit | None, *, ok) -> AxisFit | None:
+    """Most mosaics have square blocks, and a small or re-encoded region may show too few lines
+    on one axis to tell its size alone. Where the other axis is sure of its size b, this axis
+    is read at b when (1) it found nothing convincing but its votes fall on lines every b px;
+    or, when the other axis holds at least as many votes, (2) it chose a multiple of b (every
+    other line faint, say) while the lines in between hold some votes, i.e. they are block
+    lines too, or (3) it chose a divisor of b (noise lines between the block lines) while most
+    of its votes lie on lines every b px. A truly rectangular mosaic has no votes between its
+    lines and about half or less of them on the shorter side's lines, so it keeps its size; a
+    region with no grid on either axis stays without one."""
+    if other is None or not ok(other):
+        return fit
+    alt = _fit_at(profile, other.block)
+    if alt is None:
+        return fit
+    if not ok(fit):
+        # RUN votes per line on average: a few pixels of one line do not make a grid.
+        return alt if alt.share >= 0.6 and alt.votes >= 2 * RUN else fit
+    if other.votes < fit.votes or fit.block == other.block:
+        return fit
+    if fit.block % other.block == 0 and alt.offset == fit.offset % other.block:
+        return alt if alt.votes - fit.votes >= max(2.0, 0.02 * alt.votes) else fit
+    if other.block % fit.block == 0 and alt.offset % fit.block == fit.offset:
+        return alt if alt.share >= 0.7 else fit
+    return fit
