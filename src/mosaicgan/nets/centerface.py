@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mosaicgan.nets.mobilenet_v2 import InvertedResidual
 from mosaicgan.nets.registry import register_net
 
 # (expansion t, output channels c, repeats n, first stride s) of the MobileNetV2 paper, Table 2.
@@ -28,28 +29,11 @@ STRIDE = 4  # of the output maps
 
 
 def conv_relu(in_ch: int, out_ch: int, *, kernel: int = 1, stride: int = 1, groups: int = 1,
-              relu: bool = True) -> nn.Sequential:
+              act: bool = True) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, kernel, stride, kernel // 2, groups=groups, bias=True)]
-    if relu:
+    if act:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
-
-
-class InvertedResidual(nn.Module):
-    """[1x1 expand, ReLU] -> 3x3 depthwise, ReLU -> 1x1 linear projection, + input when shapes match."""
-
-    def __init__(self, *, in_ch: int, out_ch: int, stride: int, expand: int) -> None:
-        super().__init__()
-        hidden = in_ch * expand
-        self.use_residual = stride == 1 and in_ch == out_ch
-        layers = [conv_relu(in_ch, hidden)] if expand != 1 else []
-        layers += [conv_relu(hidden, hidden, kernel=3, stride=stride, groups=hidden),
-                   conv_relu(hidden, out_ch, relu=False)]
-        self.block = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.block(x)
-        return x + y if self.use_residual else y
 
 
 class CenterFace(nn.Module):
@@ -69,7 +53,7 @@ class CenterFace(nn.Module):
         tap_channels = []
         for expand, channels, repeats, stride in BLOCKS:
             for i in range(repeats):
-                layers.append(InvertedResidual(in_ch=in_ch, out_ch=channels, stride=stride if i == 0 else 1,
+                layers.append(InvertedResidual(conv=conv_relu, in_ch=in_ch, out_ch=channels, stride=stride if i == 0 else 1,
                                                expand=expand))
                 in_ch = channels
             if len(layers) - 1 in TAPS:

@@ -15,6 +15,8 @@ see `assets/README.md`), so weights converted from it fit without any reordering
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -57,7 +59,7 @@ class SamePad(nn.Module):
 
 
 def conv_act(in_ch: int, out_ch: int, *, kernel: int = 1, stride: int = 1, groups: int = 1,
-             relu6: bool = True) -> nn.Sequential:
+             act: bool = True) -> nn.Sequential:
     """Convolution with bias (batch norm folded in), optionally followed by ReLU6."""
     layers: list[nn.Module] = []
     if kernel > 1 and stride > 1:
@@ -66,21 +68,28 @@ def conv_act(in_ch: int, out_ch: int, *, kernel: int = 1, stride: int = 1, group
     else:
         padding = kernel // 2  # stride 1, odd kernel: SAME padding is symmetric
     layers.append(nn.Conv2d(in_ch, out_ch, kernel, stride, padding, groups=groups, bias=True))
-    if relu6:
+    if act:
         layers.append(nn.ReLU6())  # not in place: Grad-CAM hooks may hold the conv output
     return nn.Sequential(*layers)
 
 
 class InvertedResidual(nn.Module):
-    """1x1 expand (ReLU6) -> 3x3 depthwise (ReLU6) -> 1x1 linear projection, + input when shapes match."""
+    """1x1 expand -> 3x3 depthwise -> 1x1 linear projection, + input when shapes match.
 
-    def __init__(self, *, in_ch: int, out_ch: int, stride: int, expand: int) -> None:
+    `conv(in_ch, out_ch, kernel=, stride=, groups=, act=)` builds each convolution with its
+    padding and activation, so networks that differ only there (this one: TF SAME padding and
+    ReLU6; CenterFace: symmetric padding and ReLU) share the block and its state-dict keys.
+    """
+
+    def __init__(self, *, in_ch: int, out_ch: int, stride: int, expand: int,
+                 conv: Callable[..., nn.Sequential] | None = None) -> None:
         super().__init__()
+        conv = conv_act if conv is None else conv
         hidden = in_ch * expand
         self.use_residual = stride == 1 and in_ch == out_ch
-        layers = [conv_act(in_ch, hidden)] if expand != 1 else []
-        layers += [conv_act(hidden, hidden, kernel=3, stride=stride, groups=hidden),
-                   conv_act(hidden, out_ch, relu6=False)]
+        layers = [conv(in_ch, hidden)] if expand != 1 else []
+        layers += [conv(hidden, hidden, kernel=3, stride=stride, groups=hidden),
+                   conv(hidden, out_ch, act=False)]
         self.block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
