@@ -105,6 +105,7 @@ class MosaicConfig:
     jpeg_quality_max: int = 95
     full_prob: float = 0.1  # share of crops mosaicked all over
     grow_prob: float = 0.3  # share whose given mask is grown beyond the mosaic (by up to a block)
+    clean_prob: float = 0.35  # detector: share of crops left clean (the negatives)
     samples_per_epoch: int = 3200
 
 
