@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mosaicgan.choices import DEFAULT_MOSAIC_DETECTOR, MOSAIC_DETECTORS
 from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, plural, progress_bar
 
 FACE_WARNING = ("warning: a restored region looks like a face. It is not the person's face: the restorer "
@@ -43,6 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask", type=Path, metavar="FILE|DIR",
                    help="where the mosaics are: a mask image (white = region) of the images' size, or a folder of "
                         "NAME.png / NAME_mask.png masks, one per image (default: find them)")
+    p.add_argument("--detector", choices=MOSAIC_DETECTORS, default=DEFAULT_MOSAIC_DETECTOR,
+                   help="how mosaics are found without --mask: 'net', the shipped detector network with each "
+                        "region's grid read from its pixels, or 'grid', the classical block-grid detector "
+                        f"(default {DEFAULT_MOSAIC_DETECTOR})")
     p.add_argument("--checkpoint", type=Path, metavar="CKPT",
                    help="a restorer checkpoint from `mosaicgan train restorer` (file or run folder; default: the "
                         "shipped restorer)")
@@ -63,6 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.device import resolve_device
+    from mosaicgan.infer.remove_core import mosaic_finder
     from mosaicgan.infer.remove_files import RemoveOptions, check_inputs, remove_files
     from mosaicgan.infer.restore import load_restorer
 
@@ -70,9 +76,12 @@ def run(args: argparse.Namespace) -> int:
                             quality=args.quality, save_mask=args.save_mask, overwrite=args.overwrite)
     paths = expand_inputs(args.inputs)
     plan = check_inputs(paths, out_dir=args.out, options=options)
-    restorer = load_restorer(args.checkpoint, device=resolve_device(args.device or "auto"))
+    device = resolve_device(args.device or "auto")
+    restorer = load_restorer(args.checkpoint, device=device)
+    finder = None if args.mask else mosaic_finder(args.detector, device=device)
     with progress_bar(len(paths), desc="remove", quiet=args.quiet) as bar:
-        result = remove_files(paths, restorer=restorer, out_dir=args.out, options=options, plan=plan, progress=bar)
+        result = remove_files(paths, restorer=restorer, out_dir=args.out, options=options, plan=plan, progress=bar,
+                              finder=finder)
     masks = f" and {plural(len(result.masks), 'mask')}" if result.masks else ""
     print(f"restored {plural(len(result.written), 'image')}{masks} into {args.out} with {restorer.name} "
           "(synthesized detail, not the original)")

@@ -2,8 +2,8 @@
 
 `remove_mosaics(frame, restorer=..., mask=None)` is all a file loop (remove_files.py) or a
 video loop calls per frame. Where: the given mask, split into its connected regions, each
-with the grid `estimate_grid` reads inside it; or, with no mask, whatever `find_mosaics`
-finds. What: the restorer's estimate inside each region (grown, feathered), every other pixel
+with the grid `estimate_grid` reads inside it; or, with no mask, whatever the finder finds
+(`mosaic_finder`: the detector network, or the classical `find_mosaics`). What: the restorer's estimate inside each region (grown, feathered), every other pixel
 returned bit for bit. Nothing here reads or writes files.
 
 What a restorer puts in a region is synthesized from the block means: plausible, never the
@@ -12,6 +12,7 @@ hidden original.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -21,7 +22,8 @@ import torch
 from mosaicgan.infer.image_io import to_rgb
 from mosaicgan.infer.restore import Restorer
 from mosaicgan.localize.mosaic_grid import estimate_grid
-from mosaicgan.localize.mosaics import find_mosaics
+from mosaicgan.choices import MOSAIC_DETECTORS
+from mosaicgan.localize.mosaics import FoundMosaic, find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import feather_mask, grow_mask
 
@@ -71,6 +73,22 @@ def _box(region: torch.Tensor) -> tuple[int, int, int, int]:
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
+# image (3, H, W) in [-1, 1] -> (mask (1, H, W), one FoundMosaic per region)
+MosaicFinder = Callable[[torch.Tensor], tuple[torch.Tensor, list[FoundMosaic]]]
+
+
+def mosaic_finder(name: str, *, device: str | torch.device = "cpu") -> MosaicFinder:
+    """The finder `remove` uses with no mask: "net" (the shipped detector network, each region
+    confirmed by its grid) or "grid" (the classical block-grid detector)."""
+    if name not in MOSAIC_DETECTORS:
+        raise ValueError(f"detector must be one of {MOSAIC_DETECTORS}, got {name!r}")
+    if name == "grid":
+        return find_mosaics
+    from mosaicgan.localize.mosaic_net import load_mosaic_detector
+
+    return load_mosaic_detector(device=device).find
+
+
 def remove_mosaics(
     frame: torch.Tensor,
     *,
@@ -79,19 +97,21 @@ def remove_mosaics(
     grid: Grid | None = None,
     grow: int = 0,
     feather: int = 0,
+    finder: MosaicFinder | None = None,
 ) -> RemoveResult:
     """Restore the mosaics of `frame` ((C, H, W) in [-1, 1], C = 1 or 3).
 
     mask: (H, W) in [0, 1], where the mosaics are (None: find them). grid: use this grid for
     every region instead of reading it from the pixels. grow, feather: pixels added around
     each region (`ops.masks.grow_mask`, `feather_mask`); pixels farther out never change.
+    finder: how mosaics are found with no mask (`mosaic_finder`; None: the classical one).
     """
     if frame.ndim != 3 or frame.shape[0] not in (1, 3):
         raise ValueError(f"expected a frame (C, H, W) with C in 1, 3; got {tuple(frame.shape)}")
     rgb = to_rgb(frame)
     regions: list[tuple[torch.Tensor, Grid | None, str]] = []
     if mask is None:
-        _, found = find_mosaics(rgb)
+        _, found = (finder or find_mosaics)(rgb)
         regions = [(f.mask, grid or f.grid, "detector") for f in found]
     else:
         for region in split_regions(mask):

@@ -29,7 +29,7 @@ from mosaicgan.infer.image_io import load_image, write_image
 from mosaicgan.infer.mask_io import find_mask_file, read_mask, write_mask
 from mosaicgan.infer.outputs import plan_outputs, same_name, with_mask_name
 from mosaicgan.infer.provenance import carries_metadata, metadata_save_options, provenance_record
-from mosaicgan.infer.remove_core import RegionResult, remove_mosaics
+from mosaicgan.infer.remove_core import MosaicFinder, RegionResult, remove_mosaics
 from mosaicgan.infer.restore import Restorer
 from mosaicgan.ops.grid import Grid
 
@@ -98,9 +98,12 @@ def remove_files(
     options: RemoveOptions,
     plan: dict[Path, list[Path]] | None = None,
     progress=None,
+    finder: MosaicFinder | None = None,
 ) -> RemoveResult:
     """Restore the mosaics of every image of `paths` into `out_dir`. `plan`: what
-    `check_inputs` returned, when the caller checked first; otherwise the check runs here."""
+    `check_inputs` returned, when the caller checked first; otherwise the check runs here.
+    finder: how mosaics are found where there is no mask (`remove_core.mosaic_finder`; None:
+    the classical detector)."""
     if plan is None:
         plan = check_inputs(paths, out_dir=out_dir, options=options)
     result = RemoveResult()
@@ -110,7 +113,7 @@ def remove_files(
         if options.mask is not None:
             mask = read_mask(find_mask_file(options.mask, path), size=(loaded.image.shape[2], loaded.image.shape[1]))
         restored = remove_mosaics(loaded.image, restorer=restorer, mask=mask, grid=options.grid,
-                                  grow=options.grow, feather=options.feather)
+                                  grow=options.grow, feather=options.feather, finder=finder)
         result.skipped_regions += len(restored.skipped)
         if not restored.restored:
             result.nothing_found.append(path)

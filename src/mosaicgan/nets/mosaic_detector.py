@@ -70,7 +70,7 @@ class MosaicDetectorNet(nn.Module):
         return logits[..., : -(-h // OUT_STRIDE), : -(-w // OUT_STRIDE)]
 
 
-@register_net("mosaic_detector", kind="detector", summary="mosaic detector: probability map of block mosaics",
+@register_net("mosaic_detector", kind="segmenter", summary="mosaic detector: probability map of block mosaics",
               defaults={"width": 16})
 def mosaic_detector(**kwargs) -> MosaicDetectorNet:
     return MosaicDetectorNet(**kwargs)
