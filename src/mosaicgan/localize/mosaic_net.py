@@ -23,15 +23,18 @@ import torch.nn.functional as F
 
 from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.errors import UserError
-from mosaicgan.localize.mosaic_grid import estimate_grid
-from mosaicgan.localize.mosaics import FoundMosaic
+from mosaicgan.localize.mosaic_grid import estimate_grid, luma
+from mosaicgan.localize.mosaics import FoundMosaic, _block_index, _block_mean, _block_rms, _outline, _pixels
 from mosaicgan.ops.tiles import run_tiled
 
 SHIPPED_WEIGHTS = "mosaic_detector.safetensors"
 KIND = "mosaic_detector"
 THRESHOLD = 0.5
 SEED = 0.8
+LOW = 0.3
 MIN_PIXELS = 1024
+# A saved clean mosaic's blocks are flat (RMS 0 in 95% of train-split pairs); JPEG q75 leaves 0.7 or more.
+LOSSLESS_RMS = 0.5
 # Tiles bound memory on large photos; the overlap covers most of the net's ~250 px reach.
 TILE = 1024
 OVERLAP = 256
@@ -45,10 +48,12 @@ class MosaicNetDetector:
     """`find(image)` -> (mask (1, H, W) float 0/1, [FoundMosaic]) like `mosaics.find_mosaics`."""
 
     def __init__(self, net: torch.nn.Module, *, threshold: float = THRESHOLD, seed: float = SEED,
-                 min_pixels: int = MIN_PIXELS, device: str | torch.device = "cpu") -> None:
+                 min_pixels: int = MIN_PIXELS, outline: str = "hybrid", core: float = 0.75,
+                 low: float = LOW, device: str | torch.device = "cpu") -> None:
         self.net = net.float().eval().to(device)
         self.device = torch.device(device)
         self.threshold, self.seed, self.min_pixels = threshold, seed, min_pixels
+        self.outline, self.core, self.low = outline, core, low
 
     @torch.no_grad()
     def probability(self, image: torch.Tensor) -> torch.Tensor:
@@ -78,6 +83,8 @@ class MosaicNetDetector:
             grid = estimate_grid(image, torch.from_numpy(pixels))
             if grid is None:
                 continue
+            if self.outline != "net":
+                pixels = self._snap(image, pixels, grid, prob)
             ys, xs = np.nonzero(pixels)
             box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
             blocks = int(pixels.sum()) // (grid.block_h * grid.block_w)
@@ -85,6 +92,28 @@ class MosaicNetDetector:
             claimed |= pixels
         mask = torch.from_numpy(claimed.astype(np.float32))[None]
         return mask, sorted(found, key=lambda f: (f.box[1], f.box[0]))
+
+
+    def _snap(self, image: torch.Tensor, pixels: np.ndarray, grid, prob: np.ndarray) -> np.ndarray:
+        """The region on its grid. Blocks the net's region (mostly) covers are mosaic whole. Around
+        them, in a clean mosaic (blocks flat to a level), the pixels that hold their block's flat
+        value (`mosaics._outline`, exact to the pixel); after lossy compression, whose ringing
+        blurs that test, the net's own outline, drawn at the lower threshold `low` (the net is
+        less sure near a re-encoded mosaic's edge)."""
+        core = _block_mean(pixels.astype(np.float32), grid) >= self.core
+        if not core.any():
+            return pixels
+        y = luma(image)
+        lossy = float(np.percentile(_block_rms(y, grid)[core], 25)) > LOSSLESS_RMS
+        if not lossy or self.outline == "blocks":
+            return _outline(_pixels(image), y, grid, core)
+        h, w = y.shape
+        rows, cols = _block_index(h, grid.block_h, grid.offset_y), _block_index(w, grid.block_w, grid.offset_x)
+        wide = pixels
+        if self.low < self.threshold:
+            _, labels = cv2.connectedComponents((prob > self.low).astype(np.uint8), connectivity=8)
+            wide = np.isin(labels, np.unique(labels[pixels]))
+        return wide | core[rows[:, None], cols[None, :]]
 
 
 def load_mosaic_detector(path: str | Path | None = None, *, device: str | torch.device = "cpu",
