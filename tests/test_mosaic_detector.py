@@ -3,7 +3,6 @@ weights finding mosaics at odd grid offsets (clean and after JPEG) while leaving
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -75,6 +74,7 @@ def test_clean_only_samples_have_empty_masks():
     assert all(data[(i, 7 + i)]["mask"].sum() == 0 for i in range(10))
 
 
+@pytest.mark.slow
 def test_train_subcommand_runs_and_its_checkpoint_loads_as_a_detector(tmp_path):
     run = tmp_path / "run"
     assert main(["train", "mosaic_detector", "--data", str(FIXTURES), "--out", str(run), "--stop-after", "3",
