@@ -33,7 +33,7 @@ MOSAIC_STYLES = ("average", "median", "random", "blur")
 # proposes regions and the classical grid reader confirms each (localize/mosaic_net.py), or the
 # classical block-grid detector alone (localize/mosaics.py).
 MOSAIC_DETECTORS = ("net", "grid")
-DEFAULT_MOSAIC_DETECTOR = "grid"
+DEFAULT_MOSAIC_DETECTOR = "net"  # better on every figure of benchmarks/mosaic_detect.py
 
 # Where a region comes from (infer/region_finder.py). Detectors may find nothing in an image;
 # make-pairs draws its regions itself, so it takes no mask file or boxes.

@@ -35,6 +35,9 @@ SEED = 0.9
 LOW = 0.3
 MIN_MEAN = 0.8
 MIN_PIXELS = 2048
+# A block is mosaic whole when the net's region covers this much of it (the others, along the
+# outline, are decided pixel by pixel).
+CORE = 0.9
 # A saved clean mosaic's blocks are flat (RMS 0 in 95% of train-split pairs); JPEG q75 leaves 0.7 or more.
 LOSSLESS_RMS = 0.5
 # Tiles bound memory on large photos; the overlap covers most of the net's ~250 px reach.
@@ -47,10 +50,15 @@ def shipped_mosaic_detector_path() -> Path:
 
 
 class MosaicNetDetector:
-    """`find(image)` -> (mask (1, H, W) float 0/1, [FoundMosaic]) like `mosaics.find_mosaics`."""
+    """`find(image)` -> (mask (1, H, W) float 0/1, [FoundMosaic]) like `mosaics.find_mosaics`.
+
+    threshold, seed, min_pixels, min_mean: which regions count (see the module docstring).
+    outline: "hybrid" (the default, see `_snap`), "blocks" (always the block-value pixels) or
+    "net" (the net's region as it is). core: the share of a block the region must cover for the
+    block to count whole. low: the lower threshold of a lossy region's outline."""
 
     def __init__(self, net: torch.nn.Module, *, threshold: float = THRESHOLD, seed: float = SEED,
-                 min_pixels: int = MIN_PIXELS, outline: str = "hybrid", core: float = 0.75,
+                 min_pixels: int = MIN_PIXELS, outline: str = "hybrid", core: float = CORE,
                  low: float = LOW, min_mean: float = MIN_MEAN, device: str | torch.device = "cpu") -> None:
         self.net = net.float().eval().to(device)
         self.device = torch.device(device)
