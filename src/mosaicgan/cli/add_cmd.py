@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--save-mask is for images; videos do not write masks")
     for video in videos:
         check_video(video, video_plan[video], finder=finder, options=options, encode=encode, steady=steady,
-                    start=args.start, duration=args.duration)
+                    start=args.start, duration=args.duration, resume=args.resume)
     result = AddResult()
     if paths:
         with progress_bar(len(paths), desc="add", quiet=args.quiet) as bar:
