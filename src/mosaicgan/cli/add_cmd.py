@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from mosaicgan import choices
-from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, plural, progress_bar
+from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, add_encode_flags, plural, progress_bar
 from mosaicgan.errors import UserError
 
 # The defaults of --faces (kept here as plain numbers so `--help` needs no torch import;
@@ -73,16 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random style's picks")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the mask as applied")
     p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
-    video = p.add_argument_group("videos")
-    video.add_argument("--codec", default=None,
-                       help="video encoder (default libx264; libvpx-vp9 for .webm; also libx265, libsvtav1, mpeg4)")
-    video.add_argument("--crf", type=int, default=18, help="encoder quality, lower is better (default 18)")
-    video.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
-    video.add_argument("--start", type=float, default=0.0, metavar="SEC", help="begin at this time (seconds)")
-    video.add_argument("--duration", type=float, default=None, metavar="SEC", help="process this many seconds")
-    video.add_argument("--resume", action="store_true",
-                       help="work in segments of 250 frames kept in .NAME.resume/ beside the output, so that "
-                            "rerunning the same command after an interruption continues where it stopped")
+    video = add_encode_flags(p)
     video.add_argument("--window", type=int, default=4,
                        help="faces/CAM: smooth each region over N frames either side (default 4)")
     video.add_argument("--bridge", type=int, default=4,

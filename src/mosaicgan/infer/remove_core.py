@@ -66,6 +66,17 @@ def split_regions(mask: torch.Tensor) -> list[torch.Tensor]:
     return [torch.from_numpy(labels == k) for k in range(1, count)]
 
 
+def region_weights(region: torch.Tensor, *, mask: torch.Tensor | None = None, grow: int = 0,
+                   feather: int = 0) -> torch.Tensor:
+    """How much of the restoration each pixel takes for one region (bool (H, W)): 1 inside (a
+    soft user `mask` keeps its grey levels there), grown by `grow` and feathered over
+    `feather` pixels. (H, W) in [0, 1]."""
+    soft = region.float()
+    if mask is not None:  # a soft user mask keeps its grey levels inside the region
+        soft = torch.where(region, mask.float(), soft)
+    return feather_mask(grow_mask(soft[None], radius=grow), width=feather).reshape(soft.shape)
+
+
 def _box(region: torch.Tensor) -> tuple[int, int, int, int]:
     ys, xs = torch.nonzero(region, as_tuple=True)
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
@@ -103,10 +114,7 @@ def remove_mosaics(
         results.append(RegionResult(_box(region), region_grid, how))
         if region_grid is None:
             continue
-        soft = region.float()
-        if mask is not None:  # a soft user mask keeps its grey levels inside the region
-            soft = torch.where(region, mask.float(), soft)
-        soft = feather_mask(grow_mask(soft[None], radius=grow), width=feather).reshape(soft.shape)
+        soft = region_weights(region, mask=mask, grow=grow, feather=feather)
         out = restorer.restore(out, soft[None], grid=region_grid)
         applied = torch.maximum(applied, soft)
     if frame.shape[0] == 1:
