@@ -26,7 +26,7 @@ import numpy as np
 from mosaicgan.errors import UserError
 from mosaicgan.infer.video_io import VideoInput, VideoOutput
 
-_END = object()
+END = object()  # the end of a queue's items
 
 Emit = Callable[[int, np.ndarray, bool], None]
 Stage = Callable[[Iterator[tuple[int, int, np.ndarray]], Emit], None]
@@ -64,20 +64,20 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
             t0 = time.perf_counter()
             for item in src.frames(on_packet=packets.put, skip=skip):
                 result.seconds["decode"] += time.perf_counter() - t0
-                if not _put(decoded, item, stop):
+                if not put_unless(decoded, item, stop):
                     return
                 t0 = time.perf_counter()
         except BaseException as err:  # noqa: BLE001  (handed to the main thread)
             errors.append(err)
         finally:
-            _put(decoded, _END, stop)
+            put_unless(decoded, END, stop)
 
     def write() -> None:
         try:
             first = True
             while True:
-                item = _get(encoded, writer_stop)
-                if item is _END or stop.is_set():
+                item = get_until(encoded, writer_stop)
+                if item is END or stop.is_set():
                     break
                 t0 = time.perf_counter()
                 pts, frame = item
@@ -106,8 +106,8 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
     def frames() -> Iterator[tuple[int, int, np.ndarray]]:
         index = skip
         while not stop.is_set():
-            item = _get(decoded, stop)
-            if item is _END:
+            item = get_until(decoded, stop)
+            if item is END:
                 return
             yield (index, *item)
             index += 1
@@ -115,7 +115,7 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
     def emit(pts: int, frame: np.ndarray, changed: bool) -> None:
         result.frames += 1
         result.frames_with_region += int(changed)
-        _put(encoded, (pts, frame), stop)
+        put_unless(encoded, (pts, frame), stop)
         if progress is not None:
             progress.update(1)
 
@@ -126,7 +126,7 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
         raise
     finally:
         # The writer finishes what is queued, unless something failed (then it just stops).
-        _put(encoded, _END, stop)
+        put_unless(encoded, END, stop)
         writer_stop.set()
         for t in threads:
             t.join()
@@ -136,7 +136,7 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
         raise UserError("no frames to write (the video is empty, or --start is past its end)", path=path)
 
 
-def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+def put_unless(q: queue.Queue, item, stop: threading.Event) -> bool:
     """Put, waiting while the queue is full, unless `stop` is set (then False)."""
     while not stop.is_set():
         try:
@@ -147,11 +147,11 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
     return False
 
 
-def _get(q: queue.Queue, stop: threading.Event):
-    """Get, waiting while the queue is empty; _END once it is empty and `stop` is set."""
+def get_until(q: queue.Queue, stop: threading.Event):
+    """Get, waiting while the queue is empty; END once it is empty and `stop` is set."""
     while True:
         try:
             return q.get(timeout=0.1)
         except queue.Empty:
             if stop.is_set():
-                return _END
+                return END
