@@ -63,7 +63,8 @@ def main() -> None:
     frames_in, _, _ = read_frames(clip.path)
     rows = {"input": figures(clip.path)}
     finder = RegionFinder(RegionRequest(kind="faces"))
-    for name, steady in (("frame by frame", SteadyOptions(steady=False)), ("steadied", SteadyOptions())):
+    for name, steady in (("frame by frame", SteadyOptions(steady=False, detect_every=1)),
+                         ("steadied", SteadyOptions())):
         out = folder / f"{name.replace(' ', '_')}.mp4"
         add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(), steady=steady)
         row = figures(out)

@@ -39,12 +39,12 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
     from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
     from mosaicgan.infer.video_io import EncodeOptions
 
+    args = dict(zip(extra[::2], extra[1::2]))
     if region == "faces":
-        request = RegionRequest(kind="faces")
+        request = RegionRequest(kind="faces", face_flip=args.get("--mirror", "1") == "1")
     else:
         request = RegionRequest(kind="boxes", boxes=((100, 100, 300, 300),))
     finder = RegionFinder(request)
-    args = dict(zip(extra[::2], extra[1::2]))
     steady = SteadyOptions(detect_every=int(args.get("--detect-every", 1)),
                            detect_side=int(args.get("--detect-side", 0)))
     encode = EncodeOptions(preset=args.get("--preset", "medium"))
@@ -100,6 +100,8 @@ def main() -> None:
     p.add_argument("--preset", default="medium")
     p.add_argument("--detect-every", type=int, nargs="+", default=[1, 4])
     p.add_argument("--detect-side", type=int, nargs="+", default=[0, 640])
+    p.add_argument("--mirror", type=int, nargs="+", default=[1], choices=[0, 1],
+                   help="faces scored also on the mirror image (1, the default) or not (0, --no-mirror)")
     p.add_argument("--keep", type=Path, default=None, help="folder to keep the clips in (default: temporary)")
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -112,11 +114,12 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         clip = make(folder, size, args.seconds)
-        runs = [("box", [])] + [("faces", ["--detect-every", str(k), "--detect-side", str(side)])
-                                for k in args.detect_every for side in args.detect_side]
+        runs = [("box", [])] + [("faces", ["--detect-every", str(k), "--detect-side", str(side), "--mirror", str(m)])
+                                for k in args.detect_every for side in args.detect_side for m in args.mirror]
         for region, extra in runs:
             row = run_child(clip, folder / f"out_{size}_{region}.mp4", region, [*extra, "--preset", args.preset])
-            label = f" every {extra[1]}" + (f" side {extra[3]}" if extra[3] != "0" else "") if extra else ""
+            label = (f" every {extra[1]}" + (f" side {extra[3]}" if extra[3] != "0" else "")
+                     + (" no mirror" if extra[5] == "0" else "")) if extra else ""
             row.update({"size": f"{size}p", "region": region + label,
                         "load": round(os.getloadavg()[0], 1)})
             rows.append(row)

@@ -45,7 +45,7 @@ class SteadyOptions:
     steady: bool = True
     window: int = 4
     bridge: int = 4
-    detect_every: int = 1
+    detect_every: int = 4
     batch: int = 1
     detect_side: int = 0
 
@@ -223,7 +223,9 @@ def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, 
             continue
         if steadier is None:
             height, width = frame.shape[:2]
-            steadier = Steadier(window=steady.window, bridge=bridge, size=(width, height))
+            # The window holds at least two searches either side, whatever --detect-every is.
+            window = max(steady.window, 2 * steady.detect_every)
+            steadier = Steadier(window=window, bridge=bridge, size=(width, height))
         waiting[i] = (pts, frame)
         boxes = None if mask is None else mask_to_boxes(mask)
         for j, boxes_j in steadier.push(i, boxes):
