@@ -101,6 +101,9 @@ def test_found_mosaic_is_restored_with_timing_audio_and_provenance_kept(capsys, 
     assert record["synthesized"] is True and record["operation"] == "remove mosaic"
     assert "synthesized, not recovered" in facts["metadata"]["comment"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["restored.mp4"]
+    code, stdout, _ = run_cli(capsys, "info", out, path)  # the restored file says so; its input does not
+    assert code == 1 and "restored by mosaicgan" in stdout and "synthesized, not recovered" in stdout
+    assert f"{path}: no mosaicgan provenance" in stdout
 
 
 def test_a_moving_mosaic_is_followed_and_restored_in_every_frame(tmp_path):
