@@ -14,7 +14,7 @@ from mosaicgan.infer.add_video import SteadyOptions, add_mosaic_video, mosaic_fr
 from mosaicgan.infer.mosaic_core import MosaicOptions, mosaic_image
 from mosaicgan.infer.region_finder import Region, RegionFinder, RegionRequest
 from mosaicgan.ops.masks import Box, boxes_to_mask
-from video_clips import make_clip, read_audio, read_frames
+from video_clips import make_clip, read_audio, read_frames, read_subtitles
 
 # Grace Hopper's face in grace_hopper.jpg (256 x 300), x0, y0, x1, y1: the inner part of the
 # box the face detector finds there, so it lies inside any mosaic of the face.
@@ -345,3 +345,22 @@ def test_a_box_outside_the_video_is_refused_before_writing(tmp_path):
     with pytest.raises(UserError, match="outside"):
         add_mosaic_video(clip.path, tmp_path / "o.mp4", finder=finder, options=MosaicOptions())
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_subtitles_are_copied_where_the_container_takes_them_and_said_so_where_not(capsys, tmp_path):
+    cues = [(0, 400, "hello"), (500, 900, "world")]
+    clip = make_clip(tmp_path / "talk.mkv", width=64, height=48, frames=25, photo=None, subtitles=cues)
+    assert read_subtitles(clip.path) == [(b"hello", 0.0), (b"world", 0.5)]
+    code, _, err = run_cli(capsys, "add", clip.path, "--out", tmp_path / "out", "--box", "0,0,16,16", "--quiet")
+    assert code == 0, err
+    kept = tmp_path / "out" / "talk.mkv"
+    assert read_subtitles(kept) == read_subtitles(clip.path)  # stream-copied, at their times
+    assert read_audio(kept)[1] == read_audio(clip.path)[1]
+    code, _, err = run_cli(capsys, "add", clip.path, "--out", tmp_path / "talk.mp4", "--box", "0,0,16,16", "--quiet")
+    assert code == 0 and "talk.mkv: the output container cannot hold subtitle stream" in err, err
+    frames, _, facts = read_frames(tmp_path / "talk.mp4")
+    assert len(frames) == 25 and len(facts["audio"]) == 1
+    import av
+
+    with av.open(str(tmp_path / "talk.mp4")) as c:
+        assert not c.streams.subtitles
