@@ -364,3 +364,23 @@ def test_subtitles_are_copied_where_the_container_takes_them_and_said_so_where_n
 
     with av.open(str(tmp_path / "talk.mp4")) as c:
         assert not c.streams.subtitles
+
+
+def test_faces_on_video_take_the_face_shape_of_images(tmp_path):
+    clip = make_clip(tmp_path / "still.mp4", width=128, height=96, frames=12, photo_size=64, static=True,
+                     shapes=0, audio=False)
+    frames_in, _, _ = read_frames(clip.path)
+    corner, centre = (slice(16, 21), slice(16, 21)), (slice(40, 56), slice(32, 48))
+    change = {}
+    for shape in ("ellipse", "box"):
+        finder = JitteryFaces([(16, 16, 64, 80)] * 12, jitter=0, miss_every=10**6)
+        finder.request = RegionRequest(kind="faces", face_shape=shape)
+        out = tmp_path / f"{shape}.mp4"
+        add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(block=4), steady=SteadyOptions())
+        frames_out, _, _ = read_frames(out)
+        change[shape] = [np.mean([np.abs(a[ys, xs].astype(int) - b[ys, xs]).mean() for a, b in
+                                  zip(frames_in, frames_out)]) for ys, xs in (corner, centre)]
+    # Mosaicked in the middle either way; the box's corner lies outside the ellipse, so there
+    # only the codec's noise remains.
+    assert change["ellipse"][1] > 10 and change["box"][1] > 10, change
+    assert change["ellipse"][0] < 0.4 * change["box"][0], change

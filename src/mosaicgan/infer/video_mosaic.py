@@ -30,6 +30,7 @@ from mosaicgan.infer.region_finder import RegionFinder
 from mosaicgan.infer.steady import BlockHold, Steadier
 from mosaicgan.infer.video_pipeline import END, Stage, VideoResult, put_unless
 from mosaicgan.ops.masks import Box, boxes_to_mask, mask_to_boxes
+from mosaicgan.ops.shapes import Ellipse, draw_shapes
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,10 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
     thread = threading.Thread(target=search, daemon=True)
     thread.start()
     try:
-        _steady_and_emit(found, steady=steady, bridge=bridge, emit=emit)
+        # Faces are masked as on images: an ellipse inscribed in each (steadied) box of the
+        # head, or the box itself (--face-shape).
+        shape = finder.request.face_shape if finder.request.kind == "faces" else "box"
+        _steady_and_emit(found, steady=steady, bridge=bridge, emit=emit, shape=shape)
     finally:
         stop.set()
         thread.join()
@@ -206,7 +210,7 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
         raise errors[0]
 
 
-def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, emit) -> None:
+def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, emit, shape: str) -> None:
     steadier = None
     waiting: dict[int, tuple[int, np.ndarray]] = {}
     last_mask = None  # frame by frame: a frame not searched gets the last search's region
@@ -229,13 +233,25 @@ def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, 
         waiting[i] = (pts, frame)
         boxes = None if mask is None else mask_to_boxes(mask)
         for j, boxes_j in steadier.push(i, boxes):
-            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width)
+            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width, shape)
     if steadier is not None:
         for j, boxes_j in steadier.flush():
-            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width)
+            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width, shape)
 
 
-def _emit_boxes(item, boxes: list[Box], index: int, emit, height: int, width: int) -> None:
+def _emit_boxes(item, boxes: list[Box], index: int, emit, height: int, width: int, shape: str = "box") -> None:
     pts, frame = item
-    mask = boxes_to_mask(boxes, height=height, width=width)[0] if boxes else None
-    emit(pts, frame, mask, index)
+    emit(pts, frame, regions_mask(boxes, height=height, width=width, shape=shape) if boxes else None, index)
+
+
+def regions_mask(boxes: list[Box], *, height: int, width: int, shape: str = "box") -> torch.Tensor:
+    """(H, W) 0/1: the boxes, or the ellipses inscribed in them (drawn in each box only)."""
+    if shape == "box":
+        return boxes_to_mask(boxes, height=height, width=width)[0]
+    mask = torch.zeros(height, width)
+    for b in boxes:
+        w, h = b.x1 - b.x0, b.y1 - b.y0
+        ellipse = Ellipse(cx=(w - 1) / 2, cy=(h - 1) / 2, rx=max(w / 2, 0.5), ry=max(h / 2, 0.5))
+        part = draw_shapes(ellipse, height=h, width=w)[0]
+        mask[b.y0:b.y1, b.x0:b.x1] = torch.maximum(mask[b.y0:b.y1, b.x0:b.x1], part)
+    return mask
