@@ -114,7 +114,11 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
             emit(pts, frame, bool(done.restored))
 
     def masked(frames, emit) -> None:
-        parts = split_regions(mask)
+        parts = []
+        for box, inside in split_regions(mask):
+            part = torch.zeros(mask.shape, dtype=torch.bool)
+            part[box.y0:box.y1, box.x0:box.x1] = inside
+            parts.append(part)
         grids: list[Grid | None] = [options.grid] * len(parts)
         for index, pts, frame in frames:
             x = to_tensor(frame)
