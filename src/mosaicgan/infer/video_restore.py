@@ -9,8 +9,8 @@ baseline. Steadied (the default) does the same work once and then follows it:
 - without one, the whole frame is searched every `detect_every` frames; the boxes found go
   through `steady.Steadier` (tracks, bridged misses, also `bridge` frames before a mosaic is
   first found), and in the other frames each track's box is searched on a crop around it
-  with the grid last found there (`find_mosaics(grids=...)`; the full candidate search on the
-  crop when that grid finds nothing, e.g. a mosaic whose grid moves with it). A track whose
+  with the grid last found there (`find_mosaics(grids=...)`; where that grid finds nothing,
+  e.g. a mosaic whose grid moves with it, with the grid `estimate_grid` reads on the crop). A track whose
   mosaic did not change since the previous frame (block means and a ring of blocks around
   it within the tolerance) keeps the previous frame's region without a search;
 - `remove_temporal.StillRegions` keeps the restoration still where the mosaic is still.
@@ -236,7 +236,12 @@ def _search_crop(x: torch.Tensor, box: Box, grid: Grid | None) -> list[tuple[tor
     if grid is not None:
         _, found = find_mosaics(crop, grids=[Grid(grid.block_h, grid.block_w, grid.offset_y - y0, grid.offset_x - x0)])
     if not found:
-        _, found = find_mosaics(crop)
+        # The grid moved (a censor tool that anchors its blocks to a moving box) or is not
+        # known: the crop is mostly the mosaic, so its own grid estimate is the mosaic's; one
+        # grid is checked instead of the whole search's candidates.
+        local = estimate_grid(crop)
+        if local is not None and local != grid:
+            _, found = find_mosaics(crop, grids=[local])
     regions = []
     for f in found:
         m = torch.zeros(height, width, dtype=torch.bool)
