@@ -218,3 +218,36 @@ def test_bad_videos_and_masks_give_one_line_and_write_nothing(capsys, tmp_path):
     code, _, err = run_cli(capsys, "remove", clip.path, "--out", out, "--quiet")
     assert code == 3 and "no mosaic found in 1 video, not written: plain.mp4" in err, err
     assert not out.exists() or not list(out.iterdir())
+
+
+def test_start_duration_grid_and_resume(capsys, tmp_path, monkeypatch):
+    import mosaicgan.infer.video_resume as video_resume
+
+    box = (16, 16, 80, 80)
+    clean, path = mosaicked(tmp_path, "part", boxes=[box], width=128, height=96, frames=30, photo_size=80,
+                            static=True, shapes=0)
+    mask = tmp_path / "mask.png"
+    m = np.zeros((96, 128), np.uint8)
+    m[16:80, 16:80] = 255
+    Image.fromarray(m).save(mask)
+    out = tmp_path / "part.mkv"
+    code, _, err = run_cli(capsys, "remove", path, "--out", out, "--mask", mask, "--grid", "8", "--start", "0.4",
+                           "--duration", "0.4", "--quiet")
+    assert code == 0, err
+    frames, times, _ = read_frames(out)
+    assert len(frames) == 10 and abs(times[0]) < 1e-3  # 0.4 s at 25 fps, starting at 0
+    tags = {k.lower(): v for k, v in read_frames(out)[2]["metadata"].items()}  # Matroska: upper-cased
+    assert json.loads(tags["mosaicgan"])["video"]["grid"] == {"block_h": 8, "block_w": 8, "offset_y": 0, "offset_x": 0}
+    code, stdout, _ = run_cli(capsys, "info", out)
+    assert code == 0 and "synthesized, not recovered" in stdout
+    monkeypatch.setattr(video_resume, "SEGMENT_FRAMES", 12)
+    whole = tmp_path / "resumed.mp4"
+    code, _, err = run_cli(capsys, "remove", path, "--out", whole, "--mask", mask, "--resume", "--quiet")
+    assert code == 0, err
+    frames, times_out, _ = read_frames(whole)
+    _, times_in, _ = read_frames(path)
+    assert len(frames) == 30 and np.allclose(times_out, times_in, atol=1e-3)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no work folder left
+    frames_clean, _, _ = read_frames(clean.path)
+    frames_in, _, _ = read_frames(path)
+    assert inside_error(frames, frames_clean, box) < inside_error(frames_in, frames_clean, box)

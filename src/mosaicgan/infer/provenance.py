@@ -127,7 +127,8 @@ def read_video_provenance(path: str | Path) -> dict | None:
 
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
-            text = dict(container.metadata).get(KEY)
+            # Matroska gives its tag names back upper-cased.
+            text = {k.lower(): v for k, v in container.metadata.items()}.get(KEY)
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
         raise UserError(f"not a readable video ({' '.join(str(err).split())[:160]})", path=path) from None
     try:

@@ -96,8 +96,8 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
 
     def finish(emit, pts: int, frame: np.ndarray, x: torch.Tensor, regions: list[tuple[torch.Tensor, Grid]]) -> None:
         t0 = time.perf_counter()
-        held = [HeldRegion(m, region_weights(m, mask=mask, grow=options.grow, feather=options.feather), g)
-                for m, g in regions]
+        held = [HeldRegion(m, region_weights(m, mask=mask, grow=options.grow, feather=options.feather),
+                           options.grid or g) for m, g in regions]
         out, applied = still.restore(x, held, restore=restore)
         frame = paste_back(frame, out, applied)
         result.add_time("restore", time.perf_counter() - t0)
