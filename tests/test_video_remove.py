@@ -22,6 +22,7 @@ from mosaicgan.infer.video_restore import restore_stage, to_tensor
 from mosaicgan.localize.mosaics import find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, boxes_to_mask
+from mosaicgan.ops.mosaic import pixelate
 from test_video_add import bad_files
 from video_clips import make_clip, read_audio, read_frames
 
@@ -32,9 +33,11 @@ def run_cli(capsys, *argv):
     return code, out, err
 
 
-def mosaicked(tmp_path: Path, name: str, *, boxes, block: int = 8, **clip_args):
+def mosaicked(tmp_path: Path, name: str, *, boxes, block: int = 8, anchored: bool = False, **clip_args):
     """A clip, and the same clip with a mosaic over boxes[i] (x0, y0, x1, y1) in frame i (as
-    a censor tool would leave it: H.264, CRF 18), its audio copied."""
+    a censor tool would leave it: H.264, CRF 18), its audio copied. anchored: the block grid
+    starts at the box's corner (moves with the box, as tools that pixelate a crop do), not
+    at the frame's."""
     clip = make_clip(tmp_path / f"{name}_clean.mp4", **clip_args)
     frames, times, _ = read_frames(clip.path)
     path = tmp_path / f"{name}.mp4"
@@ -47,8 +50,13 @@ def mosaicked(tmp_path: Path, name: str, *, boxes, block: int = 8, **clip_args):
         for i, (frame, t) in enumerate(zip(frames, times)):
             x0, y0, x1, y1 = boxes[min(i, len(boxes) - 1)]
             mask = boxes_to_mask([Box(x0, y0, x1, y1)], height=frame.shape[0], width=frame.shape[1])[0]
-            vf = av.VideoFrame.from_ndarray(mosaic_frame(frame.copy(), mask, options=MosaicOptions(block=block)),
-                                            format="rgb24")
+            if anchored:
+                x = torch.from_numpy(frame.copy()).permute(2, 0, 1).float() / 127.5 - 1
+                x = pixelate(x, mask, block=block, offset=(y0 % block, x0 % block))
+                frame = ((x + 1) * 127.5).round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
+            else:
+                frame = mosaic_frame(frame.copy(), mask, options=MosaicOptions(block=block))
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             vf.pts, vf.time_base = round(t * 1000), Fraction(1, 1000)
             for p in v.encode(vf):
                 out.mux(p)
@@ -106,10 +114,11 @@ def test_found_mosaic_is_restored_with_timing_audio_and_provenance_kept(capsys, 
     assert f"{path}: no mosaicgan provenance" in stdout
 
 
-def test_a_moving_mosaic_is_followed_and_restored_in_every_frame(tmp_path):
+@pytest.mark.parametrize("anchored", [False, True])
+def test_a_moving_mosaic_is_followed_and_restored_in_every_frame(tmp_path, anchored):
     boxes = [(8 + 3 * i, 12 + i, 72 + 3 * i, 76 + i) for i in range(24)]
     clean, path = mosaicked(tmp_path, "moving", boxes=boxes, width=176, height=112, frames=24, photo_size=96,
-                            motion=0, static=True, shapes=0, audio=False)
+                            motion=0, static=True, shapes=0, audio=False, anchored=anchored)
     out = tmp_path / "restored.mp4"
     result = remove_mosaic_video(path, out, restorer=load_restorer())
     assert result.frames == 24 and result.frames_with_region == 24
