@@ -117,6 +117,7 @@ class RunConfig:
     save_every: int = 1000  # iterations; a checkpoint is also written at every epoch end
     keep_every_epochs: int = 10  # also keep epoch_NNN.safetensors this often (0: never)
     precision: str = "fp32"  # fp32 | bf16 (autocast around each step; on CPUs with AVX512-BF16 it is faster)
+    init_from: str = ""  # a checkpoint of the same model whose networks start this run (fine-tuning)
 
 
 @dataclass(frozen=True)
