@@ -67,11 +67,19 @@ def build_translator(options: dict, *, checkpoint: str | None, device: str):
     return Translator.from_net(net, device=device, keep_dropout=False, **kwargs)
 
 
-def image(size: int, batch: int = 1):
-    """A smooth photo-like test image, the same in every process: gradients and a few discs."""
+def image(size: int, batch: int = 1, photo: str | None = None):
+    """A photo resized to the size, or a smooth test image (gradients and a few discs); the same
+    in every process."""
     import torch
 
     w, h = SIZES[size]
+    if photo:
+        from PIL import Image
+
+        from mosaicgan.data.images import pil_to_tensor, read_image
+
+        x = pil_to_tensor(read_image(photo).convert("RGB").resize((w, h), Image.BICUBIC))[None]
+        return x.expand(batch, -1, -1, -1).contiguous()
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
     planes = [xx * 0.8, yy * 0.6, (xx * yy) * 0.9]
     for k, (cx, cy, r) in enumerate([(-0.3, 0.2, 0.3), (0.4, -0.4, 0.2), (0.1, 0.5, 0.15)]):
@@ -87,7 +95,7 @@ def child(spec: dict) -> dict:
     torch.set_num_threads(spec["threads"])
     options, size, device = spec["options"], spec["size"], spec["device"]
     batch = options.get("batch", 1)
-    x = image(size, batch)
+    x = image(size, batch, spec["photo"])
     if options.get("onnx"):
         import onnxruntime
 
@@ -167,6 +175,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
     parser.add_argument("--repeats", type=int, default=0, help="timed runs (default: 5 at 256x256, 1 above)")
     parser.add_argument("--checkpoint", help="a pix2pix checkpoint (default: an untrained unet_256)")
+    parser.add_argument("--photo", help="an image file resized to each size (default: a synthetic image)")
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda when present")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -181,7 +190,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="infer_speed_"))
     onnx_path = export_onnx(args.checkpoint, work) if "onnxruntime fp32" in args.variants else None
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
-          f"{args.threads} thread(s), {time.strftime('%Y-%m-%d')}, network: {args.checkpoint or 'untrained unet_256'}")
+          f"{args.threads} thread(s), {time.strftime('%Y-%m-%d')}, network: {args.checkpoint or 'untrained unet_256'}, "
+          f"input: {args.photo or 'synthetic'}")
     if torch.cuda.is_available():
         print(f"# GPU: {torch.cuda.get_device_name(0)}")
     else:
@@ -206,7 +216,7 @@ def main() -> None:
                 out = work / f"{device}_{size}_{len(rows)}.npy"
                 spec = {"options": options, "size": size, "device": device, "threads": args.threads,
                         "repeats": args.repeats or (5 if size == 256 else 1), "checkpoint": args.checkpoint,
-                        "onnx_path": onnx_path, "out": str(out)}
+                        "onnx_path": onnx_path, "out": str(out), "photo": args.photo}
                 proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
                                       text=True)
                 if proc.returncode != 0:
