@@ -113,8 +113,9 @@ def default_overlap(tile: int, multiple: int) -> int:
 
 
 def plan_run(*, batch: int, height: int, width: int, multiple: int, bytes_per_pixel: float, budget: int) -> RunPlan:
-    """The largest batch, else the largest tile (a multiple of `multiple`, at least 2 x `multiple`),
-    whose working memory stays within `budget` bytes. `height`, `width`: padded image size."""
+    """The largest batch, else the largest tile (a multiple of `multiple`, at least 2 x `multiple`
+    and 128 pixels: smaller tiles would be mostly overlap), whose working memory stays within
+    `budget` bytes. `height`, `width`: padded image size."""
     pixels = height * width
     per_image = pixels * (bytes_per_pixel + IMAGE_BYTES_PER_PIXEL)
     if per_image * batch <= budget:
@@ -123,7 +124,7 @@ def plan_run(*, batch: int, height: int, width: int, multiple: int, bytes_per_pi
         return RunPlan(batch=max(1, int(budget // per_image)), tile=0, overlap=0)
     left = max(0.0, budget - pixels * IMAGE_BYTES_PER_PIXEL)
     tile = round_down(int((left / bytes_per_pixel) ** 0.5), multiple)
-    tile = max(tile, 2 * multiple)
+    tile = max(tile, -(-max(2 * multiple, 128) // multiple) * multiple)
     if tile >= max(height, width):
         return RunPlan(batch=1, tile=0, overlap=0)
     return RunPlan(batch=1, tile=tile, overlap=default_overlap(tile, multiple))
