@@ -137,3 +137,12 @@ def test_translate_precision_flags(capsys, tiny_run, tmp_path):
     b = np.asarray(Image.open(tmp_path / "bf16" / "a.png"), dtype=np.int16)
     # bf16 keeps 8 bits of mantissa: a few 8-bit levels at most on this small net.
     assert np.abs(a - b).max() <= 6 and np.abs(a - b).mean() < 1.0
+
+
+def test_eval_takes_the_same_flags(capsys, tiny_run, toy_data, tmp_path):
+    out = tmp_path / "e.json"
+    code = main(["eval", "--checkpoint", str(tiny_run), "--data", str(toy_data), "--json", str(out), "--tile", "48"])
+    assert code == 2 and "--tile 48" in capsys.readouterr().err and not out.exists()
+    assert main(["eval", "--checkpoint", str(tiny_run), "--data", str(toy_data), "--json", str(out),
+                 "--tile", "32", "--precision", "bf16"]) == 0
+    assert out.exists()
