@@ -27,6 +27,9 @@ MEMORY_SHARE = 0.5
 # Besides the network's activations, each image pixel costs its input, padded copy, blended
 # output, blend weights and the cropped result: a few float32 planes.
 IMAGE_BYTES_PER_PIXEL = 64
+# Above what the generators here need per pixel (unet_256 ~550, resnet_9blocks ~2000, images
+# included): a batch that fits at this rate runs whole without probing the network.
+GENEROUS_BYTES_PER_PIXEL = 8192
 
 
 @dataclass(frozen=True)

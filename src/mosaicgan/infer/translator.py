@@ -23,6 +23,7 @@ from torch import nn
 from mosaicgan.checkpoint import Checkpoint, load_checkpoint
 from mosaicgan.errors import UserError
 from mosaicgan.infer.tile_plan import (
+    GENEROUS_BYTES_PER_PIXEL,
     MEMORY_SHARE,
     RunPlan,
     activation_bytes_per_pixel,
@@ -137,13 +138,15 @@ class Translator:
                 return RunPlan(batch=n, tile=0, overlap=0)
             overlap = default_overlap(self.tile, self.multiple) if self.overlap is None else self.overlap
             return RunPlan(batch=n, tile=self.tile, overlap=overlap)
-        if self._bytes_per_pixel is None:
-            self._bytes_per_pixel = activation_bytes_per_pixel(
-                self.net, in_channels=self.in_channels, multiple=self.multiple, device=self.device,
-                precision=self.precision)
         budget = self.memory_budget
         if budget is None:
             budget = int(available_bytes(self.device) * MEMORY_SHARE)
+        if self._bytes_per_pixel is None:
+            if n * h * w * GENEROUS_BYTES_PER_PIXEL <= budget:
+                return RunPlan(batch=n, tile=0, overlap=0)  # fits by far: no need to probe the network
+            self._bytes_per_pixel = activation_bytes_per_pixel(
+                self.net, in_channels=self.in_channels, multiple=self.multiple, device=self.device,
+                precision=self.precision)
         return plan_run(batch=n, height=h, width=w, multiple=self.multiple, bytes_per_pixel=self._bytes_per_pixel,
                         budget=budget)
 
