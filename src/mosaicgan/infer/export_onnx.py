@@ -96,11 +96,11 @@ def _quiet():
 
 def export_onnx(ckpt_path: str | Path, *, out: str | Path, direction: str = "AtoB") -> Exported:
     """Write the network of a checkpoint to `out` (atomically); see the module docstring."""
+    kind, key = pick_network(ckpt_path, direction=direction)
     missing = missing_packages()
     if missing:
         raise UserError(f"export --format onnx needs the {' and '.join(missing)} package"
                         f"{'s' if len(missing) > 1 else ''}: pip install 'mosaicgan[onnx]'")
-    kind, key = pick_network(ckpt_path, direction=direction)
     ckpt = load_checkpoint(ckpt_path, only=[key])
     net = ckpt.nets[key].float().eval()  # the shipped restorer is stored in fp16
     for m in net.modules():  # dropout at test time is a torch-side choice; the graph is deterministic
