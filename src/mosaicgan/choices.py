@@ -17,8 +17,9 @@ INITS = ("normal", "xavier", "kaiming", "orthogonal")
 UPSAMPLES = ("deconv", "resize")  # transposed convolutions | nearest x2 + 3x3 conv
 NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer")
 
-# Training arithmetic (train/loop.py): bf16 autocasts each step, weights stay float32.
-PRECISIONS = ("fp32", "bf16")
+# Training arithmetic (train/precision.py): bf16/fp16 autocast each step, weights stay float32;
+# fp16 also scales the loss (a GradScaler per optimizer).
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 # Training data (data/paired.py, data/unpaired.py, data/preprocess.py).
 LAYOUTS = ("auto", "aligned", "folders", "unaligned")
