@@ -10,8 +10,24 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
 from torch import nn
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """all_reduce(SUM) with its gradient: each rank's loss depends on the sum, so each rank's
+    input gets the sum of all ranks' gradients."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
 
 
 class CrossRankBatchNorm2d(nn.BatchNorm2d):
@@ -24,11 +40,11 @@ class CrossRankBatchNorm2d(nn.BatchNorm2d):
         xf = x.float()
         dims = (0, 2, 3)
         count = torch.tensor([xf.numel() / xf.shape[1]], dtype=xf.dtype, device=xf.device)
-        sums = dist_fn.all_reduce(torch.cat([xf.sum(dims), count]))
+        sums = _SumOverRanks.apply(torch.cat([xf.sum(dims), count]))
         n = sums[-1]
         mean = sums[:-1] / n
         centred = xf - mean.view(1, -1, 1, 1)
-        var = dist_fn.all_reduce((centred * centred).sum(dims)) / n
+        var = _SumOverRanks.apply((centred * centred).sum(dims)) / n
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
@@ -43,16 +59,22 @@ class CrossRankBatchNorm2d(nn.BatchNorm2d):
 
 
 def sync_batch_norm(net: nn.Module, *, device: torch.device) -> nn.Module:
-    """`net` with every BatchNorm2d computing its statistics over all processes; the same
-    parameters and buffers (state-dict keys unchanged), so checkpoints load anywhere."""
+    """`net` with every BatchNorm2d computing its statistics over all processes, keeping its
+    parameters and buffers (state-dict keys unchanged, so checkpoints load anywhere)."""
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(net)
     for name, child in list(net.named_children()):
         if type(child) is nn.BatchNorm2d:
             new = CrossRankBatchNorm2d(child.num_features, eps=child.eps, momentum=child.momentum,
                                        affine=child.affine, track_running_stats=child.track_running_stats)
-            new.load_state_dict(child.state_dict())
-            new.to(device=next(child.buffers(), torch.empty(0)).device).train(child.training)
+            # The same Parameter and buffer objects, as torch's convert_sync_batchnorm: optimizers
+            # already made over the network keep updating them.
+            if child.affine:
+                new.weight, new.bias = child.weight, child.bias
+            if child.track_running_stats:
+                new.running_mean, new.running_var = child.running_mean, child.running_var
+                new.num_batches_tracked = child.num_batches_tracked
+            new.train(child.training)
             setattr(net, name, new)
         else:
             sync_batch_norm(child, device=device)
