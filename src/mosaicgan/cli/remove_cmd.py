@@ -63,14 +63,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.device import resolve_device
+    from mosaicgan.ranks import rank_device, ranks_from_env, share
     from mosaicgan.infer.remove_files import RemoveOptions, check_inputs, remove_files
     from mosaicgan.infer.restore import load_restorer
 
     options = RemoveOptions(mask=args.mask, grid=args.grid, grow=args.grow, feather=args.feather,
                             quality=args.quality, save_mask=args.save_mask, overwrite=args.overwrite)
     paths = expand_inputs(args.inputs)
-    plan = check_inputs(paths, out_dir=args.out, options=options)
-    restorer = load_restorer(args.checkpoint, device=resolve_device(args.device or "auto"))
+    ranks = ranks_from_env()  # under torchrun each process restores its share of the inputs
+    mine = share(paths, ranks)
+    plan = check_inputs(paths, out_dir=args.out, options=options, mine=set(mine))
+    paths = mine
+    restorer = load_restorer(args.checkpoint, device=rank_device(resolve_device(args.device or "auto"), ranks))
     with progress_bar(len(paths), desc="remove", quiet=args.quiet) as bar:
         result = remove_files(paths, restorer=restorer, out_dir=args.out, options=options, plan=plan, progress=bar)
     masks = f" and {plural(len(result.masks), 'mask')}" if result.masks else ""
@@ -90,4 +94,4 @@ def run(args: argparse.Namespace) -> int:
     if result.no_metadata:
         print(f"{plural(len(result.no_metadata), 'output')} in a format without metadata (BMP, PPM): they cannot say "
               "they were restored", file=sys.stderr)
-    return 0 if result.written else NOTHING_DONE
+    return 0 if result.written or not paths else NOTHING_DONE

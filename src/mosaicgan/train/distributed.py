@@ -6,41 +6,12 @@ process and nothing here does anything. Rank 0 writes the run folder; every rank
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from mosaicgan.errors import UserError
-
-
-@dataclass(frozen=True)
-class Ranks:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        """The process that writes checkpoints, logs and samples."""
-        return self.rank == 0
-
-    @property
-    def active(self) -> bool:
-        return self.world > 1
-
-
-def ranks_from_env() -> Ranks:
-    """This process's place among torchrun's processes (rank 0 of 1 outside torchrun)."""
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        rank = int(os.environ.get("RANK", "0"))
-        local = int(os.environ.get("LOCAL_RANK", str(rank)))
-    except ValueError:
-        raise UserError("RANK, WORLD_SIZE and LOCAL_RANK must be integers (set by torchrun)") from None
-    return Ranks(rank=rank, world=world, local_rank=local)
+from mosaicgan.ranks import Ranks, rank_device, ranks_from_env  # noqa: F401  (ranks_from_env: the loop's)
 
 
 def start(ranks: Ranks, *, device: torch.device) -> torch.device:
@@ -48,11 +19,8 @@ def start(ranks: Ranks, *, device: torch.device) -> torch.device:
     cuda:LOCAL_RANK when the run asked for CUDA, so each process drives its own GPU."""
     if not ranks.active:
         return device
+    device = rank_device(device, ranks)
     if device.type == "cuda":
-        if ranks.local_rank >= torch.cuda.device_count():
-            raise UserError(f"LOCAL_RANK {ranks.local_rank}, but only {torch.cuda.device_count()} CUDA devices; "
-                            "start at most one process per GPU (torchrun --nproc-per-node)")
-        device = torch.device("cuda", ranks.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=ranks.rank, world_size=ranks.world)
