@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import shutil
 import signal
 import time
@@ -32,6 +31,7 @@ from mosaicgan.device import resolve_device
 from mosaicgan.errors import UserError
 from mosaicgan.nets import init_weights
 from mosaicgan.train import distributed
+from mosaicgan.train.levers import check_compiler, compile_nets, loader_workers, to_device, tune_optimizers
 from mosaicgan.train.logging import MetricLog, RunningMeans
 from mosaicgan.train.precision import Precision
 from mosaicgan.train.resume_state import check_config_unchanged, restore
@@ -56,43 +56,6 @@ def lr_factor(epoch: int, *, epochs: int, epochs_decay: int) -> float:
     """Constant for `epochs`, then linear to zero over `epochs_decay` (the reference rule:
     the last decay epoch runs at 1/(epochs_decay+1) of the initial rate, never at zero)."""
     return 1.0 - max(0, epoch + 1 - epochs) / float(epochs_decay + 1)
-
-
-def to_device(batch: dict, device: torch.device, *, channels_last: bool = False) -> dict:
-    def move(v: torch.Tensor) -> torch.Tensor:
-        if channels_last and v.dim() == 4:
-            return v.to(device, non_blocking=True, memory_format=torch.channels_last)
-        return v.to(device, non_blocking=True)
-
-    return {k: move(v) if torch.is_tensor(v) else v for k, v in batch.items()}
-
-
-def loader_workers(num_workers: int) -> int:
-    """data.num_workers, with -1 (auto) as one process fewer than the CPUs this process may use
-    (at most 4): the training step itself keeps the others busy, and more decoders than free
-    cores only take turns with it (on a 2-core machine: 1)."""
-    if num_workers >= 0:
-        return num_workers
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(4, max(0, cpus - 1))
-
-
-def check_compiler(device: torch.device) -> None:
-    """torch.compile on the CPU writes C++ and builds it; without a compiler it fails deep in the
-    first step, so say so up front."""
-    if device.type == "cpu" and not any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "g++", "c++", "clang++")):
-        raise UserError("run.compile (--compile) on the CPU needs a C++ compiler (g++ or clang++) on PATH; "
-                        "install one or train without --compile")
-
-
-def tune_optimizers(opts: dict[str, torch.optim.Optimizer], device: torch.device) -> None:
-    # Fused Adam (one kernel for all parameters) on CUDA; chosen here, after the move to the
-    # device and after a resume state's param_groups were loaded, since both decide it.
-    for opt in opts.values():
-        for group in opt.param_groups:
-            if "fused" in group:
-                group["fused"] = device.type == "cuda"
-                group["foreach"] = None
 
 
 def train(
@@ -249,9 +212,7 @@ def _train(
         log.reset()  # steps logged by an earlier start that died before its first checkpoint
     tune_optimizers(task.optimizers(), device)
     if config.run.compile:
-        # Compiled in place: parameters and state-dict keys stay those of the plain module.
-        for net in task.nets().values():
-            net.compile()
+        compile_nets(task.nets())
 
     evaluate = getattr(task, "evaluate", None)  # optional: held-out metrics at each epoch end
     means = RunningMeans()
