@@ -100,6 +100,7 @@ def resume_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import check_writable_dir
+    from mosaicgan.ranks import ranks_from_env
     from mosaicgan.train.loop import train
 
     if args.stop_after is not None and args.stop_after < 1:
@@ -123,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         state = f"stopped by {result.stopped_by} (continue with --resume {run_dir})"
     else:
         state = f"stopped (continue with --resume {run_dir})"
-    print(f"{config.model}: {state} at iteration {result.step}, epoch {result.epoch}, "
-          f"{result.seconds:.1f} s; checkpoint: {run_dir / 'checkpoints' / 'latest.safetensors'}")
+    if ranks_from_env().main:  # under torchrun, one summary (rank 0 wrote the run)
+        print(f"{config.model}: {state} at iteration {result.step}, epoch {result.epoch}, "
+              f"{result.seconds:.1f} s; checkpoint: {run_dir / 'checkpoints' / 'latest.safetensors'}")
     # Like a shell's status for a process a signal ended (130 for Ctrl-C), so scripts can tell.
     return 128 + signal.Signals[result.stopped_by].value if result.stopped_by else 0
