@@ -119,6 +119,7 @@ class RunConfig:
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast around each step; fp16 with loss scaling)
     channels_last: bool = True  # NHWC networks and batches: faster convolutions on CPUs and tensor cores
     compile: bool = False  # torch.compile the networks (minutes of compiling first; the CPU needs a C++ compiler)
+    init_from: str = ""  # a checkpoint of the same model whose networks start this run (fine-tuning)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ FLAG_KEYS = {
     "precision": "run.precision",
     "channels_last": "run.channels_last",
     "compile": "run.compile",
+    "init_from": "run.init_from",
 }
 
 
@@ -56,6 +57,9 @@ def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: st
                    help="NHWC memory layout for the networks and batches (the default for the GAN trainers)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile the networks (the first step compiles, for minutes; the CPU needs g++)")
+    p.add_argument("--init-from", metavar="CKPT",
+                   help="start from the networks of this checkpoint (file or run folder) of the same model: "
+                        "fine-tuning or a next stage; optimizer and schedule start afresh")
     p.add_argument("--stop-after", type=int, metavar="N",
                    help="stop after N iterations in total, with a checkpoint (continue later with --resume)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -32,6 +32,7 @@ from mosaicgan.errors import UserError
 from mosaicgan.nets import init_weights
 from mosaicgan.train import distributed
 from mosaicgan.train.levers import check_compiler, compile_nets, loader_workers, to_device, tune_optimizers
+from mosaicgan.train.init_from import init_from_checkpoint
 from mosaicgan.train.logging import MetricLog, RunningMeans
 from mosaicgan.train.precision import Precision
 from mosaicgan.train.resume_state import check_config_unchanged, restore
@@ -113,6 +114,9 @@ def _train(
     for net in task.nets().values():
         if not getattr(task, "owns_init", False):  # fine-tuning tasks start from loaded weights
             init_weights(net, scheme=config.nets.init, gain=config.nets.init_gain)
+    if config.run.init_from and not resume:  # a resumed run has its own weights in resume.pt
+        init_from_checkpoint(task.nets(), config.run.init_from, model=config.model)
+    for net in task.nets().values():
         if ranks.active:
             sync_batch_norm(net, device=device)  # statistics of the global batch, not of a share
         net.to(device).train()
