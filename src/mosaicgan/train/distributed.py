@@ -11,7 +11,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from mosaicgan.ranks import Ranks, rank_device, ranks_from_env  # noqa: F401  (ranks_from_env: the loop's)
+from mosaicgan.ranks import Ranks, rank_device
 
 
 def start(ranks: Ranks, *, device: torch.device) -> torch.device:

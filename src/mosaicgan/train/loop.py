@@ -30,6 +30,7 @@ from mosaicgan.data.sampler import EpochBatches, derive_seed
 from mosaicgan.device import resolve_device
 from mosaicgan.errors import UserError
 from mosaicgan.nets import init_weights
+from mosaicgan.ranks import ranks_from_env
 from mosaicgan.train import distributed
 from mosaicgan.train.levers import check_compiler, compile_nets, loader_workers, to_device, tune_optimizers
 from mosaicgan.train.init_from import init_from_checkpoint
@@ -92,7 +93,7 @@ def _train(
     stack: contextlib.ExitStack,
 ) -> TrainResult:
     ckpt_dir = run_dir / "checkpoints"
-    ranks = distributed.ranks_from_env()
+    ranks = ranks_from_env()
     batch_size = config.optim.batch_size  # the global batch: each of `world` processes takes a share
     if ranks.world > batch_size:
         raise UserError(f"optim.batch_size ({batch_size}) is the batch of all {ranks.world} processes together; "
