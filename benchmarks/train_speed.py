@@ -17,7 +17,7 @@ included; not measured for compiled variants).
 its update order (pix2pix / CycleGAN `optimize_parameters`), in the same rounds.
 
     .venv/bin/python benchmarks/train_speed.py [--rounds 3] [--iters 1] [--reference DIR]
-        [--cases pix2pix:1 pix2pix:4 cyclegan:1] [--skip-compile] [--curve-steps 12]
+        [--cases pix2pix:1 pix2pix:4 cyclegan:1] [--variants ...] [--skip-compile] [--curve-steps 12]
 """
 
 from __future__ import annotations
@@ -246,33 +246,44 @@ def memory_child(argv: list[str]) -> None:
 
 
 def run_case(*, model: str, batch: int, size: int, device: torch.device, args, networks) -> list[dict]:
-    table = variants(device, skip_compile=args.skip_compile)
-    runners: dict[str, object] = {}
-    first_step: dict[str, float] = {}
-    for name, levers in table.items():
-        runners[name] = Runner(model=model, batch=batch, size=size, device=device, levers=levers)
+    table: dict[str, Levers | None] = {name: levers for name, levers in variants(device, skip_compile=args.skip_compile).items()
+                                       if not args.variants or name in args.variants or name == "eager fp32"}
     if networks is not None:
-        runners["reference (fp32)"] = ReferenceRunner(model=model, batch=batch, size=size, device=device,
-                                                      networks=networks)
+        table["reference (fp32)"] = None
+
+    def build(name: str):
+        if table[name] is None:
+            return ReferenceRunner(model=model, batch=batch, size=size, device=device, networks=networks)
+        return Runner(model=model, batch=batch, size=size, device=device, levers=table[name])
+
     flops = count_flops(Runner(model=model, batch=batch, size=size, device=device, levers=Levers()))
-    for name, runner in list(runners.items()):  # warm-up; a compiled variant compiles here
-        sync(device)
-        start = time.perf_counter()
-        try:
-            for _ in range(max(1, args.warmup)):
-                runner.step()
-        except Exception as err:  # noqa: BLE001  (a lever this machine cannot run: report, go on)
-            print(f"  {model} batch {batch} {name}: failed ({type(err).__name__}: {str(err).splitlines()[0][:200]})",
-                  file=sys.stderr)
-            del runners[name]
-            continue
-        sync(device)
-        first_step[name] = time.perf_counter() - start
-    times: dict[str, list[float]] = {name: [] for name in runners}
+    # One model in memory at a time (each holds G, D and Adam: ~1 GB for pix2pix), built afresh
+    # each round with an untimed warm-up step; compiled ones are kept, so they compile once.
+    kept: dict[str, object] = {}
+    first_step: dict[str, float] = {}
+    times: dict[str, list[float]] = {name: [] for name in table}
     peaks: dict[str, float] = {}
     iters = args.iters if device.type == "cpu" else max(args.iters, 20)
     for _ in range(args.rounds):
-        for name, runner in runners.items():
+        for name, levers in table.items():
+            if name in first_step and not times[name] and name not in kept:
+                continue  # failed before
+            runner = kept.get(name) or build(name)
+            if name not in kept:
+                sync(device)
+                start = time.perf_counter()
+                try:
+                    for _ in range(max(1, args.warmup)):  # a compiled variant compiles here
+                        runner.step()
+                except Exception as err:  # noqa: BLE001  (a lever this machine cannot run: report, go on)
+                    print(f"  {model} batch {batch} {name}: failed ({type(err).__name__}: "
+                          f"{str(err).splitlines()[0][:200]})", file=sys.stderr)
+                    first_step[name] = float("nan")
+                    continue
+                sync(device)
+                first_step.setdefault(name, time.perf_counter() - start)
+            if levers is not None and levers.compile:
+                kept[name] = runner
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             sync(device)
@@ -283,10 +294,11 @@ def run_case(*, model: str, batch: int, size: int, device: torch.device, args, n
             times[name].append((time.perf_counter() - start) / iters)
             if device.type == "cuda":
                 peaks[name] = max(peaks.get(name, 0.0), torch.cuda.max_memory_allocated(device) / 2**20)
-    del runners
+            del runner
+    kept.clear()
     if device.type == "cpu" and not args.skip_memory:
         for name, levers in table.items():
-            if not levers.compile:
+            if levers is not None and not levers.compile:
                 peak = child_peak_rss(model, batch, size, name, levers)
                 if peak is not None:
                     peaks[name] = peak
@@ -346,6 +358,9 @@ def main() -> None:
     parser.add_argument("--devices", nargs="+", default=["cpu", "cuda"])
     parser.add_argument("--reference", metavar="DIR", help="a checkout of junyanz/pytorch-CycleGAN-and-pix2pix")
     parser.add_argument("--skip-compile", action="store_true", help="leave out the torch.compile variants")
+    parser.add_argument("--variants", nargs="+", metavar="NAME",
+                        help="only these variants (eager fp32 is always in): bf16, channels_last, 'fused adam', "
+                             "fp16, 'all but compile', compile, all")
     parser.add_argument("--skip-memory", action="store_true", help="no peak-memory processes on the CPU")
     parser.add_argument("--curve-steps", type=int, default=12, help="steps of the loss-curve check (0: none)")
     parser.add_argument("--curve-cases", nargs="+", default=["pix2pix:1"], metavar="MODEL:BATCH",
