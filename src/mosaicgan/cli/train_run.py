@@ -47,7 +47,7 @@ def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: st
     p.add_argument("--config", metavar="FILE.toml", type=Path, help="a TOML config (see configs/)")
     p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                    help=f"override any config key, e.g. --set {set_example} (repeatable)")
-    p.add_argument("--workers", type=int, help="data loader processes")
+    p.add_argument("--workers", type=int, help="data loader processes (-1, the default: one fewer than the CPUs, at most 4)")
     p.add_argument("--seed", type=int)
     add_device_flag(p)
     p.add_argument("--precision", choices=choices.PRECISIONS,
