@@ -117,7 +117,7 @@ class RunConfig:
     save_every: int = 1000  # iterations; a checkpoint is also written at every epoch end
     keep_every_epochs: int = 10  # also keep epoch_NNN.safetensors this often (0: never)
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast around each step; fp16 with loss scaling)
-    channels_last: bool = True  # NHWC networks and batches: faster convolutions on CPUs and tensor cores
+    channels_last: bool = False  # NHWC networks and batches (measured no faster on an AVX512 CPU; see README)
     compile: bool = False  # torch.compile the networks (minutes of compiling first; the CPU needs a C++ compiler)
     init_from: str = ""  # a checkpoint of the same model whose networks start this run (fine-tuning)
 

@@ -94,7 +94,7 @@ MODELS: dict[str, ModelSpec] = {
             # a learning rate for a new head; images resized by their short side, as at inference.
             defaults={"data.load_size": 256, "data.crop_size": 224, "data.num_workers": 0,
                       "nets.freeze_features": 14, "optim.lr": 1e-3, "optim.beta1": 0.9, "optim.epochs": 4,
-                      "optim.epochs_decay": 4, "optim.batch_size": 16, "run.log_every": 10, "run.channels_last": False,
+                      "optim.epochs_decay": 4, "optim.batch_size": 16, "run.log_every": 10,
                       "run.sample_every": 200, "run.keep_every_epochs": 0},
             flags="own",
         ),
@@ -108,7 +108,7 @@ MODELS: dict[str, ModelSpec] = {
             # fly; Adam with the usual SR settings. An epoch is mosaic.samples_per_epoch samples.
             defaults={"data.num_workers": 0, "nets.net_g": "restorer", "nets.ngf": 48, "nets.norm": "none",
                       "nets.dropout": False, "optim.lr": 5e-4, "optim.beta1": 0.9, "optim.epochs": 30,
-                      "optim.epochs_decay": 10, "optim.batch_size": 16, "run.log_every": 20, "run.channels_last": False,
+                      "optim.epochs_decay": 10, "optim.batch_size": 16, "run.log_every": 20,
                       "run.save_every": 200, "run.keep_every_epochs": 5},
             flags="own",
         ),
