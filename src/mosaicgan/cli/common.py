@@ -23,3 +23,18 @@ def progress_bar(total: int, *, desc: str, quiet: bool = False, unit: str = "img
 def plural(n: int, noun: str) -> str:
     """'1 image', '3 images': the count users read in every summary line."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def add_encode_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The flags every video command takes (encoder, part of the video, --resume); returns the group."""
+    video = p.add_argument_group("videos")
+    video.add_argument("--codec", default=None,
+                       help="video encoder (default libx264; libvpx-vp9 for .webm; also libx265, libsvtav1, mpeg4)")
+    video.add_argument("--crf", type=int, default=18, help="encoder quality, lower is better (default 18)")
+    video.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
+    video.add_argument("--start", type=float, default=0.0, metavar="SEC", help="begin at this time (seconds)")
+    video.add_argument("--duration", type=float, default=None, metavar="SEC", help="process this many seconds")
+    video.add_argument("--resume", action="store_true",
+                       help="work in segments of 250 frames kept in .NAME.resume/ beside the output, so that "
+                            "rerunning the same command after an interruption continues where it stopped")
+    return video

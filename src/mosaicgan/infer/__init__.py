@@ -28,9 +28,14 @@ Videos (adapt streams to the same cores)
   video_io.py         is_media_file (by content); VideoInput (frames as arrays, upright, with
                       pts); VideoOutput (encode with the input's timestamps, rotation, stream-copy
                       of audio/subtitles); EncodeOptions
-  video_pipeline.py   the streaming loop: decode / find + mosaic / encode threads; mosaic_frame
+  video_pipeline.py   the streaming loop: decode / frame stage / encode threads
+  video_job.py        one video job: atomic or resumable write around the loop
+  video_mosaic.py     add's frame stage: find regions (steadied), mosaic_frame
   steady.py           Steadier: boxes -> tracks, smoothed, short misses bridged (no pixels)
-  add_video.py        `add` on a video: output names, checks, provenance tags, atomic write
+  add_video.py        `add` on a video: output names, checks, provenance tags
+  video_restore.py    remove's frame stage: mosaics found 1 frame in N, followed on crops
+  remove_temporal.py  StillRegions: restorations held where the block means did not move
+  remove_video.py     `remove` on a video: checks, provenance tags
   video_resume.py     --resume: segments kept across an interruption, joined without re-encoding
 
 Model-free tools (mosaic, masks, boxes) need no checkpoint; `translate`/`eval` run a
