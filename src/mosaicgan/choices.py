@@ -20,6 +20,8 @@ NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer")
 # Training arithmetic (train/precision.py): bf16/fp16 autocast each step, weights stay float32;
 # fp16 also scales the loss (a GradScaler per optimizer).
 PRECISIONS = ("fp32", "bf16", "fp16")
+# Inference arithmetic (infer/tile_plan.py): autocast around the forward; fp16 on CUDA only.
+INFER_PRECISIONS = ("fp32", "bf16", "fp16")
 
 # Training data (data/paired.py, data/unpaired.py, data/preprocess.py).
 LAYOUTS = ("auto", "aligned", "folders", "unaligned")

@@ -25,6 +25,34 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def add_generator_run_flags(p: argparse.ArgumentParser) -> None:
+    """--precision, --tile, --tile-overlap: how a generator runs (translate, eval)."""
+    from mosaicgan.choices import INFER_PRECISIONS
+
+    p.add_argument("--precision", choices=INFER_PRECISIONS, default="fp32",
+                   help="arithmetic of the generator: bf16 autocast (faster on CPUs with AVX512-BF16 or AMX, "
+                        "and on GPUs), fp16 (CUDA only); weights stay as stored (default: fp32)")
+    p.add_argument("--tile", default="auto", metavar="N",
+                   help="run images larger than N x N pixels in overlapping tiles (N: a multiple of the "
+                        "network's size multiple, 256 for unet_256); 0: always whole images; auto: whole "
+                        "images while they fit in half the free memory, else the largest tiles that do")
+    p.add_argument("--tile-overlap", type=int, default=None, metavar="N",
+                   help="pixels shared by neighbouring tiles, blended (default: a quarter of the tile)")
+
+
+def generator_run_options(args: argparse.Namespace) -> dict:
+    """The Translator keyword arguments of the flags of `add_generator_run_flags`."""
+    from mosaicgan.errors import UserError
+
+    tile = None
+    if args.tile != "auto":
+        try:
+            tile = int(args.tile)
+        except ValueError:
+            raise UserError(f"--tile must be auto, 0 or a number of pixels, got {args.tile!r}") from None
+    return {"precision": args.precision, "tile": tile, "overlap": args.tile_overlap}
+
+
 def add_encode_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     """The flags every video command takes (encoder, part of the video, --resume); returns the group."""
     video = p.add_argument_group("videos")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from mosaicgan import choices
-from mosaicgan.cli.common import add_device_flag, plural
+from mosaicgan.cli.common import add_device_flag, add_generator_run_flags, generator_run_options, plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, metavar="FILE",
                    help="where to write the results (default: eval_SPLIT.json beside the checkpoint)")
     add_device_flag(p)
+    add_generator_run_flags(p)
     p.set_defaults(func=run)
 
 
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     # Checked before the (long) evaluation: a result printed but not saved would be lost.
     check_writable_file(out, flag="--json")
     translator = Translator.from_checkpoint(ckpt_path, direction=args.direction,
-                                            device=resolve_device(args.device or "auto"), keep_dropout=False)
+                                            device=resolve_device(args.device or "auto"), keep_dropout=False,
+                                            **generator_run_options(args))
     data_direction = args.direction
     spec = MODELS.get(meta["kind"])
     if spec is not None and len(spec.generators) == 1:

@@ -12,6 +12,7 @@ Per-frame cores
   region_finder.py  RegionRequest (mask file, boxes, faces, CAM class, random shapes) ->
                     RegionFinder(request).find(frame) -> Region(mask, info)
   translator.py     Translator.from_checkpoint(...)(batch) -> batch; translate_image(frame)
+  tile_plan.py      how a batch runs within memory (whole, fewer per forward, tiles); autocast
 
 One home each for files
   image_io.py       load_image(path, channels=) -> frame + alpha (EXIF-upright);
@@ -23,6 +24,7 @@ One home each for files
 File loops (one per command)
   add_files.py        `add`          translate_files.py  `translate`
   evaluate.py         `eval`         make_pairs.py       `make-pairs`
+  export_onnx.py      `export`: a generator or the restorer as ONNX, checked with onnxruntime
 
 Videos (adapt streams to the same cores)
   video_io.py         is_media_file (by content); VideoInput (frames as arrays, upright, with
