@@ -17,8 +17,9 @@ INITS = ("normal", "xavier", "kaiming", "orthogonal")
 UPSAMPLES = ("deconv", "resize")  # transposed convolutions | nearest x2 + 3x3 conv
 NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer", "segmenter")
 
-# Training arithmetic (train/loop.py): bf16 autocasts each step, weights stay float32.
-PRECISIONS = ("fp32", "bf16")
+# Training arithmetic (train/precision.py): bf16/fp16 autocast each step, weights stay float32;
+# fp16 also scales the loss (a GradScaler per optimizer).
+PRECISIONS = ("fp32", "bf16", "fp16")
 # Inference arithmetic (infer/tile_plan.py): autocast around the forward; fp16 on CUDA only.
 INFER_PRECISIONS = ("fp32", "bf16", "fp16")
 

@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.device import resolve_device
     from mosaicgan.infer.remove_core import mosaic_finder
+    from mosaicgan.ranks import rank_device, ranks_from_env, share
     from mosaicgan.infer.remove_files import RemoveOptions, check_inputs, remove_files
     from mosaicgan.infer.restore import load_restorer
     from mosaicgan.infer.video_io import is_media_file
@@ -100,8 +101,11 @@ def run(args: argparse.Namespace) -> int:
         out_dir, video_plan, video_options = _check_videos(videos, args, images=bool(paths))
     else:
         out_dir, video_plan = args.out, {}
-    plan = check_inputs(paths, out_dir=out_dir, options=options) if paths else {}
-    device = resolve_device(args.device or "auto")
+    ranks = ranks_from_env()  # under torchrun each process restores its share of the images and videos
+    mine = share(paths, ranks)
+    plan = check_inputs(paths, out_dir=out_dir, options=options, mine=set(mine)) if paths else {}
+    paths, videos = mine, share(videos, ranks)
+    device = rank_device(resolve_device(args.device or "auto"), ranks)
     restorer = load_restorer(args.checkpoint, device=device)
     written = 0
     if paths:
@@ -125,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         what = "no mosaic grid found inside the mask" if args.mask else "no mosaic found"
         names = ", ".join(p.name for p in not_written[:10])
         print(f"{what} in {plural(len(not_written), 'video')}, not written: {names}", file=sys.stderr)
-    return 0 if written else NOTHING_DONE
+    return 0 if written or not (paths or videos) else NOTHING_DONE  # (a torchrun share may be empty)
 
 
 def _check_videos(videos, args: argparse.Namespace, *, images: bool):

@@ -18,6 +18,7 @@ not written, and is listed: an untouched photo is never passed off as restored.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Collection
 from pathlib import Path
 
 from PIL import Image
@@ -68,10 +69,12 @@ class RemoveResult:
     no_metadata: list[Path] = field(default_factory=list)
 
 
-def check_inputs(paths: list[Path], *, out_dir: str | Path, options: RemoveOptions) -> dict[Path, list[Path]]:
+def check_inputs(paths: list[Path], *, out_dir: str | Path, options: RemoveOptions,
+                 mine: Collection[Path] | None = None) -> dict[Path, list[Path]]:
     """Everything that can fail on the user's input, before anything is written. Returns the
     output plan: input -> [output] or [output, mask output]. A file already in --out is
-    replaced only with `options.overwrite`."""
+    replaced only with `options.overwrite`. `mine`: this process's share under torchrun (see
+    `outputs.plan_outputs`)."""
     options.check()
     out = Path(out_dir).resolve()
     for path in paths:
@@ -79,7 +82,7 @@ def check_inputs(paths: list[Path], *, out_dir: str | Path, options: RemoveOptio
             raise UserError("--out is the folder this input is in; choose another folder (inputs are never "
                             "overwritten)", path=out_dir)
     plan = plan_outputs(paths, out, names=with_mask_name(same_name) if options.save_mask else same_name,
-                        overwrite=options.overwrite)
+                        overwrite=options.overwrite, mine=mine)
     for path in paths:
         size = read_image(path, mode="RGB").size
         if options.mask is not None:
