@@ -15,10 +15,15 @@ GAN_MODES = ("vanilla", "lsgan", "hinge", "wgan-gp")
 NORMS = ("batch", "instance", "none")
 INITS = ("normal", "xavier", "kaiming", "orthogonal")
 UPSAMPLES = ("deconv", "resize")  # transposed convolutions | nearest x2 + 3x3 conv
-NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer")
+NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer", "upscaler")
 
 # Training arithmetic (train/loop.py): bf16 autocasts each step, weights stay float32.
 PRECISIONS = ("fp32", "bf16")
+
+# Super-resolution (nets/srresnet.py, train/srgan.py): training stages, factors, upsampling tails.
+SR_STAGES = ("mse", "gan")
+SR_SCALES = (2, 4)
+SR_UPSAMPLERS = ("subpixel", "espcn")
 
 # Training data (data/paired.py, data/unpaired.py, data/preprocess.py).
 LAYOUTS = ("auto", "aligned", "folders", "unaligned")

@@ -31,6 +31,7 @@ FLAG_KEYS = {
     "workers": "data.num_workers",
     "seed": "run.seed",
     "device": "run.device",
+    "scale": "srgan.scale",
 }
 
 
