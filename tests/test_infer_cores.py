@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from mosaicgan.data.images import pil_to_tensor
@@ -180,3 +181,35 @@ def test_mask_files_round_trip_and_say_what_is_wrong(tmp_path):
     (tmp_path / "pairs" / "test").mkdir(parents=True)
     assert pair_mask_path(tmp_path / "pairs", split="test", pair="a/b_01.png") == tmp_path / "pairs" / "test" / "b_01.png"
     assert pair_mask_path(tmp_path / "pairs", split="train", pair="b_01.png") == tmp_path / "pairs" / "b_01.png"
+
+
+def test_remove_mosaics_reads_only_a_window_around_each_region():
+    # The same two mosaicked regions (farther than their reach from the edges) in a small frame
+    # and inside a large one, at a shift that does not match the block grid: the large frame's result, cut at the small frame's
+    # place, is the small frame's result, and nothing outside the regions' reach changes.
+    from mosaicgan.infer.remove_core import remove_mosaics
+    from mosaicgan.infer.restore import classical_restorer
+    from mosaicgan.ops.mosaic import mosaic_region
+
+    torch.manual_seed(0)
+    small = F.interpolate(torch.rand(1, 3, 20, 24), size=(400, 480), mode="bicubic")[0].clamp(0, 1) * 2 - 1
+    mask = torch.zeros(400, 480)
+    mask[90:140, 100:170] = 1
+    mask[200:260, 300:360] = 0.8  # a soft user mask keeps its level
+    large = torch.rand(3, 900, 1100) * 2 - 1
+    y, x = 333, 517
+    large[:, y : y + 400, x : x + 480] = small
+    small = mosaic_region(small, mask > 0, block=10, offset=(3, 7))
+    large[:, y : y + 400, x : x + 480] = small
+    big_mask = torch.zeros(900, 1100)
+    big_mask[y : y + 400, x : x + 480] = mask
+    restorer = classical_restorer()
+    a = remove_mosaics(small, restorer=restorer, mask=mask, grow=2, feather=3)
+    b = remove_mosaics(large, restorer=restorer, mask=big_mask, grow=2, feather=3)
+    assert len(a.restored) == len(b.restored) == 2
+    assert torch.equal(b.frame[:, y : y + 400, x : x + 480], a.frame)
+    assert torch.equal(b.mask[y : y + 400, x : x + 480], a.mask)
+    outside = torch.ones(900, 1100, dtype=torch.bool)
+    outside[y : y + 400, x : x + 480] = False
+    assert torch.equal(b.frame[:, outside], large[:, outside])
+    assert not torch.equal(a.frame, small)

@@ -122,7 +122,6 @@ class SRGANConfig:
     global_skip: bool = False  # predict the residual over bicubic (faster convergence)
     patch: int = 96  # high-resolution crop side (a multiple of scale)
     samples_per_epoch: int = 3200
-    init: str = ""  # stage gan: the stage-1 checkpoint (file or run folder) the generator starts from
     features: str = "mobilenet_v2"  # content loss network: mobilenet_v2 (shipped) | vgg19:/path/vgg19.pth
     feature_layer: str = "auto"  # mobilenet_v2: block6 (default) | vgg19: relu5_4 (default) or relu2_2
     content_weight: float = 1.0
@@ -141,6 +140,7 @@ class RunConfig:
     save_every: int = 1000  # iterations; a checkpoint is also written at every epoch end
     keep_every_epochs: int = 10  # also keep epoch_NNN.safetensors this often (0: never)
     precision: str = "fp32"  # fp32 | bf16 (autocast around each step; on CPUs with AVX512-BF16 it is faster)
+    init_from: str = ""  # a checkpoint of the same model whose networks start this run (fine-tuning)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ FLAG_KEYS = {
     "workers": "data.num_workers",
     "seed": "run.seed",
     "device": "run.device",
+    "init_from": "run.init_from",
     "scale": "srgan.scale",
 }
 
@@ -46,6 +47,9 @@ def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: st
     p.add_argument("--workers", type=int, help="data loader processes")
     p.add_argument("--seed", type=int)
     add_device_flag(p)
+    p.add_argument("--init-from", metavar="CKPT",
+                   help="start from the networks of this checkpoint (file or run folder) of the same model: "
+                        "fine-tuning or a next stage; optimizer and schedule start afresh")
     p.add_argument("--stop-after", type=int, metavar="N",
                    help="stop after N iterations in total, with a checkpoint (continue later with --resume)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

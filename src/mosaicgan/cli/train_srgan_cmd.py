@@ -17,7 +17,7 @@ def register(models: argparse._SubParsersAction) -> None:
     p = models.add_parser(
         "srgan", help=MODELS["srgan"].summary,
         description="Train single-image super-resolution. Stage 1 (--set srgan.stage=mse, the default) trains "
-                    "the SRResNet generator on pixel MSE; stage 2 (--set srgan.stage=gan --set srgan.init=STAGE1_RUN) "
+                    "the SRResNet generator on pixel MSE; stage 2 (--set srgan.stage=gan --init-from STAGE1_RUN) "
                     "fine-tunes it with a content loss on fixed features (srgan.features: the shipped mobilenet_v2, "
                     "or vgg19:/path/vgg19.pth, torchvision weights you have) plus 1e-3 x the adversarial loss of "
                     "SRGAN's discriminator. Pairs are made on the fly from the high-resolution photos under the "

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from mosaicgan.infer.image_io import to_rgb
-from mosaicgan.infer.restore import Restorer
+from mosaicgan.infer.restore import MARGIN_BLOCKS, Restorer
 from mosaicgan.localize.mosaic_grid import estimate_grid
 from mosaicgan.localize.mosaics import find_mosaics
 from mosaicgan.ops.grid import Grid
-from mosaicgan.ops.masks import feather_mask, grow_mask
+from mosaicgan.ops.masks import Box, feather_mask, grow_mask
 
 
 @dataclass
@@ -43,7 +43,8 @@ class RegionResult:
 
 @dataclass
 class RemoveResult:
-    """frame: the restored frame (the input's channels); mask: (H, W) in [0, 1], every pixel
+    """frame: the restored frame (the input's channels; the input itself when nothing was
+    restored, so copy before writing into it); mask: (H, W) in [0, 1], every pixel
     the restorer was allowed to change (grown, feathered); regions: restored and skipped."""
 
     frame: torch.Tensor
@@ -59,16 +60,29 @@ class RemoveResult:
         return [r for r in self.regions if r.grid is None]
 
 
-def split_regions(mask: torch.Tensor) -> list[torch.Tensor]:
-    """A mask (H, W) -> one bool mask (H, W) per 8-connected region of mask > 0.5."""
+def split_regions(mask: torch.Tensor) -> list[tuple[Box, torch.Tensor]]:
+    """A mask (H, W) -> for each 8-connected region of mask > 0.5, its box and a bool mask of
+    the box's size (the region's pixels in it)."""
     inside = (mask > 0.5).cpu().numpy().astype(np.uint8)
-    count, labels = cv2.connectedComponents(inside, connectivity=8)
-    return [torch.from_numpy(labels == k) for k in range(1, count)]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(inside, connectivity=8)
+    regions = []
+    for k in range(1, count):
+        x, y, w, h = (int(v) for v in stats[k, :4])
+        regions.append((Box(x, y, x + w, y + h), torch.from_numpy(labels[y : y + h, x : x + w] == k)))
+    return regions
 
 
-def _box(region: torch.Tensor) -> tuple[int, int, int, int]:
+def _tight(region: torch.Tensor) -> tuple[Box, torch.Tensor]:
+    """A full-frame bool mask -> its box and the box-sized crop of it."""
     ys, xs = torch.nonzero(region, as_tuple=True)
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    box = Box(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    return box, region[box.y0 : box.y1, box.x0 : box.x1]
+
+
+def _grid_in(rgb: torch.Tensor, box: Box, inside: torch.Tensor) -> Grid | None:
+    """estimate_grid on the box alone, offsets put back into the frame's coordinates."""
+    g = estimate_grid(rgb[:, box.y0 : box.y1, box.x0 : box.x1], inside)
+    return None if g is None else Grid(g.block_h, g.block_w, g.offset_y + box.y0, g.offset_x + box.x0)
 
 
 def remove_mosaics(
@@ -85,30 +99,46 @@ def remove_mosaics(
     mask: (H, W) in [0, 1], where the mosaics are (None: find them). grid: use this grid for
     every region instead of reading it from the pixels. grow, feather: pixels added around
     each region (`ops.masks.grow_mask`, `feather_mask`); pixels farther out never change.
+    Each region is worked on in a window around it (its reach, plus the restorer's context),
+    so a small region in a large photo costs about what the region costs.
     """
     if frame.ndim != 3 or frame.shape[0] not in (1, 3):
         raise ValueError(f"expected a frame (C, H, W) with C in 1, 3; got {tuple(frame.shape)}")
     rgb = to_rgb(frame)
-    regions: list[tuple[torch.Tensor, Grid | None, str]] = []
+    height, width = frame.shape[1:]
+    regions: list[tuple[Box, torch.Tensor, Grid | None, str]] = []
     if mask is None:
         _, found = find_mosaics(rgb)
-        regions = [(f.mask, grid or f.grid, "detector") for f in found]
+        regions = [(*_tight(f.mask), grid or f.grid, "detector") for f in found]
     else:
-        for region in split_regions(mask):
-            regions.append((region, grid or estimate_grid(rgb, region), "mask"))
-    out = rgb.clone()
-    applied = torch.zeros(frame.shape[1:])
+        for box, inside in split_regions(mask):
+            regions.append((box, inside, grid or _grid_in(rgb, box, inside), "mask"))
+    out = rgb
+    applied = torch.zeros(height, width)
     results = []
-    for region, region_grid, how in regions:
-        results.append(RegionResult(_box(region), region_grid, how))
+    for box, inside, region_grid, how in regions:
+        results.append(RegionResult(tuple(box), region_grid, how))
         if region_grid is None:
             continue
-        soft = region.float()
+        # Everything this region can change or read: grow + feather around it, then the
+        # restorer's context (MARGIN_BLOCKS, plus one block to reach the grid lines).
+        reach = grow + feather + 1 + (MARGIN_BLOCKS + 1) * max(region_grid.block_h, region_grid.block_w)
+        win = Box(max(box.x0 - reach, 0), max(box.y0 - reach, 0), min(box.x1 + reach, width), min(box.y1 + reach, height))
+        rows, cols = slice(win.y0, win.y1), slice(win.x0, win.x1)
+        here = (slice(box.y0 - win.y0, box.y1 - win.y0), slice(box.x0 - win.x0, box.x1 - win.x0))
+        soft = torch.zeros(win.height, win.width)
+        soft[here] = inside.float()
         if mask is not None:  # a soft user mask keeps its grey levels inside the region
-            soft = torch.where(region, mask.float(), soft)
+            soft[here] = torch.where(inside, mask[box.y0 : box.y1, box.x0 : box.x1].float(), soft[here])
         soft = feather_mask(grow_mask(soft[None], radius=grow), width=feather).reshape(soft.shape)
-        out = restorer.restore(out, soft[None], grid=region_grid)
-        applied = torch.maximum(applied, soft)
+        local = Grid(region_grid.block_h, region_grid.block_w, region_grid.offset_y - win.y0,
+                     region_grid.offset_x - win.x0)
+        if out is rgb:
+            out = rgb.clone()  # only when something is restored: a frame with none is not copied
+        out[:, rows, cols] = restorer.restore(out[:, rows, cols], soft[None], grid=local)
+        applied[rows, cols] = torch.maximum(applied[rows, cols], soft)
+    if out is rgb:
+        return RemoveResult(frame=frame, mask=applied, regions=results)
     if frame.shape[0] == 1:
         # Grey in, grey out: the restorer saw the grey repeated three times; its channels
         # differ a little, and their mean is the grey estimate. Untouched pixels stay exact.

@@ -30,6 +30,7 @@ from mosaicgan.data.sampler import EpochSampler
 from mosaicgan.device import resolve_device
 from mosaicgan.errors import UserError
 from mosaicgan.nets import init_weights
+from mosaicgan.train.init_from import init_from_checkpoint
 from mosaicgan.train.logging import MetricLog, RunningMeans
 from mosaicgan.train.resume_state import check_config_unchanged, restore
 from mosaicgan.train.run_folder import RunLock, remove_temporaries
@@ -101,6 +102,9 @@ def _train(
     for net in task.nets().values():
         if not getattr(task, "owns_init", False):  # fine-tuning tasks start from loaded weights
             init_weights(net, scheme=config.nets.init, gain=config.nets.init_gain)
+    if config.run.init_from and not resume:  # a resumed run has its own weights in resume.pt
+        init_from_checkpoint(task.nets(), config.run.init_from, model=config.model)
+    for net in task.nets().values():
         net.to(device).train()
     for opt in task.optimizers().values():  # optimizers were made before .to(device)
         opt.state.clear()

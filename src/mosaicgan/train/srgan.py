@@ -1,7 +1,7 @@
 """Super-resolution in SRGAN's two stages (Ledig et al., 2017), on pairs made on the fly.
 
 stage "mse": the generator (nets.srresnet) alone, on pixel MSE: the SRResNet of the paper.
-stage "gan": from a stage-1 checkpoint (`srgan.init`), the generator on content loss (features
+stage "gan": from a stage-1 checkpoint (`--init-from`, run.init_from), the generator on content loss (features
 of a fixed network, train.sr_features) + `adversarial_weight` (the paper's 1e-3) x the
 adversarial loss of SRGAN's discriminator, trained beside it with binary cross-entropy.
 
@@ -12,6 +12,7 @@ literature does) for the network and for bicubic.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mosaicgan.checkpoint import load_checkpoint
+from mosaicgan.checkpoint import read_metadata
 from mosaicgan.config import TrainConfig
 from mosaicgan.data.images import is_image_name, pil_to_tensor, read_image
 from mosaicgan.data.sr_pairs import SRPairs
@@ -33,7 +34,7 @@ from mosaicgan.ops.sr import crop_to_multiple, downscale, upscale_bicubic
 from mosaicgan.train.sr_features import feature_network
 from mosaicgan.train.task import set_requires_grad
 
-# Config keys that fix the generator's architecture (in stage gan they must match srgan.init's).
+# Config keys that fix the generator's architecture (in stage gan they must match run.init_from's).
 _ARCH_KEYS = ("scale", "blocks", "width", "upsampler", "global_skip")
 
 
@@ -49,18 +50,20 @@ def build_generator(config: TrainConfig) -> nn.Module:
     return net
 
 
-def _initial_generator(config: TrainConfig) -> nn.Module:
+def check_stage_one(config: TrainConfig) -> None:
+    """Stage gan starts from a stage-1 checkpoint (run.init_from, which loads the weights) built
+    with the same architecture: a global_skip or upsampler that differs would load without a
+    shape error and silently compute something else."""
     s = config.srgan
-    if not s.init:
-        raise UserError("srgan.stage=gan starts from a stage-1 (mse) checkpoint: give "
-                        "--set srgan.init=RUN_DIR (or its checkpoints/latest.safetensors)")
-    gen = load_checkpoint(s.init, kind="srgan", only=["gen"]).nets["gen"].float()
-    stored = gen.build_spec["kwargs"]
+    if not config.run.init_from:
+        raise UserError("srgan.stage=gan starts from a stage-1 (mse) checkpoint: give --init-from RUN_DIR "
+                        "(the stage-1 run folder or a checkpoint of it)")
+    specs = json.loads(read_metadata(config.run.init_from)["nets"])
+    stored = specs.get("gen", {}).get("kwargs", {})
     for key in _ARCH_KEYS:
         if key in stored and stored[key] != getattr(s, key):
             raise UserError(f"srgan.{key} = {getattr(s, key)!r}, but the stage-1 checkpoint has {stored[key]!r}; "
-                            "use the stage-1 config", path=s.init)
-    return gen
+                            "use the stage-1 config", path=config.run.init_from)
 
 
 def load_hr_folder(folder: str | Path, *, scale: int) -> list[torch.Tensor]:
@@ -85,7 +88,9 @@ class SRGANTask:
         self.scale = s.scale
         self.gan = s.stage == "gan"
         betas = (config.optim.beta1, config.optim.beta2)
-        self.gen = _initial_generator(config) if self.gan else build_generator(config)
+        if self.gan:
+            check_stage_one(config)
+        self.gen = build_generator(config)  # stage gan: the loop loads run.init_from's weights into it
         self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=config.optim.lr, betas=betas)
         if self.gan:
             self.disc = get_net("srgan_d", kind="discriminator", ndf=s.ndf)
