@@ -24,6 +24,9 @@ PRECISIONS = ("fp32", "bf16")
 SR_STAGES = ("mse", "gan")
 SR_SCALES = (2, 4)
 SR_UPSAMPLERS = ("subpixel", "espcn")
+# `upscale` defaults (infer/upscaler.py explains the overlap), here so `mosaicgan --help` needs no torch.
+UPSCALE_TILE = 512
+UPSCALE_OVERLAP = 32
 
 # Training data (data/paired.py, data/unpaired.py, data/preprocess.py).
 LAYOUTS = ("auto", "aligned", "folders", "unaligned")
