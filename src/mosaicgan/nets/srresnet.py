@@ -10,7 +10,8 @@ a last 9x9 convolution. Two options the paper does not have, both off by default
   is what makes training on a CPU affordable (the paper's tail costs more than a thin body).
 - `global_skip=True`: the network predicts the residual over the bicubic upscale of its input
   (as VDSR does), so an untrained network starts near bicubic instead of at grey; training
-  reaches a given PSNR in far fewer steps.
+  reaches a given PSNR in far fewer steps. The last convolution then starts at zero, so the
+  untrained network returns exactly bicubic.
 Images are in [-1, 1]; the output is not squashed (no tanh: it would fight the bicubic skip)
 and callers clamp it.
 
@@ -68,6 +69,11 @@ class SRResNet(nn.Module):
         else:
             self.upsample = nn.Sequential(nn.Conv2d(width, in_channels * scale * scale, 3, padding=1),
                                           nn.PixelShuffle(scale))
+        if global_skip:
+            # A zero last convolution: the untrained network is exactly bicubic and learns the residual.
+            last = next(m for m in reversed(self.upsample) if isinstance(m, nn.Conv2d))
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(x)

@@ -40,14 +40,8 @@ _ARCH_KEYS = ("scale", "blocks", "width", "upsampler", "global_skip")
 
 def build_generator(config: TrainConfig) -> nn.Module:
     s = config.srgan
-    net = get_net("srresnet", scale=s.scale, blocks=s.blocks, width=s.width, upsampler=s.upsampler,
-                  global_skip=s.global_skip)
-    if s.global_skip:
-        # A zero last layer: the untrained network is exactly bicubic, and only learns the residual.
-        last = net.upsample[-2] if s.upsampler == "espcn" else net.upsample[-1]
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
-    return net
+    return get_net("srresnet", scale=s.scale, blocks=s.blocks, width=s.width, upsampler=s.upsampler,
+                   global_skip=s.global_skip)
 
 
 def check_stage_one(config: TrainConfig) -> None:
@@ -80,7 +74,7 @@ def load_hr_folder(folder: str | Path, *, scale: int) -> list[torch.Tensor]:
 
 class SRGANTask:
     kind = "srgan"
-    owns_init = True  # PyTorch's default (He) initialisation, as SRResNet; a zero last layer with global_skip
+    owns_init = True  # PyTorch's default (He) initialisation (and, with global_skip, a zero last layer)
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
