@@ -135,9 +135,8 @@ def synthetic_images(n, *, size, seed):
     return torch.stack(images)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_srresnet_beats_bicubic_on_synthetic_images(seed):
+def gain_over_bicubic(seed):
+    """Y-PSNR of a tiny x2 SRResNet trained 200 steps, minus bicubic's, on held-out images."""
     torch.manual_seed(seed)
     train, test = synthetic_images(64, size=48, seed=seed), synthetic_images(8, size=48, seed=100 + seed)
     net = get_net("srresnet", scale=2, blocks=2, width=16, upsampler="espcn", global_skip=True)
@@ -153,5 +152,11 @@ def test_srresnet_beats_bicubic_on_synthetic_images(seed):
     small = downscale(test, 2)
     with torch.no_grad():
         ours = float(psnr_y(net(small).clamp(-1, 1), test, border=2).mean())
-    bicubic = float(psnr_y(upscale_bicubic(small, 2), test, border=2).mean())
-    assert ours > bicubic + 0.3, (ours, bicubic)
+    return ours - float(psnr_y(upscale_bicubic(small, 2), test, border=2).mean())
+
+
+@pytest.mark.slow
+def test_srresnet_beats_bicubic_on_synthetic_images():
+    # Three seeds, judged on the median (as every learning test here); seeds seen: +0.7 to +0.9 dB.
+    gains = sorted(gain_over_bicubic(seed) for seed in range(3))
+    assert gains[1] > 0.4 and gains[0] > 0, gains
