@@ -124,6 +124,10 @@ def test_train_srgan_both_stages_and_resume(tmp_path, capsys):
     assert code == 0 and "finished at iteration 4" in stdout, err
     log = [json.loads(line) for line in (run1 / "log.jsonl").read_text().splitlines()]
     assert {"loss_mse", "psnr", "psnr_bicubic"} <= set(log[-1])
+    # Stage-2 keys in stage 1 would change nothing: refused.
+    code, _, err = run_cli(capsys, "train", "srgan", "--data", data, "--out", tmp_path / "w",
+                           "--set", "srgan.features=vgg19:/nowhere.pth", *tiny)
+    assert code == 2 and "srgan.features applies to srgan.stage=gan only" in err
     # Stage 2 needs the stage-1 checkpoint, and its architecture.
     code, _, err = run_cli(capsys, "train", "srgan", "--data", data, "--scale", 2, "--out", tmp_path / "x",
                            "--set", "srgan.stage=gan", *tiny)

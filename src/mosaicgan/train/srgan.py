@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mosaicgan.checkpoint import read_metadata
-from mosaicgan.config import TrainConfig
+from mosaicgan.config import SRGANConfig, TrainConfig
 from mosaicgan.data.images import is_image_name, pil_to_tensor, read_image
 from mosaicgan.data.sr_pairs import SRPairs
 from mosaicgan.errors import UserError
@@ -34,6 +34,8 @@ from mosaicgan.ops.sr import crop_to_multiple, downscale, upscale_bicubic
 from mosaicgan.train.sr_features import feature_network
 from mosaicgan.train.task import set_requires_grad
 
+# Keys that only stage gan reads: set away from their defaults in stage mse they would change nothing.
+_GAN_KEYS = ("features", "feature_layer", "content_weight", "adversarial_weight", "mse_weight", "ndf")
 # Config keys that fix the generator's architecture (in stage gan they must match run.init_from's).
 _ARCH_KEYS = ("scale", "blocks", "width", "upsampler", "global_skip")
 
@@ -84,6 +86,11 @@ class SRGANTask:
         betas = (config.optim.beta1, config.optim.beta2)
         if self.gan:
             check_stage_one(config)
+        else:
+            defaults = SRGANConfig()
+            for key in _GAN_KEYS:
+                if getattr(s, key) != getattr(defaults, key):
+                    raise UserError(f"srgan.{key} applies to srgan.stage=gan only; remove it (or set srgan.stage=gan)")
         self.gen = build_generator(config)  # stage gan: the loop loads run.init_from's weights into it
         self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=config.optim.lr, betas=betas)
         if self.gan:
