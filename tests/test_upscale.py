@@ -149,3 +149,24 @@ def test_train_srgan_both_stages_and_resume(tmp_path, capsys):
     assert code == 0, err
     with Image.open(out / "small.png") as up:
         assert up.size == (22, 18)
+
+
+def test_shipped_model_is_the_default_and_sharpens(tmp_path, capsys):
+    # grace_hopper is a coral_test_data photo (in the training data): this checks that the shipped
+    # file loads as the default and runs as trained, not how well it generalises (see the benchmark).
+    from mosaicgan.data.images import pil_to_tensor, read_image
+    from mosaicgan.metrics import psnr_y
+    from mosaicgan.ops.sr import crop_to_multiple, downscale, upscale_bicubic
+
+    upscaler = Upscaler.from_checkpoint(None)
+    assert upscaler.scale == 4
+    hr = crop_to_multiple(pil_to_tensor(read_image("tests/fixtures/grace_hopper.jpg", mode="RGB"))[None], 4)
+    small = downscale(hr, 4)
+    ours = float(psnr_y(upscaler(small[0])[None], hr, border=4))
+    assert ours > float(psnr_y(upscale_bicubic(small, 4), hr, border=4)) + 0.5
+    img = tmp_path / "small.png"
+    Image.new("L", (7, 5), 128).save(img)
+    code, stdout, err = run_cli(capsys, "upscale", img, "--out", tmp_path / "out", "--quiet")
+    assert code == 0, err
+    with Image.open(tmp_path / "out" / "small.png") as up:
+        assert up.size == (28, 20) and up.mode == "L"
