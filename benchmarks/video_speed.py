@@ -39,18 +39,28 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
     from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
     from mosaicgan.infer.video_io import EncodeOptions
 
-    if region == "faces":
-        request = RegionRequest(kind="faces")
+    args = dict(zip(extra[::2], extra[1::2]))
+    if region in ("faces", "censor"):
+        request = RegionRequest(kind="faces", face_flip=args.get("--mirror", "1") == "1")
     else:
         request = RegionRequest(kind="boxes", boxes=((100, 100, 300, 300),))
     finder = RegionFinder(request)
-    args = dict(zip(extra[::2], extra[1::2]))
     steady = SteadyOptions(detect_every=int(args.get("--detect-every", 1)),
                            detect_side=int(args.get("--detect-side", 0)))
     encode = EncodeOptions(preset=args.get("--preset", "medium"))
-    startup = time.perf_counter() - t_start
-    t0, cpu0 = time.perf_counter(), _cpu()
-    result = add_mosaic_video(clip, out, finder=finder, options=MosaicOptions(), steady=steady, encode=encode)
+    if region.startswith("remove"):
+        from mosaicgan.infer.remove_video import RemoveVideoOptions, remove_mosaic_video
+        from mosaicgan.infer.restore import load_restorer
+
+        restorer = load_restorer()
+        startup = time.perf_counter() - t_start
+        t0, cpu0 = time.perf_counter(), _cpu()
+        result = remove_mosaic_video(clip, out, restorer=restorer, encode=encode,
+                                     options=RemoveVideoOptions(steady=region == "remove"))
+    else:
+        startup = time.perf_counter() - t_start
+        t0, cpu0 = time.perf_counter(), _cpu()
+        result = add_mosaic_video(clip, out, finder=finder, options=MosaicOptions(), steady=steady, encode=encode)
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     return {"frames": result.frames, "wall_s": round(wall, 2), "fps": round(result.frames / wall, 1),
             "cpu_ms_per_frame": round(1000 * cpu / result.frames, 1),
@@ -100,6 +110,11 @@ def main() -> None:
     p.add_argument("--preset", default="medium")
     p.add_argument("--detect-every", type=int, nargs="+", default=[1, 4])
     p.add_argument("--detect-side", type=int, nargs="+", default=[0, 640])
+    p.add_argument("--mirror", type=int, nargs="+", default=[1], choices=[0, 1],
+                   help="faces scored also on the mirror image (1, the default) or not (0, --no-mirror)")
+    p.add_argument("--remove", action="store_true",
+                   help="also `remove` on each clip censored by `add --faces` (a mosaic that follows the moving "
+                        "face), steadied and frame by frame")
     p.add_argument("--keep", type=Path, default=None, help="folder to keep the clips in (default: temporary)")
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -112,15 +127,25 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         clip = make(folder, size, args.seconds)
-        runs = [("box", [])] + [("faces", ["--detect-every", str(k), "--detect-side", str(side)])
-                                for k in args.detect_every for side in args.detect_side]
+        runs = [("box", [])] + [("faces", ["--detect-every", str(k), "--detect-side", str(side), "--mirror", str(m)])
+                                for k in args.detect_every for side in args.detect_side for m in args.mirror]
         for region, extra in runs:
             row = run_child(clip, folder / f"out_{size}_{region}.mp4", region, [*extra, "--preset", args.preset])
-            label = f" every {extra[1]}" + (f" side {extra[3]}" if extra[3] != "0" else "") if extra else ""
+            label = (f" every {extra[1]}" + (f" side {extra[3]}" if extra[3] != "0" else "")
+                     + (" no mirror" if extra[5] == "0" else "")) if extra else ""
             row.update({"size": f"{size}p", "region": region + label,
                         "load": round(os.getloadavg()[0], 1)})
             rows.append(row)
             print(json.dumps(row), flush=True)
+        if args.remove:
+            censored = folder / f"censored_{size}.mp4"
+            if not censored.exists():
+                run_child(clip, censored, "censor", ["--detect-every", "4", "--detect-side", "0", "--preset", "veryfast"])
+            for region in ("remove", "remove-no-steady"):
+                row = run_child(censored, folder / f"out_{size}_{region}.mp4", region, ["--preset", args.preset])
+                row.update({"size": f"{size}p", "region": region.replace("-", " "), "load": round(os.getloadavg()[0], 1)})
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     if not args.no_memory:
         for seconds in args.memory_seconds:
             clip = make(folder, args.memory_size, seconds)
@@ -133,7 +158,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     print("\nfps: wall clock; CPU ms/frame: user+sys of the process per frame (all threads), the load-free "
           "figure: 2 idle cores give at most 2000 / that fps")
-    print("\n| clip | region | frames | fps | CPU ms/frame | decode s | find s | mosaic s | encode s | peak MiB "
+    print("\n| clip | region | frames | fps | CPU ms/frame | decode s | find s | mosaic/restore s | encode s | peak MiB "
           "| load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
@@ -141,7 +166,7 @@ def main() -> None:
         name = r["size"] + (f" {r['clip_s']:g} s" if "clip_s" in r else "")
         print(f"| {name} | {r['region']} | {r['frames']} | {r['fps']} | {r['cpu_ms_per_frame']} | {s['decode']} | "
               f"{s['find']} | "
-              f"{s['mosaic']} | {s['encode']} | {r['peak_rss_mib']} | {r['load']} |")
+              f"{s.get('mosaic', s.get('restore'))} | {s['encode']} | {r['peak_rss_mib']} | {r['load']} |")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from mosaicgan.infer.add_video import SteadyOptions, add_mosaic_video, mosaic_fr
 from mosaicgan.infer.mosaic_core import MosaicOptions, mosaic_image
 from mosaicgan.infer.region_finder import Region, RegionFinder, RegionRequest
 from mosaicgan.ops.masks import Box, boxes_to_mask
-from video_clips import make_clip, read_audio, read_frames
+from video_clips import make_clip, read_audio, read_frames, read_subtitles
 
 # Grace Hopper's face in grace_hopper.jpg (256 x 300), x0, y0, x1, y1: the inner part of the
 # box the face detector finds there, so it lies inside any mosaic of the face.
@@ -125,7 +125,9 @@ def test_steadied_faces_flicker_less_than_frame_by_frame(tmp_path):
     for steady in (False, True):
         out = tmp_path / f"steady_{steady}.mp4"
         finder = JitteryFaces([(16, 20, 56, 64)] * 30)
-        add_mosaic_video(clip.path, out, finder=finder, options=options, steady=SteadyOptions(steady=steady))
+        # Frame by frame: every frame searched; steadied: the defaults (1 frame in 4 searched).
+        steady_options = SteadyOptions() if steady else SteadyOptions(steady=False, detect_every=1)
+        add_mosaic_video(clip.path, out, finder=finder, options=options, steady=steady_options)
         frames, _, _ = read_frames(out)
         figures[steady] = flicker(frames, (10, 14, 62, 70))
     assert figures[True] < 0.5 * figures[False], figures
@@ -343,3 +345,42 @@ def test_a_box_outside_the_video_is_refused_before_writing(tmp_path):
     with pytest.raises(UserError, match="outside"):
         add_mosaic_video(clip.path, tmp_path / "o.mp4", finder=finder, options=MosaicOptions())
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_subtitles_are_copied_where_the_container_takes_them_and_said_so_where_not(capsys, tmp_path):
+    cues = [(0, 400, "hello"), (500, 900, "world")]
+    clip = make_clip(tmp_path / "talk.mkv", width=64, height=48, frames=25, photo=None, subtitles=cues)
+    assert read_subtitles(clip.path) == [(b"hello", 0.0), (b"world", 0.5)]
+    code, _, err = run_cli(capsys, "add", clip.path, "--out", tmp_path / "out", "--box", "0,0,16,16", "--quiet")
+    assert code == 0, err
+    kept = tmp_path / "out" / "talk.mkv"
+    assert read_subtitles(kept) == read_subtitles(clip.path)  # stream-copied, at their times
+    assert read_audio(kept)[1] == read_audio(clip.path)[1]
+    code, _, err = run_cli(capsys, "add", clip.path, "--out", tmp_path / "talk.mp4", "--box", "0,0,16,16", "--quiet")
+    assert code == 0 and "talk.mkv: the output container cannot hold subtitle stream" in err, err
+    frames, _, facts = read_frames(tmp_path / "talk.mp4")
+    assert len(frames) == 25 and len(facts["audio"]) == 1
+    import av
+
+    with av.open(str(tmp_path / "talk.mp4")) as c:
+        assert not c.streams.subtitles
+
+
+def test_faces_on_video_take_the_face_shape_of_images(tmp_path):
+    clip = make_clip(tmp_path / "still.mp4", width=128, height=96, frames=12, photo_size=64, static=True,
+                     shapes=0, audio=False)
+    frames_in, _, _ = read_frames(clip.path)
+    corner, centre = (slice(16, 21), slice(16, 21)), (slice(40, 56), slice(32, 48))
+    change = {}
+    for shape in ("ellipse", "box"):
+        finder = JitteryFaces([(16, 16, 64, 80)] * 12, jitter=0, miss_every=10**6)
+        finder.request = RegionRequest(kind="faces", face_shape=shape)
+        out = tmp_path / f"{shape}.mp4"
+        add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(block=4), steady=SteadyOptions())
+        frames_out, _, _ = read_frames(out)
+        change[shape] = [np.mean([np.abs(a[ys, xs].astype(int) - b[ys, xs]).mean() for a, b in
+                                  zip(frames_in, frames_out)]) for ys, xs in (corner, centre)]
+    # Mosaicked in the middle either way; the box's corner lies outside the ellipse, so there
+    # only the codec's noise remains.
+    assert change["ellipse"][1] > 10 and change["box"][1] > 10, change
+    assert change["ellipse"][0] < 0.4 * change["box"][0], change

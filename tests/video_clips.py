@@ -28,8 +28,11 @@ def make_clip(path: Path, *, width: int = 128, height: int = 96, frames: int = 3
               photo: str | None = "grace_hopper.jpg", photo_size: int | None = None, motion: float = 1.5,
               static: bool = False, noise: float = 0.0, audio: bool = True, vfr: bool = False, rotation: int = 0,
               codec: str | None = None, seed: int = 0, shapes: int = 3, pix_fmt: str = "yuv420p",
-              metadata: dict[str, str] | None = None) -> Clip:
-    """Write a clip; returns where the photo is in every frame (in the frames as coded)."""
+              metadata: dict[str, str] | None = None, subtitles: list[tuple[int, int, str]] | None = None) -> Clip:
+    """Write a clip; returns where the photo is in every frame (in the frames as coded).
+    subtitles: (start ms, end ms, text) cues as a SubRip stream (Matroska only: PyAV cannot
+    open the subrip or mov_text encoders, so the cues are written as an .srt file beside the
+    clip and its packets copied in)."""
     rng = np.random.default_rng(seed)
     fmt = FORMATS[path.suffix.lower()]
     codec = codec or ("libvpx-vp9" if fmt == "webm" else "libx264")
@@ -47,6 +50,15 @@ def make_clip(path: Path, *, width: int = 128, height: int = 96, frames: int = 3
     if audio:
         a_codec = "libopus" if fmt == "webm" else ("pcm_s16le" if fmt in ("avi", "matroska") else "aac")
         a_stream = out.add_stream(a_codec, rate=sr, layout="mono")
+    s_stream, s_packets = None, []
+    if subtitles:
+        srt = path.with_suffix(".srt")
+        srt.write_text("".join(f"{k + 1}\n{_srt_time(a)} --> {_srt_time(b)}\n{text}\n\n"
+                               for k, (a, b, text) in enumerate(subtitles)))
+        with av.open(str(srt)) as cues:
+            s_stream = out.add_stream_from_template(cues.streams.subtitles[0])
+        with av.open(str(srt)) as cues:
+            s_packets = [(bytes(p), p.pts, p.duration) for p in cues.demux() if p.size]
     yy, xx = np.mgrid[0:height, 0:width]
     background = np.stack([xx * 255 // max(1, width - 1), yy * 255 // max(1, height - 1),
                            np.full_like(xx, 96)], axis=-1).astype(np.uint8)
@@ -99,8 +111,24 @@ def make_clip(path: Path, *, width: int = 128, height: int = 96, frames: int = 3
                 out.mux(packet)
         for packet in a_stream.encode():
             out.mux(packet)
+    for data, pts, duration in s_packets:
+        packet = av.Packet(data)
+        packet.stream, packet.pts, packet.dts, packet.duration = s_stream, pts, pts, duration
+        packet.time_base = Fraction(1, 1000)
+        out.mux(packet)
     out.close()
     return clip
+
+
+def _srt_time(ms: int) -> str:
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def read_subtitles(path: Path) -> list[tuple[bytes, float]]:
+    """The cues of the first subtitle stream: (text, start in seconds)."""
+    with av.open(str(path)) as c:
+        s = c.streams.subtitles[0]
+        return [(bytes(p), float(p.pts * p.time_base)) for p in c.demux(s) if p.size]
 
 
 def read_frames(path: Path) -> tuple[list[np.ndarray], list[float], dict]:

@@ -19,6 +19,8 @@ NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer",
 
 # Training arithmetic (train/loop.py): bf16 autocasts each step, weights stay float32.
 PRECISIONS = ("fp32", "bf16")
+# Inference arithmetic (infer/tile_plan.py): autocast around the forward; fp16 on CUDA only.
+INFER_PRECISIONS = ("fp32", "bf16", "fp16")
 
 # Super-resolution (nets/srresnet.py, train/srgan.py): training stages, factors, upsampling tails.
 SR_STAGES = ("mse", "gan")

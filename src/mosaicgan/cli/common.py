@@ -23,3 +23,46 @@ def progress_bar(total: int, *, desc: str, quiet: bool = False, unit: str = "img
 def plural(n: int, noun: str) -> str:
     """'1 image', '3 images': the count users read in every summary line."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def add_generator_run_flags(p: argparse.ArgumentParser) -> None:
+    """--precision, --tile, --tile-overlap: how a generator runs (translate, eval)."""
+    from mosaicgan.choices import INFER_PRECISIONS
+
+    p.add_argument("--precision", choices=INFER_PRECISIONS, default="fp32",
+                   help="arithmetic of the generator: bf16 autocast (faster on CPUs with AVX512-BF16 or AMX, "
+                        "and on GPUs), fp16 (CUDA only); weights stay as stored (default: fp32)")
+    p.add_argument("--tile", default="auto", metavar="N",
+                   help="run images larger than N x N pixels in overlapping tiles (N: a multiple of the "
+                        "network's size multiple, 256 for unet_256); 0: always whole images; auto: whole "
+                        "images while they fit in half the free memory, else the largest tiles that do")
+    p.add_argument("--tile-overlap", type=int, default=None, metavar="N",
+                   help="pixels shared by neighbouring tiles, blended (default: a quarter of the tile)")
+
+
+def generator_run_options(args: argparse.Namespace) -> dict:
+    """The Translator keyword arguments of the flags of `add_generator_run_flags`."""
+    from mosaicgan.errors import UserError
+
+    tile = None
+    if args.tile != "auto":
+        try:
+            tile = int(args.tile)
+        except ValueError:
+            raise UserError(f"--tile must be auto, 0 or a number of pixels, got {args.tile!r}") from None
+    return {"precision": args.precision, "tile": tile, "overlap": args.tile_overlap}
+
+
+def add_encode_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The flags every video command takes (encoder, part of the video, --resume); returns the group."""
+    video = p.add_argument_group("videos")
+    video.add_argument("--codec", default=None,
+                       help="video encoder (default libx264; libvpx-vp9 for .webm; also libx265, libsvtav1, mpeg4)")
+    video.add_argument("--crf", type=int, default=18, help="encoder quality, lower is better (default 18)")
+    video.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
+    video.add_argument("--start", type=float, default=0.0, metavar="SEC", help="begin at this time (seconds)")
+    video.add_argument("--duration", type=float, default=None, metavar="SEC", help="process this many seconds")
+    video.add_argument("--resume", action="store_true",
+                       help="work in segments of 250 frames kept in .NAME.resume/ beside the output, so that "
+                            "rerunning the same command after an interruption continues where it stopped")
+    return video

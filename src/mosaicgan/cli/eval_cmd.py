@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from mosaicgan import choices
-from mosaicgan.cli.common import add_device_flag, plural
+from mosaicgan.cli.common import add_device_flag, add_generator_run_flags, generator_run_options, plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, metavar="FILE",
                    help="where to write the results (default: eval_SPLIT.json beside the checkpoint)")
     add_device_flag(p)
+    add_generator_run_flags(p)
     p.set_defaults(func=run)
 
 
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     # Checked before the (long) evaluation: a result printed but not saved would be lost.
     check_writable_file(out, flag="--json")
     translator = Translator.from_checkpoint(ckpt_path, direction=args.direction,
-                                            device=resolve_device(args.device or "auto"), keep_dropout=False)
+                                            device=resolve_device(args.device or "auto"), keep_dropout=False,
+                                            **generator_run_options(args))
     data_direction = args.direction
     spec = MODELS.get(meta["kind"])
     if spec is not None and len(spec.generators) == 1:
@@ -89,7 +91,14 @@ def run_sr(args: argparse.Namespace, ckpt_path: Path) -> int:
         raise UserError("--masks scores restorers; a super-resolution checkpoint is scored on whole images")
     out = args.json or ckpt_path.parent / f"eval_sr_{Path(args.data).name}.json"
     check_writable_file(out, flag="--json")
-    upscaler = Upscaler.from_checkpoint(ckpt_path, device=resolve_device(args.device or "auto"))
+    options = generator_run_options(args)
+    if options["precision"] != "fp32":
+        raise UserError("--precision: super-resolution checkpoints are scored in fp32 (the figures the literature compares)")
+    tile = options["tile"]
+    tiles = {} if tile is None else {"tile": tile or 1 << 30}  # 0: whole images
+    if options["overlap"] is not None:
+        tiles["overlap"] = options["overlap"]
+    upscaler = Upscaler.from_checkpoint(ckpt_path, device=resolve_device(args.device or "auto"), **tiles)
     result = evaluate_sr(upscaler, root=args.data)
     result["checkpoint"] = str(ckpt_path)
     print(f"{args.data}: {plural(result['images'], 'image')}, x{result['scale']}, {result['metric']}")

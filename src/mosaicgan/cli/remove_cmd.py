@@ -1,4 +1,4 @@
-"""`mosaicgan remove`: restore the mosaics in images (found, or where a mask says)."""
+"""`mosaicgan remove`: restore the mosaics in images and videos (found, or where a mask says)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, plural, progress_bar
+from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, add_encode_flags, plural, progress_bar
 
 FACE_WARNING = ("warning: a restored region looks like a face. It is not the person's face: the restorer "
                 "invented it from the block means. Never use it to identify anyone.")
@@ -31,15 +31,18 @@ def grid_arg(text: str):
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "remove", help="restore mosaicked (pixelated) regions of images; the result is synthesized",
+        "remove", help="restore mosaicked (pixelated) regions of images and videos; the result is synthesized",
         description="Restore the mosaics in each image and write the result under --out with the same name, size "
                     "and format (inputs are never overwritten). Without --mask the mosaics are found (block grids "
                     "at any offset and size, also after JPEG); with --mask they are restored where the mask is "
                     "white. What the restorer puts there is invented from the block means, not recovered; every "
                     "output says so in its metadata (`mosaicgan info FILE`). Images where nothing is found are not "
-                    "written, and are listed (exit status 3 when no image is written).")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (not an input's folder)")
+                    "written, and are listed (exit status 3 when no image is written). Videos (found by content) are "
+                    "restored frame by frame and written with their timing, audio and rotation; a mosaic that does "
+                    "not move keeps a still restoration.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, folders or glob patterns")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR|FILE",
+                   help="output folder (not an input's folder), or a video file name for one video")
     p.add_argument("--mask", type=Path, metavar="FILE|DIR",
                    help="where the mosaics are: a mask image (white = region) of the images' size, or a folder of "
                         "NAME.png / NAME_mask.png masks, one per image (default: find them)")
@@ -55,6 +58,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="JPEG/WebP output quality 1-100 (default: a JPEG keeps its input's estimated quality)")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the pixels the restorer changed")
     p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
+    video = add_encode_flags(p)
+    video.add_argument("--detect-every", type=int, default=8, metavar="N",
+                       help="search the whole frame for mosaics (with --mask: read each region's grid) 1 frame in "
+                            "N; in between, each mosaic found is followed on a crop around it (default 8)")
+    video.add_argument("--window", type=int, default=2,
+                       help="smooth each followed mosaic's box over N frames either side (default 2)")
+    video.add_argument("--bridge", type=int, default=4,
+                       help="follow a mosaic N frames before and after it is found (at least --detect-every - 1; "
+                            "default 4)")
+    video.add_argument("--tolerance", type=float, default=6.0, metavar="LEVELS",
+                       help="a block whose mean moved by at most this (0-255) since the previous frame keeps its "
+                            "restoration, shifted by that change (default 6; 0: restore every frame afresh)")
+    video.add_argument("--no-steady", action="store_true",
+                       help="every frame on its own, as an image (slower; the restoration flickers)")
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -65,14 +82,91 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.device import resolve_device
     from mosaicgan.infer.remove_files import RemoveOptions, check_inputs, remove_files
     from mosaicgan.infer.restore import load_restorer
+    from mosaicgan.infer.video_io import is_media_file
 
     options = RemoveOptions(mask=args.mask, grid=args.grid, grow=args.grow, feather=args.feather,
                             quality=args.quality, save_mask=args.save_mask, overwrite=args.overwrite)
     paths = expand_inputs(args.inputs)
-    plan = check_inputs(paths, out_dir=args.out, options=options)
+    videos = [p for p in paths if is_media_file(p)]
+    paths = [p for p in paths if p not in videos]
+    if videos:
+        out_dir, video_plan, video_options = _check_videos(videos, args, images=bool(paths))
+    else:
+        out_dir, video_plan = args.out, {}
+    plan = check_inputs(paths, out_dir=out_dir, options=options) if paths else {}
     restorer = load_restorer(args.checkpoint, device=resolve_device(args.device or "auto"))
-    with progress_bar(len(paths), desc="remove", quiet=args.quiet) as bar:
-        result = remove_files(paths, restorer=restorer, out_dir=args.out, options=options, plan=plan, progress=bar)
+    written = 0
+    if paths:
+        with progress_bar(len(paths), desc="remove", quiet=args.quiet) as bar:
+            result = remove_files(paths, restorer=restorer, out_dir=out_dir, options=options, plan=plan, progress=bar)
+        written += len(result.written)
+        _report_images(result, args, restorer)
+    not_written = []
+    for video in videos:
+        done = _remove_video(video, video_plan[video], args, restorer=restorer, options=video_options)
+        if done.written:
+            written += 1
+            print(f"wrote {video_plan[video]} ({plural(done.frames, 'frame')}, {done.frames_with_region} restored "
+                  f"with {restorer.name}; synthesized detail, not the original)")
+        else:
+            not_written.append(video)
+    sys.stdout.flush()
+    if not_written:
+        what = "no mosaic grid found inside the mask" if args.mask else "no mosaic found"
+        names = ", ".join(p.name for p in not_written[:10])
+        print(f"{what} in {plural(len(not_written), 'video')}, not written: {names}", file=sys.stderr)
+    return 0 if written else NOTHING_DONE
+
+
+def _check_videos(videos, args: argparse.Namespace, *, images: bool):
+    """Everything about the videos that can be known wrong before anything is written."""
+    from mosaicgan.atomic import check_writable_dir, check_writable_file
+    from mosaicgan.errors import UserError
+    from mosaicgan.infer.add_video import plan_video_outputs
+    from mosaicgan.infer.remove_video import RemoveVideoOptions, check_remove_video
+
+    if args.save_mask:
+        raise UserError("--save-mask is for images; videos do not write masks")
+    if args.mask is not None and args.mask.is_dir():
+        raise UserError("--mask for videos is one mask file (white = region), used for every frame", path=args.mask)
+    out_dir, plan = plan_video_outputs(videos, args.out, images=images, overwrite=args.overwrite)
+    if out_dir == args.out:
+        check_writable_dir(args.out)
+    else:
+        check_writable_file(args.out, flag="--out")
+    options = RemoveVideoOptions(grid=args.grid, grow=args.grow, feather=args.feather, steady=not args.no_steady,
+                                 detect_every=args.detect_every, window=args.window, bridge=args.bridge,
+                                 tolerance=args.tolerance)
+    for video in videos:
+        check_remove_video(video, plan[video], options=options, mask=args.mask, encode=_encode(args),
+                           start=args.start, duration=args.duration, resume=args.resume)
+    return out_dir, plan, options
+
+
+def _encode(args: argparse.Namespace):
+    from mosaicgan.infer.video_io import EncodeOptions
+
+    return EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
+
+
+def _remove_video(video: Path, out: Path, args: argparse.Namespace, *, restorer, options):
+    from mosaicgan.infer.remove_video import remove_mosaic_video
+
+    try:
+        with progress_bar(0, desc=video.name, quiet=args.quiet, unit="frame") as bar:
+            done = remove_mosaic_video(video, out, restorer=restorer, options=options, mask=args.mask,
+                                       encode=_encode(args), start=args.start, duration=args.duration,
+                                       progress=bar, resume=args.resume)
+    except KeyboardInterrupt:
+        if args.resume:
+            print(f"{video.name}: finished segments are kept; run the same command to continue", file=sys.stderr)
+        raise
+    for what in done.dropped_streams:
+        print(f"{video.name}: the output container cannot hold {what}; left out", file=sys.stderr)
+    return done
+
+
+def _report_images(result, args: argparse.Namespace, restorer) -> None:
     masks = f" and {plural(len(result.masks), 'mask')}" if result.masks else ""
     print(f"restored {plural(len(result.written), 'image')}{masks} into {args.out} with {restorer.name} "
           "(synthesized detail, not the original)")
@@ -90,4 +184,3 @@ def run(args: argparse.Namespace) -> int:
     if result.no_metadata:
         print(f"{plural(len(result.no_metadata), 'output')} in a format without metadata (BMP, PPM): they cannot say "
               "they were restored", file=sys.stderr)
-    return 0 if result.written else NOTHING_DONE

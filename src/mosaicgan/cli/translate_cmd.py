@@ -6,14 +6,15 @@ import argparse
 from pathlib import Path
 
 from mosaicgan import choices
-from mosaicgan.cli.common import add_device_flag, plural, progress_bar
+from mosaicgan.cli.common import (add_device_flag, add_generator_run_flags, generator_run_options, plural,
+                                  progress_bar)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("translate", help="translate images with a trained generator",
                        description="Translate images with a pix2pix or CycleGAN checkpoint. Any image size "
-                                   "(padded for the network, cropped back); grey, RGB, RGBA and palette inputs; "
-                                   "the architecture comes from the checkpoint.")
+                                   "(padded for the network, cropped back; in tiles when too large for the memory); "
+                                   "grey, RGB, RGBA and palette inputs; the architecture comes from the checkpoint.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     p.add_argument("--checkpoint", required=True, metavar="CKPT", help="a .safetensors checkpoint or a run folder")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (PNG files)")
@@ -23,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="K outputs per input (generators that keep dropout on at test time)")
     p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
     add_device_flag(p)
+    add_generator_run_flags(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     check_writable_dir(args.out)
     paths = expand_inputs(args.inputs)
     translator = Translator.from_checkpoint(args.checkpoint, direction=args.direction,
-                                            device=resolve_device(args.device or "auto"))
+                                            device=resolve_device(args.device or "auto"), **generator_run_options(args))
     with progress_bar(len(paths), desc="translate", quiet=args.quiet) as bar:
         written = translate_files(paths, translator=translator, out_dir=args.out, batch_size=args.batch_size,
                                   samples=args.samples, progress=bar, overwrite=args.overwrite)

@@ -12,6 +12,7 @@ Per-frame cores
   region_finder.py  RegionRequest (mask file, boxes, faces, CAM class, random shapes) ->
                     RegionFinder(request).find(frame) -> Region(mask, info)
   translator.py     Translator.from_checkpoint(...)(batch) -> batch; translate_image(frame)
+  tile_plan.py      how a batch runs within memory (whole, fewer per forward, tiles); autocast
 
 One home each for files
   image_io.py       load_image(path, channels=) -> frame + alpha (EXIF-upright);
@@ -23,14 +24,20 @@ One home each for files
 File loops (one per command)
   add_files.py        `add`          translate_files.py  `translate`
   evaluate.py         `eval`         make_pairs.py       `make-pairs`
+  export_onnx.py      `export`: a generator or the restorer as ONNX, checked with onnxruntime
 
 Videos (adapt streams to the same cores)
   video_io.py         is_media_file (by content); VideoInput (frames as arrays, upright, with
                       pts); VideoOutput (encode with the input's timestamps, rotation, stream-copy
                       of audio/subtitles); EncodeOptions
-  video_pipeline.py   the streaming loop: decode / find + mosaic / encode threads; mosaic_frame
+  video_pipeline.py   the streaming loop: decode / frame stage / encode threads
+  video_job.py        one video job: atomic or resumable write around the loop
+  video_mosaic.py     add's frame stage: find regions (steadied), mosaic_frame
   steady.py           Steadier: boxes -> tracks, smoothed, short misses bridged (no pixels)
-  add_video.py        `add` on a video: output names, checks, provenance tags, atomic write
+  add_video.py        `add` on a video: output names, checks, provenance tags
+  video_restore.py    remove's frame stage: mosaics found 1 frame in N, followed on crops
+  remove_temporal.py  StillRegions: restorations held where the block means did not move
+  remove_video.py     `remove` on a video: checks, provenance tags
   video_resume.py     --resume: segments kept across an interruption, joined without re-encoding
 
 Model-free tools (mosaic, masks, boxes) need no checkpoint; `translate`/`eval` run a

@@ -118,6 +118,27 @@ def read_provenance(path: str | Path) -> dict | None:
     return None
 
 
+def read_video_provenance(path: str | Path) -> dict | None:
+    """The record a video written by `remove` carries in its container tags (`mosaicgan`), or
+    None (also for `add` outputs, whose tags record a mosaic, not a restoration)."""
+    import av
+
+    from mosaicgan.errors import UserError
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            # Matroska gives its tag names back upper-cased.
+            text = {k.lower(): v for k, v in container.metadata.items()}.get(KEY)
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
+        raise UserError(f"not a readable video ({' '.join(str(err).split())[:160]})", path=path) from None
+    try:
+        record = json.loads(text) if text else None
+    except ValueError:
+        return None
+    ok = isinstance(record, dict) and str(record.get("software", "")).startswith("mosaicgan")
+    return record if ok and record.get("synthesized") else None
+
+
 def _decode_comment(raw: bytes) -> str:
     if raw.startswith(_UNICODE):
         body = raw[len(_UNICODE):]

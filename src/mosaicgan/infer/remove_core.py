@@ -72,6 +72,20 @@ def split_regions(mask: torch.Tensor) -> list[tuple[Box, torch.Tensor]]:
     return regions
 
 
+def region_weights(region: torch.Tensor, *, mask: torch.Tensor | None = None, grow: int = 0,
+                   feather: int = 0) -> torch.Tensor:
+    """How much of the restoration each pixel takes for one region given as a full-frame bool
+    mask (H, W) (a video follows its regions this way): 1 inside (a soft user `mask` keeps its
+    grey levels there), grown by `grow` and feathered over `feather` pixels, as in
+    `remove_mosaics`. (H, W) in [0, 1]."""
+    soft = region.float()
+    if mask is not None:
+        soft = torch.where(region, mask.float(), soft)
+    if grow == 0 and feather == 0:
+        return soft
+    return feather_mask(grow_mask(soft[None], radius=grow), width=feather).reshape(soft.shape)
+
+
 def _tight(region: torch.Tensor) -> tuple[Box, torch.Tensor]:
     """A full-frame bool mask -> its box and the box-sized crop of it."""
     ys, xs = torch.nonzero(region, as_tuple=True)

@@ -72,12 +72,15 @@ class FoundMosaic:
     blocks: int
 
 
-def find_mosaics(image: torch.Tensor, *, max_grids: int = 16) -> tuple[torch.Tensor, list[FoundMosaic]]:
+def find_mosaics(image: torch.Tensor, *, max_grids: int = 16,
+                 grids: list[Grid] | None = None) -> tuple[torch.Tensor, list[FoundMosaic]]:
     """All block mosaics in `image` ((C, H, W) in [-1, 1]).
 
     Returns (mask (1, H, W) float 0/1 over every mosaic found, one FoundMosaic per connected
     region); an empty mask and list when there is none. max_grids: how many proposed grids
-    are checked block by block (the cost grows with it).
+    are checked block by block (the cost grows with it). grids: check only these (in the
+    image's coordinates), skipping the search for candidates: a video follows a mosaic
+    found in an earlier frame this way, at a fraction of the cost.
     """
     y = luma(image)
     rgb = _pixels(image)
@@ -85,7 +88,9 @@ def find_mosaics(image: torch.Tensor, *, max_grids: int = 16) -> tuple[torch.Ten
     votes_x, votes_y = step_votes(y)
     groups = []  # (whole blocks, pixels, grid that found them)
     # Blocks narrower than MIN_SIDE are left out: stripes (cloth, blinds) make such grids.
-    grids = [g for g in _candidate_grids(votes_x, votes_y) if min(g.block) >= MIN_SIDE]
+    if grids is None:
+        grids = _candidate_grids(votes_x, votes_y)
+    grids = [g for g in grids if min(g.block) >= MIN_SIDE]
     for grid in grids[:max_grids]:
         for core in _mosaic_blocks(y, votes_x, votes_y, grid):
             groups.append((int(core.sum()) * grid.block_h * grid.block_w, core, grid))

@@ -1,0 +1,257 @@
+"""The frame stage of `add` on a video (see `video_pipeline`): find regions, mosaic.
+
+A mask file or boxes say where, so they are found once and used for every frame. Faces (and
+CAM) are searched every `detect_every` frames, in a thread of their own (so the search
+overlaps the mosaic and the encoder; `RegionFinder.find_batch` where the finder has one), on
+a copy scaled to `detect_side`, and pass through `steady.Steadier`, which tracks the boxes,
+smooths them and bridges short misses. A frame
+gets the mosaic of `mosaic_core.mosaic_image`, run on the part of the frame that the
+region's blocks cover (`mosaic_frame`: the result is the whole-frame result, because the crop
+starts on a block line and reaches past the grow, feather and blur margins).
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mosaicgan.errors import UserError
+from mosaicgan.infer.mosaic_core import MosaicOptions, block_for, mosaic_generator, mosaic_image
+from mosaicgan.infer.region_finder import RegionFinder
+from mosaicgan.infer.steady import BlockHold, Steadier
+from mosaicgan.infer.video_pipeline import END, Stage, VideoResult, put_unless
+from mosaicgan.ops.masks import Box, boxes_to_mask, mask_to_boxes
+from mosaicgan.ops.shapes import Ellipse, draw_shapes
+
+
+@dataclass(frozen=True)
+class SteadyOptions:
+    """window: frames either side that smooth a box (0: none). bridge: a region is kept for
+    this many frames before and after it was seen, so misses of up to 2 x bridge frames in a
+    row are covered. detect_every: search 1 frame in N (the others come from the tracks).
+    batch: frames searched per call of the detector (CenterFace costs less CPU per frame one
+    frame at a time than in batches on this CPU: 139 against 215 ms per 640 x 360 frame). detect_side: search a copy of the frame scaled so
+    its long side is at most this (0: full size; faster, but faces under about
+    min-face x frame/detect_side pixels are missed). steady=False: each frame's own region."""
+
+    steady: bool = True
+    window: int = 4
+    bridge: int = 4
+    detect_every: int = 4
+    batch: int = 1
+    detect_side: int = 0
+
+    def check(self) -> None:
+        if self.window < 0 or self.bridge < 0:
+            raise UserError(f"--window and --bridge must be >= 0, got {self.window} and {self.bridge}")
+        if self.detect_every < 1 or self.batch < 1:
+            raise UserError("--detect-every and the batch size must be >= 1")
+        if self.detect_side < 0 or 0 < self.detect_side < 64:
+            raise UserError(f"--detect-side must be 0 (full size) or at least 64 pixels, got {self.detect_side}")
+
+
+def mosaic_frame(frame: np.ndarray, mask: torch.Tensor, *, options: MosaicOptions,
+                 generator: torch.Generator | None = None) -> np.ndarray:
+    """`mosaic_image` on an array frame (H, W, 3) uint8/uint16, in place, computing only the
+    crop that the region's blocks, grow, feather and blur reach. mask: (H, W) in [0, 1]."""
+    box = _bbox(mask)
+    if box is None:
+        return frame
+    height, width = frame.shape[:2]
+    block = options.block if options.block is not None else None
+    margin = max(options.grow, 0) + options.feather
+    if block is None:
+        gy0, gx0 = max(0, box.y0 - margin), max(0, box.x0 - margin)
+        block = block_for(mask[gy0:box.y1 + margin, gx0:box.x1 + margin], options)
+    if options.style == "blur":
+        margin += math.ceil(1.5 * block) + 1
+    # Out to block lines (the mosaic grid starts at the frame's corner), so every block the
+    # region meets is whole in the crop.
+    y0 = (max(0, box.y0 - margin) // block) * block
+    x0 = (max(0, box.x0 - margin) // block) * block
+    y1 = min(height, -(-(box.y1 + margin) // block) * block)
+    x1 = min(width, -(-(box.x1 + margin) // block) * block)
+    crop = frame[y0:y1, x0:x1]
+    scale = 255.0 if frame.dtype == np.uint8 else 65535.0
+    tensor = torch.from_numpy(crop).permute(2, 0, 1).float().mul_(2.0 / scale).sub_(1.0)
+    out = mosaic_image(tensor, mask[y0:y1, x0:x1], options=replace(options, block=block), generator=generator)
+    back = out.add_(1.0).mul_(scale / 2.0).round_().clamp_(0, scale).permute(1, 2, 0)
+    frame[y0:y1, x0:x1] = back.numpy().astype(frame.dtype)
+    return frame
+
+
+def _bbox(mask: torch.Tensor) -> Box | None:
+    m = mask.numpy() > 0
+    rows = np.flatnonzero(m.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(m.any(axis=0))
+    return Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+
+
+def _find_many(finder: RegionFinder, frames: list[np.ndarray], path: Path, *, side: int = 0) -> list[torch.Tensor]:
+    """The finder's masks for frames (H, W, 3), at the frames' size; searched at `side`."""
+    if not frames:
+        return []
+    height, width = frames[0].shape[:2]
+    scale = side / max(height, width) if side else 1.0
+    small = []
+    for f in frames:
+        f = f if f.dtype == np.uint8 else (f >> 8).astype(np.uint8)
+        if scale < 1.0:
+            f = cv2.resize(f, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        small.append(f)
+    find_batch = getattr(finder, "find_batch", None)  # a batched detector, where the finder has one
+    regions = find_batch(small, path=path) if find_batch else [finder.find(f, path=path) for f in small]
+    masks = [r.mask for r in regions]
+    if scale < 1.0:
+        masks = [F.interpolate(m[None, None], size=(height, width), mode="nearest")[0, 0] for m in masks]
+    return masks
+
+
+def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, steady: SteadyOptions, path: Path,
+                 result: VideoResult) -> Stage:
+    """The frame stage of `add`: each frame gets the mosaic over the region `finder` gives
+    (steadied over time for detected regions)."""
+    hold = BlockHold()
+    result.seconds.setdefault("mosaic", 0.0)
+
+    def options_for(mask: torch.Tensor) -> MosaicOptions:
+        if options.block is not None or not steady.steady:
+            return options
+        box = _bbox(mask)
+        grow = max(options.grow, 0)
+        sub = mask[max(0, box.y0 - grow):box.y1 + grow, max(0, box.x0 - grow):box.x1 + grow]
+        return replace(options, block=hold(block_for(sub, options)))
+
+    def mosaic(emit, pts: int, frame: np.ndarray, mask: torch.Tensor | None, index: int) -> None:
+        t0 = time.perf_counter()
+        if mask is not None:
+            generator = mosaic_generator(options, f"{path.name}#{index}")
+            frame = mosaic_frame(frame, mask, options=options_for(mask), generator=generator)
+        result.add_time("mosaic", time.perf_counter() - t0)
+        emit(pts, frame, mask is not None)
+
+    def stage(frames, emit) -> None:
+        if finder.detected:
+            _detected(frames, finder=finder, steady=steady, path=path, emit=lambda *a: mosaic(emit, *a),
+                      result=result)
+            return
+        fixed = None
+        for index, pts, frame in frames:
+            if fixed is None:
+                t0 = time.perf_counter()
+                fixed = finder.find(torch.zeros(3, 1, 1).expand(3, frame.shape[0], frame.shape[1]), path=path).mask
+                result.add_time("find", time.perf_counter() - t0)
+            mosaic(emit, pts, frame, fixed, index)
+
+    return stage
+
+
+def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path, emit,
+              result: VideoResult) -> None:
+    """Detected regions: a thread searches the frames (the slow part; torch, OpenCV and PyAV
+    release the GIL) while this one steadies, mosaics and hands frames on to the encoder."""
+    every = steady.detect_every
+    bridge = max(steady.bridge, every - 1)
+    found: queue.Queue = queue.Queue(maxsize=2 * every + 2 * steady.batch + 8)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def search() -> None:
+        try:
+            group: list[tuple[int, int, np.ndarray]] = []  # frames up to the last one to search
+            waiting = 0
+            for item in frames:
+                group.append(item)
+                waiting += item[0] % every == 0
+                if waiting == 0:  # nothing to search before it: on at once
+                    if not put_unless(found, (*group.pop(), None), stop):
+                        return
+                elif waiting == steady.batch:
+                    if not _search_group(group):
+                        return
+                    group, waiting = [], 0
+            if group:
+                _search_group(group)
+        except BaseException as err:  # noqa: BLE001  (handed to the stage's thread)
+            errors.append(err)
+        finally:
+            put_unless(found, END, stop)
+
+    def _search_group(group) -> bool:
+        searched = [g for g in group if g[0] % every == 0]
+        t0 = time.perf_counter()
+        masks = dict(zip([g[0] for g in searched], _find_many(finder, [g[2] for g in searched], path,
+                                                               side=steady.detect_side)))
+        result.add_time("find", time.perf_counter() - t0)
+        return all(put_unless(found, (*g, masks.get(g[0])), stop) for g in group)
+
+    thread = threading.Thread(target=search, daemon=True)
+    thread.start()
+    try:
+        # Faces are masked as on images: an ellipse inscribed in each (steadied) box of the
+        # head, or the box itself (--face-shape).
+        shape = finder.request.face_shape if finder.request.kind == "faces" else "box"
+        _steady_and_emit(found, steady=steady, bridge=bridge, emit=emit, shape=shape)
+    finally:
+        stop.set()
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, emit, shape: str) -> None:
+    steadier = None
+    waiting: dict[int, tuple[int, np.ndarray]] = {}
+    last_mask = None  # frame by frame: a frame not searched gets the last search's region
+    height = width = 0
+    while True:
+        item = found.get()
+        if item is END:
+            break
+        i, pts, frame, mask = item
+        if not steady.steady:
+            if mask is not None:
+                last_mask = mask if bool((mask > 0).any()) else None
+            emit(pts, frame, last_mask, i)
+            continue
+        if steadier is None:
+            height, width = frame.shape[:2]
+            # The window holds at least two searches either side, whatever --detect-every is.
+            window = max(steady.window, 2 * steady.detect_every)
+            steadier = Steadier(window=window, bridge=bridge, size=(width, height))
+        waiting[i] = (pts, frame)
+        boxes = None if mask is None else mask_to_boxes(mask)
+        for j, boxes_j in steadier.push(i, boxes):
+            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width, shape)
+    if steadier is not None:
+        for j, boxes_j in steadier.flush():
+            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width, shape)
+
+
+def _emit_boxes(item, boxes: list[Box], index: int, emit, height: int, width: int, shape: str = "box") -> None:
+    pts, frame = item
+    emit(pts, frame, regions_mask(boxes, height=height, width=width, shape=shape) if boxes else None, index)
+
+
+def regions_mask(boxes: list[Box], *, height: int, width: int, shape: str = "box") -> torch.Tensor:
+    """(H, W) 0/1: the boxes, or the ellipses inscribed in them (drawn in each box only)."""
+    if shape == "box":
+        return boxes_to_mask(boxes, height=height, width=width)[0]
+    mask = torch.zeros(height, width)
+    for b in boxes:
+        w, h = b.x1 - b.x0, b.y1 - b.y0
+        ellipse = Ellipse(cx=(w - 1) / 2, cy=(h - 1) / 2, rx=max(w / 2, 0.5), ry=max(h / 2, 0.5))
+        part = draw_shapes(ellipse, height=h, width=w)[0]
+        mask[b.y0:b.y1, b.x0:b.x1] = torch.maximum(mask[b.y0:b.y1, b.x0:b.x1], part)
+    return mask
