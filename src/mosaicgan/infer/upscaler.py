@@ -5,8 +5,9 @@ assets/README.md); any `srgan` checkpoint or run folder works the same way. Fram
 (C, H, W) in [-1, 1]; a grey frame goes through the network as RGB and comes back grey (BT.601
 luma). Tiling uses the shared `ops.tiles.run_tiled`: with an overlap of at least 4x the
 network's receptive radius (`receptive_radius`) the tiled result equals the whole-image one up
-to float rounding; the default overlap of 32 leaves differences far below one 8-bit level
-(measured in tests/test_upscale.py), at a third of the extra work.
+to float rounding. The default overlap of 32 is below that for the shipped model (radius 22) but
+its outputs differ from whole-image ones by at most 0.011 of an 8-bit level (Set14 baboon, tiles
+of 128: overlap 16 gives 0.45, 88 gives 5e-5), so no saved pixel changes, at less extra work.
 """
 
 from __future__ import annotations
