@@ -1,4 +1,8 @@
-"""How well `localize.mosaics.find_mosaics` finds mosaics, and how often it touches clean photos.
+"""How well the mosaic detectors find mosaics, and how often they touch clean photos.
+
+Detectors (--detector, default both): "net", the shipped network with the grid read inside
+each region it proposes (`localize.mosaic_net`), and "grid", the classical block-grid detector
+(`localize.mosaics.find_mosaics`).
 
 Held-out pairs: each photo of the dev split (Set5, Set14, BSD68; none is used to set anything
 in training) gets a region (1-2 random shapes, as make-pairs draws them) mosaicked by
@@ -15,6 +19,9 @@ found. The 16 files the data README calls not photos (checkerboards, label masks
 pattern, an MNIST digit, Set14's slide screenshot and drawing) are counted apart.
 
     PYTHONPATH=src .venv/bin/python benchmarks/mosaic_detect.py --data ../shared/data [--pairs 2] [--every N] [--json out.json]
+
+--sets Sun_Hays80,Urban100 makes the pairs from train photos instead (where the net's thresholds
+are set); --clean-sets limits the clean photos to some folders.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from PIL import Image
 
 from mosaicgan.data.images import pil_to_tensor, read_image
 from mosaicgan.localize.mosaic_grid import estimate_grid
+from mosaicgan.localize.mosaic_net import load_mosaic_detector
 from mosaicgan.localize.mosaics import find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.mosaic import pixelate
@@ -83,11 +91,11 @@ def iou(found: torch.Tensor, truth: torch.Tensor) -> float:
     return (a & b).sum().item() / union if union else 1.0
 
 
-def held_out(data: Path, *, pairs: int, seed: int, every: int = 1) -> dict:
-    photos = sorted(p for d in HELD_OUT for p in (data / d).iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
+def held_out(data: Path, *, finders: dict, pairs: int, seed: int, every: int = 1, sets: tuple[str, ...] = HELD_OUT) -> dict:
+    photos = sorted(p for d in sets for p in (data / d).iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
     # --every keeps each photo's own pairs (the seed depends on its index in the full list).
     photos = [(i, p) for i, p in enumerate(photos) if i % every == 0]
-    results = {"png": [], "jpeg": []}
+    results = {f"{name}/{fmt}": [] for name in finders for fmt in ("png", "jpeg")}
     for n, (i, path) in enumerate(photos):
         photo = pil_to_tensor(read_image(path, mode="RGB"))
         for k in range(pairs):
@@ -95,32 +103,37 @@ def held_out(data: Path, *, pairs: int, seed: int, every: int = 1) -> dict:
             image, mask, grid = make_pair(photo, generator=generator)
             for fmt in ("png", "jpeg"):
                 seen = encode(image, fmt)
-                start = time.perf_counter()
-                found_mask, regions = find_mosaics(seen)
-                seconds = time.perf_counter() - start
-                best = max(regions, key=lambda r: (r.mask & (mask[0] > 0.5)).sum().item(), default=None)
                 given = estimate_grid(seen, mask)
-                results[fmt].append({"photo": f"{path.parent.name}/{path.name}", "pair": k, "grid": grid.to_dict(),
-                                     "iou": iou(found_mask, mask), "grid_ok": best is not None and best.grid == grid,
-                                     "found_grid": None if best is None else best.grid.to_dict(),
-                                     "given_ok": given == grid, "regions": len(regions), "seconds": seconds})
+                for name, find in finders.items():
+                    start = time.perf_counter()
+                    found_mask, regions = find(seen)
+                    seconds = time.perf_counter() - start
+                    best = max(regions, key=lambda r: (r.mask & (mask[0] > 0.5)).sum().item(), default=None)
+                    results[f"{name}/{fmt}"].append({
+                        "photo": f"{path.parent.name}/{path.name}", "pair": k, "grid": grid.to_dict(),
+                        "iou": iou(found_mask, mask), "grid_ok": best is not None and best.grid == grid,
+                        "found_grid": None if best is None else best.grid.to_dict(),
+                        "given_ok": given == grid, "regions": len(regions), "seconds": seconds})
         print(f"\rheld-out {n + 1}/{len(photos)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return results
 
 
-def clean(data: Path, *, every: int = 1) -> list[dict]:
+def clean(data: Path, *, finders: dict, every: int = 1, sets: tuple[str, ...] = ()) -> list[dict]:
     files = sorted(p for p in data.rglob("*") if p.is_file() and p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+    if sets:
+        files = [p for p in files if p.relative_to(data).parts[0] in sets]
     files = files[::every]
     rows = []
     for i, path in enumerate(files):
         image = pil_to_tensor(read_image(path, mode="RGB"))
-        start = time.perf_counter()
-        mask, regions = find_mosaics(image)
         rel = str(path.relative_to(data))
-        rows.append({"file": rel, "photo": not any(s in rel for s in NOT_PHOTOS), "touched": bool(regions),
-                     "pixels": int(mask.sum().item()), "seconds": time.perf_counter() - start,
-                     "size": list(image.shape[1:])})
+        for name, find in finders.items():
+            start = time.perf_counter()
+            mask, regions = find(image)
+            rows.append({"detector": name, "file": rel, "photo": not any(s in rel for s in NOT_PHOTOS),
+                         "touched": bool(regions), "pixels": int(mask.sum().item()),
+                         "seconds": time.perf_counter() - start, "size": list(image.shape[1:])})
         print(f"\rclean {i + 1}/{len(files)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return rows
@@ -128,21 +141,35 @@ def clean(data: Path, *, every: int = 1) -> list[dict]:
 
 def summary(results: dict, rows: list[dict]) -> dict:
     out = {}
-    for fmt, recs in results.items():
+    for key, recs in results.items():
         if recs:
-            out[fmt] = {"pairs": len(recs), "mean_iou": float(np.mean([r["iou"] for r in recs])),
+            out[key] = {"pairs": len(recs), "mean_iou": float(np.mean([r["iou"] for r in recs])),
                         "median_iou": float(np.median([r["iou"] for r in recs])),
                         "iou_below_0.5": int(sum(r["iou"] < 0.5 for r in recs)),
+                        "nothing_found": int(sum(r["regions"] == 0 for r in recs)),
                         "grid_exact": float(np.mean([r["grid_ok"] for r in recs])),
                         "grid_given_mask_exact": float(np.mean([r["given_ok"] for r in recs])),
                         "seconds_per_image": float(np.mean([r["seconds"] for r in recs]))}
-    for name, keep in (("clean_photos", True), ("clean_not_photos", False)):
-        sel = [r for r in rows if r["photo"] == keep]
-        if sel:
-            out[name] = {"files": len(sel), "touched": int(sum(r["touched"] for r in sel)),
-                         "touched_share": float(np.mean([r["touched"] for r in sel])),
-                         "touched_files": [r["file"] for r in sel if r["touched"]],
-                         "seconds_per_image": float(np.mean([r["seconds"] for r in sel]))}
+    for detector in dict.fromkeys(r["detector"] for r in rows):
+        for name, keep in (("clean_photos", True), ("clean_not_photos", False)):
+            sel = [r for r in rows if r["photo"] == keep and r["detector"] == detector]
+            if sel:
+                out[f"{detector}/{name}"] = {
+                    "files": len(sel), "touched": int(sum(r["touched"] for r in sel)),
+                    "touched_share": float(np.mean([r["touched"] for r in sel])),
+                    "touched_files": [r["file"] for r in sel if r["touched"]],
+                    "seconds_per_image": float(np.mean([r["seconds"] for r in sel]))}
+    return out
+
+
+def finders(names: list[str], *, checkpoint: Path | None, threshold: float | None, seed: float | None) -> dict:
+    out = {}
+    for name in names:
+        if name == "grid":
+            out[name] = find_mosaics
+        else:
+            options = {k: v for k, v in (("threshold", threshold), ("seed", seed)) if v is not None}
+            out[name] = load_mosaic_detector(checkpoint, **options).find
     return out
 
 
@@ -155,11 +182,22 @@ def main() -> None:
     p.add_argument("--skip-clean", action="store_true")
     p.add_argument("--skip-pairs", action="store_true")
     p.add_argument("--json", type=Path, help="also write every record and the summary here")
+    p.add_argument("--detector", choices=("both", "net", "grid"), default="both")
+    p.add_argument("--checkpoint", type=Path, help="the net's checkpoint or run folder (default: the shipped one)")
+    p.add_argument("--threshold", type=float, help="the net's region threshold (default: the shipped setting)")
+    p.add_argument("--seed-threshold", type=float, help="the net's seed threshold (default: the shipped setting)")
+    p.add_argument("--sets", default=",".join(HELD_OUT), help="folders the pairs are made from (comma-separated)")
+    p.add_argument("--clean-sets", default="", help="only these folders' clean photos (default: all)")
     args = p.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
-    results = {"png": [], "jpeg": []} if args.skip_pairs else held_out(args.data, pairs=args.pairs, seed=args.seed, every=args.every)
-    rows = [] if args.skip_clean else clean(args.data, every=args.every)
+    found = finders(["net", "grid"] if args.detector == "both" else [args.detector], checkpoint=args.checkpoint,
+                    threshold=args.threshold, seed=args.seed_threshold)
+    sets = tuple(s for s in args.sets.split(",") if s)
+    results = {} if args.skip_pairs else held_out(args.data, finders=found, pairs=args.pairs, seed=args.seed,
+                                                  every=args.every, sets=sets)
+    clean_sets = tuple(s for s in args.clean_sets.split(",") if s)
+    rows = [] if args.skip_clean else clean(args.data, finders=found, every=args.every, sets=clean_sets)
     out = summary(results, rows)
     out["wall_seconds"] = time.perf_counter() - start
     print(json.dumps(out, indent=2))

@@ -15,7 +15,7 @@ TRAIN_BAD = [
     (["--crop-size", "-5"], "--crop-size"),
     (["--lr", "-1"], "--lr must be a positive number"),
     (["--lr", "nan"], "--lr must be a positive number, got nan"),
-    (["--workers", "-1"], "--workers"),
+    (["--workers", "-2"], "--workers"),  # -1 is auto
     (["--epochs", "-1"], "--epochs must be at least 0"),
     (["--stop-after", "-5"], "--stop-after must be at least 1"),
     (["--set", "nets.ngf=0"], "nets.ngf must be a number in [1, 1024], got 0"),

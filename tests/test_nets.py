@@ -8,7 +8,7 @@ from mosaicgan.nets.patchgan import receptive_field
 
 # Narrow versions of each network keep the test fast; the layer structure is unchanged.
 NARROW = {"generator": {"ngf": 8}, "discriminator": {"ndf": 8}, "classifier": {}, "detector": {},
-          "restorer": {"width": 8}, "upscaler": {"width": 8, "blocks": 2}}
+          "restorer": {"width": 8}, "segmenter": {"width": 8}, "upscaler": {"width": 8, "blocks": 2}}
 
 
 def small_input(net, kind):
@@ -42,6 +42,8 @@ def test_shape_range_and_round_trip(entry, tmp_path):
         assert y.min() >= -1 and y.max() <= 1
     elif entry.kind == "discriminator":
         assert y.shape[:2] == (2, 1) and y.ndim == 4
+    elif entry.kind == "segmenter":
+        assert y.shape == (2, 1, -(-x.shape[2] // net.out_stride), -(-x.shape[3] // net.out_stride))
     else:
         assert y.ndim == 2 and y.shape[0] == 2
 

@@ -54,10 +54,11 @@ def test_remove_with_a_mask_changes_only_the_region(tmp_path, capsys):
     assert "synthesized, not recovered" in capsys.readouterr().out
 
 
-def test_remove_finds_several_mosaics_itself(tmp_path):
+@pytest.mark.parametrize("detector", ["net", "grid"])
+def test_remove_finds_several_mosaics_itself(tmp_path, detector):
     src, region, _ = mosaicked(tmp_path, boxes=("20,20,90,80", "150,180,90,100"))
     out = tmp_path / "out"
-    assert main(["remove", str(src), "--out", str(out), "--save-mask", "--quiet"]) == 0
+    assert main(["remove", str(src), "--out", str(out), "--save-mask", "--detector", detector, "--quiet"]) == 0
     record = read_provenance(out / "photo.png")
     assert sorted(r["grid"] for r in record["regions"]) == ["13x13 offset 0,0", "9x9 offset 0,0"]
     assert all(r["found_by"] == "detector" for r in record["regions"])

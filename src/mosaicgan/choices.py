@@ -15,10 +15,11 @@ GAN_MODES = ("vanilla", "lsgan", "hinge", "wgan-gp")
 NORMS = ("batch", "instance", "none")
 INITS = ("normal", "xavier", "kaiming", "orthogonal")
 UPSAMPLES = ("deconv", "resize")  # transposed convolutions | nearest x2 + 3x3 conv
-NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer", "upscaler")
+NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer", "segmenter", "upscaler")
 
-# Training arithmetic (train/loop.py): bf16 autocasts each step, weights stay float32.
-PRECISIONS = ("fp32", "bf16")
+# Training arithmetic (train/precision.py): bf16/fp16 autocast each step, weights stay float32;
+# fp16 also scales the loss (a GradScaler per optimizer).
+PRECISIONS = ("fp32", "bf16", "fp16")
 # Inference arithmetic (infer/tile_plan.py): autocast around the forward; fp16 on CUDA only.
 INFER_PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -38,6 +39,12 @@ PREPROCESS = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", 
 
 # Mosaic styles (ops/mosaic.py): block mean, block median, one random pixel per block, Gaussian blur.
 MOSAIC_STYLES = ("average", "median", "random", "blur")
+
+# How `remove` finds mosaics with no mask (infer/remove_core.mosaic_finder): the shipped network
+# proposes regions and the classical grid reader confirms each (localize/mosaic_net.py), or the
+# classical block-grid detector alone (localize/mosaics.py).
+MOSAIC_DETECTORS = ("net", "grid")
+DEFAULT_MOSAIC_DETECTOR = "net"  # better on every figure of benchmarks/mosaic_detect.py
 
 # Where a region comes from (infer/region_finder.py). Detectors may find nothing in an image;
 # make-pairs draws its regions itself, so it takes no mask file or boxes.

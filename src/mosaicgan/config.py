@@ -43,7 +43,7 @@ class DataConfig:
     flip: bool = True
     serial: bool = False  # unaligned: take B in order instead of at random
     max_items: int = 0  # 0 = all
-    num_workers: int = 2
+    num_workers: int = -1  # loader processes; -1: one fewer than the usable CPUs, at most 4
     val_fraction: float = 0.2  # classifier: share of each class's images held out for validation
 
 
@@ -105,6 +105,7 @@ class MosaicConfig:
     jpeg_quality_max: int = 95
     full_prob: float = 0.1  # share of crops mosaicked all over
     grow_prob: float = 0.3  # share whose given mask is grown beyond the mosaic (by up to a block)
+    clean_prob: float = 0.35  # detector: share of crops left clean (the negatives)
     samples_per_epoch: int = 3200
 
 
@@ -139,7 +140,9 @@ class RunConfig:
     sample_every: int = 500
     save_every: int = 1000  # iterations; a checkpoint is also written at every epoch end
     keep_every_epochs: int = 10  # also keep epoch_NNN.safetensors this often (0: never)
-    precision: str = "fp32"  # fp32 | bf16 (autocast around each step; on CPUs with AVX512-BF16 it is faster)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast around each step; fp16 with loss scaling)
+    channels_last: bool = False  # NHWC networks and batches (measured no faster on an AVX512 CPU; see README)
+    compile: bool = False  # torch.compile the networks (minutes of compiling first; the CPU needs a C++ compiler)
     init_from: str = ""  # a checkpoint of the same model whose networks start this run (fine-tuning)
 
 

@@ -113,6 +113,23 @@ MODELS: dict[str, ModelSpec] = {
             flags="own",
         ),
         ModelSpec(
+            name="mosaic_detector",
+            summary="the mosaic detector used by `remove` without --mask, trained on clean photos",
+            task="mosaicgan.train.detector:DetectorTask",
+            dataset="mosaicgan.train.detector:detector_dataset",
+            uses=("data.crop_size", "nets.net_g", "nets.ngf", "mosaic.block_min", "mosaic.block_max",
+                  "mosaic.rect_prob", "mosaic.clean_prob", "mosaic.full_prob", "mosaic.jpeg_prob",
+                  "mosaic.jpeg_quality_min", "mosaic.jpeg_quality_max", "mosaic.samples_per_epoch"),
+            # A small strided segmentation network (see nets.mosaic_detector), BCE on crops made on
+            # the fly; an epoch is mosaic.samples_per_epoch samples.
+            defaults={"data.num_workers": 0, "data.crop_size": 192, "nets.net_g": "mosaic_detector", "nets.ngf": 24,
+                      "mosaic.block_max": 40, "mosaic.rect_prob": 0.25, "mosaic.full_prob": 0.05,
+                      "mosaic.jpeg_prob": 0.6, "mosaic.jpeg_quality_min": 50, "optim.lr": 2e-3, "optim.beta1": 0.9,
+                      "optim.epochs": 20, "optim.epochs_decay": 10, "optim.batch_size": 12, "run.log_every": 20,
+                      "run.save_every": 200, "run.keep_every_epochs": 5},
+            flags="own",
+        ),
+        ModelSpec(
             name="srgan",
             summary="super-resolution x2/x4: SRResNet (stage mse), then SRGAN (stage gan), on photos",
             task="mosaicgan.train.srgan:SRGANTask",

@@ -60,7 +60,7 @@ CONFIG_RANGES: dict[str, Range] = {
     "data.load_size": Range(low=1, high=16384),
     "data.crop_size": Range(low=1, high=16384),
     "data.max_items": NON_NEGATIVE,
-    "data.num_workers": Range(low=0, high=256),
+    "data.num_workers": Range(low=-1, high=256),  # -1: auto
     "data.val_fraction": FRACTION,
     "nets.num_downs": Range(low=1, high=14),
     "nets.n_layers_d": Range(low=0, high=10),

@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.infer.mosaic_core import MosaicOptions
     from mosaicgan.infer.region_finder import RegionFinder, RegionRequest, parse_box
     from mosaicgan.device import resolve_device
+    from mosaicgan.ranks import rank_device, ranks_from_env, share
 
     if args.cam is None and args.classifier is not None:
         raise UserError("--classifier goes with --cam CLASS")
@@ -139,14 +140,17 @@ def run(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.inputs)
     videos = [p for p in paths if is_media_file(p)]
     paths = [p for p in paths if p not in videos]
-    finder = RegionFinder(request, device=resolve_device(args.device or "auto"))
+    ranks = ranks_from_env()  # under torchrun each process takes its share of the images and videos
+    finder = RegionFinder(request, device=rank_device(resolve_device(args.device or "auto"), ranks))
     out_dir, video_plan = plan_video_outputs(videos, args.out, images=bool(paths), overwrite=args.overwrite)
     if out_dir == args.out:
         check_writable_dir(args.out)
     else:
         check_writable_file(args.out, flag="--out")
+    mine = share(paths, ranks)
     plan = check_inputs(paths, finder=finder, out_dir=out_dir, options=options, save_mask=args.save_mask,
-                        overwrite=args.overwrite)
+                        overwrite=args.overwrite, mine=set(mine))
+    paths, videos = mine, share(videos, ranks)
     encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
     steady = SteadyOptions(steady=not args.no_steady, window=args.window, bridge=args.bridge,
                            detect_every=args.detect_every, detect_side=args.detect_side)
@@ -196,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         more = f" and {len(result.shrunk_away) - LISTED} more" if len(result.shrunk_away) > LISTED else ""
         print(f"--grow {grow_pixels} shrank the region to nothing in {plural(len(result.shrunk_away), 'image')}, "
               f"not written: {names}{more}", file=sys.stderr)
-    return 0 if result.written else NOTHING_DONE
+    return 0 if result.written or not (paths or videos) else NOTHING_DONE  # (a torchrun share may be empty)
 
 
 def write_listing(path: Path, inputs: list[Path]) -> Path:

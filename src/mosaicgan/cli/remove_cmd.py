@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mosaicgan.choices import DEFAULT_MOSAIC_DETECTOR, MOSAIC_DETECTORS
 from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, add_encode_flags, plural, progress_bar
 
 FACE_WARNING = ("warning: a restored region looks like a face. It is not the person's face: the restorer "
@@ -46,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask", type=Path, metavar="FILE|DIR",
                    help="where the mosaics are: a mask image (white = region) of the images' size, or a folder of "
                         "NAME.png / NAME_mask.png masks, one per image (default: find them)")
+    p.add_argument("--detector", choices=MOSAIC_DETECTORS, default=DEFAULT_MOSAIC_DETECTOR,
+                   help="how mosaics are found without --mask: 'net', the shipped detector network with each "
+                        "region's grid read from its pixels, or 'grid', the classical block-grid detector "
+                        f"(default {DEFAULT_MOSAIC_DETECTOR}; images only: videos use the grid detector, which "
+                        "follows a mosaic from frame to frame)")
     p.add_argument("--checkpoint", type=Path, metavar="CKPT",
                    help="a restorer checkpoint from `mosaicgan train restorer` (file or run folder; default: the "
                         "shipped restorer)")
@@ -80,6 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.device import resolve_device
+    from mosaicgan.infer.remove_core import mosaic_finder
+    from mosaicgan.ranks import rank_device, ranks_from_env, share
     from mosaicgan.infer.remove_files import RemoveOptions, check_inputs, remove_files
     from mosaicgan.infer.restore import load_restorer
     from mosaicgan.infer.video_io import is_media_file
@@ -93,12 +101,18 @@ def run(args: argparse.Namespace) -> int:
         out_dir, video_plan, video_options = _check_videos(videos, args, images=bool(paths))
     else:
         out_dir, video_plan = args.out, {}
-    plan = check_inputs(paths, out_dir=out_dir, options=options) if paths else {}
-    restorer = load_restorer(args.checkpoint, device=resolve_device(args.device or "auto"))
+    ranks = ranks_from_env()  # under torchrun each process restores its share of the images and videos
+    mine = share(paths, ranks)
+    plan = check_inputs(paths, out_dir=out_dir, options=options, mine=set(mine)) if paths else {}
+    paths, videos = mine, share(videos, ranks)
+    device = rank_device(resolve_device(args.device or "auto"), ranks)
+    restorer = load_restorer(args.checkpoint, device=device)
     written = 0
     if paths:
+        finder = None if args.mask else mosaic_finder(args.detector, device=device)
         with progress_bar(len(paths), desc="remove", quiet=args.quiet) as bar:
-            result = remove_files(paths, restorer=restorer, out_dir=out_dir, options=options, plan=plan, progress=bar)
+            result = remove_files(paths, restorer=restorer, out_dir=out_dir, options=options, plan=plan, progress=bar,
+                                  finder=finder)
         written += len(result.written)
         _report_images(result, args, restorer)
     not_written = []
@@ -115,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         what = "no mosaic grid found inside the mask" if args.mask else "no mosaic found"
         names = ", ".join(p.name for p in not_written[:10])
         print(f"{what} in {plural(len(not_written), 'video')}, not written: {names}", file=sys.stderr)
-    return 0 if written else NOTHING_DONE
+    return 0 if written or not (paths or videos) else NOTHING_DONE  # (a torchrun share may be empty)
 
 
 def _check_videos(videos, args: argparse.Namespace, *, images: bool):

@@ -11,6 +11,7 @@ import argparse
 import signal
 from pathlib import Path
 
+from mosaicgan import choices
 from mosaicgan.cli.common import add_device_flag
 from mosaicgan.errors import UserError
 
@@ -31,6 +32,9 @@ FLAG_KEYS = {
     "workers": "data.num_workers",
     "seed": "run.seed",
     "device": "run.device",
+    "precision": "run.precision",
+    "channels_last": "run.channels_last",
+    "compile": "run.compile",
     "init_from": "run.init_from",
     "scale": "srgan.scale",
 }
@@ -44,9 +48,16 @@ def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: st
     p.add_argument("--config", metavar="FILE.toml", type=Path, help="a TOML config (see configs/)")
     p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                    help=f"override any config key, e.g. --set {set_example} (repeatable)")
-    p.add_argument("--workers", type=int, help="data loader processes")
+    p.add_argument("--workers", type=int, help="data loader processes (-1, the default: one fewer than the CPUs, at most 4)")
     p.add_argument("--seed", type=int)
     add_device_flag(p)
+    p.add_argument("--precision", choices=choices.PRECISIONS,
+                   help="arithmetic of each step: fp32, bf16 autocast (CPUs with AVX512-BF16 or AMX, recent GPUs), "
+                        "fp16 autocast with loss scaling (GPUs without bf16)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC memory layout for the networks and batches (the default for the GAN trainers)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the networks (the first step compiles, for minutes; the CPU needs g++)")
     p.add_argument("--init-from", metavar="CKPT",
                    help="start from the networks of this checkpoint (file or run folder) of the same model: "
                         "fine-tuning or a next stage; optimizer and schedule start afresh")
@@ -80,20 +91,21 @@ def resume_config(args: argparse.Namespace):
     run_dir = args.resume
     if not (run_dir / "config.toml").is_file():
         raise UserError("not a run folder (no config.toml)", path=run_dir)
-    allowed = {"device"}
+    allowed = {"device", "compile", "channels_last"}  # change no result beyond rounding
     given = [name for name in FLAG_KEYS if name not in allowed and getattr(args, name, None) is not None]
     if given or args.set or args.config or args.out:
-        raise UserError("--resume continues a run with its own config.toml; only --device and --stop-after may be given")
+        raise UserError("--resume continues a run with its own config.toml; only --device, --compile, "
+                        "--channels-last and --stop-after may be given")
     config = load_toml(run_dir / "config.toml")
     if config.model != args.model:
         raise UserError(f"this run trains {config.model}, not {args.model}", path=run_dir)
-    if args.device:
-        config = with_values(config, {"run.device": args.device})
-    return config
+    changes = {FLAG_KEYS[name]: getattr(args, name) for name in sorted(allowed) if getattr(args, name, None) is not None}
+    return with_values(config, changes)
 
 
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import check_writable_dir
+    from mosaicgan.ranks import ranks_from_env
     from mosaicgan.train.loop import train
 
     if args.stop_after is not None and args.stop_after < 1:
@@ -117,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
         state = f"stopped by {result.stopped_by} (continue with --resume {run_dir})"
     else:
         state = f"stopped (continue with --resume {run_dir})"
-    print(f"{config.model}: {state} at iteration {result.step}, epoch {result.epoch}, "
-          f"{result.seconds:.1f} s; checkpoint: {run_dir / 'checkpoints' / 'latest.safetensors'}")
+    if ranks_from_env().main:  # under torchrun, one summary (rank 0 wrote the run)
+        print(f"{config.model}: {state} at iteration {result.step}, epoch {result.epoch}, "
+              f"{result.seconds:.1f} s; checkpoint: {run_dir / 'checkpoints' / 'latest.safetensors'}")
     # Like a shell's status for a process a signal ended (130 for Ctrl-C), so scripts can tell.
     return 128 + signal.Signals[result.stopped_by].value if result.stopped_by else 0

@@ -36,15 +36,18 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.infer.translate_files import translate_files
     from mosaicgan.infer.translator import Translator
     from mosaicgan.device import resolve_device
+    from mosaicgan.ranks import rank_device, ranks_from_env, share
 
     if args.batch_size < 1 or args.samples < 1:
         raise UserError("--batch-size and --samples must be at least 1")
     check_writable_dir(args.out)
     paths = expand_inputs(args.inputs)
+    ranks = ranks_from_env()  # under torchrun each process translates its share of the inputs
     translator = Translator.from_checkpoint(args.checkpoint, direction=args.direction,
-                                            device=resolve_device(args.device or "auto"), **generator_run_options(args))
-    with progress_bar(len(paths), desc="translate", quiet=args.quiet) as bar:
+                                            device=rank_device(resolve_device(args.device or "auto"), ranks),
+                                            **generator_run_options(args))
+    with progress_bar(len(share(paths, ranks)), desc="translate", quiet=args.quiet) as bar:
         written = translate_files(paths, translator=translator, out_dir=args.out, batch_size=args.batch_size,
-                                  samples=args.samples, progress=bar, overwrite=args.overwrite)
+                                  samples=args.samples, progress=bar, overwrite=args.overwrite, ranks=ranks)
     print(f"wrote {plural(len(written), 'image')} to {args.out}")
     return 0

@@ -8,6 +8,7 @@ sees exactly the samples, crops and flips an uninterrupted run would have seen.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterator
 
 import torch
@@ -41,3 +42,38 @@ class EpochSampler(Sampler[tuple[int, int]]):
 
     def __len__(self) -> int:
         return max(0, self.size - self.start)
+
+
+class EpochBatches(Sampler[list[tuple[int, int]]]):
+    """One epoch's batches of (dataset index, sample seed) for one process of `world`, from batch
+    `start_batch` on: a DataLoader `batch_sampler` that one loader keeps across epochs (`set_epoch`),
+    so its worker processes persist.
+
+    `batch_size` is the global batch. Each global batch is the one `EpochSampler` gives a single
+    process, and process `rank` takes its items rank::world, so the processes together see
+    exactly the single-process batch, with the same per-sample seeds (same crops and flips),
+    and a resumed run (any world size) continues where it stopped. A last short batch with
+    fewer items than processes gives the processes left over a repeat of one item, since every
+    process must take part in each step.
+    """
+
+    def __init__(self, *, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1,
+                 shuffle: bool = True) -> None:
+        if not 0 <= rank < world:
+            raise ValueError(f"rank {rank} is not in [0, {world})")
+        self.size, self.batch_size, self.seed, self.shuffle = size, batch_size, seed, shuffle
+        self.rank, self.world = rank, world
+        self.epoch, self.start_batch = 0, 0
+
+    def set_epoch(self, epoch: int, *, start_batch: int = 0) -> None:
+        self.epoch, self.start_batch = epoch, start_batch
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        items = list(EpochSampler(size=self.size, seed=self.seed, epoch=self.epoch,
+                                  start=self.start_batch * self.batch_size, shuffle=self.shuffle))
+        for first in range(0, len(items), self.batch_size):
+            batch = items[first:first + self.batch_size]
+            yield batch[self.rank::self.world] or [batch[self.rank % len(batch)]]
+
+    def __len__(self) -> int:
+        return max(0, math.ceil(self.size / self.batch_size) - self.start_batch)

@@ -18,6 +18,7 @@ This module only adapts files to the per-frame cores: `image_io.load_image`,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Collection
 from pathlib import Path
 
 from mosaicgan.data.images import read_image
@@ -37,13 +38,15 @@ class AddResult:
 
 
 def check_inputs(paths: list[Path], *, finder: RegionFinder, out_dir: str | Path, options: MosaicOptions,
-                 save_mask: bool = False, overwrite: bool = False) -> dict[Path, list[Path]]:
+                 save_mask: bool = False, overwrite: bool = False,
+                 mine: Collection[Path] | None = None) -> dict[Path, list[Path]]:
     """Everything that can fail on the user's input, before anything is written: the options,
     the output names, every image decodes, explicit regions fit. Returns the output plan:
-    input -> [output] or [output, mask output]."""
+    input -> [output] or [output, mask output]. `mine`: this process's share under torchrun
+    (see `outputs.plan_outputs`)."""
     options.check()
     plan = plan_outputs(paths, out_dir, names=with_mask_name(same_name) if save_mask else same_name,
-                        overwrite=overwrite)
+                        overwrite=overwrite, mine=mine)
     for path in paths:
         size = read_image(path, mode="RGB").size
         options.check_frame(size, path=path)

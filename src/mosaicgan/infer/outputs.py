@@ -8,18 +8,20 @@ file, and a file already in --out is replaced only when the user said --overwrit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from mosaicgan.errors import UserError
 
 
 def plan_outputs(inputs: list[Path], out_dir: str | Path, *, names: Callable[[Path], list[str]],
-                 overwrite: bool = False) -> dict[Path, list[Path]]:
+                 overwrite: bool = False, mine: Collection[Path] | None = None) -> dict[Path, list[Path]]:
     """For each input, `names(input)` (file names) placed in `out_dir`, resolved.
 
     An output that is one of the inputs, one that two inputs would both write, or (unless
-    `overwrite`) one that exists already, is a UserError naming it.
+    `overwrite`) one that exists already, is a UserError naming it. With `mine` (this process's
+    share of the inputs, under torchrun) only their outputs are checked for existing files: the
+    other processes may be writing theirs already.
     """
     out_dir = Path(out_dir)
     sources = {p.resolve() for p in inputs}
@@ -33,7 +35,7 @@ def plan_outputs(inputs: list[Path], out_dir: str | Path, *, names: Callable[[Pa
                 raise UserError("output would overwrite an input; choose another --out", path=out)
             if out in taken:
                 raise UserError(f"two inputs would both write {out.name} ({taken[out]} and {path})", path=path)
-            if not overwrite and out.exists():
+            if not overwrite and (mine is None or path in mine) and out.exists():
                 raise UserError("already exists; give --overwrite to replace it, or choose another --out", path=out)
             taken[out] = path
             outs.append(out)

@@ -18,6 +18,7 @@ not written, and is listed: an untouched photo is never passed off as restored.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Collection
 from pathlib import Path
 
 from PIL import Image
@@ -29,7 +30,7 @@ from mosaicgan.infer.image_io import load_image, write_image
 from mosaicgan.infer.mask_io import find_mask_file, read_mask, write_mask
 from mosaicgan.infer.outputs import plan_outputs, same_name, with_mask_name
 from mosaicgan.infer.provenance import carries_metadata, metadata_save_options, provenance_record
-from mosaicgan.infer.remove_core import RegionResult, remove_mosaics
+from mosaicgan.infer.remove_core import MosaicFinder, RegionResult, remove_mosaics
 from mosaicgan.infer.restore import Restorer
 from mosaicgan.ops.grid import Grid
 
@@ -68,10 +69,12 @@ class RemoveResult:
     no_metadata: list[Path] = field(default_factory=list)
 
 
-def check_inputs(paths: list[Path], *, out_dir: str | Path, options: RemoveOptions) -> dict[Path, list[Path]]:
+def check_inputs(paths: list[Path], *, out_dir: str | Path, options: RemoveOptions,
+                 mine: Collection[Path] | None = None) -> dict[Path, list[Path]]:
     """Everything that can fail on the user's input, before anything is written. Returns the
     output plan: input -> [output] or [output, mask output]. A file already in --out is
-    replaced only with `options.overwrite`."""
+    replaced only with `options.overwrite`. `mine`: this process's share under torchrun (see
+    `outputs.plan_outputs`)."""
     options.check()
     out = Path(out_dir).resolve()
     for path in paths:
@@ -79,7 +82,7 @@ def check_inputs(paths: list[Path], *, out_dir: str | Path, options: RemoveOptio
             raise UserError("--out is the folder this input is in; choose another folder (inputs are never "
                             "overwritten)", path=out_dir)
     plan = plan_outputs(paths, out, names=with_mask_name(same_name) if options.save_mask else same_name,
-                        overwrite=options.overwrite)
+                        overwrite=options.overwrite, mine=mine)
     for path in paths:
         size = read_image(path, mode="RGB").size
         if options.mask is not None:
@@ -98,9 +101,12 @@ def remove_files(
     options: RemoveOptions,
     plan: dict[Path, list[Path]] | None = None,
     progress=None,
+    finder: MosaicFinder | None = None,
 ) -> RemoveResult:
     """Restore the mosaics of every image of `paths` into `out_dir`. `plan`: what
-    `check_inputs` returned, when the caller checked first; otherwise the check runs here."""
+    `check_inputs` returned, when the caller checked first; otherwise the check runs here.
+    finder: how mosaics are found where there is no mask (`remove_core.mosaic_finder`; None:
+    the classical detector)."""
     if plan is None:
         plan = check_inputs(paths, out_dir=out_dir, options=options)
     result = RemoveResult()
@@ -110,7 +116,7 @@ def remove_files(
         if options.mask is not None:
             mask = read_mask(find_mask_file(options.mask, path), size=(loaded.image.shape[2], loaded.image.shape[1]))
         restored = remove_mosaics(loaded.image, restorer=restorer, mask=mask, grid=options.grid,
-                                  grow=options.grow, feather=options.feather)
+                                  grow=options.grow, feather=options.feather, finder=finder)
         result.skipped_regions += len(restored.skipped)
         if not restored.restored:
             result.nothing_found.append(path)

@@ -19,6 +19,7 @@ from mosaicgan.errors import UserError
 from mosaicgan.infer.image_io import load_image, write_image
 from mosaicgan.infer.outputs import plan_outputs, png_names
 from mosaicgan.infer.translator import Translator
+from mosaicgan.ranks import Ranks, share
 
 
 def batches_by_size(paths: list[Path], sizes: dict[Path, tuple[int, int]], batch_size: int) -> Iterator[list[Path]]:
@@ -40,12 +41,16 @@ def translate_files(
     samples: int = 1,
     progress=None,
     overwrite: bool = False,
+    ranks: Ranks = Ranks(),
 ) -> list[Path]:
-    """Translate every image in `paths` into `out_dir`; returns the files written."""
+    """Translate every image in `paths` into `out_dir`; returns the files written. Under torchrun
+    (`ranks`) this process translates its share of `paths`, named as one process would."""
     if samples > 1 and not translator.stochastic:
         raise UserError("--samples > 1 needs a generator with dropout kept on at test time "
                         "(trained with nets.dropout_at_test=true); these outputs would be identical")
-    targets = plan_outputs(paths, out_dir, names=png_names(samples=samples), overwrite=overwrite)
+    mine = share(paths, ranks)
+    targets = plan_outputs(paths, out_dir, names=png_names(samples=samples), overwrite=overwrite, mine=set(mine))
+    paths = mine
     sizes = {p: probe_image(p, decode=True) for p in paths}  # every input decodes before the first write
     written = []
     for group in batches_by_size(paths, sizes, batch_size):

@@ -20,6 +20,8 @@ discriminator: builder(in_channels: int, ndf: int, norm: str, ...); forward: (N,
 classifier: builder(num_classes: int, dropout: float, ...); forward: (N, 3, H, W) in [-1, 1]
   -> logits (N, num_classes); for CAM, `features` (conv maps) then a global mean and a linear
   `classifier` head.
+segmenter: builder(width: int, ...); forward: (N, 3, H, W) in [-1, 1], any H and W -> logits
+  (N, 1, ceil(H / s), ceil(W / s)), one per s x s cell, s = the int attribute `out_stride`.
 
 `get_net` turns a wrong argument (an unknown name, a missing or duplicated keyword) into a
 one-line UserError; an error raised while the network is being built is a bug and propagates.

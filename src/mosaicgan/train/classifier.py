@@ -21,6 +21,7 @@ from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.config import TrainConfig
 from mosaicgan.data.folder import ClassFolderDataset, class_folders, split_classes
 from mosaicgan.errors import UserError
+from mosaicgan.train.precision import Precision
 from mosaicgan.localize.classifier import shipped_classifier_path
 from mosaicgan.localize.policy import check_allowed_class
 from mosaicgan.nets import get_net
@@ -72,6 +73,7 @@ class ClassifierTask:
         trainable = [p for p in self.net.parameters() if p.requires_grad]
         self.opt = torch.optim.Adam(trainable, lr=config.optim.lr, betas=(config.optim.beta1, config.optim.beta2))
         self.last_val: dict[str, float] = {}
+        self.precision = Precision()  # the loop sets the run's (autocast, fp16 scaling, gradient averaging)
 
     def nets(self) -> dict[str, nn.Module]:
         return {"classifier": self.net}
@@ -84,10 +86,10 @@ class ClassifierTask:
         self.opt.zero_grad(set_to_none=True)
         logits = self.net(images)
         loss = F.cross_entropy(logits, labels)
-        loss.backward()
-        self.opt.step()
+        self.precision.backward(loss, key="classifier")
+        self.precision.step(self.opt, key="classifier")
         self._last = images.detach()
-        return {"loss_ce": loss.item(), "acc": (logits.argmax(dim=1) == labels).float().mean().item()}
+        return {"loss_ce": loss.detach(), "acc": (logits.argmax(dim=1) == labels).float().mean()}
 
     def visuals(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         return [self._last]

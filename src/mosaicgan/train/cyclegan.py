@@ -24,6 +24,7 @@ from mosaicgan.errors import UserError
 from mosaicgan.losses.adversarial import discriminator_loss, generator_loss, gradient_penalty
 from mosaicgan.losses.pixel import l1
 from mosaicgan.train.image_pool import ImagePool
+from mosaicgan.train.precision import Precision
 from mosaicgan.train.task import (
     adam,
     check_sizes,
@@ -54,6 +55,7 @@ class CycleGANTask:
         self.opt_d = adam([*self.disc_a.parameters(), *self.disc_b.parameters()], config)
         self.pool_a = ImagePool(loss.pool_size)  # fakes of domain A, for disc_a
         self.pool_b = ImagePool(loss.pool_size)
+        self.precision = Precision()  # the loop sets the run's (autocast, fp16 scaling, gradient averaging)
 
     def nets(self) -> dict[str, torch.nn.Module]:
         return {"gen_ab": self.gen_ab, "gen_ba": self.gen_ba, "disc_a": self.disc_a, "disc_b": self.disc_b}
@@ -61,10 +63,10 @@ class CycleGANTask:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"gen": self.opt_g, "disc": self.opt_d}
 
-    def step(self, batch: dict[str, Any]) -> dict[str, float]:
+    def step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         mode, loss = self.config.loss.gan_mode, self.config.loss
         real_a, real_b = batch["a"], batch["b"]
-        losses: dict[str, float] = {}
+        losses: dict[str, torch.Tensor] = {}
 
         # G step first (as the reference): D is frozen, so G's loss builds no graph in D's weights.
         set_requires_grad([self.disc_a, self.disc_b], False)
@@ -87,9 +89,9 @@ class CycleGANTask:
             loss_idt_b = l1(self.gen_ab(real_b), real_b)
             loss_idt_a = l1(self.gen_ba(real_a), real_a)
             loss_g = loss_g + loss.lambda_identity * loss.lambda_cycle * (loss_idt_a + loss_idt_b)
-            losses.update(loss_idt_a=loss_idt_a.item(), loss_idt_b=loss_idt_b.item())
-        loss_g.backward()
-        self.opt_g.step()
+            losses.update(loss_idt_a=loss_idt_a.detach(), loss_idt_b=loss_idt_b.detach())
+        self.precision.backward(loss_g, key="gen")
+        self.precision.step(self.opt_g, key="gen")
 
         # D step on fakes from the history pools (detached there: D's loss must not reach G).
         set_requires_grad([self.disc_a, self.disc_b], True)
@@ -102,18 +104,19 @@ class CycleGANTask:
             if mode == "wgan-gp":
                 gp = gradient_penalty(disc, real, fake)
                 loss_d = loss_d + loss.lambda_gp * gp
-                losses[f"loss_d_{name}_gp"] = gp.item()
-            loss_d.backward()
-            losses[f"loss_d_{name}_real"], losses[f"loss_d_{name}_fake"] = loss_real.item(), loss_fake.item()
-        self.opt_d.step()
+                losses[f"loss_d_{name}_gp"] = gp.detach()
+            self.precision.backward(loss_d, key="disc")
+            losses[f"loss_d_{name}_real"], losses[f"loss_d_{name}_fake"] = loss_real.detach(), loss_fake.detach()
+        self.precision.step(self.opt_d, key="disc")
 
         self._last = [t.detach() for t in (real_a, fake_b, rec_a, real_b, fake_a, rec_b)]
+        # Tensors, not floats: the loop reads them (waiting for the device) only when it logs.
         return {
-            "loss_g_gan_ab": loss_g_gan_ab.item(),
-            "loss_g_gan_ba": loss_g_gan_ba.item(),
+            "loss_g_gan_ab": loss_g_gan_ab.detach(),
+            "loss_g_gan_ba": loss_g_gan_ba.detach(),
             # Logged unweighted (mean absolute error in [-1, 1] units), so runs with other lambdas compare.
-            "loss_cycle_a": loss_cycle_a.item(),
-            "loss_cycle_b": loss_cycle_b.item(),
+            "loss_cycle_a": loss_cycle_a.detach(),
+            "loss_cycle_b": loss_cycle_b.detach(),
             **losses,
         }
 

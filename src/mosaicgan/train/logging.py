@@ -7,23 +7,38 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from mosaicgan.atomic import atomic_path, writing
 
 
 class RunningMeans:
-    """Means of each loss since the last `pop()`: what the log and the progress bar show."""
+    """Means of each loss since the last `pop()`: what the log and the progress bar show.
+
+    Values may be floats or 0-d tensors on the device; tensors are summed where they are and
+    read once in `pop`, so a step never waits for the device just to be logged."""
 
     def __init__(self) -> None:
-        self.sums: dict[str, float] = defaultdict(float)
+        self.sums: dict[str, Any] = defaultdict(float)
         self.count = 0
 
-    def update(self, values: dict[str, float]) -> None:
+    def update(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
-            self.sums[key] += value
+            self.sums[key] = self.sums[key] + (value.detach().float() if torch.is_tensor(value) else value)
         self.count += 1
 
-    def pop(self) -> dict[str, float]:
-        means = {k: v / max(1, self.count) for k, v in self.sums.items()}
+    def pop(self, *, average: bool = False) -> dict[str, float]:
+        """The means as floats; with `average`, also averaged over the processes of a
+        distributed run (every process must call it at the same step)."""
+        keys = list(self.sums)  # the tasks' order, the same on every process
+        device = next((v.device for v in self.sums.values() if torch.is_tensor(v)), torch.device("cpu"))
+        stacked = torch.stack([torch.as_tensor(self.sums[k], dtype=torch.float32, device=device) for k in keys]) \
+            if keys else torch.zeros(0)
+        if average and keys:
+            torch.distributed.all_reduce(stacked)
+            stacked /= torch.distributed.get_world_size()
+        values = stacked.tolist()  # the one read from the device
+        means = {k: v / max(1, self.count) for k, v in zip(keys, values)}
         self.sums.clear()
         self.count = 0
         return means

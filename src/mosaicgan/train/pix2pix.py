@@ -14,6 +14,7 @@ from mosaicgan.config import TrainConfig
 from mosaicgan.data.paired import PairedDataset
 from mosaicgan.losses.adversarial import discriminator_loss, generator_loss, gradient_penalty
 from mosaicgan.losses.pixel import l1
+from mosaicgan.train.precision import Precision
 from mosaicgan.train.task import (
     adam,
     check_sizes,
@@ -34,6 +35,7 @@ class Pix2PixTask:
         self.disc = discriminator_from_config(n, in_channels=n.in_channels + n.out_channels)
         self.opt_g = adam(self.gen.parameters(), config)
         self.opt_d = adam(self.disc.parameters(), config)
+        self.precision = Precision()  # the loop sets the run's (autocast, fp16 scaling, gradient averaging)
 
     def nets(self) -> dict[str, torch.nn.Module]:
         return {"gen": self.gen, "disc": self.disc}
@@ -41,7 +43,7 @@ class Pix2PixTask:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"gen": self.opt_g, "disc": self.opt_d}
 
-    def step(self, batch: dict[str, Any]) -> dict[str, float]:
+    def step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         mode = self.config.loss.gan_mode
         real_a, real_b = batch["a"], batch["b"]
         fake_b = self.gen(real_a)
@@ -58,24 +60,26 @@ class Pix2PixTask:
         if mode == "wgan-gp":
             gp = gradient_penalty(self.disc, real_ab, fake_ab)
             loss_d = loss_d + self.config.loss.lambda_gp * gp
-            losses["loss_d_gp"] = gp.item()
-        loss_d.backward()
-        self.opt_d.step()
+            losses["loss_d_gp"] = gp.detach()
+        self.precision.backward(loss_d, key="disc")
+        self.precision.step(self.opt_d, key="disc")
 
         # G step through a frozen D.
         set_requires_grad([self.disc], False)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g_gan = generator_loss(self.disc(torch.cat([real_a, fake_b], dim=1)), mode=mode)
         loss_g_l1 = l1(fake_b, real_b)
-        (loss_g_gan + self.config.loss.lambda_l1 * loss_g_l1).backward()
-        self.opt_g.step()
+        self.precision.backward(loss_g_gan + self.config.loss.lambda_l1 * loss_g_l1, key="gen")
+        self.precision.step(self.opt_g, key="gen")
 
         self._last = (real_a, fake_b.detach(), real_b)
+        # Tensors, not floats: reading a value waits for the device, so the loop reads them
+        # only when it logs.
         return {
-            "loss_d_real": loss_d_real.item(),
-            "loss_d_fake": loss_d_fake.item(),
-            "loss_g_gan": loss_g_gan.item(),
-            "loss_g_l1": loss_g_l1.item(),
+            "loss_d_real": loss_d_real.detach(),
+            "loss_d_fake": loss_d_fake.detach(),
+            "loss_g_gan": loss_g_gan.detach(),
+            "loss_g_l1": loss_g_l1.detach(),
             **losses,
         }
 

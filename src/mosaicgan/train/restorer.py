@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from mosaicgan.config import TrainConfig
 from mosaicgan.data.mosaic_pairs import MosaicPairs
 from mosaicgan.errors import UserError
+from mosaicgan.train.precision import Precision
 from mosaicgan.nets import get_net
 
 
@@ -49,6 +50,7 @@ class RestorerTask:
         self.net = build_restorer(config)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=config.optim.lr,
                                     betas=(config.optim.beta1, config.optim.beta2))
+        self.precision = Precision()  # the loop sets the run's (autocast, fp16 scaling, gradient averaging)
 
     def nets(self) -> dict[str, torch.nn.Module]:
         return {"restorer": self.net}
@@ -61,12 +63,12 @@ class RestorerTask:
         self.opt.zero_grad(set_to_none=True)
         output = self.net(features).float()
         loss = masked_l1(output, target, mask)
-        loss.backward()
-        self.opt.step()
+        self.precision.backward(loss, key="restorer")
+        self.precision.step(self.opt, key="restorer")
         with torch.no_grad():
             base = base_of(features, scale=self.net.scale)
             self._last = (base, output.detach(), target)
-            return {"loss_l1": loss.item(), "psnr": masked_psnr(output.detach(), target, mask),
+            return {"loss_l1": loss.detach(), "psnr": masked_psnr(output.detach(), target, mask),
                     "psnr_base": masked_psnr(base, target, mask)}
 
     def visuals(self, batch: dict[str, Any]) -> list[torch.Tensor]:

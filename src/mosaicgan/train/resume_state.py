@@ -11,9 +11,10 @@ from mosaicgan.errors import UserError
 REQUIRED = ("nets", "optimizers", "extra", "rng_cpu", "step", "epoch", "done_in_epoch")
 
 # Keys that do not change what a run computes, so config.toml may be edited between sessions
-# (a moved data folder, more loader processes, another device, other log/save intervals).
+# (a moved data folder, more loader processes, another device, other log/save intervals, memory
+# layout and compilation, which change rounding only).
 MAY_CHANGE = ("data.root", "data.num_workers", "run.device", "run.log_every", "run.sample_every",
-              "run.save_every", "run.keep_every_epochs")
+              "run.save_every", "run.keep_every_epochs", "run.channels_last", "run.compile")
 
 
 def check_config_unchanged(saved: dict[str, Any] | None, current: dict[str, Any], *, path: Path) -> None:

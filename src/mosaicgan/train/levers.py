@@ -1,0 +1,59 @@
+"""The speed levers of a training run, in one place for the loop and benchmarks/train_speed.py:
+memory layout, fused optimizers, torch.compile, data loader workers. What each one buys on which
+machine is measured by that benchmark (README: training speed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import torch
+
+from mosaicgan.errors import UserError
+
+
+def to_device(batch: dict, device: torch.device, *, channels_last: bool = False) -> dict:
+    def move(v: torch.Tensor) -> torch.Tensor:
+        if channels_last and v.dim() == 4:
+            return v.to(device, non_blocking=True, memory_format=torch.channels_last)
+        return v.to(device, non_blocking=True)
+
+    return {k: move(v) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def loader_workers(num_workers: int) -> int:
+    """data.num_workers, with -1 (auto) as one process fewer than the CPUs this process may use
+    (at most 4): the training step itself keeps the others busy, and more decoders than free
+    cores only take turns with it (on a 2-core machine: 1)."""
+    if num_workers >= 0:
+        return num_workers
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(4, max(0, cpus - 1))
+
+
+def check_compiler(device: torch.device) -> None:
+    """torch.compile on the CPU writes C++ and builds it; without a compiler it fails deep in the
+    first step, so say so up front."""
+    if device.type == "cpu" and not any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "g++", "c++", "clang++")):
+        raise UserError("run.compile (--compile) on the CPU needs a C++ compiler (g++ or clang++) on PATH; "
+                        "install one or train without --compile")
+
+
+def tune_optimizers(opts: dict[str, torch.optim.Optimizer], device: torch.device) -> None:
+    # Fused Adam (one kernel over all parameters) where torch has it (CPU and CUDA): the same
+    # arithmetic as the loop over tensors, fewer passes over memory (Adam is about a fifth of a
+    # batch-1 pix2pix step on a CPU). Chosen here, after the move to the device and after a
+    # resume state's param_groups were loaded, since both decide it.
+    fused = device.type in ("cpu", "cuda")
+    for opt in opts.values():
+        for group in opt.param_groups:
+            if "fused" in group:
+                group["fused"] = fused
+                group["foreach"] = None
+
+
+def compile_nets(nets: dict[str, torch.nn.Module]) -> None:
+    # In place (nn.Module.compile): parameters and state-dict keys stay those of the plain
+    # module, so checkpoints, resume states and optimizers are unaffected.
+    for net in nets.values():
+        net.compile()
