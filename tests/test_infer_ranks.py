@@ -59,7 +59,7 @@ def test_ranks_together_write_what_one_process_writes(command, monkeypatch, tmp_
     else:
         mosaics = tmp_path / "mosaics"
         assert main(["add", str(src), "--box", "20,10,70,50", "--block", "8", "--out", str(mosaics), "--quiet"]) == 0
-        argv = ["remove", str(mosaics), "--grid", "8,8,10,20"]
+        argv = ["remove", str(mosaics), "--grid", "8,8,10,20", "--detector", "grid"]
     main([*argv, "--out", str(tmp_path / "one"), "--quiet"])
     run_as_ranks(monkeypatch, argv, tmp_path / "two", world=2)
     run_as_ranks(monkeypatch, argv, tmp_path / "three", world=3)
