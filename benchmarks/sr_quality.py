@@ -8,7 +8,7 @@ Each high-resolution image is cropped to a multiple of the scale, downscaled wit
 `ops.sr.downscale` (bicubic with antialiasing, MATLAB's kernel, 8-bit), upscaled, and scored on
 the Y channel (BT.601) with `scale` border pixels cropped (`infer.sr_evaluate`, the same code as
 `mosaicgan eval`). --srresnet defaults to the shipped x4 model; SRGAN rows appear with --srgan.
-Our models never saw these sets: they were trained on Urban100, Sun_Hays80, T91_partial and the
+Our models never saw these sets: they were trained on Urban100, Sun_Hays80 and the
 photos of coral_test_data. Note the sets here differ a little from the papers': Set14 lacks
 lenna.png (13 of 14 images) and BSD68 is 68 of BSD100's 100 images.
 --figure writes crops side by side (bicubic | SRResNet | SRGAN | original), enlarged 2x with
