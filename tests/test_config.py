@@ -60,4 +60,4 @@ def test_shipped_presets_load():
     assert presets
     for path in presets:
         config = load_toml(path)
-        assert config.model in ("pix2pix", "cyclegan", "restorer", "mosaic_detector"), path
+        assert config.model in ("pix2pix", "cyclegan", "restorer", "mosaic_detector", "srgan"), path

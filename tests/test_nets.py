@@ -8,7 +8,7 @@ from mosaicgan.nets.patchgan import receptive_field
 
 # Narrow versions of each network keep the test fast; the layer structure is unchanged.
 NARROW = {"generator": {"ngf": 8}, "discriminator": {"ndf": 8}, "classifier": {}, "detector": {},
-          "restorer": {"width": 8}, "segmenter": {"width": 8}}
+          "restorer": {"width": 8}, "segmenter": {"width": 8}, "upscaler": {"width": 8, "blocks": 2}}
 
 
 def small_input(net, kind):
@@ -35,6 +35,8 @@ def test_shape_range_and_round_trip(entry, tmp_path):
     if entry.kind == "restorer":
         assert y.shape == (2, 3, 6 * net.scale, 5 * net.scale)
         assert y.min() >= -1 and y.max() <= 1
+    elif entry.kind == "upscaler":
+        assert y.shape == (*x.shape[:2], x.shape[2] * net.scale, x.shape[3] * net.scale)
     elif entry.kind == "generator":
         assert y.shape == x.shape
         assert y.min() >= -1 and y.max() <= 1

@@ -15,13 +15,21 @@ GAN_MODES = ("vanilla", "lsgan", "hinge", "wgan-gp")
 NORMS = ("batch", "instance", "none")
 INITS = ("normal", "xavier", "kaiming", "orthogonal")
 UPSAMPLES = ("deconv", "resize")  # transposed convolutions | nearest x2 + 3x3 conv
-NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer", "segmenter")
+NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer", "segmenter", "upscaler")
 
 # Training arithmetic (train/precision.py): bf16/fp16 autocast each step, weights stay float32;
 # fp16 also scales the loss (a GradScaler per optimizer).
 PRECISIONS = ("fp32", "bf16", "fp16")
 # Inference arithmetic (infer/tile_plan.py): autocast around the forward; fp16 on CUDA only.
 INFER_PRECISIONS = ("fp32", "bf16", "fp16")
+
+# Super-resolution (nets/srresnet.py, train/srgan.py): training stages, factors, upsampling tails.
+SR_STAGES = ("mse", "gan")
+SR_SCALES = (2, 4)
+SR_UPSAMPLERS = ("subpixel", "espcn")
+# `upscale` defaults (infer/upscaler.py explains the overlap), here so `mosaicgan --help` needs no torch.
+UPSCALE_TILE = 512
+UPSCALE_OVERLAP = 32
 
 # Training data (data/paired.py, data/unpaired.py, data/preprocess.py).
 LAYOUTS = ("auto", "aligned", "folders", "unaligned")

@@ -110,6 +110,29 @@ class MosaicConfig:
 
 
 @dataclass(frozen=True)
+class SRGANConfig:
+    """Super-resolution (SRResNet / SRGAN, see nets.srresnet and train.srgan). Pairs are made on
+    the fly from the high-resolution photos under data.root (folders separated by the OS path
+    separator): random crops of `patch` pixels, flips, bicubic downscale with antialiasing."""
+
+    stage: str = "mse"  # mse: SRResNet on pixel MSE | gan: content + adversarial, from a stage-1 checkpoint
+    scale: int = 4
+    blocks: int = 16
+    width: int = 64
+    upsampler: str = "subpixel"  # subpixel (the paper) | espcn (one pixel shuffle at low resolution)
+    global_skip: bool = False  # predict the residual over bicubic (faster convergence)
+    patch: int = 96  # high-resolution crop side (a multiple of scale)
+    samples_per_epoch: int = 3200
+    features: str = "mobilenet_v2"  # content loss network: mobilenet_v2 (shipped) | vgg19:/path/vgg19.pth
+    feature_layer: str = "auto"  # mobilenet_v2: block6 (default) | vgg19: relu5_4 (default) or relu2_2
+    content_weight: float = 1.0
+    adversarial_weight: float = 1e-3
+    mse_weight: float = 0.0  # stage gan: optional pixel MSE beside the content loss
+    ndf: int = 64  # discriminator width
+    eval_data: str = ""  # a folder of HR images (e.g. Set5) scored at every epoch end (Y PSNR vs bicubic)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -132,9 +155,10 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
     mosaic: MosaicConfig = field(default_factory=MosaicConfig)
+    srgan: SRGANConfig = field(default_factory=SRGANConfig)
 
 
-SECTIONS = ("data", "nets", "loss", "optim", "run", "mosaic")
+SECTIONS = ("data", "nets", "loss", "optim", "run", "mosaic", "srgan")
 
 CHOICES = {
     "model": tuple(MODELS),
@@ -146,6 +170,9 @@ CHOICES = {
     "nets.upsample": choices.UPSAMPLES,
     "loss.gan_mode": choices.GAN_MODES,
     "run.precision": choices.PRECISIONS,
+    "srgan.stage": choices.SR_STAGES,
+    "srgan.scale": choices.SR_SCALES,
+    "srgan.upsampler": choices.SR_UPSAMPLERS,
 }
 
 

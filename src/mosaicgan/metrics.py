@@ -28,7 +28,10 @@ def _gaussian_window(size: int, sigma: float, channels: int, device: torch.devic
 def ssim(prediction: torch.Tensor, target: torch.Tensor, *, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
     """Structural similarity (Wang et al. 2004: Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03)
     per image of a batch, averaged over channels and valid window positions."""
-    x, y = to_unit(prediction), to_unit(target)
+    return _ssim_unit(to_unit(prediction), to_unit(target), window=window, sigma=sigma)
+
+
+def _ssim_unit(x: torch.Tensor, y: torch.Tensor, *, window: int, sigma: float) -> torch.Tensor:
     c = x.shape[1]
     size = min(window, x.shape[-1], x.shape[-2])  # tiny images get a smaller window
     w = _gaussian_window(size, sigma, c, x.device)
@@ -39,6 +42,29 @@ def ssim(prediction: torch.Tensor, target: torch.Tensor, *, window: int = 11, si
     c1, c2 = 0.01**2, 0.03**2
     s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return s.flatten(1).mean(1)
+
+
+def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
+    """Luma of RGB images (N, 3, H, W) in [-1, 1] read as 8-bit values, as the SR literature
+    scores them (MATLAB's rgb2ycbcr, BT.601: Y in [16, 235]), returned in [0, 1] (Y / 255)."""
+    r, g, b = to_unit(x).unbind(1)
+    return ((16 + 65.481 * r + 128.553 * g + 24.966 * b) / 255).unsqueeze(1)
+
+
+def _shave(x: torch.Tensor, border: int) -> torch.Tensor:
+    return x[..., border : x.shape[-2] - border, border : x.shape[-1] - border] if border else x
+
+
+def psnr_y(prediction: torch.Tensor, target: torch.Tensor, *, border: int) -> torch.Tensor:
+    """PSNR in dB per image on the Y channel with `border` pixels cropped on each side (the
+    literature crops the scale factor), images (N, 3, H, W) in [-1, 1] quantized to 8 bits."""
+    mse = (_shave(rgb_to_y(prediction), border) - _shave(rgb_to_y(target), border)).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
+
+
+def ssim_y(prediction: torch.Tensor, target: torch.Tensor, *, border: int) -> torch.Tensor:
+    """SSIM per image on the Y channel with `border` pixels cropped (see psnr_y)."""
+    return _ssim_unit(_shave(rgb_to_y(prediction), border), _shave(rgb_to_y(target), border), window=11, sigma=1.5)
 
 
 def masked_psnr(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:

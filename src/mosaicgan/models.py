@@ -129,6 +129,18 @@ MODELS: dict[str, ModelSpec] = {
                       "run.save_every": 200, "run.keep_every_epochs": 5},
             flags="own",
         ),
+        ModelSpec(
+            name="srgan",
+            summary="super-resolution x2/x4: SRResNet (stage mse), then SRGAN (stage gan), on photos",
+            task="mosaicgan.train.srgan:SRGANTask",
+            dataset="mosaicgan.train.srgan:srgan_dataset",
+            uses=("srgan.*",),
+            # The paper's Adam (beta1 0.9, lr 1e-4, batch 16); an epoch is srgan.samples_per_epoch crops.
+            defaults={"data.num_workers": 0, "optim.lr": 1e-4, "optim.beta1": 0.9, "optim.epochs": 50,
+                      "optim.epochs_decay": 50, "optim.batch_size": 16, "run.log_every": 20,
+                      "run.sample_every": 500, "run.save_every": 200, "run.keep_every_epochs": 10},
+            flags="own",
+        ),
     )
 }
 

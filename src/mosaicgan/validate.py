@@ -99,6 +99,14 @@ CONFIG_RANGES: dict[str, Range] = {
     "mosaic.full_prob": Range(low=0, high=1),
     "mosaic.grow_prob": Range(low=0, high=1),
     "mosaic.samples_per_epoch": at_least(1),
+    "srgan.blocks": Range(low=0, high=64),
+    "srgan.width": WIDTH,
+    "srgan.patch": Range(low=16, high=1024),
+    "srgan.samples_per_epoch": at_least(1),
+    "srgan.content_weight": NON_NEGATIVE,
+    "srgan.adversarial_weight": NON_NEGATIVE,
+    "srgan.mse_weight": NON_NEGATIVE,
+    "srgan.ndf": WIDTH,
 }
 
 

@@ -36,6 +36,7 @@ FLAG_KEYS = {
     "channels_last": "run.channels_last",
     "compile": "run.compile",
     "init_from": "run.init_from",
+    "scale": "srgan.scale",
 }
 
 
