@@ -5,7 +5,7 @@
         [--grid true|estimated|both] [--cli N]
 
 Every photo of the sets (never used in training: the shipped restorer was trained on
-Sun_Hays80, Urban100, T91_partial and coral_test_data) gets one random region (an ellipse, a
+Sun_Hays80, Urban100 and coral_test_data) gets one random region (an ellipse, a
 rectangle or a polygon of 25-50% of the shorter side, seeded by the file name), mosaicked with
 style "average" at each block size on a grid whose offset never matches the image's (offset
 drawn in 1..block-1 on both axes). Methods, all blended back through the same mask:
