@@ -25,7 +25,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", type=Path, help="run folder or checkpoint file")
     p.add_argument("--out", type=Path, default=Path("src/mosaicgan/assets/mosaic_detector.safetensors"))
-    p.add_argument("--name", default="mosaicgan-mosaic-detector-v1")
+    p.add_argument("--name", default="mosaicgan-mosaic-detector-v2")
     args = p.parse_args()
     ck = load_checkpoint(args.run, kind=KIND)
     net = ck.nets["detector"].half()
