@@ -108,12 +108,14 @@ class SignalAt:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_first_signal_saves_a_checkpoint_and_stops(toy_data, tmp_path, monkeypatch, sig):
     monkeypatch.setattr(loop, "RunningMeans", SignalAt(3, [sig]))  # mid-epoch 2
+    # What was installed before (a background job starts with SIGINT ignored, not Python's default).
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     run = tmp_path / "run"
     result = train(tiny_pix2pix_config(toy_data, **KEEP_EACH), run_dir=run, progress=False)
     assert not result.finished and result.step == 3 and result.stopped_by == sig.name
     assert load_train_state(run / "checkpoints" / "resume.pt")["step"] == 3
     assert checkpoint_at_step(run / "checkpoints" / "latest.safetensors", 3)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert {s: signal.getsignal(s) for s in before} == before  # handlers restored
     monkeypatch.setattr(loop, "RunningMeans", RunningMeans)
     assert train(tiny_pix2pix_config(toy_data, **KEEP_EACH), run_dir=run, progress=False, resume=True).step == 6
 
