@@ -12,6 +12,7 @@ reads it back, and every checkpoint carries it as JSON.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -45,6 +46,12 @@ class DataConfig:
     max_items: int = 0  # 0 = all
     num_workers: int = -1  # loader processes; -1: one fewer than the usable CPUs, at most 4
     val_fraction: float = 0.2  # classifier: share of each class's images held out for validation
+
+    @property
+    def roots(self) -> list[str]:
+        """data.root as a list: photo-folder trainers take several folders, joined with the OS
+        path separator (os.pathsep)."""
+        return [r for r in self.root.split(os.pathsep) if r]
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,15 @@ class MosaicConfig:
     grow_prob: float = 0.3  # share whose given mask is grown beyond the mosaic (by up to a block)
     clean_prob: float = 0.35  # detector: share of crops left clean (the negatives)
     samples_per_epoch: int = 3200
+
+    def check_ranges(self) -> None:
+        """The pairs of bounds every mosaic sampler reads, each in order (UserError if not)."""
+        if not 2 <= self.block_min <= self.block_max:
+            raise UserError(f"mosaic.block_min/block_max must satisfy 2 <= min <= max, got {self.block_min}, "
+                            f"{self.block_max}")
+        if self.jpeg_quality_min > self.jpeg_quality_max:
+            raise UserError(f"mosaic.jpeg_quality_min ({self.jpeg_quality_min}) is above mosaic.jpeg_quality_max "
+                            f"({self.jpeg_quality_max})")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ The log's `iou` is that of the thresholded map (p > 0.5) with the mask > 0.5 ove
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
@@ -82,14 +81,9 @@ class DetectorTask:
 
 def detector_dataset(config: TrainConfig) -> MosaicMasks:
     m = config.mosaic
-    if not 2 <= m.block_min <= m.block_max:
-        raise UserError(f"mosaic.block_min/block_max must satisfy 2 <= min <= max, got {m.block_min}, {m.block_max}")
-    if m.jpeg_quality_min > m.jpeg_quality_max:
-        raise UserError(f"mosaic.jpeg_quality_min ({m.jpeg_quality_min}) is above mosaic.jpeg_quality_max "
-                        f"({m.jpeg_quality_max})")
+    m.check_ranges()
     if not 0 <= m.clean_prob < 1:
         raise UserError(f"mosaic.clean_prob must be in [0, 1), got {m.clean_prob}")
-    roots = [r for r in config.data.root.split(os.pathsep) if r]
-    return MosaicMasks(roots=roots, length=m.samples_per_epoch, crop=config.data.crop_size, block_min=m.block_min,
+    return MosaicMasks(roots=config.data.roots, length=m.samples_per_epoch, crop=config.data.crop_size, block_min=m.block_min,
                        block_max=m.block_max, rect_prob=m.rect_prob, clean_prob=m.clean_prob, full_prob=m.full_prob,
                        jpeg_prob=m.jpeg_prob, jpeg_quality=(m.jpeg_quality_min, m.jpeg_quality_max))

@@ -9,7 +9,6 @@ the training batch, at the network's scale.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
@@ -94,19 +93,11 @@ def base_of(features: torch.Tensor, *, scale: int) -> torch.Tensor:
     return (base + F.interpolate(shift, scale_factor=scale, mode="nearest")).clamp(-1, 1)
 
 
-def data_roots(config: TrainConfig) -> list[str]:
-    return [r for r in config.data.root.split(os.pathsep) if r]
-
-
 def restorer_dataset(config: TrainConfig) -> MosaicPairs:
     m = config.mosaic
-    if not 2 <= m.block_min <= m.block_max:
-        raise UserError(f"mosaic.block_min/block_max must satisfy 2 <= min <= max, got {m.block_min}, {m.block_max}")
-    if m.jpeg_quality_min > m.jpeg_quality_max:
-        raise UserError(f"mosaic.jpeg_quality_min ({m.jpeg_quality_min}) is above mosaic.jpeg_quality_max "
-                        f"({m.jpeg_quality_max})")
+    m.check_ranges()
     return MosaicPairs(
-        roots=data_roots(config), length=m.samples_per_epoch, lattice=m.lattice, scale=config.nets.block_scale,
+        roots=config.data.roots, length=m.samples_per_epoch, lattice=m.lattice, scale=config.nets.block_scale,
         block_min=m.block_min, block_max=m.block_max, rect_prob=m.rect_prob, median_prob=m.median_prob,
         jpeg_prob=m.jpeg_prob, jpeg_quality=(m.jpeg_quality_min, m.jpeg_quality_max), full_prob=m.full_prob,
         grow_prob=m.grow_prob,

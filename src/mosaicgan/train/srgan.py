@@ -13,7 +13,6 @@ literature does) for the network and for bicubic.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -181,8 +180,7 @@ def srgan_dataset(config: TrainConfig) -> SRPairs:
         raise UserError(f"srgan.patch ({s.patch}) must be a multiple of srgan.scale ({s.scale})")
     if s.stage == "gan" and s.patch < 16:
         raise UserError(f"srgan.patch ({s.patch}) must be at least 16 for the discriminator")
-    roots = [r for r in config.data.root.split(os.pathsep) if r]
     try:
-        return SRPairs(roots=roots, length=s.samples_per_epoch, scale=s.scale, patch=s.patch)
+        return SRPairs(roots=config.data.roots, length=s.samples_per_epoch, scale=s.scale, patch=s.patch)
     except ValueError as err:
         raise UserError(f"{err} (srgan.patch = {s.patch}); use smaller crops or larger photos") from None
