@@ -12,31 +12,12 @@ metadata. The run folder itself stays resumable (`mosaicgan train restorer --res
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
-
-from mosaicgan.checkpoint import load_checkpoint, save_checkpoint
-from mosaicgan.train.logging import read_log
+from export_weights import export_main
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("run", type=Path, help="run folder or checkpoint file")
-    p.add_argument("--out", type=Path, default=Path("src/mosaicgan/assets/restorer.safetensors"))
-    p.add_argument("--name", default="mosaicgan-restorer-lattice-v2")
-    args = p.parse_args()
-    ck = load_checkpoint(args.run, kind="restorer")
-    net = ck.nets["restorer"].half()
-    run_dir = args.run if args.run.is_dir() else None
-    seconds = None
-    if run_dir is not None:
-        log = [r for r in read_log(run_dir) if "time" in r and r.get("step", 0) <= ck.extra.get("step", 0)]
-        seconds = log[-1]["time"] if log else None
-    extra = {**ck.extra, "name": args.name, "weights": "float16", "train_seconds": seconds,
-             "source_run": str(run_dir) if run_dir else str(args.run)}
-    save_checkpoint(args.out, kind="restorer", nets={"restorer": net}, config=ck.config, extra=extra)
-    print(f"{args.out}: {args.out.stat().st_size:,} bytes; " + json.dumps(extra))
+    export_main(description=__doc__.split("\n\n")[0], kind="restorer", net="restorer",
+                out="src/mosaicgan/assets/restorer.safetensors", name="mosaicgan-restorer-lattice-v2")
 
 
 if __name__ == "__main__":

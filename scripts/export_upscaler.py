@@ -11,31 +11,12 @@ stays resumable (`mosaicgan train srgan --resume RUN`).
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
-
-from mosaicgan.checkpoint import load_checkpoint, save_checkpoint
-from mosaicgan.train.logging import read_log
+from export_weights import export_main
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("run", type=Path, help="run folder or checkpoint file")
-    p.add_argument("--out", type=Path, default=Path("src/mosaicgan/assets/srresnet_x4.safetensors"))
-    p.add_argument("--name", default="mosaicgan-srresnet-x4-v1")
-    args = p.parse_args()
-    ck = load_checkpoint(args.run, kind="srgan", only=["gen"])
-    net = ck.nets["gen"].half()
-    run_dir = args.run if args.run.is_dir() else None
-    seconds = None
-    if run_dir is not None:
-        log = [r for r in read_log(run_dir) if "time" in r and r.get("step", 0) <= ck.extra.get("step", 0)]
-        seconds = log[-1]["time"] if log else None
-    extra = {**ck.extra, "name": args.name, "weights": "float16", "train_seconds": seconds,
-             "source_run": str(run_dir) if run_dir else str(args.run)}
-    save_checkpoint(args.out, kind="srgan", nets={"gen": net}, config=ck.config, extra=extra)
-    print(f"{args.out}: {args.out.stat().st_size:,} bytes; " + json.dumps(extra))
+    export_main(description=__doc__.split("\n\n")[0], kind="srgan", net="gen",
+                out="src/mosaicgan/assets/srresnet_x4.safetensors", name="mosaicgan-srresnet-x4-v1")
 
 
 if __name__ == "__main__":
