@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import torch
 
+from mosaicgan.infer.restore import crop_on_grid
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, mask_bbox
 from mosaicgan.ops.unmosaic import block_means, spread_blocks
@@ -57,15 +58,7 @@ def grid_box(mask: torch.Tensor, grid: Grid, *, ring: int = 0) -> Box | None:
     if box is None:
         return None
     height, width = mask.shape[-2:]
-
-    def span(lo: int, hi: int, block: int, line: int, limit: int) -> tuple[int, int]:
-        lo = line + (lo - line) // block * block - ring * block
-        hi = line - (line - hi) // block * block + ring * block
-        return max(lo, 0), min(hi, limit)
-
-    y0, y1 = span(box.y0, box.y1, grid.block_h, grid.offset_y, height)
-    x0, x1 = span(box.x0, box.x1, grid.block_w, grid.offset_x, width)
-    return Box(x0, y0, x1, y1)
+    return crop_on_grid(box, grid, height=height, width=width, margin=ring)
 
 
 def _local(grid: Grid, box: Box) -> Grid:
