@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from mosaicgan.cli.train_run import add_run_flags, run as run_training
+from mosaicgan.cli.train_run import add_run_flags, add_schedule_flags, run as run_training
 from mosaicgan.models import MODELS
 
 
@@ -21,10 +21,7 @@ def register(models: argparse._SubParsersAction) -> None:
                     "Class names on the refusal list (clothing, sexual content; see the README's Scope) are refused.")
     add_run_flags(p, data_help="folder with one sub-folder of images per class",
                   set_example="nets.freeze_features=10")
-    p.add_argument("--epochs", type=int, help="epochs at the initial learning rate (default 4)")
-    p.add_argument("--epochs-decay", type=int, help="epochs of linear decay that follow (default 4)")
-    p.add_argument("--batch-size", type=int, help="default 16")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    add_schedule_flags(p, model="classifier")
     p.add_argument("--load-size", type=int, help="training: short side resized to this (default 256)")
     p.add_argument("--crop-size", type=int, help="training crop and inference short side (default 224)")
     p.set_defaults(func=run)

@@ -6,9 +6,8 @@ Registered under `train` by train_cmd; the run itself is train_run's (config, lo
 from __future__ import annotations
 
 import argparse
-import os
 
-from mosaicgan.cli.train_run import add_run_flags, run as run_training
+from mosaicgan.cli.train_run import add_run_flags, add_schedule_flags, run as run_training
 from mosaicgan.models import MODELS
 
 
@@ -21,14 +20,6 @@ def register(models: argparse._SubParsersAction) -> None:
                     "(the [mosaic] config section). See configs/mosaic_detect.toml.")
     add_run_flags(p, data_help="one or more folders of clean photos", set_example="mosaic.clean_prob=0.4",
                   data_nargs="+")
-    p.add_argument("--epochs", type=int, help="epochs at the initial learning rate (default 20)")
-    p.add_argument("--epochs-decay", type=int, help="epochs of linear decay that follow (default 10)")
-    p.add_argument("--batch-size", type=int, help="default 12")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 2e-3)")
-    p.set_defaults(func=run)
+    add_schedule_flags(p, model="mosaic_detector")
+    p.set_defaults(func=run_training)
 
-
-def run(args: argparse.Namespace) -> int:
-    if args.data:
-        args.data = os.pathsep.join(str(d) for d in args.data)
-    return run_training(args)

@@ -6,9 +6,8 @@ Registered under `train` by train_cmd; the run itself is train_run's (config, lo
 from __future__ import annotations
 
 import argparse
-import os
 
-from mosaicgan.cli.train_run import add_run_flags, run as run_training
+from mosaicgan.cli.train_run import add_run_flags, add_schedule_flags, run as run_training
 from mosaicgan.models import MODELS
 
 
@@ -21,14 +20,6 @@ def register(models: argparse._SubParsersAction) -> None:
                     "The checkpoint works with `remove --checkpoint`. See configs/mosaic_restore.toml.")
     add_run_flags(p, data_help="one or more folders of clean photos", set_example="mosaic.block_max=24",
                   data_nargs="+")
-    p.add_argument("--epochs", type=int, help="epochs at the initial learning rate (default 30)")
-    p.add_argument("--epochs-decay", type=int, help="epochs of linear decay that follow (default 10)")
-    p.add_argument("--batch-size", type=int, help="default 16")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 5e-4)")
-    p.set_defaults(func=run)
+    add_schedule_flags(p, model="restorer")
+    p.set_defaults(func=run_training)
 
-
-def run(args: argparse.Namespace) -> int:
-    if args.data:
-        args.data = os.pathsep.join(str(d) for d in args.data)
-    return run_training(args)

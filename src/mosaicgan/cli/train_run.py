@@ -8,6 +8,7 @@ imports the other's flags.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 from pathlib import Path
 
@@ -66,10 +67,25 @@ def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: st
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def add_schedule_flags(p: argparse.ArgumentParser, *, model: str, lr_note: str = "") -> None:
+    """--epochs, --epochs-decay, --batch-size and --lr, their help giving the model's defaults
+    (read from its config, so help and config cannot disagree)."""
+    from mosaicgan.config import default_config
+
+    o = default_config(model).optim
+    lr = f"{o.lr:.0e}".replace("e-0", "e-")
+    p.add_argument("--epochs", type=int, help=f"epochs at the initial learning rate (default {o.epochs})")
+    p.add_argument("--epochs-decay", type=int, help=f"epochs of linear decay that follow (default {o.epochs_decay})")
+    p.add_argument("--batch-size", type=int, help=f"default {o.batch_size}")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate (default {lr}{lr_note})")
+
+
 def config_from_args(args: argparse.Namespace):
     from mosaicgan.config import check_model_keys, default_config, load_toml, parse_set, with_values
     from mosaicgan.validate import check_config_value
 
+    if isinstance(args.data, list):  # trainers that read several photo folders (data_nargs="+")
+        args.data = os.pathsep.join(str(d) for d in args.data)
     config = load_toml(args.config, base=default_config(args.model)) if args.config else default_config(args.model)
     if config.model != args.model:
         raise UserError(f"config is for {config.model}, not {args.model}", path=args.config)

@@ -6,10 +6,9 @@ Registered under `train` by train_cmd; the run itself is train_run's (config, lo
 from __future__ import annotations
 
 import argparse
-import os
 
 from mosaicgan import choices
-from mosaicgan.cli.train_run import add_run_flags, run as run_training
+from mosaicgan.cli.train_run import add_run_flags, add_schedule_flags, run as run_training
 from mosaicgan.models import MODELS
 
 
@@ -26,14 +25,6 @@ def register(models: argparse._SubParsersAction) -> None:
     add_run_flags(p, data_help="one or more folders of high-resolution photos", set_example="srgan.blocks=8",
                   data_nargs="+")
     p.add_argument("--scale", type=int, choices=choices.SR_SCALES, help="upscaling factor (default 4)")
-    p.add_argument("--epochs", type=int, help="epochs at the initial learning rate (default 50)")
-    p.add_argument("--epochs-decay", type=int, help="epochs of linear decay that follow (default 50)")
-    p.add_argument("--batch-size", type=int, help="default 16")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4, the paper's)")
-    p.set_defaults(func=run)
+    add_schedule_flags(p, model="srgan", lr_note=", the paper's")
+    p.set_defaults(func=run_training)
 
-
-def run(args: argparse.Namespace) -> int:
-    if args.data:
-        args.data = os.pathsep.join(str(d) for d in args.data)
-    return run_training(args)
