@@ -7,8 +7,11 @@ import pytest
 import torch
 from PIL import Image
 
-from mosaicgan.checkpoint import save_checkpoint
+from mosaicgan.checkpoint import load_checkpoint, save_checkpoint
 from mosaicgan.cli import main
+from mosaicgan.data.images import tensor_to_uint8
+from mosaicgan.infer.image_io import load_image
+from mosaicgan.infer.upscale_bands import default_core, plan_bands, upscale_to_uint8
 from mosaicgan.infer.upscaler import Upscaler, receptive_radius
 from mosaicgan.nets import get_net
 
@@ -55,6 +58,73 @@ def test_small_overlap_differs_only_near_the_seams():
     diff = (tiled - whole).abs()
     assert diff[..., : 24 * 4].max() < 1e-4 and diff[..., 40 * 4 :].max() < 1e-4
     assert diff[..., 24 * 4 : 40 * 4].max() > 1e-3  # an overlap under 4 x the radius: the seam region differs
+
+
+def assert_same_8bit(a: np.ndarray, b: np.ndarray) -> None:
+    """Equal up to float rounding: a value at a rounding boundary may land one level apart."""
+    assert a.shape == b.shape and a.dtype == b.dtype == np.uint8
+    diff = np.abs(a.astype(int) - b.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
+
+
+def test_band_plan_keeps_every_row_once():
+    for height, core, margin in [(70, 7, 10), (71, 7, 10), (27, 7, 10), (5, 1, 0), (1000, 468, 22)]:
+        bands = plan_bands(height, core=core, margin=margin)
+        kept = [r for _, _, k0, k1 in bands for r in range(k0, k1)]
+        assert kept == list(range(height))
+        for start, stop, k0, k1 in bands:  # a margin on every side that is not the image's border
+            assert start == 0 or k0 - start >= margin
+            assert stop == height or stop - k1 >= margin
+    assert plan_bands(27, core=7, margin=10) == [(0, 27, 0, 27)]  # fits one band: not cut
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_banded_equals_whole_image(channels):
+    # Bands of 7 kept rows (27 run) over 70 rows: 10 bands, each cut where the network pads.
+    net = tiny_net()
+    radius = receptive_radius(net)
+    x = torch.rand(channels, 70, 33, generator=torch.Generator().manual_seed(channels)) * 2 - 1
+    upscaler = Upscaler(net, scale=4, tile=1000)
+    whole = tensor_to_uint8(upscaler(x))
+    heights = []
+    hook = net.register_forward_hook(lambda m, inputs, out: heights.append(inputs[0].shape[-2]))
+    banded = upscale_to_uint8(upscaler, x, core=7)
+    hook.remove()
+    assert len(heights) == 10 and max(heights) == 7 + 2 * radius
+    assert banded.shape == (280, 132, channels)
+    assert_same_8bit(banded, whole)
+    # The margin is what makes the cut invisible: without it the band edges show.
+    thin = upscale_to_uint8(upscaler, x, core=7, margin=2)
+    assert np.abs(thin.astype(int) - whole.astype(int)).max() > 1
+
+
+def test_banded_and_tiled_equals_whole_image():
+    # Tiles of 56 (overlap 4 x the radius: exact) across 90 columns inside bands of 36 + 2 x 10 rows.
+    net = tiny_net()
+    radius = receptive_radius(net)
+    x = torch.rand(3, 100, 90, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    whole = tensor_to_uint8(Upscaler(net, scale=4, tile=1000)(x))
+    tiled = Upscaler(net, scale=4, tile=4 * radius + 16, overlap=4 * radius)
+    assert default_core(tiled, margin=radius) == 36 and len(plan_bands(100, core=36, margin=radius)) == 3
+    assert_same_8bit(upscale_to_uint8(tiled, x), whole)
+
+
+def test_upscale_cli_writes_banded_images_as_whole_ones(tmp_path, capsys, checkpoint):
+    # 100 rows with --tile 56: three bands; the alpha band is enlarged beside them, whole.
+    rng = np.random.default_rng(1)
+    src = tmp_path / "tall.png"
+    Image.fromarray(rng.integers(0, 255, (100, 70, 4), dtype=np.uint8), mode="RGBA").save(src)
+    code, _, err = run_cli(capsys, "upscale", src, "--out", tmp_path / "out", "--checkpoint", checkpoint,
+                           "--tile", 56, "--tile-overlap", 40, "--quiet")
+    assert code == 0, err
+    item = load_image(src)
+    net = load_checkpoint(checkpoint, kind="srgan", only=["gen"]).nets["gen"]
+    whole = tensor_to_uint8(Upscaler(net, scale=4, tile=1000)(item.image))
+    with Image.open(tmp_path / "out" / "tall.png") as img:
+        assert img.mode == "RGBA" and img.size == (280, 400)
+        written = np.asarray(img)
+    assert_same_8bit(written[..., :3].copy(), whole)
+    assert np.array_equal(written[..., 3], np.asarray(item.alpha.resize((280, 400), Image.BICUBIC)))
 
 
 def test_upscale_cli_end_to_end(tmp_path, capsys, checkpoint):

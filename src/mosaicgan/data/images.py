@@ -197,14 +197,29 @@ def pil_to_tensor(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
 
+def tensor_to_uint8(t: torch.Tensor) -> np.ndarray:
+    """Tensor (C, H, W) in [-1, 1] -> uint8 array (H, W, C), rounded: the one float-to-8-bit
+    rule, so an image converted band by band is the same as one converted whole."""
+    if t.ndim != 3:
+        raise ValueError(f"expected a (C, H, W) tensor, got {tuple(t.shape)}")
+    # One float copy (clamp), then in place: a band of a large upscale is hundreds of MB.
+    arr = t.detach().float().cpu().clamp(-1, 1).add_(1).mul_(127.5).round_().to(torch.uint8)
+    return arr.permute(1, 2, 0).numpy()
+
+
+def uint8_to_pil(arr: np.ndarray) -> Image.Image:
+    """uint8 array (H, W, C) with C in {1, 3, 4} -> PIL image (L, RGB or RGBA)."""
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected a uint8 (H, W, C) array with C in 1, 3, 4; got {arr.dtype} {arr.shape}")
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
+    return Image.fromarray(arr[:, :, 0] if mode == "L" else arr, mode=mode)
+
+
 def tensor_to_pil(t: torch.Tensor) -> Image.Image:
     """Tensor (C, H, W) in [-1, 1] with C in {1, 3, 4} -> PIL image (L, RGB or RGBA), rounded."""
     if t.ndim != 3 or t.shape[0] not in (1, 3, 4):
         raise ValueError(f"expected a (C, H, W) tensor with C in 1, 3, 4; got {tuple(t.shape)}")
-    arr = t.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
-    arr = arr.permute(1, 2, 0).numpy()
-    mode = {1: "L", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
-    return Image.fromarray(arr[:, :, 0] if mode == "L" else arr, mode=mode)
+    return uint8_to_pil(tensor_to_uint8(t))
 
 
 def save_image(img: Image.Image | torch.Tensor, path: str | Path, **save_kwargs) -> Path:

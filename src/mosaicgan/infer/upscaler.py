@@ -8,6 +8,8 @@ network's receptive radius (`receptive_radius`) the tiled result equals the whol
 to float rounding. The default overlap of 32 is below that for the shipped model (radius 22) but
 its outputs differ from whole-image ones by at most 0.021 of an 8-bit level (Set14 baboon, tiles
 of 128: overlap 16 gives 0.63, 88 gives 4e-5), so no saved pixel changes, at less extra work.
+A call returns the whole output as float32; `upscale` (files) instead goes band by band into
+8 bits (`upscale_bands.upscale_to_uint8`), so memory stays bounded at any image height.
 """
 
 from __future__ import annotations
