@@ -11,7 +11,7 @@ from mosaicgan.errors import UserError
 from mosaicgan.localize import detect_faces, detect_faces_batch, face_mask, load_face_detector
 from mosaicgan.localize.boxes import Box, box_iou
 from mosaicgan.localize.centerface import FaceDetector, plan_pieces, pyramid_scales, tile_windows
-from mosaicgan.localize.faces import face_extent
+from mosaicgan.localize.faces import detect_faces_near, face_extent
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Faces checked by eye (x0, y0, x1, y1), brow to chin: Grace Hopper in grace_hopper.jpg (256x300),
@@ -191,3 +191,39 @@ def test_bad_inputs(tmp_path, hopper):
 
     with pytest.raises(UserError, match="detector checkpoint"):
         load_face_detector(shipped_classifier_path())
+
+
+def test_faces_near_known_boxes_are_found_where_they_moved_to(group):
+    """detect_faces_near: each of the four faces, moved by a few pixels, is found again from its
+    old box, at the place a whole-image search gives; a box far from any face finds nothing."""
+    faces = detect_faces(group)
+    canvas = Image.new("RGB", (group.width + 40, group.height + 20), (90, 90, 90))
+    canvas.paste(group, (30, 12))  # every face moves 30 px right, 12 px down
+    whole = detect_faces(canvas)
+    old = [(f.x0, f.y0, f.x1, f.y1) for f in faces]
+    for picture in (canvas, np.asarray(canvas), pil_to_tensor(canvas)):
+        near = detect_faces_near(picture, old)
+        assert len(near) == 4
+        for face in near:
+            assert max(box_iou(as_box(face), as_box(w)) for w in whole) > 0.75  # searched at another scale
+    # Only the windows are searched: a window on the empty right margin finds no face.
+    assert detect_faces_near(canvas, [(group.width + 15, 5, group.width + 35, 25)]) == []
+
+
+def test_bad_array_for_faces_near(group):
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        detect_faces_near(np.zeros((10, 10), dtype=np.uint8), [(0, 0, 5, 5)])
+
+
+def test_bf16_pass_finds_the_faces_of_float32(hopper, group):
+    """precision="bf16" (the default where the CPU runs bf16 natively) finds what float32 finds:
+    it only chooses candidates; borderline scores are computed in float32."""
+    net = load_face_detector().net
+    fp32, bf16 = FaceDetector(net, precision="fp32"), FaceDetector(net, precision="bf16")
+    for picture in (hopper, group):
+        a, b = fp32.detect(picture)[0], bf16.detect(picture)[0]
+        assert len(a) == len(b) > 0
+        for face in a:
+            assert max(box_iou(as_box(face), as_box(other)) for other in b) > 0.9
+    with pytest.raises(ValueError, match="precision"):
+        FaceDetector(net, precision="fp16")

@@ -86,6 +86,30 @@ def test_mosaic_follows_a_moving_face_in_every_frame(capsys, tmp_path):
         assert inside > 4 and detail_out < 0.6 * detail_in, (box, inside, detail_in, detail_out)
 
 
+def pixelated(a, b, box, photo_width):
+    x0, y0, x1, y1 = face_core(box, photo_width)
+    detail_in = np.abs(np.diff(a[y0:y1, x0:x1].astype(int), axis=1)).mean()
+    detail_out = np.abs(np.diff(b[y0:y1, x0:x1].astype(int), axis=1)).mean()
+    return np.abs(a[y0:y1, x0:x1].astype(int) - b[y0:y1, x0:x1]).mean() > 4 and detail_out < 0.6 * detail_in
+
+
+def test_followed_faces_stay_covered_through_turns_between_searches(capsys, tmp_path):
+    """With one whole-frame search in 8, a face that moves fast and bounces off the frame's
+    edges stays covered in every frame, because it is searched for near its last place in the
+    frames between; interpolating its box between searches (--no-follow) loses it at the turns."""
+    clip = make_clip(tmp_path / "turns.mkv", width=320, height=160, frames=40, photo_size=96, motion=10.0)
+    frames_in, _, _ = read_frames(clip.path)
+    covered = {}
+    for name, extra in (("follow", []), ("interpolate", ["--no-follow"])):
+        code, _, err = run_cli(capsys, "add", clip.path, "--out", tmp_path / name, "--faces", "--detect-every", "8",
+                               "--quiet", *extra)
+        assert code == 0, err
+        frames_out, _, _ = read_frames(tmp_path / name / "turns.mkv")
+        covered[name] = sum(pixelated(a, b, box, 96) for a, b, box in zip(frames_in, frames_out, clip.boxes))
+    assert covered["follow"] == 40
+    assert covered["interpolate"] <= 35  # the clip is hard enough to need the following
+
+
 class JitteryFaces(RegionFinder):
     """A face 'detector' that reports the true box shifted by a few random pixels and misses
     it now and then, as real detectors do on a still face."""

@@ -21,3 +21,16 @@ def resolve_device(name: str | None) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise UserError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether bfloat16 arithmetic runs natively on `device`: a CUDA device with bf16, or a CPU
+    with AVX512-BF16 or AMX (elsewhere oneDNN emulates bf16, often slower than float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:  # private helpers of torch.cpu (torch >= 2.1); a torch without them gets float32
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:
+        return False

@@ -83,10 +83,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     video.add_argument("--bridge", type=int, default=4,
                        help="faces/CAM: keep a region N frames before and after it is seen, so up to 2N missed "
                             "frames in a row stay covered (default 4)")
-    video.add_argument("--detect-every", type=int, default=4, metavar="N",
-                       help="faces/CAM: search 1 frame in N, the tracks carry the regions in between (a face is "
-                            "covered from --bridge frames before the search that first finds it; default 4, "
-                            "1 searches every frame)")
+    video.add_argument("--detect-every", type=int, default=8, metavar="N",
+                       help="faces/CAM: search the whole frame 1 frame in N; faces are followed in the frames "
+                            "between (searched near where they were), a new face is covered from the search "
+                            "before the one that first finds it (default 8, 1 searches every frame)")
+    video.add_argument("--no-follow", action="store_true",
+                       help="faces: do not follow faces between whole-frame searches; their boxes are "
+                            "interpolated instead (cheaper; a fast face that turns can leave its box)")
     video.add_argument("--detect-side", type=int, default=0, metavar="PX",
                        help="faces/CAM: search frames scaled to this long side (default 0: full size; 640 on a "
                             "720p video is about 3x faster but misses faces under about 32 pixels)")
@@ -153,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     paths, videos = mine, share(videos, ranks)
     encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
     steady = SteadyOptions(steady=not args.no_steady, window=args.window, bridge=args.bridge,
-                           detect_every=args.detect_every, detect_side=args.detect_side)
+                           detect_every=args.detect_every, detect_side=args.detect_side, follow=not args.no_follow)
     if args.save_mask and videos:
         raise UserError("--save-mask is for images; videos do not write masks")
     for video in videos:

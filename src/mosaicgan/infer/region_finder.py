@@ -218,6 +218,24 @@ class RegionFinder:
             regions.append(Region(mask.float(), {"kind": "faces", "boxes": boxes}))
         return regions
 
+    def find_near(self, image: torch.Tensor | np.ndarray, boxes: list[list[int]], *,
+                  path: Path | None = None) -> Region:
+        """Faces only: the region of the faces found near `boxes` (face boxes x0, y0, x1, y1, as in
+        a faces Region's info) of the frame before (`localize.faces.detect_faces_near`)."""
+        if self.request.kind != "faces":
+            raise ValueError(f"find_near follows faces, not {self.request.kind} regions")
+        from mosaicgan.localize.faces import detect_faces_near, face_box, face_mask
+
+        request = self.request
+        rgb_array = isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
+        frame = image if rgb_array else to_rgb(as_frame(image))  # a video frame stays uint8 (cut first)
+        height, width = frame.shape[:2] if rgb_array else frame.shape[-2:]
+        faces = detect_faces_near(frame, [tuple(b) for b in boxes], threshold=request.face_threshold,
+                                  min_face=request.min_face, flip=request.face_flip, detector=self.face_detector)
+        mask = face_mask(faces, height=height, width=width, grow=request.face_grow, shape=request.face_shape)
+        return Region(mask.float(), {"kind": "faces", "boxes": [list(face_box(f, height=height, width=width))
+                                                                 for f in faces]})
+
     def _read_mask(self, image_path: Path | None, size: tuple[int, int]) -> tuple[torch.Tensor, Path]:
         mask_path = self.mask_file(image_path)
         what = f"the image ({Path(image_path).name})" if image_path is not None else "the image"

@@ -1,10 +1,13 @@
 """The frame stage of `add` on a video (see `video_pipeline`): find regions, mosaic.
 
 A mask file or boxes say where, so they are found once and used for every frame. Faces (and
-CAM) are searched every `detect_every` frames, in a thread of their own (so the search
-overlaps the mosaic and the encoder; `RegionFinder.find_batch` where the finder has one), on
-a copy scaled to `detect_side`, and pass through `steady.Steadier`, which tracks the boxes,
-smooths them and bridges short misses. A frame
+CAM) are searched in whole frames every `detect_every` frames, in a thread of their own (so the
+search overlaps the mosaic and the encoder; `RegionFinder.find_batch` where the finder has one),
+on a copy scaled to `detect_side`; in the frames between, faces are searched for only near where
+they were the frame before (`FaceFollower`: a window around each, a few ms instead of a whole
+frame's search). Everything found passes through `steady.Steadier`, which tracks the boxes,
+smooths them and bridges short misses (a face is covered from `bridge` >= detect_every - 1
+frames before the search that first finds it). A frame
 gets the mosaic of `mosaic_core.mosaic_image`, run on the part of the frame that the
 region's blocks cover (`mosaic_frame`: the result is the whole-frame result, because the crop
 starts on a block line and reaches past the grow, feather and blur margins).
@@ -41,14 +44,17 @@ class SteadyOptions:
     batch: frames searched per call of the detector (CenterFace costs less CPU per frame one
     frame at a time than in batches on this CPU: 139 against 215 ms per 640 x 360 frame). detect_side: search a copy of the frame scaled so
     its long side is at most this (0: full size; faster, but faces under about
-    min-face x frame/detect_side pixels are missed). steady=False: each frame's own region."""
+    min-face x frame/detect_side pixels are missed). follow: faces, in frames between searches,
+    are searched for near where they were the frame before (`FaceFollower`; the batch must be 1).
+    steady=False: each frame's own region."""
 
     steady: bool = True
     window: int = 4
     bridge: int = 4
-    detect_every: int = 4
+    detect_every: int = 8
     batch: int = 1
     detect_side: int = 0
+    follow: bool = True
 
     def check(self) -> None:
         if self.window < 0 or self.bridge < 0:
@@ -98,8 +104,10 @@ def _bbox(mask: torch.Tensor) -> Box | None:
     return Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
-def _find_many(finder: RegionFinder, frames: list[np.ndarray], path: Path, *, side: int = 0) -> list[torch.Tensor]:
-    """The finder's masks for frames (H, W, 3), at the frames' size; searched at `side`."""
+def _find_many(finder: RegionFinder, frames: list[np.ndarray], path: Path, *,
+               side: int = 0) -> list[tuple[torch.Tensor, list[list[int]]]]:
+    """The finder's masks for frames (H, W, 3), at the frames' size, searched at `side`, each
+    with its face boxes (x0, y0, x1, y1 in the frame's pixels; empty for other regions)."""
     if not frames:
         return []
     height, width = frames[0].shape[:2]
@@ -112,10 +120,48 @@ def _find_many(finder: RegionFinder, frames: list[np.ndarray], path: Path, *, si
         small.append(f)
     find_batch = getattr(finder, "find_batch", None)  # a batched detector, where the finder has one
     regions = find_batch(small, path=path) if find_batch else [finder.find(f, path=path) for f in small]
-    masks = [r.mask for r in regions]
-    if scale < 1.0:
-        masks = [F.interpolate(m[None, None], size=(height, width), mode="nearest")[0, 0] for m in masks]
-    return masks
+    found = []
+    for region in regions:
+        mask, boxes = region.mask, region.info.get("boxes", []) if region.info.get("kind") == "faces" else []
+        if scale < 1.0:
+            mask = F.interpolate(mask[None, None], size=(height, width), mode="nearest")[0, 0]
+            boxes = [[math.floor(b[0] / scale), math.floor(b[1] / scale), math.ceil(b[2] / scale),
+                      math.ceil(b[3] / scale)] for b in boxes]
+        found.append((mask, boxes))
+    return found
+
+
+class FaceFollower:
+    """Faces between whole-frame searches: each frame not searched is searched only near the
+    faces of the frame before (`RegionFinder.find_near`), so a moving face is found in every
+    frame at a small cost, while new faces wait for the next whole search (and are covered
+    back to the search before by the bridge). A face not found near its last place is looked
+    for there again for `patience` frames, then left to the next whole search."""
+
+    def __init__(self, finder: RegionFinder, *, patience: int = 2) -> None:
+        self.finder, self.patience = finder, patience
+        self.boxes: dict[tuple[int, ...], int] = {}  # box -> frames missed since it was seen
+
+    def searched(self, boxes: list[list[int]]) -> None:
+        self.boxes = {tuple(b): 0 for b in boxes}
+
+    def follow(self, frame: np.ndarray, *, path: Path) -> torch.Tensor | None:
+        """The mask of the faces found near the last ones (None when there are none to follow)."""
+        if not self.boxes:
+            return None
+        frame = frame if frame.dtype == np.uint8 else (frame >> 8).astype(np.uint8)
+        region = self.finder.find_near(frame, [list(b) for b in self.boxes], path=path)
+        found = [tuple(b) for b in region.info["boxes"]]
+        kept = {b: 0 for b in found}
+        for box, missed in self.boxes.items():
+            if missed < self.patience and not any(_overlap(box, f) for f in found):
+                kept[box] = missed + 1
+        self.boxes = kept
+        return region.mask
+
+
+def _overlap(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, steady: SteadyOptions, path: Path,
@@ -167,6 +213,8 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
     stop = threading.Event()
     errors: list[BaseException] = []
 
+    follower = FaceFollower(finder) if steady.follow and finder.request.kind == "faces" else None
+
     def search() -> None:
         try:
             group: list[tuple[int, int, np.ndarray]] = []  # frames up to the last one to search
@@ -174,8 +222,13 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
             for item in frames:
                 group.append(item)
                 waiting += item[0] % every == 0
-                if waiting == 0:  # nothing to search before it: on at once
-                    if not put_unless(found, (*group.pop(), None), stop):
+                if waiting == 0:  # nothing to search before it: on at once (followed faces, if any)
+                    mask = None
+                    if follower is not None:
+                        t0 = time.perf_counter()
+                        mask = follower.follow(item[2], path=path)
+                        result.add_time("find", time.perf_counter() - t0)
+                    if not put_unless(found, (*group.pop(), mask), stop):
                         return
                 elif waiting == steady.batch:
                     if not _search_group(group):
@@ -191,10 +244,12 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
     def _search_group(group) -> bool:
         searched = [g for g in group if g[0] % every == 0]
         t0 = time.perf_counter()
-        masks = dict(zip([g[0] for g in searched], _find_many(finder, [g[2] for g in searched], path,
-                                                               side=steady.detect_side)))
+        regions = dict(zip([g[0] for g in searched], _find_many(finder, [g[2] for g in searched], path,
+                                                                 side=steady.detect_side)))
         result.add_time("find", time.perf_counter() - t0)
-        return all(put_unless(found, (*g, masks.get(g[0])), stop) for g in group)
+        if follower is not None and searched:
+            follower.searched(regions[searched[-1][0]][1])
+        return all(put_unless(found, (*g, regions[g[0]][0] if g[0] in regions else None), stop) for g in group)
 
     thread = threading.Thread(target=search, daemon=True)
     thread.start()
@@ -202,7 +257,7 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
         # Faces are masked as on images: an ellipse inscribed in each (steadied) box of the
         # head, or the box itself (--face-shape).
         shape = finder.request.face_shape if finder.request.kind == "faces" else "box"
-        _steady_and_emit(found, steady=steady, bridge=bridge, emit=emit, shape=shape)
+        _steady_and_emit(found, steady=steady, bridge=bridge, emit=emit, shape=shape, followed=follower is not None)
     finally:
         stop.set()
         thread.join()
@@ -210,7 +265,8 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
         raise errors[0]
 
 
-def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, emit, shape: str) -> None:
+def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, emit, shape: str,
+                     followed: bool = False) -> None:
     steadier = None
     waiting: dict[int, tuple[int, np.ndarray]] = {}
     last_mask = None  # frame by frame: a frame not searched gets the last search's region
@@ -227,8 +283,10 @@ def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, 
             continue
         if steadier is None:
             height, width = frame.shape[:2]
-            # The window holds at least two searches either side, whatever --detect-every is.
-            window = max(steady.window, 2 * steady.detect_every)
+            # The window holds at least two searches either side, whatever --detect-every is
+            # (followed faces are found in every frame: the window stays short, so a box does not
+            # lag behind a face that turns).
+            window = steady.window if followed else max(steady.window, 2 * steady.detect_every)
             steadier = Steadier(window=window, bridge=bridge, size=(width, height))
         waiting[i] = (pts, frame)
         boxes = None if mask is None else mask_to_boxes(mask)
