@@ -93,4 +93,4 @@ def run_tiled(
         cols = slice(left * scale, (left + tw) * scale)
         out[..., rows, cols] += y.float() * w
         weights[..., rows, cols] += w
-    return out / weights
+    return out.div_(weights)  # in place: the full-size output is the largest thing held
