@@ -46,7 +46,7 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
         request = RegionRequest(kind="boxes", boxes=((100, 100, 300, 300),))
     finder = RegionFinder(request)
     steady = SteadyOptions(detect_every=int(args.get("--detect-every", 1)),
-                           detect_side=int(args.get("--detect-side", 0)))
+                           detect_side=int(args.get("--detect-side", 0)), follow=args.get("--follow", "1") == "1")
     encode = EncodeOptions(preset=args.get("--preset", "medium"))
     if region.startswith("remove"):
         from mosaicgan.infer.remove_video import RemoveVideoOptions, remove_mosaic_video
@@ -108,10 +108,12 @@ def main() -> None:
                         "buffers, not the detector; default 8 320 keeps a 60 s clip short)")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--preset", default="medium")
-    p.add_argument("--detect-every", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--detect-every", type=int, nargs="+", default=[1, 8])
     p.add_argument("--detect-side", type=int, nargs="+", default=[0, 640])
     p.add_argument("--mirror", type=int, nargs="+", default=[1], choices=[0, 1],
                    help="faces scored also on the mirror image (1, the default) or not (0, --no-mirror)")
+    p.add_argument("--follow", type=int, nargs="+", default=[1], choices=[0, 1],
+                   help="faces followed between whole-frame searches (1, the default) or not (0, --no-follow)")
     p.add_argument("--remove", action="store_true",
                    help="also `remove` on each clip censored by `add --faces` (a mosaic that follows the moving "
                         "face), steadied and frame by frame")
@@ -127,12 +129,15 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         clip = make(folder, size, args.seconds)
-        runs = [("box", [])] + [("faces", ["--detect-every", str(k), "--detect-side", str(side), "--mirror", str(m)])
-                                for k in args.detect_every for side in args.detect_side for m in args.mirror]
+        runs = [("box", [])] + [("faces", ["--detect-every", str(k), "--detect-side", str(side), "--mirror", str(m),
+                                           "--follow", str(f)])
+                                for k in args.detect_every for side in args.detect_side for m in args.mirror
+                                for f in args.follow]
         for region, extra in runs:
             row = run_child(clip, folder / f"out_{size}_{region}.mp4", region, [*extra, "--preset", args.preset])
             label = (f" every {extra[1]}" + (f" side {extra[3]}" if extra[3] != "0" else "")
-                     + (" no mirror" if extra[5] == "0" else "")) if extra else ""
+                     + (" no mirror" if extra[5] == "0" else "") + (" no follow" if extra[7] == "0" else "")
+                     if extra else "")
             row.update({"size": f"{size}p", "region": region + label,
                         "load": round(os.getloadavg()[0], 1)})
             rows.append(row)
