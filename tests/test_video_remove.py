@@ -108,9 +108,12 @@ def test_found_mosaic_is_restored_with_timing_audio_and_provenance_kept(capsys, 
     record = json.loads(facts["metadata"]["mosaicgan"])
     assert record["synthesized"] is True and record["operation"] == "remove mosaic"
     assert "synthesized, not recovered" in facts["metadata"]["comment"]
+    assert "Regions of this video were restored" in facts["metadata"]["comment"]
+    assert "this image" not in facts["metadata"]["comment"] + facts["metadata"]["mosaicgan"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["restored.mp4"]
     code, stdout, _ = run_cli(capsys, "info", out, path)  # the restored file says so; its input does not
     assert code == 1 and "restored by mosaicgan" in stdout and "synthesized, not recovered" in stdout
+    assert "Regions of this video were restored" in stdout and "this image" not in stdout
     assert f"{path}: no mosaicgan provenance" in stdout
 
 
