@@ -263,3 +263,43 @@ def test_start_duration_grid_and_resume(capsys, tmp_path, monkeypatch):
     frames_clean, _, _ = read_frames(clean.path)
     frames_in, _, _ = read_frames(path)
     assert inside_error(frames, frames_clean, box) < inside_error(frames_in, frames_clean, box)
+
+
+@pytest.mark.parametrize("steady", [True, False])
+def test_a_restored_face_prints_the_warning_once_per_video(capsys, tmp_path, steady):
+    # The restorer's guess over a mosaicked face photo still looks like a face to the detector.
+    clip = make_clip(tmp_path / "face.mp4", width=160, height=120, frames=12, photo_size=80, static=True, shapes=0)
+    censored = tmp_path / "censored.mp4"
+    code, _, err = run_cli(capsys, "add", clip.path, "--faces", "--out", censored, "--quiet")
+    assert code == 0, err
+    flags = [] if steady else ["--no-steady"]
+    code, stdout, err = run_cli(capsys, "remove", censored, "--out", tmp_path / "out", "--quiet", *flags)
+    assert code == 0 and "12 restored" in stdout, err
+    assert err.count("It is not the person's face") == 1 and "censored.mp4: warning: a restored region looks like a face" in err
+    # A restored region without a face (a gradient, the mosaic given by a mask): no warning.
+    plain = make_clip(tmp_path / "plain.mp4", width=160, height=120, frames=12, photo=None, static=True, shapes=0)
+    boxed = tmp_path / "boxed.mp4"
+    code, _, err = run_cli(capsys, "add", plain.path, "--box", "40,30,120,90", "--block", "8", "--out", boxed, "--quiet")
+    assert code == 0, err
+    mask = tmp_path / "boxed.png"
+    m = np.zeros((120, 160), np.uint8)
+    m[30:90, 40:120] = 255
+    Image.fromarray(m).save(mask)
+    code, stdout, err = run_cli(capsys, "remove", boxed, "--mask", mask, "--out", tmp_path / "out_plain", "--quiet",
+                                *flags)
+    assert code == 0 and "12 restored" in stdout, err
+    assert "face" not in err
+
+
+def test_faces_are_looked_for_in_the_first_restored_frame_then_one_in_n(monkeypatch):
+    from mosaicgan.infer import restored_faces
+
+    calls = []
+    answers = iter([False, False, True])
+    monkeypatch.setattr(restored_faces, "shows_a_face", lambda frame, boxes: calls.append(list(boxes)) or next(answers))
+    watch = restored_faces.FaceWatch(every=4)
+    frame = torch.zeros(3, 8, 8)
+    for k in range(20):
+        watch.look(frame, iter([(0, 0, k + 1, k + 1)]))
+    # Frames 0, 4 and 8 are checked; the face seen in frame 8 ends the search.
+    assert watch.found and calls == [[(0, 0, 1, 1)], [(0, 0, 5, 5)], [(0, 0, 9, 9)]]

@@ -122,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
             written += 1
             print(f"wrote {video_plan[video]} ({plural(done.frames, 'frame')}, {done.frames_with_region} restored "
                   f"with {restorer.name}; synthesized detail, not the original)")
+            if done.faces:
+                sys.stdout.flush()  # the summary first, then the warning, as for images
+                print(f"{video.name}: {FACE_WARNING}", file=sys.stderr)
         else:
             not_written.append(video)
     sys.stdout.flush()
