@@ -23,7 +23,7 @@ from mosaicgan.localize.mosaics import find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, boxes_to_mask
 from mosaicgan.ops.mosaic import pixelate
-from test_video_add import bad_files
+from test_video_add import LEFT, RIGHT, bad_files, changed, mask_folder
 from video_clips import make_clip, read_audio, read_frames
 
 
@@ -265,6 +265,34 @@ def test_start_duration_grid_and_resume(capsys, tmp_path, monkeypatch):
     assert inside_error(frames, frames_clean, box) < inside_error(frames_in, frames_clean, box)
 
 
+def test_a_folder_of_masks_restores_each_video_where_its_own_says(capsys, tmp_path):
+    masks = mask_folder(tmp_path / "masks", {"a.png": LEFT, "b_mask.png": RIGHT})  # NAME.png and NAME_mask.png
+    censored = tmp_path / "censored"
+    for name in ("a.mp4", "b.mkv"):
+        clip = make_clip(tmp_path / name, frames=6, static=True, shapes=0, audio=False)
+        code, _, err = run_cli(capsys, "add", clip.path, "--mask", masks, "--block", "8", "--out", censored, "--quiet")
+        assert code == 0, err
+    a, b = censored / "a.mp4", censored / "b.mkv"
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(capsys, "remove", a, b, "--mask", masks, "--out", out, "--quiet")
+    assert code == 0 and "6 frames, 6 restored" in stdout, err
+    for path, inside, outside in ((a, LEFT, RIGHT), (b, RIGHT, LEFT)):
+        clean, _, _ = read_frames(tmp_path / path.name)
+        before, _, _ = read_frames(path)
+        after, _, _ = read_frames(out / path.name)
+        # Restored where its own mask says (closer to the clean clip than the mosaic was), and
+        # the other mask's region only re-encoded.
+        assert inside_error(after, clean, inside) < inside_error(before, clean, inside) - 0.5
+        assert max(changed(x, y, outside) for x, y in zip(before, after)) < 2.5
+    # A video without its mask in the folder: one line naming it, nothing written (not even a.mp4).
+    partial = mask_folder(tmp_path / "partial", {"a_mask.png": LEFT})
+    out = tmp_path / "out_partial"
+    code, _, err = run_cli(capsys, "remove", a, b, "--mask", partial, "--out", out, "--quiet")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "no mask for b.mkv" in lines[0], err
+    assert not out.exists() or not list(out.iterdir())
+
+
 @pytest.mark.parametrize("steady", [True, False])
 def test_a_restored_face_prints_the_warning_once_per_video(capsys, tmp_path, steady):
     # The restorer's guess over a mosaicked face photo still looks like a face to the detector.
@@ -281,10 +309,7 @@ def test_a_restored_face_prints_the_warning_once_per_video(capsys, tmp_path, ste
     boxed = tmp_path / "boxed.mp4"
     code, _, err = run_cli(capsys, "add", plain.path, "--box", "40,30,120,90", "--block", "8", "--out", boxed, "--quiet")
     assert code == 0, err
-    mask = tmp_path / "boxed.png"
-    m = np.zeros((120, 160), np.uint8)
-    m[30:90, 40:120] = 255
-    Image.fromarray(m).save(mask)
+    mask = mask_folder(tmp_path / "masks", {"boxed.png": (40, 30, 120, 90)}, size=(160, 120))
     code, stdout, err = run_cli(capsys, "remove", boxed, "--mask", mask, "--out", tmp_path / "out_plain", "--quiet",
                                 *flags)
     assert code == 0 and "12 restored" in stdout, err

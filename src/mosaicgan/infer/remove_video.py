@@ -76,7 +76,7 @@ def remove_mosaic_video(path: Path, out: Path, *, restorer: Restorer, options: R
     if metadata is None:
         metadata = remove_tags(restorer=restorer, options=options, mask=mask, source=path.name)
     settings = {"command": "remove", "restorer": restorer.describe(), "encode": asdict(encode),
-                "options": repr(options), "mask": None if mask is None else str(Path(mask).resolve())}
+                "options": repr(options), "mask": None if mask is None else str(find_mask_file(mask, path).resolve())}
     return write_video(path, out, make_stage=lambda result: restore_stage(restorer=restorer, options=options,
                                                                           mask=loaded, path=path, result=result),
                        encode=encode, settings=settings, start=start, duration=duration, metadata=metadata,
