@@ -18,6 +18,10 @@ its update order (pix2pix / CycleGAN `optimize_parameters`), in the same rounds.
 
     .venv/bin/python benchmarks/train_speed.py [--rounds 3] [--iters 1] [--reference DIR]
         [--cases pix2pix:1 pix2pix:4 cyclegan:1] [--variants ...] [--skip-compile] [--curve-steps 12]
+    .venv/bin/python benchmarks/train_speed.py --allocator [--reference DIR] [--cases pix2pix:1] [--iters 3]
+
+`--allocator` measures the one process-wide lever, `keep_freed_memory` (train/levers.py, on by
+default for CPU training): each variant with and without it in fresh processes, alternated.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import json
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,11 +48,12 @@ from mosaicgan.config import default_config, with_values
 from mosaicgan.nets import init_weights
 from mosaicgan.train.cyclegan import CycleGANTask
 from mosaicgan.train.image_pool import ImagePool
-from mosaicgan.train.levers import compile_nets, to_device
+from mosaicgan.train.levers import compile_nets, keep_freed_memory, to_device
 from mosaicgan.train.pix2pix import Pix2PixTask
 from mosaicgan.train.precision import Precision
 
 TASKS = {"pix2pix": Pix2PixTask, "cyclegan": CycleGANTask}
+REFERENCE = "reference (fp32)"
 CURVE_TOLERANCE = 0.05  # stated bound on a lever's L1 loss curve, relative to fp32's (see curve_deviation)
 
 
@@ -249,7 +256,7 @@ def run_case(*, model: str, batch: int, size: int, device: torch.device, args, n
     table: dict[str, Levers | None] = {name: levers for name, levers in variants(device, skip_compile=args.skip_compile).items()
                                        if not args.variants or name in args.variants or name == "eager fp32"}
     if networks is not None:
-        table["reference (fp32)"] = None
+        table[REFERENCE] = None
 
     def build(name: str):
         if table[name] is None:
@@ -333,6 +340,57 @@ def print_rows(rows: list[dict], device_name: str) -> None:
               f"{r['tflops']:>9.3f}{r['speedup']:>9.2f}{peak:>9}{r['first_step_s']:>11.1f}{dev:>8}", flush=True)
 
 
+def step_child(argv: list[str]) -> None:
+    """One variant in a fresh process, with glibc's default allocator or `keep_freed_memory`:
+    prints seconds, CPU seconds and page faults per step (a process-wide lever cannot be
+    interleaved in one process)."""
+    model, batch, size, variant, keep, iters, warmup, reference = argv
+    if keep == "1":
+        keep_freed_memory()
+    device = torch.device("cpu")
+    if variant == REFERENCE:
+        runner = ReferenceRunner(model=model, batch=int(batch), size=int(size), device=device,
+                                 networks=load_reference(reference))
+    else:
+        runner = Runner(model=model, batch=int(batch), size=int(size), device=device,
+                        levers=variants(device, skip_compile=True)[variant])
+    for _ in range(int(warmup)):
+        runner.step()
+    before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for _ in range(int(iters)):
+        runner.step()
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    print(json.dumps({"step_s": wall / int(iters), "cpu_s": cpu / int(iters),
+                      "faults": (after.ru_minflt - before.ru_minflt) / int(iters)}))
+
+
+def allocator_case(*, model: str, batch: int, size: int, args) -> None:
+    """`keep_freed_memory` (the training loop's default on the CPU) against glibc's default, for
+    the reference, eager fp32 and all levers but compile: each pair in fresh processes, the
+    processes alternated round by round; the ratio is to the reference with the default."""
+    names = ([REFERENCE] if args.reference else []) + ["eager fp32", "all but compile"]
+    runs: dict[tuple[str, str], list[dict]] = {(n, k): [] for n in names for k in ("0", "1")}
+    for _ in range(args.rounds):
+        for name in names:
+            for keep in ("0", "1"):
+                cmd = [sys.executable, __file__, "--step-child", model, str(batch), str(size), name, keep,
+                       str(args.iters), str(max(1, args.warmup)), args.reference or ""]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=3600)
+                runs[(name, keep)].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    base_key = (REFERENCE, "0") if args.reference else ("eager fp32", "0")
+    base = statistics.median(r["step_s"] for r in runs[base_key])
+    print(f"\n{model} batch {batch}: allocator (fresh processes, {args.rounds} rounds of {args.iters} steps; "
+          f"x = speed against {base_key[0]} with glibc's default)")
+    print(f"{'variant':<18}{'allocator':<12}{'s/step':>8}{'CPU s/step':>12}{'faults/step':>13}{'x':>7}")
+    for (name, keep), rows in runs.items():
+        step = statistics.median(r["step_s"] for r in rows)
+        cpu = statistics.median(r["cpu_s"] for r in rows)
+        faults = statistics.median(r["faults"] for r in rows)
+        print(f"{name:<18}{'keep' if keep == '1' else 'default':<12}{step:>8.3f}{cpu:>12.3f}{faults:>13.0f}"
+              f"{base / step:>7.2f}", flush=True)
+
+
 def load_reference(path: str | None):
     if path is None:
         return None
@@ -346,6 +404,9 @@ def load_reference(path: str | None):
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--memory-child":
         memory_child(sys.argv[2:])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--step-child":
+        step_child(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -365,6 +426,8 @@ def main() -> None:
     parser.add_argument("--curve-steps", type=int, default=12, help="steps of the loss-curve check (0: none)")
     parser.add_argument("--curve-cases", nargs="+", default=["pix2pix:1"], metavar="MODEL:BATCH",
                         help="cases whose loss curves are checked on the CPU (on CUDA: every case)")
+    parser.add_argument("--allocator", action="store_true",
+                        help="CPU: only the allocator lever (keep_freed_memory), variants in fresh processes")
     args = parser.parse_args()
 
     networks = load_reference(args.reference)
@@ -380,6 +443,11 @@ def main() -> None:
           f"{100 * CURVE_TOLERANCE:.0f}% of fp32's")
     defaults = {"cpu": ["pix2pix:1", "pix2pix:4", "cyclegan:1"],
                 "cuda": ["pix2pix:1", "pix2pix:16", "cyclegan:1", "cyclegan:8"]}
+    if args.allocator:
+        for case in args.cases or defaults["cpu"]:
+            model, batch = case.split(":")
+            allocator_case(model=model, batch=int(batch), size=args.size, args=args)
+        return
     for dev_name in args.devices:
         if dev_name == "cuda" and not torch.cuda.is_available():
             print("\nCUDA: no GPU on this machine; the GPU figures are missing")

@@ -159,6 +159,7 @@ class RunConfig:
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast around each step; fp16 with loss scaling)
     channels_last: bool = False  # NHWC networks and batches (measured no faster on an AVX512 CPU; see README)
     compile: bool = False  # torch.compile the networks (minutes of compiling first; the CPU needs a C++ compiler)
+    keep_freed_memory: bool = True  # CPU, glibc: reuse freed activation memory, no page faults per step (levers.py)
     init_from: str = ""  # a checkpoint of the same model whose networks start this run (fine-tuning)
 
 

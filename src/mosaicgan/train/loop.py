@@ -32,7 +32,8 @@ from mosaicgan.errors import UserError
 from mosaicgan.nets import init_weights
 from mosaicgan.ranks import ranks_from_env
 from mosaicgan.train import distributed
-from mosaicgan.train.levers import check_compiler, compile_nets, loader_workers, to_device, tune_optimizers
+from mosaicgan.train.levers import (check_compiler, compile_nets, keep_freed_memory, loader_workers, to_device,
+                                    tune_optimizers)
 from mosaicgan.train.init_from import init_from_checkpoint
 from mosaicgan.train.logging import MetricLog, RunningMeans
 from mosaicgan.train.precision import Precision
@@ -108,6 +109,8 @@ def _train(
     main = ranks.main
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest kernels once
+    if device.type == "cpu" and config.run.keep_freed_memory:
+        keep_freed_memory()
 
     # Seed before building: weight init and dropout draw from the global generator.
     torch.manual_seed(config.run.seed)
