@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from mosaicgan.cli import main
 from mosaicgan.errors import UserError
@@ -408,3 +409,49 @@ def test_faces_on_video_take_the_face_shape_of_images(tmp_path):
     # only the codec's noise remains.
     assert change["ellipse"][1] > 10 and change["box"][1] > 10, change
     assert change["ellipse"][0] < 0.4 * change["box"][0], change
+
+
+def mask_folder(folder: Path, masks: dict[str, tuple[int, int, int, int]], *, size=(128, 96)) -> Path:
+    """A folder of mask files: file name -> the box (x0, y0, x1, y1) it makes white."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (x0, y0, x1, y1) in masks.items():
+        m = np.zeros((size[1], size[0]), np.uint8)
+        m[y0:y1, x0:x1] = 255
+        Image.fromarray(m).save(folder / name)
+    return folder
+
+
+def changed(a: np.ndarray, b: np.ndarray, box) -> float:
+    x0, y0, x1, y1 = box
+    return float(np.abs(a[y0:y1, x0:x1].astype(int) - b[y0:y1, x0:x1]).mean())
+
+
+LEFT, RIGHT = (8, 16, 56, 64), (72, 24, 120, 72)
+
+
+def test_a_folder_of_masks_gives_each_video_its_own(capsys, tmp_path):
+    (tmp_path / "in").mkdir()
+    # The photo fills the frame, so a mosaic anywhere changes it.
+    a = make_clip(tmp_path / "in" / "a.mp4", frames=6, photo_size=128, static=True, shapes=0, audio=False)
+    b = make_clip(tmp_path / "in" / "b.mkv", frames=6, photo_size=128, static=True, shapes=0, audio=False)
+    masks = mask_folder(tmp_path / "masks", {"a.png": LEFT, "b_mask.png": RIGHT})  # NAME.png and NAME_mask.png
+    out = tmp_path / "out"
+    code, _, err = run_cli(capsys, "add", a.path, b.path, "--mask", masks, "--block", "8", "--out", out, "--quiet")
+    assert code == 0, err
+    for clip, own, other in ((a, LEFT, RIGHT), (b, RIGHT, LEFT)):
+        before, _, _ = read_frames(clip.path)
+        after, _, _ = read_frames(out / clip.path.name)
+        assert len(after) == 6
+        for x, y in zip(before, after):
+            # The output is the image core's mosaic under its own mask, not under the other one.
+            mine, theirs = (mosaic_frame(x.copy(), boxes_to_mask([Box(*box)], height=96, width=128)[0],
+                                         options=MosaicOptions(block=8)) for box in (own, other))
+            for box in (own, other):
+                assert changed(y, mine, box) < 5.0 and changed(y, theirs, box) > 12.0
+    # A video without its mask in the folder: one line naming it, nothing written (not even a.mp4).
+    partial = mask_folder(tmp_path / "partial", {"a_mask.png": LEFT})
+    out = tmp_path / "out_partial"
+    code, _, err = run_cli(capsys, "add", a.path, b.path, "--mask", partial, "--out", out, "--quiet")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "no mask for b.mkv" in lines[0], err
+    assert not out.exists() or not list(out.iterdir())

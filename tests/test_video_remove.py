@@ -23,7 +23,7 @@ from mosaicgan.localize.mosaics import find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, boxes_to_mask
 from mosaicgan.ops.mosaic import pixelate
-from test_video_add import bad_files
+from test_video_add import LEFT, RIGHT, bad_files, changed, mask_folder
 from video_clips import make_clip, read_audio, read_frames
 
 
@@ -108,9 +108,12 @@ def test_found_mosaic_is_restored_with_timing_audio_and_provenance_kept(capsys, 
     record = json.loads(facts["metadata"]["mosaicgan"])
     assert record["synthesized"] is True and record["operation"] == "remove mosaic"
     assert "synthesized, not recovered" in facts["metadata"]["comment"]
+    assert "Regions of this video were restored" in facts["metadata"]["comment"]
+    assert "this image" not in facts["metadata"]["comment"] + facts["metadata"]["mosaicgan"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["restored.mp4"]
     code, stdout, _ = run_cli(capsys, "info", out, path)  # the restored file says so; its input does not
     assert code == 1 and "restored by mosaicgan" in stdout and "synthesized, not recovered" in stdout
+    assert "Regions of this video were restored" in stdout and "this image" not in stdout
     assert f"{path}: no mosaicgan provenance" in stdout
 
 
@@ -260,3 +263,68 @@ def test_start_duration_grid_and_resume(capsys, tmp_path, monkeypatch):
     frames_clean, _, _ = read_frames(clean.path)
     frames_in, _, _ = read_frames(path)
     assert inside_error(frames, frames_clean, box) < inside_error(frames_in, frames_clean, box)
+
+
+def test_a_folder_of_masks_restores_each_video_where_its_own_says(capsys, tmp_path):
+    masks = mask_folder(tmp_path / "masks", {"a.png": LEFT, "b_mask.png": RIGHT})  # NAME.png and NAME_mask.png
+    censored = tmp_path / "censored"
+    for name in ("a.mp4", "b.mkv"):
+        clip = make_clip(tmp_path / name, frames=6, static=True, shapes=0, audio=False)
+        code, _, err = run_cli(capsys, "add", clip.path, "--mask", masks, "--block", "8", "--out", censored, "--quiet")
+        assert code == 0, err
+    a, b = censored / "a.mp4", censored / "b.mkv"
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(capsys, "remove", a, b, "--mask", masks, "--out", out, "--quiet")
+    assert code == 0 and "6 frames, 6 restored" in stdout, err
+    for path, inside, outside in ((a, LEFT, RIGHT), (b, RIGHT, LEFT)):
+        clean, _, _ = read_frames(tmp_path / path.name)
+        before, _, _ = read_frames(path)
+        after, _, _ = read_frames(out / path.name)
+        # Restored where its own mask says (closer to the clean clip than the mosaic was), and
+        # the other mask's region only re-encoded.
+        assert inside_error(after, clean, inside) < inside_error(before, clean, inside) - 0.5
+        assert max(changed(x, y, outside) for x, y in zip(before, after)) < 2.5
+    # A video without its mask in the folder: one line naming it, nothing written (not even a.mp4).
+    partial = mask_folder(tmp_path / "partial", {"a_mask.png": LEFT})
+    out = tmp_path / "out_partial"
+    code, _, err = run_cli(capsys, "remove", a, b, "--mask", partial, "--out", out, "--quiet")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "no mask for b.mkv" in lines[0], err
+    assert not out.exists() or not list(out.iterdir())
+
+
+@pytest.mark.parametrize("steady", [True, False])
+def test_a_restored_face_prints_the_warning_once_per_video(capsys, tmp_path, steady):
+    # The restorer's guess over a mosaicked face photo still looks like a face to the detector.
+    clip = make_clip(tmp_path / "face.mp4", width=160, height=120, frames=12, photo_size=80, static=True, shapes=0)
+    censored = tmp_path / "censored.mp4"
+    code, _, err = run_cli(capsys, "add", clip.path, "--faces", "--out", censored, "--quiet")
+    assert code == 0, err
+    flags = [] if steady else ["--no-steady"]
+    code, stdout, err = run_cli(capsys, "remove", censored, "--out", tmp_path / "out", "--quiet", *flags)
+    assert code == 0 and "12 restored" in stdout, err
+    assert err.count("It is not the person's face") == 1 and "censored.mp4: warning: a restored region looks like a face" in err
+    # A restored region without a face (a gradient, the mosaic given by a mask): no warning.
+    plain = make_clip(tmp_path / "plain.mp4", width=160, height=120, frames=12, photo=None, static=True, shapes=0)
+    boxed = tmp_path / "boxed.mp4"
+    code, _, err = run_cli(capsys, "add", plain.path, "--box", "40,30,120,90", "--block", "8", "--out", boxed, "--quiet")
+    assert code == 0, err
+    mask = mask_folder(tmp_path / "masks", {"boxed.png": (40, 30, 120, 90)}, size=(160, 120))
+    code, stdout, err = run_cli(capsys, "remove", boxed, "--mask", mask, "--out", tmp_path / "out_plain", "--quiet",
+                                *flags)
+    assert code == 0 and "12 restored" in stdout, err
+    assert "face" not in err
+
+
+def test_faces_are_looked_for_in_the_first_restored_frame_then_one_in_n(monkeypatch):
+    from mosaicgan.infer import restored_faces
+
+    calls = []
+    answers = iter([False, False, True])
+    monkeypatch.setattr(restored_faces, "shows_a_face", lambda frame, boxes: calls.append(list(boxes)) or next(answers))
+    watch = restored_faces.FaceWatch(every=4)
+    frame = torch.zeros(3, 8, 8)
+    for k in range(20):
+        watch.look(frame, iter([(0, 0, k + 1, k + 1)]))
+    # Frames 0, 4 and 8 are checked; the face seen in frame 8 ends the search.
+    assert watch.found and calls == [[(0, 0, 1, 1)], [(0, 0, 5, 5)], [(0, 0, 9, 9)]]

@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--mask", type=Path, metavar="FILE|DIR",
                        help="mask image (white = region) of the images' size, or a folder of NAME.png / "
-                            "NAME_mask.png masks, one per image")
+                            "NAME_mask.png masks, one per image or video NAME.ext (a video's is used for every "
+                            "frame)")
     where.add_argument("--box", action="append", metavar="x,y,w,h",
                        help="a box in pixels: left, top, width, height (repeatable)")
     where.add_argument("--faces", action="store_true",

@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output folder (not an input's folder), or a video file name for one video")
     p.add_argument("--mask", type=Path, metavar="FILE|DIR",
                    help="where the mosaics are: a mask image (white = region) of the images' size, or a folder of "
-                        "NAME.png / NAME_mask.png masks, one per image (default: find them)")
+                        "NAME.png / NAME_mask.png masks, one per image or video NAME.ext (a video's mask is used for "
+                        "every frame; default: find them)")
     p.add_argument("--detector", choices=MOSAIC_DETECTORS, default=DEFAULT_MOSAIC_DETECTOR,
                    help="how mosaics are found without --mask: 'net', the shipped detector network with each "
                         "region's grid read from its pixels, or 'grid', the classical block-grid detector "
@@ -122,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
             written += 1
             print(f"wrote {video_plan[video]} ({plural(done.frames, 'frame')}, {done.frames_with_region} restored "
                   f"with {restorer.name}; synthesized detail, not the original)")
+            if done.faces:
+                sys.stdout.flush()  # the summary first, then the warning, as for images
+                print(f"{video.name}: {FACE_WARNING}", file=sys.stderr)
         else:
             not_written.append(video)
     sys.stdout.flush()
@@ -141,8 +145,6 @@ def _check_videos(videos, args: argparse.Namespace, *, images: bool):
 
     if args.save_mask:
         raise UserError("--save-mask is for images; videos do not write masks")
-    if args.mask is not None and args.mask.is_dir():
-        raise UserError("--mask for videos is one mask file (white = region), used for every frame", path=args.mask)
     out_dir, plan = plan_video_outputs(videos, args.out, images=images, overwrite=args.overwrite)
     if out_dir == args.out:
         check_writable_dir(args.out)

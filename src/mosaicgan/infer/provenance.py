@@ -24,9 +24,16 @@ from PIL import Image, PngImagePlugin
 from mosaicgan import __version__
 
 KEY = "mosaicgan"
-STATEMENT = ("Regions of this image were restored by mosaicgan: what is there is synthesized, "
-             "not recovered. A mosaic destroys the detail it covers; this is an invention, and a "
-             "restored face is not the person's face and must never be used to identify anyone.")
+
+
+def restored_statement(medium: str = "image") -> str:
+    """What every restored file says about itself; medium: what was restored ("image", "video")."""
+    return (f"Regions of this {medium} were restored by mosaicgan: what is there is synthesized, "
+            "not recovered. A mosaic destroys the detail it covers; this is an invention, and a "
+            "restored face is not the person's face and must never be used to identify anyone.")
+
+
+STATEMENT = restored_statement("image")
 _EXIF_IFD = 0x8769
 _IMAGE_DESCRIPTION = 0x010E
 _SOFTWARE = 0x0131
@@ -35,11 +42,12 @@ _UNICODE = b"UNICODE\x00"  # EXIF UserComment character code: UCS-2 follows
 _NO_METADATA = ("BMP", "PPM", "DIB")
 
 
-def provenance_record(*, restorer: dict[str, str], regions: list[dict[str, Any]], source: str | None = None) -> dict:
+def provenance_record(*, restorer: dict[str, str], regions: list[dict[str, Any]], source: str | None = None,
+                      medium: str = "image") -> dict:
     """The record a restored file carries. restorer: `Restorer.describe()`. regions: one dict
-    per restored region (box, grid, how it was found)."""
+    per restored region (box, grid, how it was found). medium: "image" or "video"."""
     record = {"software": f"mosaicgan {__version__}", "operation": "remove mosaic", "synthesized": True,
-              "statement": STATEMENT, **restorer, "regions": regions}
+              "statement": restored_statement(medium), **restorer, "regions": regions}
     if source is not None:
         record["source_file"] = source
     return record

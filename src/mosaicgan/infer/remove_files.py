@@ -30,7 +30,8 @@ from mosaicgan.infer.image_io import load_image, write_image
 from mosaicgan.infer.mask_io import find_mask_file, read_mask, write_mask
 from mosaicgan.infer.outputs import plan_outputs, same_name, with_mask_name
 from mosaicgan.infer.provenance import carries_metadata, metadata_save_options, provenance_record
-from mosaicgan.infer.remove_core import MosaicFinder, RegionResult, remove_mosaics
+from mosaicgan.infer.remove_core import MosaicFinder, remove_mosaics
+from mosaicgan.infer.restored_faces import shows_a_face
 from mosaicgan.infer.restore import Restorer
 from mosaicgan.ops.grid import Grid
 
@@ -121,7 +122,7 @@ def remove_files(
         if not restored.restored:
             result.nothing_found.append(path)
         else:
-            if _shows_a_face(restored.frame, restored.restored):
+            if shows_a_face(restored.frame, [r.box for r in restored.restored]):
                 result.faces.append(path)
             out = plan[path][0]
             fmt = Image.registered_extensions().get(out.suffix.lower(), "")
@@ -137,21 +138,3 @@ def remove_files(
             progress.update(1)
     return result
 
-
-def _shows_a_face(frame, regions: list[RegionResult]) -> bool:
-    """Whether the face detector finds a face overlapping a restored region. It looks at a crop
-    around each region (half its size again on every side), not the whole photo: cheaper,
-    and a face that overlaps the region lies in it."""
-    from mosaicgan.localize.faces import detect_faces
-
-    rgb = frame if frame.shape[0] == 3 else frame.expand(3, -1, -1)
-    h, w = rgb.shape[1:]
-    for region in regions:
-        x0, y0, x1, y1 = region.box
-        px, py = (x1 - x0) // 2, (y1 - y0) // 2
-        cx0, cy0, cx1, cy1 = max(0, x0 - px), max(0, y0 - py), min(w, x1 + px), min(h, y1 + py)
-        for face in detect_faces(rgb[:, cy0:cy1, cx0:cx1]):
-            fx0, fy0, fx1, fy1 = face.x0 + cx0, face.y0 + cy0, face.x1 + cx0, face.y1 + cy0
-            if fx0 < x1 and x0 < fx1 and fy0 < y1 and y0 < fy1:
-                return True
-    return False

@@ -17,7 +17,7 @@ import torch
 
 from mosaicgan.errors import UserError
 from mosaicgan.infer.mask_io import find_mask_file, read_mask
-from mosaicgan.infer.provenance import STATEMENT, provenance_record
+from mosaicgan.infer.provenance import provenance_record
 from mosaicgan.infer.restore import Restorer
 from mosaicgan.infer.video_io import EncodeOptions, VideoInput
 from mosaicgan.infer.video_job import check_span, write_video
@@ -31,7 +31,7 @@ def remove_tags(*, restorer: Restorer, options: RemoveVideoOptions, mask: Path |
     """Container metadata of a restored video."""
     from mosaicgan import __version__
 
-    record = provenance_record(restorer=restorer.describe(), regions=[], source=source)
+    record = provenance_record(restorer=restorer.describe(), regions=[], source=source, medium="video")
     del record["regions"]  # not known when the header is written; the settings say how they were found
     record["video"] = {"where": "a mask file" if mask is not None else "found per frame",
                        "grid": None if options.grid is None else options.grid.to_dict(),
@@ -39,7 +39,7 @@ def remove_tags(*, restorer: Restorer, options: RemoveVideoOptions, mask: Path |
                        "steady": ({"detect_every": options.detect_every, "window": options.window,
                                    "bridge": options.bridge, "tolerance": options.tolerance}
                                   if options.steady else False)}
-    return {"comment": f"mosaicgan {__version__} remove: restored with {restorer.name}. {STATEMENT}",
+    return {"comment": f"mosaicgan {__version__} remove: restored with {restorer.name}. {record['statement']}",
             "encoder": f"mosaicgan {__version__}", "mosaicgan": json.dumps(record, sort_keys=True)}
 
 
@@ -76,7 +76,7 @@ def remove_mosaic_video(path: Path, out: Path, *, restorer: Restorer, options: R
     if metadata is None:
         metadata = remove_tags(restorer=restorer, options=options, mask=mask, source=path.name)
     settings = {"command": "remove", "restorer": restorer.describe(), "encode": asdict(encode),
-                "options": repr(options), "mask": None if mask is None else str(Path(mask).resolve())}
+                "options": repr(options), "mask": None if mask is None else str(find_mask_file(mask, path).resolve())}
     return write_video(path, out, make_stage=lambda result: restore_stage(restorer=restorer, options=options,
                                                                           mask=loaded, path=path, result=result),
                        encode=encode, settings=settings, start=start, duration=duration, metadata=metadata,

@@ -36,13 +36,15 @@ Stage = Callable[[Iterator[tuple[int, int, np.ndarray]], Emit], None]
 class VideoResult:
     """frames written; frames_with_region: frames the stage changed; seconds: busy time per
     stage (the stages overlap, so they may add up to more than the wall time); regions: what
-    the stage reports for provenance (remove: the regions restored)."""
+    the stage reports for provenance (remove: the regions restored). faces: `remove` saw a
+    restored region that looks like a face (`restored_faces.FaceWatch`)."""
 
     frames: int = 0
     frames_with_region: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "find": 0.0, "encode": 0.0})
     dropped_streams: list[str] = field(default_factory=list)
     written: bool = True  # False: no frame had a region (nothing found), so no file
+    faces: bool = False
 
     def add_time(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds

@@ -14,6 +14,9 @@ baseline. Steadied (the default) does the same work once and then follows it:
   mosaic did not change since the previous frame (block means and a ring of blocks around
   it within the tolerance) keeps the previous frame's region without a search;
 - `remove_temporal.StillRegions` keeps the restoration still where the mosaic is still.
+
+Restored regions are checked for faces (`restored_faces.FaceWatch`: the first frame with
+regions, then one such frame in `detect_every`), as an image's are; `result.faces` says so.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from mosaicgan.errors import UserError
 from mosaicgan.infer.remove_core import region_weights, remove_mosaics, split_regions
 from mosaicgan.infer.remove_temporal import HeldRegion, StillRegions
 from mosaicgan.infer.restore import Restorer
+from mosaicgan.infer.restored_faces import FaceWatch
 from mosaicgan.infer.steady import Steadier
 from mosaicgan.infer.video_pipeline import Stage, VideoResult
 from mosaicgan.localize.boxes import box_iou
@@ -90,6 +94,16 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
     """The frame stage of `remove`. mask: (H, W) in [0, 1] for every frame (None: find the mosaics)."""
     result.seconds.setdefault("restore", 0.0)
     still = StillRegions(tolerance=options.tolerance)
+    watch = FaceWatch(every=options.detect_every)
+
+    def look_for_faces(out: torch.Tensor, boxes) -> None:
+        """out: a frame with restored regions; boxes: theirs (an iterable read only when checked)."""
+        if watch.found:
+            return
+        t0 = time.perf_counter()
+        watch.look(out, boxes)
+        result.faces = watch.found
+        result.add_time("faces", time.perf_counter() - t0)
 
     def restore(frame: torch.Tensor, soft: torch.Tensor, grid: Grid) -> torch.Tensor:
         return restorer.restore(frame, soft[None], grid=grid)
@@ -101,6 +115,8 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
         out, applied = still.restore(x, held, restore=restore)
         frame = paste_back(frame, out, applied)
         result.add_time("restore", time.perf_counter() - t0)
+        if held:
+            look_for_faces(out, (mask_bbox(h.mask) for h in held))
         emit(pts, frame, bool(held))
 
     def per_frame(frames, emit) -> None:
@@ -111,6 +127,8 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
                                   feather=options.feather)
             frame = paste_back(frame, done.frame, done.mask)
             result.add_time("restore", time.perf_counter() - t0)
+            if done.restored:
+                look_for_faces(done.frame, (r.box for r in done.restored))
             emit(pts, frame, bool(done.restored))
 
     def masked(frames, emit) -> None:
