@@ -273,13 +273,19 @@ def main(argv: list[str] | None = None) -> int:
             masks["haar"][name] = haar_mask(image)
             seconds["haar"] += time.perf_counter() - start
         for flip in (True, False) if sweep else ():
-            # Faces found at the lowest threshold, kept by score: the same faces as a detection at
-            # the higher threshold (local maxima and greedy NMS do not depend on the cut).
+            # Without the mirror image, faces found at the lowest threshold and kept by score are
+            # those of a detection at the higher one (local maxima and greedy NMS do not depend
+            # on the cut). With it, they are not (the mirror-image score is only computed for
+            # candidates under twice the threshold), so each threshold is a detection of its own.
             start = time.perf_counter()
             faces = detect_faces(image, threshold=sweep[0], min_face=request.min_face, flip=flip, detector=detector)
             elapsed = time.perf_counter() - start
             for t in sweep:
                 method = f"cf t={t:.2f}" + (" flip" if flip else "")
+                if flip and t != sweep[0]:
+                    start = time.perf_counter()
+                    faces = detect_faces(image, threshold=t, min_face=request.min_face, flip=True, detector=detector)
+                    elapsed = time.perf_counter() - start
                 kept = [f for f in faces if f.score > t]
                 masks[method][name] = face_mask(kept, height=image.height, width=image.width, grow=request.face_grow,
                                                 shape=request.face_shape).numpy()
