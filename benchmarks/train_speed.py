@@ -71,6 +71,8 @@ def variants(device: torch.device, *, skip_compile: bool) -> dict[str, Levers]:
            "channels_last": replace(eager, channels_last=True), "fused adam": replace(eager, fused_adam=True)}
     if device.type == "cuda":
         out["fp16"] = replace(eager, precision="fp16")
+    # What `--precision bf16` trains with by default (fused Adam is always on; channels_last off).
+    out["bf16 + fused"] = Levers(precision="bf16", fused_adam=True)
     best = Levers(precision="bf16", channels_last=True, fused_adam=True)
     out["all but compile"] = best
     if not skip_compile:
@@ -369,7 +371,8 @@ def allocator_case(*, model: str, batch: int, size: int, args) -> None:
     """`keep_freed_memory` (the training loop's default on the CPU) against glibc's default, for
     the reference, eager fp32 and all levers but compile: each pair in fresh processes, the
     processes alternated round by round; the ratio is to the reference with the default."""
-    names = ([REFERENCE] if args.reference else []) + ["eager fp32", "all but compile"]
+    names = ([REFERENCE] if args.reference else []) + [n for n in ("eager fp32", "bf16 + fused", "all but compile")
+                                                        if not args.variants or n in args.variants or n == "eager fp32"]
     runs: dict[tuple[str, str], list[dict]] = {(n, k): [] for n in names for k in ("0", "1")}
     for _ in range(args.rounds):
         for name in names:
