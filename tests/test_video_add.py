@@ -253,6 +253,14 @@ def test_bad_videos_give_one_line_and_write_nothing(capsys, tmp_path):
         assert not out.exists() or not list(out.iterdir()), path
 
 
+def test_bad_follow_and_detect_rates_are_one_line_and_write_nothing(capsys, tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", width=64, height=48, frames=4)
+    for flag in ("--follow-every", "--detect-every"):
+        code, _, err = run_cli(capsys, "add", clip.path, "--out", tmp_path / "out", "--faces", flag, "0", "--quiet")
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "must be >= 1" in err, err
+        assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
 def test_interrupted_video_leaves_no_file(tmp_path):
     clip = make_clip(tmp_path / "long.mp4", width=64, height=48, frames=40, photo=None)
     out = tmp_path / "out" / "long.mp4"

@@ -91,6 +91,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     video.add_argument("--no-follow", action="store_true",
                        help="faces: do not follow faces between whole-frame searches; their boxes are "
                             "interpolated instead (cheaper; a fast face that turns can leave its box)")
+    video.add_argument("--follow-every", type=int, default=2, metavar="N",
+                       help="faces: follow them in 1 frame of N between whole-frame searches, the steadied "
+                            "boxes fill the others (default 2; 1 follows in every frame)")
     video.add_argument("--detect-side", type=int, default=0, metavar="PX",
                        help="faces/CAM: search frames scaled to this long side (default 0: full size; 640 on a "
                             "720p video is about 3x faster but misses faces under about 32 pixels)")
@@ -157,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
     paths, videos = mine, share(videos, ranks)
     encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
     steady = SteadyOptions(steady=not args.no_steady, window=args.window, bridge=args.bridge,
-                           detect_every=args.detect_every, detect_side=args.detect_side, follow=not args.no_follow)
+                           detect_every=args.detect_every, detect_side=args.detect_side, follow=not args.no_follow,
+                           follow_every=args.follow_every)
     if args.save_mask and videos:
         raise UserError("--save-mask is for images; videos do not write masks")
     for video in videos:

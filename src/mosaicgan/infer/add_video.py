@@ -62,7 +62,7 @@ def provenance_tags(*, request: RegionRequest, options: MosaicOptions, steady: S
         settings["boxes"] = [list(b) for b in request.boxes]
     if request.kind in ("faces", "cam"):
         settings["steady"] = ({"window": steady.window, "bridge": steady.bridge, "detect_every": steady.detect_every,
-                               "follow": steady.follow and request.kind == "faces"}
+                               "follow": steady.follow_every if steady.follow and request.kind == "faces" else 0}
                               if steady.steady else False)
     what = where.get(request.kind, request.kind)
     return {"comment": f"mosaicgan {__version__} add: {options.style} mosaic over {what}",

@@ -4,8 +4,8 @@ A mask file or boxes say where, so they are found once and used for every frame.
 CAM) are searched in whole frames every `detect_every` frames, in a thread of their own (so the
 search overlaps the mosaic and the encoder; `RegionFinder.find_batch` where the finder has one),
 on a copy scaled to `detect_side`; in the frames between, faces are searched for only near where
-they were the frame before (`FaceFollower`: a window around each, a few ms instead of a whole
-frame's search). Everything found passes through `steady.Steadier`, which tracks the boxes,
+they were last found (`FaceFollower`, in 1 frame of `follow_every`: a window around each, a few
+ms instead of a whole frame's search). Everything found passes through `steady.Steadier`, which tracks the boxes,
 smooths them and bridges short misses (a face is covered from `bridge` >= detect_every - 1
 frames before the search that first finds it). A frame
 gets the mosaic of `mosaic_core.mosaic_image`, run on the part of the frame that the
@@ -45,7 +45,9 @@ class SteadyOptions:
     frame at a time than in batches on this CPU: 139 against 215 ms per 640 x 360 frame). detect_side: search a copy of the frame scaled so
     its long side is at most this (0: full size; faster, but faces under about
     min-face x frame/detect_side pixels are missed). follow: faces, in frames between searches,
-    are searched for near where they were the frame before (`FaceFollower`; the batch must be 1).
+    are searched for near where they were before (`FaceFollower`; the batch must be 1), in 1
+    frame of `follow_every` (the steadied boxes fill the frames between: a 1-frame gap costs no
+    coverage in benchmarks/video_face_cover.py and saves about a fifth of the CPU at 720p).
     steady=False: each frame's own region."""
 
     steady: bool = True
@@ -55,12 +57,13 @@ class SteadyOptions:
     batch: int = 1
     detect_side: int = 0
     follow: bool = True
+    follow_every: int = 2
 
     def check(self) -> None:
         if self.window < 0 or self.bridge < 0:
             raise UserError(f"--window and --bridge must be >= 0, got {self.window} and {self.bridge}")
-        if self.detect_every < 1 or self.batch < 1:
-            raise UserError("--detect-every and the batch size must be >= 1")
+        if self.detect_every < 1 or self.batch < 1 or self.follow_every < 1:
+            raise UserError("--detect-every, --follow-every and the batch size must be >= 1")
         if self.detect_side < 0 or 0 < self.detect_side < 64:
             raise UserError(f"--detect-side must be 0 (full size) or at least 64 pixels, got {self.detect_side}")
 
@@ -132,11 +135,11 @@ def _find_many(finder: RegionFinder, frames: list[np.ndarray], path: Path, *,
 
 
 class FaceFollower:
-    """Faces between whole-frame searches: each frame not searched is searched only near the
-    faces of the frame before (`RegionFinder.find_near`), so a moving face is found in every
-    frame at a small cost, while new faces wait for the next whole search (and are covered
-    back to the search before by the bridge). A face not found near its last place is looked
-    for there again for `patience` frames, then left to the next whole search."""
+    """Faces between whole-frame searches: a frame followed is searched only near the faces last
+    found (`RegionFinder.find_near`), so a moving face is found all along at a small cost,
+    while new faces wait for the next whole search (and are covered back to the search before
+    by the bridge). A face not found near its last place is looked for there again `patience`
+    more times, then left to the next whole search."""
 
     def __init__(self, finder: RegionFinder, *, patience: int = 2) -> None:
         self.finder, self.patience = finder, patience
@@ -224,7 +227,7 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
                 waiting += item[0] % every == 0
                 if waiting == 0:  # nothing to search before it: on at once (followed faces, if any)
                     mask = None
-                    if follower is not None:
+                    if follower is not None and item[0] % steady.follow_every == 0:
                         t0 = time.perf_counter()
                         mask = follower.follow(item[2], path=path)
                         result.add_time("find", time.perf_counter() - t0)
