@@ -193,11 +193,19 @@ def mask_to_boxes(
     if connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
     inside = (_single(mask) > threshold).to(torch.uint8).cpu().numpy()
-    count, _, stats, _ = cv2.connectedComponentsWithStats(inside, connectivity=connectivity)
+    # Labelled on the rows and columns that hold the mask only (a face in a video frame is a
+    # small part of it): the same regions, several times faster on a 720p frame.
+    rows = np.flatnonzero(inside.any(axis=1))
+    if rows.size == 0:
+        return []
+    cols = np.flatnonzero(inside.any(axis=0))
+    y0, x0 = int(rows[0]), int(cols[0])
+    part = np.ascontiguousarray(inside[y0:int(rows[-1]) + 1, x0:int(cols[-1]) + 1])
+    count, _, stats, _ = cv2.connectedComponentsWithStats(part, connectivity=connectivity)
     boxes = []
     for x, y, w, h, area in stats[1:]:  # label 0 is the background
         if area >= min_area:
-            boxes.append((int(area), Box(int(x), int(y), int(x + w), int(y + h))))
+            boxes.append((int(area), Box(int(x) + x0, int(y) + y0, int(x + w) + x0, int(y + h) + y0)))
     boxes.sort(key=lambda item: -item[0])
     return [box for _, box in boxes]
 
