@@ -191,7 +191,11 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
     """PIL image (L, RGB or RGBA) -> float tensor (C, H, W) in [-1, 1]."""
-    arr = np.asarray(img, dtype=np.uint8)
+    return array_to_tensor(np.asarray(img, dtype=np.uint8))
+
+
+def array_to_tensor(arr: np.ndarray) -> torch.Tensor:
+    """uint8 array (H, W) or (H, W, C) -> float tensor (C, H, W) in [-1, 1] (a copy)."""
     if arr.ndim == 2:
         arr = arr[:, :, None]
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)

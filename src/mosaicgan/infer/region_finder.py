@@ -204,19 +204,14 @@ class RegionFinder:
         shared batches (frames of one size share every batch)."""
         if self.request.kind != "faces":
             return [self.find(image, path=path) for image in images]
-        from mosaicgan.localize.faces import detect_faces_batch, face_box, face_mask
+        from mosaicgan.localize.faces import detect_faces_batch
 
         request = self.request
         frames = [as_frame(image) for image in images]
         found = detect_faces_batch([to_rgb(f) for f in frames], threshold=request.face_threshold,
                                    min_face=request.min_face, flip=request.face_flip, detector=self.face_detector)
-        regions = []
-        for frame, faces in zip(frames, found):
-            height, width = frame.shape[-2:]
-            mask = face_mask(faces, height=height, width=width, grow=request.face_grow, shape=request.face_shape)
-            boxes = [list(face_box(f, height=height, width=width)) for f in faces]
-            regions.append(Region(mask.float(), {"kind": "faces", "boxes": boxes}))
-        return regions
+        return [self._faces_region(faces, height=frame.shape[-2], width=frame.shape[-1])
+                for frame, faces in zip(frames, found)]
 
     def find_near(self, image: torch.Tensor | np.ndarray, boxes: list[list[int]], *,
                   path: Path | None = None) -> Region:
@@ -224,7 +219,7 @@ class RegionFinder:
         a faces Region's info) of the frame before (`localize.faces.detect_faces_near`)."""
         if self.request.kind != "faces":
             raise ValueError(f"find_near follows faces, not {self.request.kind} regions")
-        from mosaicgan.localize.faces import detect_faces_near, face_box, face_mask
+        from mosaicgan.localize.faces import detect_faces_near
 
         request = self.request
         rgb_array = isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
@@ -232,7 +227,13 @@ class RegionFinder:
         height, width = frame.shape[:2] if rgb_array else frame.shape[-2:]
         faces = detect_faces_near(frame, [tuple(b) for b in boxes], threshold=request.face_threshold,
                                   min_face=request.min_face, flip=request.face_flip, detector=self.face_detector)
-        mask = face_mask(faces, height=height, width=width, grow=request.face_grow, shape=request.face_shape)
+        return self._faces_region(faces, height=height, width=width)
+
+    def _faces_region(self, faces: list, *, height: int, width: int) -> Region:
+        """The mask of faces (grown, shaped as the request says) and their boxes."""
+        from mosaicgan.localize.faces import face_box, face_mask
+
+        mask = face_mask(faces, height=height, width=width, grow=self.request.face_grow, shape=self.request.face_shape)
         return Region(mask.float(), {"kind": "faces", "boxes": [list(face_box(f, height=height, width=width))
                                                                  for f in faces]})
 

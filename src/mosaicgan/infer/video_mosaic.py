@@ -117,7 +117,7 @@ def _find_many(finder: RegionFinder, frames: list[np.ndarray], path: Path, *,
     scale = side / max(height, width) if side else 1.0
     small = []
     for f in frames:
-        f = f if f.dtype == np.uint8 else (f >> 8).astype(np.uint8)
+        f = _as_uint8(f)
         if scale < 1.0:
             f = cv2.resize(f, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
         small.append(f)
@@ -152,8 +152,7 @@ class FaceFollower:
         """The mask of the faces found near the last ones (None when there are none to follow)."""
         if not self.boxes:
             return None
-        frame = frame if frame.dtype == np.uint8 else (frame >> 8).astype(np.uint8)
-        region = self.finder.find_near(frame, [list(b) for b in self.boxes], path=path)
+        region = self.finder.find_near(_as_uint8(frame), [list(b) for b in self.boxes], path=path)
         found = [tuple(b) for b in region.info["boxes"]]
         kept = {b: 0 for b in found}
         for box, missed in self.boxes.items():
@@ -161,6 +160,11 @@ class FaceFollower:
                 kept[box] = missed + 1
         self.boxes = kept
         return region.mask
+
+
+def _as_uint8(frame: np.ndarray) -> np.ndarray:
+    """A frame as the detectors take it: 8 bits (a 16-bit frame keeps its high byte)."""
+    return frame if frame.dtype == np.uint8 else (frame >> 8).astype(np.uint8)
 
 
 def _overlap(a: tuple[int, ...], b: tuple[int, ...]) -> bool:

@@ -184,16 +184,6 @@ def decode_peak(maps: dict[str, torch.Tensor], n: int, i: int, j: int, *, score:
     return (x0, y0, x0 + size_w, y0 + size_h, score, *points)
 
 
-def decode(maps: dict[str, torch.Tensor], *, threshold: float) -> list[list[tuple[float, ...]]]:
-    """Detections of a batch of network outputs, in input pixels: per input, tuples
-    (x0, y0, x1, y1, score, 10 landmark coordinates x, y, x, y, ...)."""
-    heat = maps["heatmap"][:, 0]
-    found: list[list[tuple[float, ...]]] = [[] for _ in range(heat.shape[0])]
-    for n, i, j in find_peaks(heat, threshold=threshold):
-        found[n].append(decode_peak(maps, n, i, j, score=float(heat[n, i, j])))
-    return found
-
-
 def mirror_window(cy: float, cx: float, *, size: float, height: int, width: int) -> tuple[int, int, int, int]:
     """(y0, y1, x0, x1) of the part of an input (height, width) around a face centred at
     (cy, cx) of `size` pixels that its mirror-image score is computed on: the face and

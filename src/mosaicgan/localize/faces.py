@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from mosaicgan.choices import FACE_SHAPES
+from mosaicgan.data.images import array_to_tensor
 from mosaicgan.localize.centerface import (DEFAULT_FLIP, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Face, FaceDetector,
                                            load_face_detector, nms)
 from mosaicgan.ops.masks import Box
@@ -106,8 +107,8 @@ def detect_faces_near(
         wx1, wy1 = min(width, math.ceil(x1 + margin)), min(height, math.ceil(y1 + margin))
         if wx1 - wx0 < 2 or wy1 - wy0 < 2:
             continue
-        window = (torch.from_numpy(np.ascontiguousarray(picture[wy0:wy1, wx0:wx1])).permute(2, 0, 1).float()
-                  .div_(127.5).sub_(1.0) if isinstance(picture, np.ndarray) else picture[:, wy0:wy1, wx0:wx1])
+        window = (array_to_tensor(picture[wy0:wy1, wx0:wx1]) if isinstance(picture, np.ndarray)
+                  else picture[:, wy0:wy1, wx0:wx1])
         faces = detector.detect([window], threshold=threshold, flip=flip,
                                 min_face=max(min_face, size / 3))[0]
         found += [shift_face(face, dx=wx0, dy=wy0) for face in faces]
