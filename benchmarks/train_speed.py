@@ -46,6 +46,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mosaicgan.config import default_config, with_values
 from mosaicgan.nets import init_weights
+from mosaicgan.nets.gemm_convs import use_gemm_for_small_maps
 from mosaicgan.train.cyclegan import CycleGANTask
 from mosaicgan.train.image_pool import ImagePool
 from mosaicgan.train.levers import compile_nets, keep_freed_memory, to_device
@@ -62,6 +63,7 @@ class Levers:
     precision: str = "fp32"
     channels_last: bool = False
     fused_adam: bool = False
+    small_map_gemm: bool = False
     compile: bool = False
 
 
@@ -71,9 +73,14 @@ def variants(device: torch.device, *, skip_compile: bool) -> dict[str, Levers]:
            "channels_last": replace(eager, channels_last=True), "fused adam": replace(eager, fused_adam=True)}
     if device.type == "cuda":
         out["fp16"] = replace(eager, precision="fp16")
-    # What `--precision bf16` trains with by default (fused Adam is always on; channels_last off).
     out["bf16 + fused"] = Levers(precision="bf16", fused_adam=True)
     best = Levers(precision="bf16", channels_last=True, fused_adam=True)
+    if device.type == "cpu":  # the matrix-product path is CPU-only (nets/gemm_convs.py)
+        out["small-map gemm"] = replace(eager, small_map_gemm=True)
+        # What `--precision bf16` trains with by default on the CPU (fused Adam and the
+        # small-map path on; channels_last off).
+        out["bf16 + fused + gemm"] = Levers(precision="bf16", fused_adam=True, small_map_gemm=True)
+        best = replace(best, small_map_gemm=True)
     out["all but compile"] = best
     if not skip_compile:
         out["compile"] = replace(eager, compile=True)
@@ -106,6 +113,8 @@ class Runner:
             net.to(device).train()
             if levers.channels_last:
                 net.to(memory_format=torch.channels_last)
+            if levers.small_map_gemm:
+                use_gemm_for_small_maps(net)
         for opt in self.task.optimizers().values():
             opt.state.clear()
             for group in opt.param_groups:
@@ -234,7 +243,7 @@ def curve_deviation(model: str, batch: int, size: int, device: torch.device, lev
 def child_peak_rss(model: str, batch: int, size: int, name: str, levers: Levers) -> float | None:
     """Peak resident memory (MB) of a fresh process that builds the variant and runs two steps."""
     cmd = [sys.executable, __file__, "--memory-child", model, str(batch), str(size), levers.precision,
-           str(int(levers.channels_last)), str(int(levers.fused_adam))]
+           str(int(levers.channels_last)), str(int(levers.fused_adam)), str(int(levers.small_map_gemm))]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=1800)
         return float(out.stdout.strip().splitlines()[-1])
@@ -244,9 +253,10 @@ def child_peak_rss(model: str, batch: int, size: int, name: str, levers: Levers)
 
 
 def memory_child(argv: list[str]) -> None:
-    model, batch, size, precision, cl, fused = argv
+    model, batch, size, precision, cl, fused, gemm = argv
     runner = Runner(model=model, batch=int(batch), size=int(size), device=torch.device("cpu"),
-                    levers=Levers(precision=precision, channels_last=bool(int(cl)), fused_adam=bool(int(fused))))
+                    levers=Levers(precision=precision, channels_last=bool(int(cl)), fused_adam=bool(int(fused)),
+                                  small_map_gemm=bool(int(gemm))))
     runner.step()
     runner.step()
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (larger) parent.
@@ -333,12 +343,12 @@ def run_case(*, model: str, batch: int, size: int, device: torch.device, args, n
 
 def print_rows(rows: list[dict], device_name: str) -> None:
     print(f"\n{device_name}")
-    print(f"{'model':<9}{'batch':>6}  {'variant':<18}{'it/s':>8}{'img/s':>8}{'TFLOP/s':>9}{'x eager':>9}"
+    print(f"{'model':<9}{'batch':>6}  {'variant':<20}{'it/s':>8}{'img/s':>8}{'TFLOP/s':>9}{'x eager':>9}"
           f"{'peak MB':>9}{'1st step s':>11}{'L1 dev':>8}")
     for r in rows:
         peak = f"{r['peak_mb']:.0f}" if r["peak_mb"] is not None else "-"
         dev = f"{100 * r['curve_dev']:.2f}%" if r["curve_dev"] is not None else "-"
-        print(f"{r['model']:<9}{r['batch']:>6}  {r['variant']:<18}{r['it_s']:>8.3f}{r['img_s']:>8.2f}"
+        print(f"{r['model']:<9}{r['batch']:>6}  {r['variant']:<20}{r['it_s']:>8.3f}{r['img_s']:>8.2f}"
               f"{r['tflops']:>9.3f}{r['speedup']:>9.2f}{peak:>9}{r['first_step_s']:>11.1f}{dev:>8}", flush=True)
 
 
@@ -371,7 +381,8 @@ def allocator_case(*, model: str, batch: int, size: int, args) -> None:
     """`keep_freed_memory` (the training loop's default on the CPU) against glibc's default, for
     the reference, eager fp32 and all levers but compile: each pair in fresh processes, the
     processes alternated round by round; the ratio is to the reference with the default."""
-    names = ([REFERENCE] if args.reference else []) + [n for n in ("eager fp32", "bf16 + fused", "all but compile")
+    names = ([REFERENCE] if args.reference else []) + [n for n in ("eager fp32", "bf16 + fused", "bf16 + fused + gemm",
+                                                                   "all but compile")
                                                         if not args.variants or n in args.variants or n == "eager fp32"]
     runs: dict[tuple[str, str], list[dict]] = {(n, k): [] for n in names for k in ("0", "1")}
     for _ in range(args.rounds):
@@ -385,12 +396,12 @@ def allocator_case(*, model: str, batch: int, size: int, args) -> None:
     base = statistics.median(r["step_s"] for r in runs[base_key])
     print(f"\n{model} batch {batch}: allocator (fresh processes, {args.rounds} rounds of {args.iters} steps; "
           f"x = speed against {base_key[0]} with glibc's default)")
-    print(f"{'variant':<18}{'allocator':<12}{'s/step':>8}{'CPU s/step':>12}{'faults/step':>13}{'x':>7}")
+    print(f"{'variant':<20}{'allocator':<12}{'s/step':>8}{'CPU s/step':>12}{'faults/step':>13}{'x':>7}")
     for (name, keep), rows in runs.items():
         step = statistics.median(r["step_s"] for r in rows)
         cpu = statistics.median(r["cpu_s"] for r in rows)
         faults = statistics.median(r["faults"] for r in rows)
-        print(f"{name:<18}{'keep' if keep == '1' else 'default':<12}{step:>8.3f}{cpu:>12.3f}{faults:>13.0f}"
+        print(f"{name:<20}{'keep' if keep == '1' else 'default':<12}{step:>8.3f}{cpu:>12.3f}{faults:>13.0f}"
               f"{base / step:>7.2f}", flush=True)
 
 
@@ -424,7 +435,8 @@ def main() -> None:
     parser.add_argument("--skip-compile", action="store_true", help="leave out the torch.compile variants")
     parser.add_argument("--variants", nargs="+", metavar="NAME",
                         help="only these variants (eager fp32 is always in): bf16, channels_last, 'fused adam', "
-                             "fp16, 'all but compile', compile, all")
+                             "fp16, 'small-map gemm', 'bf16 + fused', 'bf16 + fused + gemm', 'all but compile', "
+                             "compile, all")
     parser.add_argument("--skip-memory", action="store_true", help="no peak-memory processes on the CPU")
     parser.add_argument("--curve-steps", type=int, default=12, help="steps of the loss-curve check (0: none)")
     parser.add_argument("--curve-cases", nargs="+", default=["pix2pix:1"], metavar="MODEL:BATCH",

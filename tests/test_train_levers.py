@@ -23,9 +23,12 @@ from mosaicgan.train.precision import Precision
 # channels_last only round differently (measured: under 0.1% on this toy run); fp16 starts
 # with a loss scale so large that its first steps overflow and are skipped by design, which
 # shifts the curve by a few percent (measured: about 2%).
-TOLERANCE = {"bf16": 0.02, "channels_last": 0.02, "fp16": 0.08}
+# torch's own kernels for the small maps instead of one matrix product (run.small_map_gemm)
+# sum in another order only.
+TOLERANCE = {"bf16": 0.02, "channels_last": 0.02, "fp16": 0.08, "native_convs": 0.02}
 LEVERS = {"fp32": {"run.channels_last": False}, "bf16": {"run.precision": "bf16", "run.channels_last": False},
-          "channels_last": {"run.channels_last": True}, "fp16": {"run.precision": "fp16", "run.channels_last": False}}
+          "channels_last": {"run.channels_last": True}, "fp16": {"run.precision": "fp16", "run.channels_last": False},
+          "native_convs": {"run.small_map_gemm": False}}
 
 
 def l1_curve(toy_data, run_dir, seed: int = 0, **values) -> list[float]:
@@ -45,9 +48,23 @@ def curves(toy_data, tmp_path_factory):
     return {name: l1_curve(toy_data, root / name, **values) for name, values in LEVERS.items()}
 
 
-@pytest.mark.parametrize("lever", ["bf16", "channels_last", "fp16"])
+@pytest.mark.parametrize("lever", ["bf16", "channels_last", "fp16", "native_convs"])
 def test_lever_keeps_the_loss_curve_of_fp32(curves, lever):
     assert deviation(curves[lever], curves["fp32"]) <= TOLERANCE[lever]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_cpu_training_takes_the_matrix_product_for_small_maps_unless_told_not_to(toy_data, tmp_path, monkeypatch,
+                                                                                 enabled):
+    import mosaicgan.nets.gemm_convs as gemm_convs
+
+    calls = []
+    real = gemm_convs.conv2d_gemm
+    monkeypatch.setattr(gemm_convs, "conv2d_gemm", lambda *a, **k: calls.append(1) or real(*a, **k))
+    config = tiny_pix2pix_config(toy_data, **{"optim.epochs": 1, "optim.epochs_decay": 0,
+                                              "run.small_map_gemm": enabled})
+    train(config, run_dir=tmp_path / "run", progress=False)
+    assert bool(calls) == enabled
 
 
 def test_the_curve_comparison_can_fail(curves, toy_data, tmp_path):

@@ -160,6 +160,7 @@ class RunConfig:
     channels_last: bool = False  # NHWC networks and batches (measured no faster on an AVX512 CPU; see README)
     compile: bool = False  # torch.compile the networks (minutes of compiling first; the CPU needs a C++ compiler)
     keep_freed_memory: bool = True  # CPU, glibc: reuse freed activation memory, no page faults per step (levers.py)
+    small_map_gemm: bool = True  # CPU: convolutions over <= 256 output positions as one matrix product (ops/conv_gemm.py)
     init_from: str = ""  # a checkpoint of the same model whose networks start this run (fine-tuning)
 
 

@@ -30,6 +30,7 @@ from mosaicgan.data.sampler import EpochBatches, derive_seed
 from mosaicgan.device import resolve_device
 from mosaicgan.errors import UserError
 from mosaicgan.nets import init_weights
+from mosaicgan.nets.gemm_convs import use_gemm_for_small_maps
 from mosaicgan.ranks import ranks_from_env
 from mosaicgan.train import distributed
 from mosaicgan.train.levers import (check_compiler, compile_nets, keep_freed_memory, loader_workers, to_device,
@@ -126,6 +127,8 @@ def _train(
         net.to(device).train()
         if config.run.channels_last:
             net.to(memory_format=torch.channels_last)
+        if device.type == "cpu" and config.run.small_map_gemm:
+            use_gemm_for_small_maps(net)  # same parameters and state-dict keys; the optimizers keep them
     for opt in task.optimizers().values():  # optimizers were made before .to(device)
         opt.state.clear()
     if ranks.rank > 0:

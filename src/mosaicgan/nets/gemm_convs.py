@@ -1,0 +1,58 @@
+"""Convolution layers that switch to one matrix product over small feature maps on the CPU
+(ops/conv_gemm.py says why), and the function that turns a network's layers into them.
+
+The layers keep their parameters, names and state-dict keys: a network can be switched after it
+was built, loaded or handed to an optimizer, and its checkpoints are those of the plain network.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mosaicgan.ops.conv_gemm import conv2d_gemm, conv_transpose2d_gemm, gemm_positions
+
+
+def _gemm_applies(x: torch.Tensor) -> bool:
+    # CPU only (cuDNN has no such weakness), and never while exporting or tracing: the graph
+    # should hold a convolution, not unfold/fold.
+    return (x.device.type == "cpu" and x.dim() == 4 and not torch.compiler.is_exporting()
+            and not torch.jit.is_tracing() and not torch.jit.is_scripting() and not torch.onnx.is_in_onnx_export())
+
+
+class GemmConv2d(nn.Conv2d):
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if _gemm_applies(x):
+            (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+            oh, ow = (x.shape[2] + 2 * ph - kh) // sh + 1, (x.shape[3] + 2 * pw - kw) // sw + 1
+            if gemm_positions(batch=x.shape[0], height=oh, width=ow):
+                return conv2d_gemm(x, weight, bias, stride=self.stride, padding=self.padding)
+        return super()._conv_forward(x, weight, bias)
+
+
+class GemmConvTranspose2d(nn.ConvTranspose2d):
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        if output_size is None and _gemm_applies(x) and gemm_positions(batch=x.shape[0], height=x.shape[2],
+                                                                        width=x.shape[3]):
+            return conv_transpose2d_gemm(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                                         output_padding=self.output_padding)
+        return super().forward(x, output_size)
+
+
+def _eligible(m: nn.Module) -> bool:
+    # Exact types only: a subclass may already compute something else in its forward.
+    return (type(m) in (nn.Conv2d, nn.ConvTranspose2d) and m.groups == 1 and m.dilation == (1, 1)
+            and m.padding_mode == "zeros" and not isinstance(m.padding, str))
+
+
+def use_gemm_for_small_maps(net: nn.Module) -> int:
+    """Switch the network's plain convolutions (zero padding, no dilation or groups) to the
+    layers above, in place; returns how many were switched. Parameters are untouched, so an
+    optimizer built before keeps working."""
+    count = 0
+    for m in net.modules():
+        if _eligible(m):
+            # The same object with a subclass that adds no state (as torch's own parametrize does).
+            m.__class__ = GemmConv2d if type(m) is nn.Conv2d else GemmConvTranspose2d
+            count += 1
+    return count

@@ -1,0 +1,141 @@
+"""Convolutions over small maps as one matrix product (ops/conv_gemm.py, nets/gemm_convs.py):
+the same function and gradients as torch's convolutions, switched in place without touching
+parameters or checkpoints, and only where it applies."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mosaicgan.nets.gemm_convs import GemmConv2d, GemmConvTranspose2d, use_gemm_for_small_maps
+from mosaicgan.nets.unet import UNetGenerator
+from mosaicgan.ops import conv_gemm
+from mosaicgan.ops.conv_gemm import conv2d_gemm, conv_transpose2d_gemm
+
+
+def grads(out: torch.Tensor, inputs: tuple[torch.Tensor, ...], seed: int) -> tuple[torch.Tensor, ...]:
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype)
+    return torch.autograd.grad(out, inputs, g)
+
+
+@pytest.mark.parametrize("batch,size,kernel,stride,padding,bias", [
+    (1, 2, 4, 2, 1, False), (3, 4, 4, 2, 1, True), (2, (5, 7), 3, 1, 1, True), (1, 6, 3, (2, 1), (0, 2), False)])
+def test_conv2d_gemm_is_conv2d_with_its_gradients(batch, size, kernel, stride, padding, bias):
+    h, w = (size, size) if isinstance(size, int) else size
+    gen = torch.Generator().manual_seed(batch * 100 + h)
+    x = torch.randn(batch, 5, h, w, generator=gen, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(6, 5, kernel, kernel, generator=gen, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(6, generator=gen, dtype=torch.float64, requires_grad=True) if bias else None
+    inputs = (x, weight) + ((b,) if bias else ())
+    ref = F.conv2d(x, weight, b, stride=stride, padding=padding)
+    got = conv2d_gemm(x, weight, b, stride=stride, padding=padding)
+    assert got.shape == ref.shape and got.is_contiguous()
+    torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
+    for a, r in zip(grads(got, inputs, 1), grads(ref, inputs, 1)):
+        torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("batch,size,kernel,stride,padding,output_padding,bias", [
+    (1, 1, 4, 2, 1, 0, False), (3, 2, 4, 2, 1, 0, True), (2, (3, 5), 3, 2, 1, 1, True), (1, 4, 3, 1, 1, 0, False)])
+def test_conv_transpose2d_gemm_is_conv_transpose2d_with_its_gradients(batch, size, kernel, stride, padding,
+                                                                       output_padding, bias):
+    h, w = (size, size) if isinstance(size, int) else size
+    gen = torch.Generator().manual_seed(batch * 100 + h)
+    x = torch.randn(batch, 6, h, w, generator=gen, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(6, 4, kernel, kernel, generator=gen, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, generator=gen, dtype=torch.float64, requires_grad=True) if bias else None
+    inputs = (x, weight) + ((b,) if bias else ())
+    kwargs = dict(stride=stride, padding=padding, output_padding=output_padding)
+    ref = F.conv_transpose2d(x, weight, b, **kwargs)
+    got = conv_transpose2d_gemm(x, weight, b, **kwargs)
+    assert got.shape == ref.shape
+    torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
+    for a, r in zip(grads(got, inputs, 2), grads(ref, inputs, 2)):
+        torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10)
+
+
+def small_unet() -> UNetGenerator:
+    torch.manual_seed(0)
+    return UNetGenerator(num_downs=5, ngf=8, dropout=False)
+
+
+def test_switched_network_keeps_its_parameters_keys_and_function():
+    plain = small_unet()
+    switched = copy.deepcopy(plain)
+    params = list(switched.parameters())
+    count = use_gemm_for_small_maps(switched)
+    assert count == 10  # 5 convolutions down, 5 transposed up
+    assert all(p is q for p, q in zip(switched.parameters(), params))  # an optimizer made before still holds them
+    assert list(switched.state_dict()) == list(plain.state_dict())
+    assert sum(isinstance(m, GemmConv2d) for m in switched.modules()) == 5
+    assert sum(isinstance(m, GemmConvTranspose2d) for m in switched.modules()) == 5
+    # float64: batch norm over the few values of the inner levels magnifies float32 rounding.
+    plain.double().train(), switched.double().train()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    ref, got = plain(x), switched(x)
+    torch.testing.assert_close(got, ref, rtol=1e-9, atol=1e-9)
+    g = torch.randn(ref.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    ref.backward(g), got.backward(g)
+    for (name, p), q in zip(plain.named_parameters(), switched.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-7, atol=1e-9, msg=name)
+
+
+def counting(monkeypatch) -> dict[str, int]:
+    calls = {"conv": 0, "transposed": 0}
+
+    def wrap(fn, key):
+        def inner(*args, **kwargs):
+            calls[key] += 1
+            return fn(*args, **kwargs)
+        return inner
+
+    import mosaicgan.nets.gemm_convs as module
+    monkeypatch.setattr(module, "conv2d_gemm", wrap(conv2d_gemm, "conv"))
+    monkeypatch.setattr(module, "conv_transpose2d_gemm", wrap(conv_transpose2d_gemm, "transposed"))
+    return calls
+
+
+def test_only_small_maps_take_the_matrix_product(monkeypatch):
+    calls = counting(monkeypatch)
+    conv = nn.Conv2d(4, 4, 4, 2, 1)
+    use_gemm_for_small_maps(conv)
+    limit = conv_gemm.SMALL_MAP_POSITIONS
+    side = int(limit**0.5)  # output side * side = the limit: still small
+    conv(torch.randn(1, 4, 2 * side, 2 * side))
+    assert calls["conv"] == 1
+    conv(torch.randn(2, 4, 2 * side, 2 * side))  # twice the positions: torch's kernel
+    assert calls["conv"] == 1
+    up = nn.ConvTranspose2d(4, 4, 4, 2, 1)
+    use_gemm_for_small_maps(up)
+    up(torch.randn(1, 4, side, side))
+    up(torch.randn(1, 4, 2 * side, side))
+    assert calls["transposed"] == 1
+
+
+def test_exported_or_traced_networks_hold_plain_convolutions(monkeypatch):
+    calls = counting(monkeypatch)
+    net = small_unet().eval()
+    use_gemm_for_small_maps(net)
+    x = torch.randn(1, 3, 32, 32)
+    exported = str(torch.export.export(net, (x,)).graph_module.code)  # what `mosaicgan export` goes through
+    traced = str(torch.jit.trace(net, x, check_trace=False).graph)
+    assert calls == {"conv": 0, "transposed": 0}
+    for graph in (exported, traced):
+        assert "conv" in graph and not any(op in graph for op in ("im2col", "col2im", "fold", "mm("))
+    net(x)
+    assert calls == {"conv": 5, "transposed": 5}  # eager calls do take it
+
+
+def test_layers_it_cannot_compute_stay_as_they_are():
+    class Custom(nn.Conv2d):
+        pass
+
+    layers = [nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"), nn.Conv2d(4, 4, 3, groups=2),
+              nn.Conv2d(4, 4, 3, dilation=2), nn.Conv2d(4, 4, 3, padding="same"), Custom(4, 4, 3),
+              nn.ConvTranspose2d(4, 4, 3, groups=4)]
+    assert use_gemm_for_small_maps(nn.Sequential(*layers)) == 0
+    assert [type(m) for m in layers] == [nn.Conv2d] * 4 + [Custom, nn.ConvTranspose2d]
