@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from mosaicgan.choices import INITS, NORMS, UPSAMPLES
+from mosaicgan.ops.reflect_pad import reflect_pad2d
 
-__all__ = ["INITS", "NORMS", "UPSAMPLES", "check_norm", "conv_bias", "init_weights", "norm_layer", "upsample2x"]
+__all__ = ["INITS", "NORMS", "UPSAMPLES", "ReflectionPad2d", "check_norm", "conv_bias", "init_weights", "norm_layer",
+           "upsample2x"]
+
+
+class ReflectionPad2d(nn.ReflectionPad2d):
+    """nn.ReflectionPad2d (same padding, same modules in checkpoints) computed by
+    ops.reflect_pad: in the input's dtype under autocast, with a faster backward. In a bf16
+    CycleGAN step on a 2-core EPYC, torch's pad with its casts took about a twentieth."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        left, right, top, bottom = self.padding
+        if x.dim() == 4 and left == right == top == bottom:
+            return reflect_pad2d(x, left)
+        return super().forward(x)
 
 
 def check_norm(norm: str) -> None:
@@ -44,7 +59,7 @@ def upsample2x(kind: str, in_channels: int, out_channels: int, *, kernel: int, b
         return nn.ConvTranspose2d(in_channels, out_channels, kernel, stride=2, padding=1,
                                   output_padding=kernel % 2, bias=bias)
     if kind == "resize":
-        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), ReflectionPad2d(1),
                              nn.Conv2d(in_channels, out_channels, 3, bias=bias))
     raise ValueError(f"upsample must be one of {UPSAMPLES}, got {kind!r}")
 

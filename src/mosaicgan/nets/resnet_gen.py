@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mosaicgan.nets.layers import check_norm, conv_bias, norm_layer, upsample2x
+from mosaicgan.nets.layers import ReflectionPad2d, check_norm, conv_bias, norm_layer, upsample2x
 from mosaicgan.nets.registry import register_net
 
 
@@ -14,14 +14,14 @@ class ResidualBlock(nn.Module):
         super().__init__()
         bias = conv_bias(norm)
         layers = [
-            nn.ReflectionPad2d(1),
+            ReflectionPad2d(1),
             nn.Conv2d(channels, channels, 3, bias=bias),
             norm_layer(norm, channels),
             nn.ReLU(True),
         ]
         if dropout:
             layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
+        layers += [ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -49,7 +49,7 @@ class ResNetGenerator(nn.Module):
         self.size_multiple = 4
         bias = conv_bias(norm)
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3),
+            ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7, bias=bias),
             norm_layer(norm, ngf),
             nn.ReLU(True),
@@ -67,7 +67,7 @@ class ResNetGenerator(nn.Module):
                 norm_layer(norm, ngf * mult // 2),
                 nn.ReLU(True),
             ]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
+        layers += [ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,8 @@
   that takes an explicit `torch.Generator`.
 - `blend`: composite a region back with a soft mask; crop around a region and paste back.
 - `tiles`: run an image function tile by tile with blended overlaps (bounded memory).
+- `conv_gemm`: convolutions over small feature maps as one matrix product (CPU speed).
+- `reflect_pad`: reflection padding in the input's dtype, with a fast backward.
 
 Images are float tensors (N, C, H, W) or (C, H, W) in [-1, 1]. Masks are float tensors in
 [0, 1], 1 inside the region; see `masks.as_mask` for the shapes accepted.
