@@ -103,16 +103,29 @@ def test_only_small_maps_take_the_matrix_product(monkeypatch):
     calls = counting(monkeypatch)
     conv = nn.Conv2d(4, 4, 4, 2, 1)
     use_gemm_for_small_maps(conv)
-    limit = conv_gemm.SMALL_MAP_POSITIONS
-    side = int(limit**0.5)  # output side * side = the limit: still small
+    side = int(conv_gemm.SMALL_MAP_POSITIONS**0.5)  # output side * side = the limit: still small
     conv(torch.randn(1, 4, 2 * side, 2 * side))
     assert calls["conv"] == 1
     conv(torch.randn(2, 4, 2 * side, 2 * side))  # twice the positions: torch's kernel
     assert calls["conv"] == 1
-    up = nn.ConvTranspose2d(4, 4, 4, 2, 1)
+    up = nn.ConvTranspose2d(4, 8, 4, 2, 1)  # 8 x 4 x 4 outputs per input pixel: not few
     use_gemm_for_small_maps(up)
     up(torch.randn(1, 4, side, side))
     up(torch.randn(1, 4, 2 * side, side))
+    assert calls["transposed"] == 1
+
+
+def test_transposed_convolutions_to_few_outputs_take_it_at_any_size(monkeypatch):
+    calls = counting(monkeypatch)
+    to_rgb = nn.ConvTranspose2d(16, 3, 4, 2, 1)  # 3 x 4 x 4 = 48 outputs per input pixel
+    plain = copy.deepcopy(to_rgb)
+    use_gemm_for_small_maps(to_rgb)
+    x = torch.randn(2, 16, 40, 40)
+    torch.testing.assert_close(to_rgb(x), plain(x), rtol=1e-4, atol=1e-5)
+    assert calls["transposed"] == 1
+    wide = nn.ConvTranspose2d(16, 5, 4, 2, 1)  # 80 outputs per pixel
+    use_gemm_for_small_maps(wide)
+    wide(x)
     assert calls["transposed"] == 1
 
 

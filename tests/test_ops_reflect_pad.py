@@ -1,5 +1,6 @@
 """ops.reflect_pad and the nets' ReflectionPad2d: torch's reflection padding and its gradient,
-computed in the input's dtype under autocast."""
+computed in the input's dtype under autocast; and contiguous_grad, the U-Net's identity with a
+contiguous gradient."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mosaicgan.nets.layers import ReflectionPad2d
+from mosaicgan.nets.layers import ReflectionPad2d, contiguous_grad
 from mosaicgan.ops.reflect_pad import reflect_pad2d
 
 
@@ -42,3 +43,17 @@ def test_the_layer_is_torchs_layer(padding):
     x = torch.randn(2, 3, 6, 7, dtype=torch.float64)
     assert torch.equal(ReflectionPad2d(padding)(x), nn.ReflectionPad2d(padding)(x))
     assert isinstance(ReflectionPad2d(1), nn.ReflectionPad2d)  # same modules, same checkpoints
+
+
+def test_contiguous_grad_is_the_identity_with_a_contiguous_gradient():
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    y = contiguous_grad(x)
+    assert torch.equal(y, x)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.is_contiguous()))
+    torch.cat([y, torch.zeros(2, 5, 4, 4)], dim=1).sum().backward()  # the cat hands back a strided slice
+    assert seen == [True]
+    z = torch.randn(2, 3, 4, 4, requires_grad=True)
+    z.register_hook(lambda g: seen.append(g.is_contiguous()))
+    torch.cat([z, torch.zeros(2, 5, 4, 4)], dim=1).sum().backward()
+    assert seen == [True, False]  # what it prevents

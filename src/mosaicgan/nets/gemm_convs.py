@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mosaicgan.ops.conv_gemm import conv2d_gemm, conv_transpose2d_gemm, gemm_positions
+from mosaicgan.ops.conv_gemm import conv2d_gemm, conv_transpose2d_gemm, gemm_positions, gemm_transposed
 
 
 def _gemm_applies(x: torch.Tensor) -> bool:
@@ -32,8 +32,9 @@ class GemmConv2d(nn.Conv2d):
 
 class GemmConvTranspose2d(nn.ConvTranspose2d):
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        if output_size is None and _gemm_applies(x) and gemm_positions(batch=x.shape[0], height=x.shape[2],
-                                                                        width=x.shape[3]):
+        kh, kw = self.kernel_size
+        if output_size is None and _gemm_applies(x) and gemm_transposed(
+                batch=x.shape[0], height=x.shape[2], width=x.shape[3], outputs_per_pixel=self.out_channels * kh * kw):
             return conv_transpose2d_gemm(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
                                          output_padding=self.output_padding)
         return super().forward(x, output_size)

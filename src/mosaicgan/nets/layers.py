@@ -8,8 +8,8 @@ from torch import nn
 from mosaicgan.choices import INITS, NORMS, UPSAMPLES
 from mosaicgan.ops.reflect_pad import reflect_pad2d
 
-__all__ = ["INITS", "NORMS", "UPSAMPLES", "ReflectionPad2d", "check_norm", "conv_bias", "init_weights", "norm_layer",
-           "upsample2x"]
+__all__ = ["INITS", "NORMS", "UPSAMPLES", "ReflectionPad2d", "check_norm", "contiguous_grad", "conv_bias",
+           "init_weights", "norm_layer", "upsample2x"]
 
 
 class ReflectionPad2d(nn.ReflectionPad2d):
@@ -22,6 +22,23 @@ class ReflectionPad2d(nn.ReflectionPad2d):
         if x.dim() == 4 and left == right == top == bottom:
             return reflect_pad2d(x, left)
         return super().forward(x)
+
+
+class _ContiguousGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:
+        return g.contiguous()
+
+
+def contiguous_grad(x: torch.Tensor) -> torch.Tensor:
+    """x, whose gradient is made contiguous on the way back. The gradient of each part of a
+    concatenation along channels is a strided slice, and batch norm's backward on a slice ran
+    6x slower than on a copy of it (26 vs 4.3 + 0.4 ms at 4x64x128x128 bf16, 2-core EPYC)."""
+    return _ContiguousGrad.apply(x)
 
 
 def check_norm(norm: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mosaicgan.nets.layers import check_norm, conv_bias, norm_layer, upsample2x
+from mosaicgan.nets.layers import check_norm, contiguous_grad, conv_bias, norm_layer, upsample2x
 from mosaicgan.nets.registry import register_net
 
 
@@ -71,7 +71,7 @@ class UNetGenerator(nn.Module):
             skips.append(h)
         h = self.up[-1](skips[-1])
         for i in range(len(self.up) - 2, -1, -1):
-            h = self.up[i](torch.cat([skips[i], h], dim=1))
+            h = self.up[i](torch.cat([contiguous_grad(skips[i]), contiguous_grad(h)], dim=1))
         return h
 
 

@@ -21,6 +21,11 @@ import torch.nn.functional as F
 # Above this many output positions (batch x height x width) per matrix product, oneDNN's own
 # kernel is as fast or faster (benchmarks/train_speed.py; 2-core EPYC, bf16 and float32).
 SMALL_MAP_POSITIONS = 256
+# A transposed convolution to this many outputs per input pixel (out channels x kernel area) or
+# fewer, such as a generator's last layer to RGB (3 x 4 x 4), wastes most of each of oneDNN's
+# vectors, which run along the output channels; the matrix product runs along the pixels
+# (pix2pix's last layer at 128 -> 256 px: 14 -> 8 ms forward and backward at batch 1, bf16).
+FEW_TRANSPOSED_OUTPUTS = 64
 
 
 def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
@@ -65,3 +70,9 @@ def conv_transpose2d_gemm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
 def gemm_positions(*, batch: int, height: int, width: int) -> bool:
     """Whether a product over batch x height x width positions is small enough for the GEMM path."""
     return batch * height * width <= SMALL_MAP_POSITIONS
+
+
+def gemm_transposed(*, batch: int, height: int, width: int, outputs_per_pixel: int) -> bool:
+    """Whether a transposed convolution of this input size and out channels x kernel area
+    takes the GEMM path: small maps, or few outputs per input pixel at any size."""
+    return outputs_per_pixel <= FEW_TRANSPOSED_OUTPUTS or gemm_positions(batch=batch, height=height, width=width)
