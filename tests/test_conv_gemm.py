@@ -14,7 +14,7 @@ from torch import nn
 from mosaicgan.nets.gemm_convs import GemmConv2d, GemmConvTranspose2d, use_gemm_for_small_maps
 from mosaicgan.nets.unet import UNetGenerator
 from mosaicgan.ops import conv_gemm
-from mosaicgan.ops.conv_gemm import conv2d_gemm, conv2d_taps, conv_transpose2d_gemm
+from mosaicgan.ops.conv_gemm import conv2d_gemm, conv_transpose2d_gemm
 
 
 def grads(out: torch.Tensor, inputs: tuple[torch.Tensor, ...], seed: int) -> tuple[torch.Tensor, ...]:
@@ -56,39 +56,6 @@ def test_conv_transpose2d_gemm_is_conv_transpose2d_with_its_gradients(batch, siz
     torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
     for a, r in zip(grads(got, inputs, 2), grads(ref, inputs, 2)):
         torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10)
-
-
-@pytest.mark.parametrize("batch,size,kernel,padding,bias", [(1, (9, 11), 7, 0, True), (2, (8, 8), 5, 2, False),
-                                                             (1, (12, 10), (7, 5), (3, 1), True)])
-def test_conv2d_taps_is_conv2d_with_its_gradients(batch, size, kernel, padding, bias):
-    gen = torch.Generator().manual_seed(batch * 10 + size[0])
-    k = (kernel, kernel) if isinstance(kernel, int) else kernel
-    x = torch.randn(batch, 5, *size, generator=gen, dtype=torch.float64, requires_grad=True)
-    weight = torch.randn(3, 5, *k, generator=gen, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(3, generator=gen, dtype=torch.float64, requires_grad=True) if bias else None
-    inputs = (x, weight) + ((b,) if bias else ())
-    ref, got = F.conv2d(x, weight, b, padding=padding), conv2d_taps(x, weight, b, padding=padding)
-    assert got.shape == ref.shape
-    torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
-    for a, r in zip(grads(got, inputs, 3), grads(ref, inputs, 3)):
-        torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10)
-
-
-def test_conv2d_taps_in_bf16_is_as_close_to_exact_as_torchs():
-    # Same bf16 inputs; the exact sum of them as the yardstick. The taps' sum is kept in float32
-    # but each tap's product is rounded once, so a little farther than torch's (measured 1.4x).
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(1, 16, 40, 40, generator=gen).bfloat16()
-    w = (torch.randn(3, 16, 7, 7, generator=gen) * 0.05).bfloat16()
-    exact = F.conv2d(x.double(), w.double())
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        ours, torchs = conv2d_taps(x, w.float(), None), F.conv2d(x, w.float())
-    assert ours.dtype == torch.bfloat16
-
-    def err(y):
-        return float((y.double() - exact).pow(2).mean().sqrt() / exact.pow(2).mean().sqrt())
-
-    assert err(ours) < 2 * err(torchs) < 0.01
 
 
 def small_unet() -> UNetGenerator:
@@ -146,20 +113,6 @@ def test_only_small_maps_take_the_matrix_product(monkeypatch):
     up(torch.randn(1, 4, side, side))
     up(torch.randn(1, 4, 2 * side, side))
     assert calls["transposed"] == 1
-
-
-def test_convolutions_to_few_channels_with_large_kernels_take_the_taps_path(monkeypatch):
-    import mosaicgan.nets.gemm_convs as module
-
-    calls = []
-    monkeypatch.setattr(module, "conv2d_taps", lambda *a, **k: calls.append(1) or conv2d_taps(*a, **k))
-    to_rgb, wide, small_kernel = nn.Conv2d(8, 3, 7), nn.Conv2d(8, 5, 7), nn.Conv2d(8, 3, 3)
-    plain = copy.deepcopy(to_rgb)
-    use_gemm_for_small_maps(nn.Sequential(to_rgb, wide, small_kernel))
-    x = torch.randn(1, 8, 40, 40)
-    torch.testing.assert_close(to_rgb(x), plain(x), rtol=1e-4, atol=1e-5)
-    wide(x), small_kernel(x)
-    assert len(calls) == 1
 
 
 def test_transposed_convolutions_to_few_outputs_take_it_at_any_size(monkeypatch):
