@@ -379,20 +379,23 @@ def step_child(argv: list[str]) -> None:
 
 def allocator_case(*, model: str, batch: int, size: int, args) -> None:
     """`keep_freed_memory` (the training loop's default on the CPU) against glibc's default, for
-    the reference, eager fp32 and all levers but compile: each pair in fresh processes, the
-    processes alternated round by round; the ratio is to the reference with the default."""
+    eager fp32 and the bf16 variants, against the reference: each in fresh processes, the
+    processes alternated round by round; the ratio is to the reference with glibc's default."""
     names = ([REFERENCE] if args.reference else []) + [n for n in ("eager fp32", "bf16 + fused", "bf16 + fused + gemm",
                                                                    "all but compile")
                                                         if not args.variants or n in args.variants or n == "eager fp32"]
-    runs: dict[tuple[str, str], list[dict]] = {(n, k): [] for n in names for k in ("0", "1")}
-    for _ in range(args.rounds):
-        for name in names:
-            for keep in ("0", "1"):
-                cmd = [sys.executable, __file__, "--step-child", model, str(batch), str(size), name, keep,
-                       str(args.iters), str(max(1, args.warmup)), args.reference or ""]
-                out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=3600)
-                runs[(name, keep)].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    # The baseline (the reference, else eager fp32) always runs as its users run it, with glibc's
+    # default allocator; the others with each of --allocators.
     base_key = (REFERENCE, "0") if args.reference else ("eager fp32", "0")
+    keeps = [{"default": "0", "keep": "1"}[a] for a in args.allocators]
+    pairs = [base_key] + [(n, k) for n in names for k in keeps if (n, k) != base_key and n != REFERENCE]
+    runs: dict[tuple[str, str], list[dict]] = {pair: [] for pair in pairs}
+    for _ in range(args.rounds):
+        for name, keep in pairs:
+            cmd = [sys.executable, __file__, "--step-child", model, str(batch), str(size), name, keep,
+                   str(args.iters), str(max(1, args.warmup)), args.reference or ""]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=3600)
+            runs[(name, keep)].append(json.loads(out.stdout.strip().splitlines()[-1]))
     base = statistics.median(r["step_s"] for r in runs[base_key])
     print(f"\n{model} batch {batch}: allocator (fresh processes, {args.rounds} rounds of {args.iters} steps; "
           f"x = speed against {base_key[0]} with glibc's default)")
@@ -443,6 +446,8 @@ def main() -> None:
                         help="cases whose loss curves are checked on the CPU (on CUDA: every case)")
     parser.add_argument("--allocator", action="store_true",
                         help="CPU: only the allocator lever (keep_freed_memory), variants in fresh processes")
+    parser.add_argument("--allocators", nargs="+", choices=("default", "keep"), default=["default", "keep"],
+                        help="with --allocator: which allocators our variants run with (the reference: glibc's default)")
     args = parser.parse_args()
 
     networks = load_reference(args.reference)
