@@ -44,7 +44,7 @@ def test_a_small_overlap_shows_near_the_seams_only():
 
 
 def test_batches_too_large_for_the_budget_run_in_parts_with_the_same_output():
-    net = Translator.from_net(short_sighted_unet(), tile=0).net  # the network as translators run it
+    net = short_sighted_unet()
     x = torch.rand(5, 3, 64, 64) * 2 - 1
     rate = activation_bytes_per_pixel(net, in_channels=3, multiple=8, device=torch.device("cpu"))
     budget = int(2.5 * 64 * 64 * (rate + IMAGE_BYTES_PER_PIXEL))  # two images at a time
@@ -55,7 +55,7 @@ def test_batches_too_large_for_the_budget_run_in_parts_with_the_same_output():
 
 
 def test_an_image_too_large_for_the_budget_runs_in_tiles_that_fit():
-    net = Translator.from_net(short_sighted_unet(), tile=0).net  # the network as translators run it
+    net = short_sighted_unet()
     rate = activation_bytes_per_pixel(net, in_channels=3, multiple=8, device=torch.device("cpu"))
     budget = int(200 * 200 * IMAGE_BYTES_PER_PIXEL + (136 * 136 + 100) * rate)
     translator = Translator.from_net(net, memory_budget=budget)

@@ -34,7 +34,6 @@ from mosaicgan.infer.tile_plan import (
     plan_run,
 )
 from mosaicgan.models import MODELS
-from mosaicgan.nets.gemm_convs import use_gemm_for_small_maps
 from mosaicgan.nets.unet import UNetGenerator
 from mosaicgan.ops.tiles import run_tiled
 
@@ -121,13 +120,8 @@ class Translator:
             if isinstance(m, nn.Dropout):
                 has_dropout = True
                 m.train(keep_dropout)
-        net = net.to(device)
-        if torch.device(device).type == "cpu":
-            # The U-Net's inner levels as matrix products (nets/gemm_convs.py): unet_256 on one
-            # 256x256 image, one thread of a 2-core EPYC: 224 -> 163 ms in fp32, 201 -> 127 in bf16.
-            use_gemm_for_small_maps(net)
         return cls(
-            net=net,
+            net=net.to(device),
             in_channels=int(spec.get("in_channels", 3)),
             out_channels=int(spec.get("out_channels", 3)),
             multiple=int(getattr(net, "size_multiple", 1)),
