@@ -129,6 +129,20 @@ def test_transposed_convolutions_to_few_outputs_take_it_at_any_size(monkeypatch)
     assert calls["transposed"] == 1
 
 
+def test_channels_last_maps_keep_torchs_kernels(monkeypatch):
+    calls = counting(monkeypatch)
+    x = torch.randn(1, 3, 32, 32)
+    nchw = small_unet()
+    use_gemm_for_small_maps(nchw)
+    nchw(x)
+    assert calls == {"conv": 5, "transposed": 5}
+    calls.update(conv=0, transposed=0)
+    nhwc = small_unet().to(memory_format=torch.channels_last)
+    use_gemm_for_small_maps(nhwc)
+    nhwc(x.contiguous(memory_format=torch.channels_last))
+    assert calls == {"conv": 0, "transposed": 0}  # a channels_last network keeps torch's kernels throughout
+
+
 def test_exported_or_traced_networks_hold_plain_convolutions(monkeypatch):
     calls = counting(monkeypatch)
     net = small_unet().eval()
