@@ -49,7 +49,7 @@ def test_conv_transpose2d_gemm_is_conv_transpose2d_with_its_gradients(batch, siz
     weight = torch.randn(6, 4, kernel, kernel, generator=gen, dtype=torch.float64, requires_grad=True)
     b = torch.randn(4, generator=gen, dtype=torch.float64, requires_grad=True) if bias else None
     inputs = (x, weight) + ((b,) if bias else ())
-    kwargs = dict(stride=stride, padding=padding, output_padding=output_padding)
+    kwargs = {"stride": stride, "padding": padding, "output_padding": output_padding}
     ref = F.conv_transpose2d(x, weight, b, **kwargs)
     got = conv_transpose2d_gemm(x, weight, b, **kwargs)
     assert got.shape == ref.shape

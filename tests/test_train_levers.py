@@ -56,7 +56,7 @@ def test_lever_keeps_the_loss_curve_of_fp32(curves, lever):
 @pytest.mark.parametrize("enabled", [True, False])
 def test_cpu_training_takes_the_matrix_product_for_small_maps_unless_told_not_to(toy_data, tmp_path, monkeypatch,
                                                                                  enabled):
-    import mosaicgan.nets.gemm_convs as gemm_convs
+    from mosaicgan.nets import gemm_convs
 
     calls = []
     real = gemm_convs.conv2d_gemm
