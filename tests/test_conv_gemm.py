@@ -17,45 +17,47 @@ from mosaicgan.ops import conv_gemm
 from mosaicgan.ops.conv_gemm import conv2d_gemm, conv_transpose2d_gemm
 
 
-def grads(out: torch.Tensor, inputs: tuple[torch.Tensor, ...], seed: int) -> tuple[torch.Tensor, ...]:
-    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype)
-    return torch.autograd.grad(out, inputs, g)
+def random_conv(*, batch: int, size: int | tuple[int, int], in_channels: int, weight_shape: tuple[int, ...],
+                bias_channels: int, bias: bool, seed: int) -> tuple[torch.Tensor, ...]:
+    """float64 input, weight and (if `bias`) bias, all requiring gradients."""
+    h, w = (size, size) if isinstance(size, int) else size
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, in_channels, h, w, generator=gen, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(*weight_shape, generator=gen, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(bias_channels, generator=gen, dtype=torch.float64, requires_grad=True) if bias else None
+    return (x, weight) + ((b,) if bias else ())
+
+
+def assert_same_function(got: torch.Tensor, ref: torch.Tensor, inputs: tuple[torch.Tensor, ...], *, seed: int) -> None:
+    """Same shape, values and gradients (for one random output gradient) to float64 rounding."""
+    assert got.shape == ref.shape
+    torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
+    g = torch.randn(ref.shape, generator=torch.Generator().manual_seed(seed), dtype=ref.dtype)
+    for a, r in zip(torch.autograd.grad(got, inputs, g), torch.autograd.grad(ref, inputs, g)):
+        torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("batch,size,kernel,stride,padding,bias", [
     (1, 2, 4, 2, 1, False), (3, 4, 4, 2, 1, True), (2, (5, 7), 3, 1, 1, True), (1, 6, 3, (2, 1), (0, 2), False)])
 def test_conv2d_gemm_is_conv2d_with_its_gradients(batch, size, kernel, stride, padding, bias):
-    h, w = (size, size) if isinstance(size, int) else size
-    gen = torch.Generator().manual_seed(batch * 100 + h)
-    x = torch.randn(batch, 5, h, w, generator=gen, dtype=torch.float64, requires_grad=True)
-    weight = torch.randn(6, 5, kernel, kernel, generator=gen, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(6, generator=gen, dtype=torch.float64, requires_grad=True) if bias else None
-    inputs = (x, weight) + ((b,) if bias else ())
-    ref = F.conv2d(x, weight, b, stride=stride, padding=padding)
+    inputs = random_conv(batch=batch, size=size, in_channels=5, weight_shape=(6, 5, kernel, kernel), bias_channels=6,
+                         bias=bias, seed=batch * 100 + kernel)
+    x, weight, b = (*inputs, None)[:3]
     got = conv2d_gemm(x, weight, b, stride=stride, padding=padding)
-    assert got.shape == ref.shape and got.is_contiguous()
-    torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
-    for a, r in zip(grads(got, inputs, 1), grads(ref, inputs, 1)):
-        torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10)
+    assert got.is_contiguous()
+    assert_same_function(got, F.conv2d(x, weight, b, stride=stride, padding=padding), inputs, seed=1)
 
 
 @pytest.mark.parametrize("batch,size,kernel,stride,padding,output_padding,bias", [
     (1, 1, 4, 2, 1, 0, False), (3, 2, 4, 2, 1, 0, True), (2, (3, 5), 3, 2, 1, 1, True), (1, 4, 3, 1, 1, 0, False)])
 def test_conv_transpose2d_gemm_is_conv_transpose2d_with_its_gradients(batch, size, kernel, stride, padding,
                                                                        output_padding, bias):
-    h, w = (size, size) if isinstance(size, int) else size
-    gen = torch.Generator().manual_seed(batch * 100 + h)
-    x = torch.randn(batch, 6, h, w, generator=gen, dtype=torch.float64, requires_grad=True)
-    weight = torch.randn(6, 4, kernel, kernel, generator=gen, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(4, generator=gen, dtype=torch.float64, requires_grad=True) if bias else None
-    inputs = (x, weight) + ((b,) if bias else ())
+    inputs = random_conv(batch=batch, size=size, in_channels=6, weight_shape=(6, 4, kernel, kernel), bias_channels=4,
+                         bias=bias, seed=batch * 100 + kernel)
+    x, weight, b = (*inputs, None)[:3]
     kwargs = {"stride": stride, "padding": padding, "output_padding": output_padding}
-    ref = F.conv_transpose2d(x, weight, b, **kwargs)
-    got = conv_transpose2d_gemm(x, weight, b, **kwargs)
-    assert got.shape == ref.shape
-    torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
-    for a, r in zip(grads(got, inputs, 2), grads(ref, inputs, 2)):
-        torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10)
+    assert_same_function(conv_transpose2d_gemm(x, weight, b, **kwargs), F.conv_transpose2d(x, weight, b, **kwargs),
+                         inputs, seed=2)
 
 
 def small_unet() -> UNetGenerator:
