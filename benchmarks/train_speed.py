@@ -381,14 +381,13 @@ def allocator_case(*, model: str, batch: int, size: int, args) -> None:
     """`keep_freed_memory` (the training loop's default on the CPU) against glibc's default, for
     eager fp32 and the bf16 variants, against the reference: each in fresh processes, the
     processes alternated round by round; the ratio is to the reference with glibc's default."""
-    names = ([REFERENCE] if args.reference else []) + [n for n in ("eager fp32", "bf16 + fused", "bf16 + fused + gemm",
-                                                                   "all but compile")
-                                                        if not args.variants or n in args.variants or n == "eager fp32"]
+    names = [n for n in ("eager fp32", "bf16 + fused", "bf16 + fused + gemm", "all but compile")
+             if not args.variants or n in args.variants or n == "eager fp32"]
     # The baseline (the reference, else eager fp32) always runs as its users run it, with glibc's
-    # default allocator; the others with each of --allocators.
+    # default allocator; our variants with each of --allocators.
     base_key = (REFERENCE, "0") if args.reference else ("eager fp32", "0")
     keeps = [{"default": "0", "keep": "1"}[a] for a in args.allocators]
-    pairs = [base_key] + [(n, k) for n in names for k in keeps if (n, k) != base_key and n != REFERENCE]
+    pairs = [base_key] + [(n, k) for n in names for k in keeps if (n, k) != base_key]
     runs: dict[tuple[str, str], list[dict]] = {pair: [] for pair in pairs}
     for _ in range(args.rounds):
         for name, keep in pairs:
