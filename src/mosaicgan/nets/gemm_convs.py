@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mosaicgan.ops.conv_gemm import conv2d_gemm, conv_transpose2d_gemm, gemm_positions, gemm_transposed
+from mosaicgan.ops.conv_gemm import (conv2d_gemm, conv2d_taps, conv_transpose2d_gemm, gemm_positions, gemm_taps,
+                                     gemm_transposed)
 
 
 def _gemm_applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
@@ -30,6 +31,8 @@ class GemmConv2d(nn.Conv2d):
             oh, ow = (x.shape[2] + 2 * ph - kh) // sh + 1, (x.shape[3] + 2 * pw - kw) // sw + 1
             if gemm_positions(batch=x.shape[0], height=oh, width=ow):
                 return conv2d_gemm(x, weight, bias, stride=self.stride, padding=self.padding)
+            if gemm_taps(out_channels=self.out_channels, kernel=self.kernel_size, stride=self.stride):
+                return conv2d_taps(x, weight, bias, padding=self.padding)
         return super()._conv_forward(x, weight, bias)
 
 

@@ -26,6 +26,11 @@ SMALL_MAP_POSITIONS = 256
 # vectors, which run along the output channels; the matrix product runs along the pixels
 # (pix2pix's last layer at 128 -> 256 px: 14 -> 8 ms forward and backward at batch 1, bf16).
 FEW_TRANSPOSED_OUTPUTS = 64
+# The same weakness for ordinary convolutions to few channels with a large kernel (CycleGAN's
+# last 7x7 layer to RGB at 256x256: 104 -> 41 ms forward and backward in bf16, 193 -> 83 in
+# float32, 1 thread; the whole bf16 CycleGAN step 11.1 -> 10.7 s); see conv2d_taps.
+FEW_CONV_OUTPUTS = 4
+TAPS_KERNEL_AREA = 25
 
 
 def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
@@ -67,9 +72,84 @@ def conv_transpose2d_gemm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     return out
 
 
+class _Taps(torch.autograd.Function):
+    """out = sum over kernel taps t of shift_t(W_t @ x): one product over all taps, then the
+    shifted (small) outputs added up; the backward places the output gradient at each tap's
+    shift and runs two products. x (n, ci, H, W) is already padded, stride 1.
+
+    Plain 2-D products per sample: a batched matmul against a transposed operand copied the
+    input or broadcast the taps each call (66 ms forward and backward for CycleGAN's last layer
+    in bf16, against 34 ms this way and 95 ms for torch's convolution; 1 thread, 2-core EPYC)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, taps: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
+        n, ci, h, w = x.shape
+        co = taps.shape[0] // (kh * kw)
+        oh, ow = h - kh + 1, w - kw + 1
+        rows = x.reshape(n, ci, h * w)
+        # The sum in float32 at least (bf16 partial sums would each round).
+        acc = torch.float32 if taps.dtype in (torch.bfloat16, torch.float16) else taps.dtype
+        out = torch.zeros(n, co, oh, ow, dtype=acc, device=x.device)
+        for i in range(n):
+            y = torch.mm(taps, rows[i]).view(kh * kw, co, h, w)
+            for t in range(kh * kw):
+                dy, dx = divmod(t, kw)
+                out[i] += y[t, :, dy:dy + oh, dx:dx + ow]
+        ctx.save_for_backward(x, taps)
+        ctx.kernel = (kh, kw)
+        return out.to(taps.dtype)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        x, taps = ctx.saved_tensors
+        (kh, kw), (n, ci, h, w) = ctx.kernel, x.shape
+        co, oh, ow = g.shape[1], g.shape[2], g.shape[3]
+        rows = x.reshape(n, ci, h * w)
+        acc = torch.float32 if taps.dtype in (torch.bfloat16, torch.float16) else taps.dtype
+        gx = torch.empty(x.shape, dtype=x.dtype, device=x.device) if ctx.needs_input_grad[0] else None
+        gt = torch.zeros(taps.shape, dtype=acc, device=taps.device) if ctx.needs_input_grad[1] else None
+        # Zeroed once: every sample writes the same places.
+        gy = torch.zeros(kh * kw, co, h, w, dtype=taps.dtype, device=g.device)
+        for i in range(n):
+            for t in range(kh * kw):
+                dy, dx = divmod(t, kw)
+                gy[t, :, dy:dy + oh, dx:dx + ow] = g[i]
+            flat = gy.view(kh * kw * co, h * w)
+            if gx is not None:
+                torch.mm(taps.t(), flat, out=gx[i].view(ci, h * w))
+            if gt is not None:
+                gt += torch.mm(flat, rows[i].t())
+        return gx, None if gt is None else gt.to(taps.dtype), None, None
+
+
+def conv2d_taps(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, *,
+                padding: int | tuple[int, int] = 0) -> torch.Tensor:
+    """F.conv2d at stride 1 (zero padding, no dilation or groups) for few output channels and
+    a large kernel, such as a generator's last 7x7 layer to RGB: oneDNN vectorizes along the
+    output channels and wastes most of each vector on 3 of them (40 GFLOP/s, against ~200 for
+    wide layers, on a 2-core EPYC), while one product of all kernel taps with the input runs
+    along the pixels."""
+    co, ci, kh, kw = weight.shape
+    ph, pw = _pair(padding)
+    if ph or pw:
+        x = F.pad(x, (pw, pw, ph, ph))
+    taps = weight.permute(2, 3, 0, 1).reshape(kh * kw * co, ci)
+    dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+    out = _Taps.apply(x.to(dtype), taps.to(dtype), kh, kw)
+    if bias is not None:
+        out = out + bias.view(1, co, 1, 1).to(out.dtype)
+    return out
+
+
 def gemm_positions(*, batch: int, height: int, width: int) -> bool:
     """Whether a product over batch x height x width positions is small enough for the GEMM path."""
     return batch * height * width <= SMALL_MAP_POSITIONS
+
+
+def gemm_taps(*, out_channels: int, kernel: tuple[int, int], stride: tuple[int, int]) -> bool:
+    """Whether a convolution takes conv2d_taps: stride 1, at most FEW_CONV_OUTPUTS output
+    channels and a kernel of at least TAPS_KERNEL_AREA taps (measured on 7x7 to RGB)."""
+    return stride == (1, 1) and out_channels <= FEW_CONV_OUTPUTS and kernel[0] * kernel[1] >= TAPS_KERNEL_AREA
 
 
 def gemm_transposed(*, batch: int, height: int, width: int, outputs_per_pixel: int) -> bool:
