@@ -45,6 +45,8 @@ class DataConfig:
     serial: bool = False  # unaligned: take B in order instead of at random
     max_items: int = 0  # 0 = all
     num_workers: int = -1  # loader processes; -1: one fewer than the usable CPUs, at most 4
+    # pix2pix/CycleGAN: decode (and resize) each file once into RUN/cache/ (data/decode_cache.py)
+    decode_cache: bool = True
     val_fraction: float = 0.2  # classifier: share of each class's images held out for validation
 
     @property

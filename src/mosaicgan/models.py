@@ -22,7 +22,7 @@ COMMON_KEYS = ("optim.*", "run.*", "data.root", "data.num_workers")
 
 # What the pix2pix-style GAN trainers read (besides COMMON_KEYS and their own losses).
 _GAN_DATA = ("data.layout", "data.direction", "data.split", "data.preprocess", "data.load_size",
-             "data.crop_size", "data.flip", "data.max_items")
+             "data.crop_size", "data.flip", "data.max_items", "data.decode_cache")
 _GAN_NETS = ("nets.net_g", "nets.num_downs", "nets.net_d", "nets.n_layers_d", "nets.ngf", "nets.ndf",
              "nets.norm", "nets.dropout", "nets.dropout_at_test", "nets.upsample", "nets.init",
              "nets.init_gain", "nets.in_channels", "nets.out_channels")

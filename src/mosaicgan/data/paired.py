@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
 from mosaicgan.choices import DIRECTIONS
-from mosaicgan.data.images import list_images, pil_to_tensor, probe_image, read_image
-from mosaicgan.data.preprocess import apply_geometry, sample_geometry
+from mosaicgan.data.decode_cache import DecodeCache, cached_arrays
+from mosaicgan.data.images import array_to_tensor, list_images, pil_to_tensor, probe_image, read_image
+from mosaicgan.data.preprocess import Geometry, apply_geometry, apply_resize, crop_and_flip, sample_geometry
 from mosaicgan.errors import UserError
 
 MODES = {1: "L", 3: "RGB"}
@@ -90,7 +92,8 @@ class PairedDataset(Dataset):
 
     Indexed by (index, sample_seed) from `EpochSampler` (random crop/flip drawn from the
     seed) or by a plain index (deterministic: centre crop, no flip). `direction="BtoA"`
-    swaps the roles of the two images.
+    swaps the roles of the two images. After `use_decode_cache`, samples come from files decoded
+    and resized once (data/decode_cache.py): the same tensors.
     """
 
     def __init__(
@@ -114,6 +117,10 @@ class PairedDataset(Dataset):
         self.pairs = discover_pairs(root, split=split, layout=layout)
         if max_items:
             self.pairs = self.pairs[:max_items]
+        self.swap = direction == "BtoA"
+        self.preprocess, self.load_size, self.crop_size, self.flip = preprocess, load_size, crop_size, flip
+        self.in_mode, self.out_mode = MODES[in_channels], MODES[out_channels]
+        self.split = split
         # Decode every file now, so a bad or truncated one fails before training starts, naming it.
         self.sizes = []
         for a, b in self.pairs:
@@ -123,9 +130,31 @@ class PairedDataset(Dataset):
             else:
                 w //= 2
             self.sizes.append((w, h))
-        self.swap = direction == "BtoA"
-        self.preprocess, self.load_size, self.crop_size, self.flip = preprocess, load_size, crop_size, flip
-        self.in_mode, self.out_mode = MODES[in_channels], MODES[out_channels]
+        self.cache: DecodeCache | None = None
+
+    def _geometry(self, index: int, gen: torch.Generator | None) -> Geometry:
+        return sample_geometry(self.sizes[index], preprocess=self.preprocess, load_size=self.load_size,
+                               crop_size=self.crop_size, flip=self.flip, generator=gen)
+
+    def use_decode_cache(self, folder: Path, *, build: bool = True) -> DecodeCache | None:
+        """Serve samples from the decode cache in `folder` (data/decode_cache.py): reused if it
+        matches these files, else made (unless `build` is false); None, and samples decoded per
+        sample as before, when there is none to use."""
+        def arrays():
+            for i in range(len(self.pairs)):
+                fixed = self._geometry(i, None)
+                for img in self.load_pair(i):
+                    yield np.asarray(apply_resize(img, fixed))
+
+        channels = len(self.in_mode) + len(self.out_mode)
+        nbytes = sum(w * h * channels for w, h in (self._geometry(i, None).resize or self.sizes[i]
+                                                   for i in range(len(self.pairs))))
+        recipe = {"data": "pairs", "swap": self.swap, "preprocess": self.preprocess, "load_size": self.load_size,
+                  "crop_size": self.crop_size, "modes": [self.in_mode, self.out_mode],
+                  "aligned": [b is None for _, b in self.pairs]}
+        self.cache = cached_arrays(Path(folder) / f"pairs-{self.split}.u8", build=build, recipe=recipe, nbytes=nbytes,
+                                   files=[f for pair in self.pairs for f in pair if f is not None], arrays=arrays)
+        return self.cache
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -147,14 +176,10 @@ class PairedDataset(Dataset):
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         index, seed = key if isinstance(key, tuple) else (key, None)
-        a, b = self.load_pair(index)
         gen = None if seed is None else torch.Generator().manual_seed(seed)
-        geometry = sample_geometry(
-            a.size, preprocess=self.preprocess, load_size=self.load_size, crop_size=self.crop_size,
-            flip=self.flip, generator=gen,
-        )
-        return {
-            "a": pil_to_tensor(apply_geometry(a, geometry)),
-            "b": pil_to_tensor(apply_geometry(b, geometry)),
-            "path": str(self.pairs[index][0]),
-        }
+        geometry = self._geometry(index, gen)
+        if self.cache is not None:
+            a, b = (array_to_tensor(crop_and_flip(self.cache[2 * index + k], geometry)) for k in (0, 1))
+        else:
+            a, b = (pil_to_tensor(apply_geometry(img, geometry)) for img in self.load_pair(index))
+        return {"a": a, "b": b, "path": str(self.pairs[index][0])}

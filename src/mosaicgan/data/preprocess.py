@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -67,9 +68,25 @@ def sample_geometry(
     return Geometry(resize=resize, crop=crop, flip=do_flip)
 
 
-def apply_geometry(img: Image.Image, geometry: Geometry) -> Image.Image:
+def apply_resize(img: Image.Image, geometry: Geometry) -> Image.Image:
+    """The resize alone: it depends on the image's size and the preset only, never on the
+    random draws, so a decode cache stores its result (data/decode_cache.py)."""
     if geometry.resize is not None and geometry.resize != img.size:
         img = img.resize(geometry.resize, Image.Resampling.BICUBIC)
+    return img
+
+
+def crop_and_flip(arr: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """The rest of `apply_geometry` on an already resized uint8 array (H, W[, C]): the same
+    pixels as PIL's crop and flip (a view; no copy)."""
+    if geometry.crop is not None:
+        x, y, w, h = geometry.crop
+        arr = arr[y:y + h, x:x + w]
+    return arr[:, ::-1] if geometry.flip else arr
+
+
+def apply_geometry(img: Image.Image, geometry: Geometry) -> Image.Image:
+    img = apply_resize(img, geometry)
     if geometry.crop is not None:
         x, y, w, h = geometry.crop
         img = img.crop((x, y, x + w, y + h))

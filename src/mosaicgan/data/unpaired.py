@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mosaicgan.data.images import list_images, pil_to_tensor, probe_image, read_image
+from mosaicgan.data.decode_cache import DecodeCache, cached_arrays
+from mosaicgan.data.images import array_to_tensor, list_images, pil_to_tensor, probe_image, read_image
 from mosaicgan.data.paired import MODES, check_channels, folder_pair_dirs
-from mosaicgan.data.preprocess import apply_geometry, sample_geometry
+from mosaicgan.data.preprocess import Geometry, apply_geometry, apply_resize, crop_and_flip, sample_geometry
 from mosaicgan.errors import UserError
 
 
@@ -46,6 +48,8 @@ class UnpairedDataset(Dataset):
     at random from the seed (or is image `index % len(B)` with `serial`), so every epoch pairs
     each A with different Bs. A and B get independent crops and flips: nothing ties them.
     A plain integer index is deterministic (B in order, centre crop, no flip).
+    After `use_decode_cache`, samples come from files decoded and resized once
+    (data/decode_cache.py): the same tensors.
     """
 
     def __init__(
@@ -68,12 +72,37 @@ class UnpairedDataset(Dataset):
         self.paths_a, self.paths_b = list_images(dir_a), list_images(dir_b)
         if max_items:
             self.paths_a, self.paths_b = self.paths_a[:max_items], self.paths_b[:max_items]
-        # Decode every file now, so a bad or truncated one fails before training starts, naming it.
-        self.sizes_a = [probe_image(p, decode=True) for p in self.paths_a]
-        self.sizes_b = [probe_image(p, decode=True) for p in self.paths_b]
         self.serial = serial
         self.preprocess, self.load_size, self.crop_size, self.flip = preprocess, load_size, crop_size, flip
         self.mode_a, self.mode_b = MODES[in_channels], MODES[out_channels]
+        self.split = split
+        # Decode every file now, so a bad or truncated one fails before training starts, naming it.
+        self.sizes_a = [probe_image(p, decode=True) for p in self.paths_a]
+        self.sizes_b = [probe_image(p, decode=True) for p in self.paths_b]
+        self.cache: DecodeCache | None = None
+
+    def _geometry(self, size: tuple[int, int], gen: torch.Generator | None) -> Geometry:
+        return sample_geometry(size, preprocess=self.preprocess, load_size=self.load_size, crop_size=self.crop_size,
+                               flip=self.flip, generator=gen)
+
+    def _domains(self) -> tuple[tuple[list[Path], list[tuple[int, int]], str], ...]:
+        return ((self.paths_a, self.sizes_a, self.mode_a), (self.paths_b, self.sizes_b, self.mode_b))
+
+    def use_decode_cache(self, folder: Path, *, build: bool = True) -> DecodeCache | None:
+        """As PairedDataset.use_decode_cache: both domains in one file, A's images first."""
+        def arrays():
+            for paths, sizes, mode in self._domains():
+                for p, size in zip(paths, sizes):
+                    img = read_image(p, mode="RGB").convert(mode)
+                    yield np.asarray(apply_resize(img, self._geometry(size, None)))
+
+        nbytes = sum(w * h * len(mode) for _, sizes, mode in self._domains()
+                     for w, h in (self._geometry(size, None).resize or size for size in sizes))
+        recipe = {"data": "unpaired", "preprocess": self.preprocess, "load_size": self.load_size,
+                  "crop_size": self.crop_size, "modes": [self.mode_a, self.mode_b], "count_a": len(self.paths_a)}
+        self.cache = cached_arrays(Path(folder) / f"unpaired-{self.split}.u8", build=build, recipe=recipe,
+                                   nbytes=nbytes, files=self.paths_a + self.paths_b, arrays=arrays)
+        return self.cache
 
     def __len__(self) -> int:
         return max(len(self.paths_a), len(self.paths_b))
@@ -83,10 +112,12 @@ class UnpairedDataset(Dataset):
             return index % len(self.paths_b)
         return int(torch.randint(0, len(self.paths_b), (1,), generator=gen))
 
-    def _load(self, path: Path, mode: str, gen: torch.Generator | None) -> torch.Tensor:
-        img = read_image(path, mode="RGB").convert(mode)
-        geometry = sample_geometry(img.size, preprocess=self.preprocess, load_size=self.load_size,
-                                   crop_size=self.crop_size, flip=self.flip, generator=gen)
+    def _load(self, domain: int, i: int, gen: torch.Generator | None) -> torch.Tensor:
+        paths, sizes, mode = self._domains()[domain]
+        geometry = self._geometry(sizes[i], gen)
+        if self.cache is not None:
+            return array_to_tensor(crop_and_flip(self.cache[i + domain * len(self.paths_a)], geometry))
+        img = read_image(paths[i], mode="RGB").convert(mode)
         return pil_to_tensor(apply_geometry(img, geometry))
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
@@ -95,10 +126,11 @@ class UnpairedDataset(Dataset):
         # One generator, drawn in a fixed order (B's index, A's geometry, B's geometry), so an
         # item depends on its seed alone and a resumed run sees the same pairs and crops.
         index_b = self.pick_b(index, gen)
-        path_a, path_b = self.paths_a[index % len(self.paths_a)], self.paths_b[index_b]
+        index_a = index % len(self.paths_a)
+        path_a, path_b = self.paths_a[index_a], self.paths_b[index_b]
         return {
-            "a": self._load(path_a, self.mode_a, gen),
-            "b": self._load(path_b, self.mode_b, gen),
+            "a": self._load(0, index_a, gen),
+            "b": self._load(1, index_b, gen),
             "path_a": str(path_a),
             "path_b": str(path_b),
         }

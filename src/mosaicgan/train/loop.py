@@ -29,6 +29,7 @@ from mosaicgan.data.images import image_grid, save_image
 from mosaicgan.data.sampler import EpochBatches, derive_seed
 from mosaicgan.device import resolve_device
 from mosaicgan.errors import UserError
+from mosaicgan.models import MODELS
 from mosaicgan.nets import init_weights
 from mosaicgan.nets.gemm_convs import use_gemm_for_small_maps
 from mosaicgan.ranks import ranks_from_env
@@ -149,6 +150,14 @@ def _train(
         if not resume and (ckpt_dir / "resume.pt").exists():  # checked again now that the folder is ours
             raise UserError("already holds a run; continue it with --resume, or choose another --out", path=run_dir)
         remove_temporaries(run_dir)
+    if config.data.decode_cache and MODELS[config.model].reads("data.decode_cache"):
+        # Only now that the folder is ours (its lock held); other ranks open what rank 0 made.
+        if main:
+            dataset.use_decode_cache(run_dir / "cache")
+        if ranks.active:
+            torch.distributed.barrier()
+        if not main:
+            dataset.use_decode_cache(run_dir / "cache", build=False)
     signals = stack.enter_context(StopSignals())
 
     iters_per_epoch = math.ceil(len(dataset) / batch_size)

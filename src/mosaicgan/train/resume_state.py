@@ -17,7 +17,7 @@ REQUIRED = ("nets", "optimizers", "extra", "rng_cpu", "step", "epoch", "done_in_
 # run's config.toml but not in its older resume state: they must be here too.
 MAY_CHANGE = ("data.root", "data.num_workers", "run.device", "run.log_every", "run.sample_every",
               "run.save_every", "run.keep_every_epochs", "run.channels_last", "run.compile",
-              "run.keep_freed_memory", "run.small_map_gemm")
+              "run.keep_freed_memory", "run.small_map_gemm", "data.decode_cache")
 
 
 def check_config_unchanged(saved: dict[str, Any] | None, current: dict[str, Any], *, path: Path) -> None:

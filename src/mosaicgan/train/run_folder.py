@@ -19,6 +19,7 @@ _TEMPORARY = {
     "checkpoints": re.compile(r"^\.(resume\.pt|latest\.safetensors|epoch_\d+\.safetensors)\.[A-Za-z0-9_]+\.tmp$"
                               r"|^\.tmp[A-Za-z0-9]{6}$"),
     "samples": re.compile(r"^\.step_\d+\.png\.[A-Za-z0-9_]+\.tmp$"),
+    "cache": re.compile(r"^\.[a-z]+-[^/]+\.u8(\.json)?\.[A-Za-z0-9_]+\.tmp$"),
 }
 
 
