@@ -173,3 +173,19 @@ def test_temporaries_of_a_killed_cache_build_are_removed(tmp_path):
     litter.write_bytes(b"x"), kept.write_bytes(b"y")
     assert remove_temporaries(tmp_path) == [litter]
     assert kept.exists()
+
+
+def test_a_build_cut_short_leaves_nothing_that_would_be_served(tmp_path):
+    path = tmp_path / "pairs-train.u8"
+    arrays = [np.full((4, 5, 3), v, np.uint8) for v in (1, 2)]
+    decode_cache.build_cache(path, key="old", arrays=lambda: iter(arrays))
+    assert decode_cache.open_cache(path, key="old") is not None
+
+    def failing():
+        yield arrays[0]
+        raise KeyboardInterrupt  # Ctrl-C in the middle of a rebuild
+
+    with pytest.raises(KeyboardInterrupt):
+        decode_cache.build_cache(path, key="new", arrays=failing)
+    assert decode_cache.open_cache(path, key="old") is None and decode_cache.open_cache(path, key="new") is None
+    assert [p.name for p in tmp_path.iterdir()] == ["pairs-train.u8"]  # no temporary file left

@@ -94,6 +94,9 @@ def build_cache(path: Path, *, key: str, arrays: Callable[[], Iterator[np.ndarra
     build leaves no file that `open_cache` would take)."""
     entries: list[tuple[int, int, int, int]] = []
     offset = 0
+    # The old index goes first: one left beside a newer data file could otherwise describe it.
+    with writing(path):
+        _index_path(path).unlink(missing_ok=True)
     with atomic_path(path) as tmp, writing(path), open(tmp, "wb") as f:
         for arr in arrays():
             arr = np.ascontiguousarray(arr if arr.ndim == 3 else arr[:, :, None], dtype=np.uint8)
