@@ -89,6 +89,23 @@ def test_conv2d_taps_in_bf16_is_as_close_to_exact_as_torchs():
     assert err(ours) < 2 * err(torchs) < 0.01
 
 
+def test_conv2d_taps_keeps_float64_under_autocast_as_torch_does():
+    x = torch.randn(1, 4, 12, 12, dtype=torch.float64)
+    w = torch.randn(3, 4, 7, 7, dtype=torch.float64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours, torchs = conv2d_taps(x, w, None), F.conv2d(x, w)
+    assert ours.dtype == torchs.dtype == torch.float64
+    torch.testing.assert_close(ours, torchs, rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_taps_refuses_a_second_derivative_instead_of_giving_a_wrong_one():
+    x = torch.randn(1, 4, 12, 12, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 4, 7, 7, dtype=torch.float64, requires_grad=True)
+    (gx,) = torch.autograd.grad(conv2d_taps(x, w, None).pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        gx.sum().backward()
+
+
 def small_unet() -> UNetGenerator:
     torch.manual_seed(0)
     return UNetGenerator(num_downs=5, ngf=8, dropout=False)
@@ -157,6 +174,9 @@ def test_convolutions_to_few_channels_with_large_kernels_take_the_taps_path(monk
     x = torch.randn(1, 8, 40, 40)
     torch.testing.assert_close(to_rgb(x), plain(x), rtol=1e-4, atol=1e-5)
     wide(x), small_kernel(x)
+    assert len(calls) == 1
+    monkeypatch.setattr(conv_gemm, "TAPS_MAX_POSITIONS", 40 * 40 - 1)  # larger maps keep torch's kernel
+    to_rgb(x)
     assert len(calls) == 1
 
 

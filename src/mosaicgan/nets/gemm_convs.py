@@ -31,7 +31,8 @@ class GemmConv2d(nn.Conv2d):
             oh, ow = (x.shape[2] + 2 * ph - kh) // sh + 1, (x.shape[3] + 2 * pw - kw) // sw + 1
             if gemm_positions(batch=x.shape[0], height=oh, width=ow):
                 return conv2d_gemm(x, weight, bias, stride=self.stride, padding=self.padding)
-            if gemm_taps(out_channels=self.out_channels, kernel=self.kernel_size, stride=self.stride):
+            if gemm_taps(out_channels=self.out_channels, kernel=self.kernel_size, stride=self.stride,
+                         positions=(x.shape[2] + 2 * ph) * (x.shape[3] + 2 * pw)):
                 return conv2d_taps(x, weight, bias, padding=self.padding)
         return super()._conv_forward(x, weight, bias)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 # Above this many output positions (batch x height x width) per matrix product, oneDNN's own
 # kernel is as fast or faster (benchmarks/train_speed.py; 2-core EPYC, bf16 and float32).
@@ -31,6 +32,10 @@ FEW_TRANSPOSED_OUTPUTS = 64
 # float32, 1 thread; the whole bf16 CycleGAN step 11.1 -> 10.7 s); see conv2d_taps.
 FEW_CONV_OUTPUTS = 4
 TAPS_KERNEL_AREA = 25
+# Each sample's product holds kernel area x out channels values per input position, forward and
+# again backward (7x7 to RGB: 147 per position, 40 MB at 262x262 in float32, 600 MB at 1024x1024):
+# larger maps keep torch's kernel.
+TAPS_MAX_POSITIONS = 512 * 512
 
 
 def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
@@ -79,7 +84,8 @@ class _Taps(torch.autograd.Function):
 
     Plain 2-D products per sample: a batched matmul against a transposed operand copied the
     input or broadcast the taps each call (66 ms forward and backward for CycleGAN's last layer
-    in bf16, against 34 ms this way and 95 ms for torch's convolution; 1 thread, 2-core EPYC)."""
+    in bf16, against 34 ms this way and 95 ms for torch's convolution, in one micro-benchmark on
+    a 2-core EPYC, 1 thread; another run: 41 ms against 104)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, taps: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
@@ -100,6 +106,7 @@ class _Taps(torch.autograd.Function):
         return out.to(taps.dtype)
 
     @staticmethod
+    @once_differentiable  # mm(out=) and the slice writes have no graph: a clear error, not a wrong one
     def backward(ctx, g: torch.Tensor):
         x, taps = ctx.saved_tensors
         (kh, kw), (n, ci, h, w) = ctx.kernel, x.shape
@@ -122,6 +129,18 @@ class _Taps(torch.autograd.Function):
         return gx, None if gt is None else gt.to(taps.dtype), None, None
 
 
+def _autocast_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype autocast would run a convolution of `x` in (the path is CPU-only): its lower
+    precision for float32 inputs when autocast is on, else x's own (autocast leaves float64 be)."""
+    if x.dtype != torch.float32:
+        return x.dtype
+    if hasattr(torch, "get_autocast_dtype"):  # torch >= 2.4
+        on, dtype = torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")
+    else:
+        on, dtype = torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()
+    return dtype if on else x.dtype
+
+
 def conv2d_taps(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, *,
                 padding: int | tuple[int, int] = 0) -> torch.Tensor:
     """F.conv2d at stride 1 (zero padding, no dilation or groups) for few output channels and
@@ -134,7 +153,7 @@ def conv2d_taps(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     if ph or pw:
         x = F.pad(x, (pw, pw, ph, ph))
     taps = weight.permute(2, 3, 0, 1).reshape(kh * kw * co, ci)
-    dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+    dtype = _autocast_dtype(x)
     out = _Taps.apply(x.to(dtype), taps.to(dtype), kh, kw)
     if bias is not None:
         out = out + bias.view(1, co, 1, 1).to(out.dtype)
@@ -146,10 +165,12 @@ def gemm_positions(*, batch: int, height: int, width: int) -> bool:
     return batch * height * width <= SMALL_MAP_POSITIONS
 
 
-def gemm_taps(*, out_channels: int, kernel: tuple[int, int], stride: tuple[int, int]) -> bool:
+def gemm_taps(*, out_channels: int, kernel: tuple[int, int], stride: tuple[int, int], positions: int) -> bool:
     """Whether a convolution takes conv2d_taps: stride 1, at most FEW_CONV_OUTPUTS output
-    channels and a kernel of at least TAPS_KERNEL_AREA taps (measured on 7x7 to RGB)."""
-    return stride == (1, 1) and out_channels <= FEW_CONV_OUTPUTS and kernel[0] * kernel[1] >= TAPS_KERNEL_AREA
+    channels, a kernel of at least TAPS_KERNEL_AREA taps (measured on 7x7 to RGB) and at most
+    TAPS_MAX_POSITIONS (padded) input positions per sample."""
+    return (stride == (1, 1) and out_channels <= FEW_CONV_OUTPUTS and kernel[0] * kernel[1] >= TAPS_KERNEL_AREA
+            and positions <= TAPS_MAX_POSITIONS)
 
 
 def gemm_transposed(*, batch: int, height: int, width: int, outputs_per_pixel: int) -> bool:
