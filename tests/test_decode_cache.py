@@ -14,6 +14,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from conftest import tiny_pix2pix_config
+from test_train_cyclegan import make_red_blue, tiny_cyclegan_config
 from mosaicgan.data import decode_cache
 from mosaicgan.data.paired import PairedDataset
 from mosaicgan.data.unpaired import UnpairedDataset
@@ -156,10 +157,15 @@ def test_workers_get_the_path_not_the_pixels(photos, tmp_path):
     assert torch.equal(copy[(2, 4)]["a"], cached[(2, 4)]["a"])
 
 
-def test_training_with_the_cache_ends_with_the_same_weights(toy_data, tmp_path):
+@pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
+def test_training_with_the_cache_ends_with_the_same_weights(toy_data, tmp_path, model):
+    settings = {"data.preprocess": "resize_and_crop", "data.load_size": 36, "data.crop_size": 32}
+    if model == "cyclegan":
+        root = make_red_blue(tmp_path / "red_blue", n_a=8, n_b=6, n_test=1)
+        settings |= {"optim.epochs_decay": 0}
     for on in (True, False):
-        config = tiny_pix2pix_config(toy_data, **{"data.decode_cache": on, "data.preprocess": "resize_and_crop",
-                                                  "data.load_size": 36, "data.crop_size": 32})
+        values = {"data.decode_cache": on, **settings}
+        config = tiny_pix2pix_config(toy_data, **values) if model == "pix2pix" else tiny_cyclegan_config(root, **values)
         train(config, run_dir=tmp_path / str(on), progress=False)
         assert (tmp_path / str(on) / "cache").is_dir() == on
     a, b = (load_file(tmp_path / str(on) / "checkpoints" / "latest.safetensors") for on in (True, False))
@@ -189,3 +195,18 @@ def test_a_build_cut_short_leaves_nothing_that_would_be_served(tmp_path):
         decode_cache.build_cache(path, key="new", arrays=failing)
     assert decode_cache.open_cache(path, key="old") is None and decode_cache.open_cache(path, key="new") is None
     assert [p.name for p in tmp_path.iterdir()] == ["pairs-train.u8"]  # no temporary file left
+
+
+def test_a_file_rewritten_at_the_same_size_with_its_old_time_is_not_served_stale(tmp_path):
+    data = tmp_path / "data" / "train"
+    data.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    for name in ("0.bmp", "1.bmp"):  # a BMP's size depends on its dimensions alone
+        photo(rng, 64, 32).save(data / name)
+    PairedDataset(root=tmp_path / "data").use_decode_cache(tmp_path / "cache")
+    target = data / "1.bmp"
+    before = target.stat()
+    photo(np.random.default_rng(4), 64, 32).save(target)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # what a copy tool would do
+    assert target.stat().st_size == before.st_size and target.stat().st_mtime_ns == before.st_mtime_ns
+    assert PairedDataset(root=tmp_path / "data").use_decode_cache(tmp_path / "cache", build=False) is None

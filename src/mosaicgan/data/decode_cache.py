@@ -8,7 +8,7 @@ a stored array (benchmarks/data_speed.py). The arrays are the same bytes the per
 produces, so training sees identical tensors.
 
 The file lives in the run folder (RUN/cache/) with a JSON index beside it that names what it
-was made from (each file's path, size and modification time, and the preprocessing); a cache
+was made from (each file's path, size, inode and times, the preprocessing, Pillow's version); a cache
 whose index does not match is made again, so changed data is never served stale. Memory-mapped
 rather than held in each process: loader workers share the pages, and the operating system
 can drop them under memory pressure.
@@ -23,8 +23,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+import PIL
 
 from mosaicgan.atomic import atomic_path, writing
+from mosaicgan.errors import UserError
 
 VERSION = 1
 # Leave at least this share of the free disk space to checkpoints and samples.
@@ -59,12 +61,19 @@ class DecodeCache:
 
 
 def source_key(files: Iterable[Path], recipe: dict) -> str:
-    """What a cache was made from: each file's path, size and modification time (ns), and the
-    preprocessing that shaped the arrays."""
-    h = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode())
+    """What a cache was made from: each file's path, size, inode, modification and change times
+    (ns), the preprocessing that shaped the arrays, and the Pillow that decoded and resized them.
+
+    The inode and change time too, since a file rewritten at the same size with its old
+    modification time restored (a copy tool, or a file system with 2-second times) would pass
+    on size and mtime alone; no tool can set the change time back."""
+    h = hashlib.sha256(json.dumps({**recipe, "pillow": PIL.__version__}, sort_keys=True).encode())
     for f in files:
-        st = Path(f).stat()
-        h.update(f"\0{Path(f).resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+        try:
+            st = Path(f).stat()
+        except OSError as err:
+            raise UserError(f"cannot read image ({err.strerror})", path=f) from None
+        h.update(f"\0{Path(f).resolve()}\0{st.st_size}\0{st.st_ino}\0{st.st_mtime_ns}\0{st.st_ctime_ns}".encode())
     return h.hexdigest()
 
 

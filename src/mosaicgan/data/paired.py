@@ -8,6 +8,7 @@ Two layouts, as users of the reference implementation have them:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +141,7 @@ class PairedDataset(Dataset):
         """Serve samples from the decode cache in `folder` (data/decode_cache.py): reused if it
         matches these files, else made (unless `build` is false); None, and samples decoded per
         sample as before, when there is none to use."""
-        def arrays():
+        def arrays() -> Iterator[np.ndarray]:
             for i in range(len(self.pairs)):
                 fixed = self._geometry(i, None)
                 for img in self.load_pair(i):

@@ -7,6 +7,7 @@ numbers of images: an epoch has max(len A, len B) items, as in the reference.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,7 @@ class UnpairedDataset(Dataset):
 
     def use_decode_cache(self, folder: Path, *, build: bool = True) -> DecodeCache | None:
         """As PairedDataset.use_decode_cache: both domains in one file, A's images first."""
-        def arrays():
+        def arrays() -> Iterator[np.ndarray]:
             for paths, sizes, mode in self._domains():
                 for p, size in zip(paths, sizes):
                     img = read_image(p, mode="RGB").convert(mode)

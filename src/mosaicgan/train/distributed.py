@@ -6,6 +6,7 @@ process and nothing here does anything. Rank 0 writes the run folder; every rank
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -54,3 +55,13 @@ def gather(value: Any, *, ranks: Ranks) -> list[Any]:
 def barrier(ranks: Ranks) -> None:
     if ranks.active:
         dist.barrier()
+
+
+def wait_long(ranks: Ranks, *, hours: float = 24.0) -> None:
+    """A barrier for waits that can outlast the process group's timeout (NCCL's default is 10
+    minutes), such as rank 0 decoding a large data set into the cache: over a gloo group of its
+    own with a long timeout. (If rank 0 fails instead, torchrun stops the others.)"""
+    if ranks.active:
+        group = dist.new_group(backend="gloo", timeout=timedelta(hours=hours))
+        dist.barrier(group=group)
+        dist.destroy_process_group(group)

@@ -154,8 +154,7 @@ def _train(
         # Only now that the folder is ours (its lock held); other ranks open what rank 0 made.
         if main:
             dataset.use_decode_cache(run_dir / "cache")
-        if ranks.active:
-            torch.distributed.barrier()
+        distributed.wait_long(ranks)
         if not main:
             dataset.use_decode_cache(run_dir / "cache", build=False)
     signals = stack.enter_context(StopSignals())
