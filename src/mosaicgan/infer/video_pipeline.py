@@ -58,6 +58,9 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
     encoded: queue.Queue = queue.Queue(maxsize=16)
     packets: queue.Queue = queue.Queue()  # audio/subtitle packets: small, and drained by the encoder
     stop = threading.Event()  # set on any failure: every stage winds down
+    # Set with `stop`, and alone on Ctrl-C: decoding ends, while the writer still encodes the
+    # frames already processed (a resumable job keeps every segment they complete).
+    decode_stop = threading.Event()
     writer_stop = threading.Event()  # set once the loop put its last frame, or gave up
     errors: list[BaseException] = []
 
@@ -66,13 +69,13 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
             t0 = time.perf_counter()
             for item in src.frames(on_packet=packets.put, skip=skip):
                 result.seconds["decode"] += time.perf_counter() - t0
-                if not put_unless(decoded, item, stop):
+                if not put_unless(decoded, item, decode_stop):
                     return
                 t0 = time.perf_counter()
         except BaseException as err:  # noqa: BLE001  (handed to the main thread)
             errors.append(err)
         finally:
-            put_unless(decoded, END, stop)
+            put_unless(decoded, END, decode_stop)
 
     def write() -> None:
         try:
@@ -100,6 +103,7 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
         except BaseException as err:  # noqa: BLE001  (handed to the main thread)
             errors.append(err)
             stop.set()
+            decode_stop.set()
 
     threads = [threading.Thread(target=decode, daemon=True), threading.Thread(target=write, daemon=True)]
     for t in threads:
@@ -123,8 +127,12 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
 
     try:
         stage(frames(), emit)
+    except KeyboardInterrupt:
+        decode_stop.set()
+        raise
     except BaseException:
         stop.set()
+        decode_stop.set()
         raise
     finally:
         # The writer finishes what is queued, unless something failed (then it just stops).
