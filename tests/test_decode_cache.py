@@ -40,7 +40,8 @@ def photos(tmp_path_factory):
         a, b = photo(rng, w, h), photo(rng, w, h)
         both = Image.new("RGB", (2 * w, h))
         both.paste(a, (0, 0)), both.paste(b, (w, 0))
-        for path, img in ((root / "aligned" / "train" / f"{i}.jpg", both), (root / "folders" / "A" / "train" / f"{i}.jpg", a),
+        for path, img in ((root / "aligned" / "train" / f"{i}.jpg", both),
+                          (root / "folders" / "A" / "train" / f"{i}.jpg", a),
                           (root / "folders" / "B" / "train" / f"{i}.png", b),
                           (root / "unaligned" / "trainA" / f"{i}.jpg", a)):
             path.parent.mkdir(parents=True, exist_ok=True)
