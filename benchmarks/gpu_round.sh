@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every GPU figure the README still lacks, in one command sized for a short GPU lease (about
 # 15 minutes of device time, start-up included; one command may run 10): training speed levers
-# against the reference on CUDA, torch.compile apart, then inference at 256x256, 1080p and 12 MP.
+# against the reference on CUDA, torch.compile apart, inference at 256x256, 1080p and 12 MP, and
+# whether the data loader keeps up (with and without the decode cache).
 #
 # Before (once, on the machine that sends the working tree): a checkout of
 # junyanz/pytorch-CycleGAN-and-pix2pix in .gpu/ref, which git ignores here:
@@ -26,9 +27,10 @@ export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 if [ $smoke = 1 ]; then
     device=cpu; size=(); train_cases=(--cases pix2pix:1); compile_cases=(--cases pix2pix:1)
     iters=(--rounds 1 --iters 1 --skip-memory --curve-steps 3); infer_sizes=(--sizes 256); limit=120
+    loader=(--count 8 --size 512 384 --epochs 2 --log-every 4)
 else
     device=cuda; size=(); train_cases=(); compile_cases=(--cases pix2pix:1 pix2pix:16)
-    iters=(--rounds 3); infer_sizes=(--sizes 256 1080 12); limit=0
+    iters=(--rounds 3); infer_sizes=(--sizes 256 1080 12); limit=0; loader=()
 fi
 budget() { [ $limit -gt 0 ] && echo $limit || echo "$1"; }  # seconds for a part
 
@@ -40,12 +42,12 @@ budget() { [ $limit -gt 0 ] && echo $limit || echo "$1"; }  # seconds for a part
 } > "$out/machine.txt" 2>&1
 
 # 1. Training, every lever but torch.compile, each case beside the reference (about 4 min).
-timeout "$(budget 270)" $py benchmarks/train_speed.py --devices $device --reference "$ref" --skip-compile \
+timeout "$(budget 240)" $py benchmarks/train_speed.py --devices $device --reference "$ref" --skip-compile \
     "${size[@]}" "${train_cases[@]}" "${iters[@]}" > "$out/train.txt" 2>&1
 echo "train: exit $?" >> "$out/machine.txt"
 
 # 2. torch.compile (and everything together) for pix2pix; the compile time is reported apart (about 2 min).
-timeout "$(budget 150)" $py benchmarks/train_speed.py --devices $device --variants compile all "${size[@]}" \
+timeout "$(budget 120)" $py benchmarks/train_speed.py --devices $device --variants compile all "${size[@]}" \
     "${compile_cases[@]}" "${iters[@]}" --curve-steps 0 > "$out/train_compile.txt" 2>&1
 echo "train_compile: exit $?" >> "$out/machine.txt"
 
@@ -53,4 +55,9 @@ echo "train_compile: exit $?" >> "$out/machine.txt"
 timeout "$(budget 120)" $py benchmarks/infer_speed.py --devices $device "${infer_sizes[@]}" \
     --json "$out/infer.json" > "$out/infer.txt" 2>&1
 echo "infer: exit $?" >> "$out/machine.txt"
+
+# 4. The data loader: real pix2pix training on 200 made-up 1024-pixel JPEG pairs, batch 1, with
+# the decode cache and without it (about 1 min).
+timeout "$(budget 90)" $py benchmarks/loader_speed.py --device $device "${loader[@]}" > "$out/loader.txt" 2>&1
+echo "loader: exit $?" >> "$out/machine.txt"
 cat "$out/machine.txt"
