@@ -211,3 +211,10 @@ def test_a_file_rewritten_at_the_same_size_with_its_old_time_is_not_served_stale
     os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # what a copy tool would do
     assert target.stat().st_size == before.st_size and target.stat().st_mtime_ns == before.st_mtime_ns
     assert PairedDataset(root=tmp_path / "data").use_decode_cache(tmp_path / "cache", build=False) is None
+
+
+def test_training_says_what_the_cache_takes(toy_data, tmp_path, capsys):
+    config = tiny_pix2pix_config(toy_data, **{"optim.epochs_decay": 0})
+    train(config, run_dir=tmp_path / "run", progress=True)
+    out = capsys.readouterr()  # 8 pairs: A and B are decoded apart
+    assert f"decode cache: 16 images, 0 MB in {tmp_path / 'run' / 'cache' / 'pairs-train.u8'}" in out.out + out.err

@@ -153,7 +153,11 @@ def _train(
     if config.data.decode_cache and MODELS[config.model].reads("data.decode_cache"):
         # Only now that the folder is ours (its lock held); other ranks open what rank 0 made.
         if main:
-            dataset.use_decode_cache(run_dir / "cache")
+            cache = dataset.use_decode_cache(run_dir / "cache")
+            if progress:  # the disk it takes should not come as a surprise
+                tqdm.write(f"decode cache: {len(cache)} images, {cache.nbytes / 1e6:.0f} MB in {cache.path}" if cache
+                           else "decode cache: not made (it would take over half the free disk space); "
+                                "decoding each sample instead")
         distributed.wait_long(ranks)
         if not main:
             dataset.use_decode_cache(run_dir / "cache", build=False)
