@@ -106,7 +106,7 @@ def build_cache(path: Path, *, key: str, arrays: Callable[[], Iterator[np.ndarra
     # The old index goes first: one left beside a newer data file could otherwise describe it.
     with writing(path):
         _index_path(path).unlink(missing_ok=True)
-    with atomic_path(path) as tmp, writing(path), open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # atomic_path turns failed writes into UserErrors
         for arr in arrays():
             arr = np.ascontiguousarray(arr if arr.ndim == 3 else arr[:, :, None], dtype=np.uint8)
             f.write(memoryview(arr).cast("B"))

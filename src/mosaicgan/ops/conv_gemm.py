@@ -77,6 +77,11 @@ def conv_transpose2d_gemm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     return out
 
 
+def _sum_dtype(dtype: torch.dtype) -> torch.dtype:
+    # Sums over taps or samples in float32 at least: bf16/fp16 partial sums would each round.
+    return torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype
+
+
 class _Taps(torch.autograd.Function):
     """out = sum over kernel taps t of shift_t(W_t @ x): one product over all taps, then the
     shifted (small) outputs added up; the backward places the output gradient at each tap's
@@ -93,9 +98,7 @@ class _Taps(torch.autograd.Function):
         co = taps.shape[0] // (kh * kw)
         oh, ow = h - kh + 1, w - kw + 1
         rows = x.reshape(n, ci, h * w)
-        # The sum in float32 at least (bf16 partial sums would each round).
-        acc = torch.float32 if taps.dtype in (torch.bfloat16, torch.float16) else taps.dtype
-        out = torch.zeros(n, co, oh, ow, dtype=acc, device=x.device)
+        out = torch.zeros(n, co, oh, ow, dtype=_sum_dtype(taps.dtype), device=x.device)
         for i in range(n):
             y = torch.mm(taps, rows[i]).view(kh * kw, co, h, w)
             for t in range(kh * kw):
@@ -112,9 +115,9 @@ class _Taps(torch.autograd.Function):
         (kh, kw), (n, ci, h, w) = ctx.kernel, x.shape
         co, oh, ow = g.shape[1], g.shape[2], g.shape[3]
         rows = x.reshape(n, ci, h * w)
-        acc = torch.float32 if taps.dtype in (torch.bfloat16, torch.float16) else taps.dtype
         gx = torch.empty(x.shape, dtype=x.dtype, device=x.device) if ctx.needs_input_grad[0] else None
-        gt = torch.zeros(taps.shape, dtype=acc, device=taps.device) if ctx.needs_input_grad[1] else None
+        gt = (torch.zeros(taps.shape, dtype=_sum_dtype(taps.dtype), device=taps.device)
+              if ctx.needs_input_grad[1] else None)
         # Zeroed once: every sample writes the same places.
         gy = torch.zeros(kh * kw, co, h, w, dtype=taps.dtype, device=g.device)
         for i in range(n):
