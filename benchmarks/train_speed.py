@@ -47,6 +47,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from mosaicgan.config import default_config, with_values
 from mosaicgan.nets import init_weights
 from mosaicgan.nets.gemm_convs import use_gemm_for_small_maps
+from mosaicgan.train.branches import plan_branches
 from mosaicgan.train.cyclegan import CycleGANTask
 from mosaicgan.train.image_pool import ImagePool
 from mosaicgan.train.levers import compile_nets, keep_freed_memory, to_device
@@ -64,6 +65,7 @@ class Levers:
     channels_last: bool = False
     fused_adam: bool = False
     small_map_gemm: bool = False
+    branches: bool = False
     compile: bool = False
 
 
@@ -77,10 +79,12 @@ def variants(device: torch.device, *, skip_compile: bool) -> dict[str, Levers]:
     best = Levers(precision="bf16", channels_last=True, fused_adam=True)
     if device.type == "cpu":  # the matrix-product path is CPU-only (nets/gemm_convs.py)
         out["small-map gemm"] = replace(eager, small_map_gemm=True)
-        # What `--precision bf16` trains with by default on the CPU (fused Adam and the
-        # small-map path on; channels_last off).
-        out["bf16 + fused + gemm"] = Levers(precision="bf16", fused_adam=True, small_map_gemm=True)
-        best = replace(best, small_map_gemm=True)
+        # CycleGAN's two cycles and two Ds side by side (train/branches.py; pix2pix has none).
+        out["branches"] = replace(eager, branches=True)
+        # What `--precision bf16` trains with by default on the CPU (fused Adam, the small-map
+        # path and branches on; channels_last off).
+        out["bf16 + fused + gemm"] = Levers(precision="bf16", fused_adam=True, small_map_gemm=True, branches=True)
+        best = replace(best, small_map_gemm=True, branches=True)
     out["all but compile"] = best
     if not skip_compile:
         out["compile"] = replace(eager, compile=True)
@@ -121,6 +125,10 @@ class Runner:
                 group["fused"], group["foreach"] = levers.fused_adam, None
         self.precision = Precision(levers.precision, device=device)
         self.task.precision = self.precision
+        if hasattr(self.task, "branches"):
+            self.task.branches = plan_branches(nets=self.task.nets().values(), device=device,
+                                               precision=levers.precision, compiled=levers.compile,
+                                               enabled=levers.branches)
         if levers.compile:
             compile_nets(self.task.nets())
         self.device, self.levers = device, levers
@@ -243,7 +251,8 @@ def curve_deviation(model: str, batch: int, size: int, device: torch.device, lev
 def child_peak_rss(model: str, batch: int, size: int, name: str, levers: Levers) -> float | None:
     """Peak resident memory (MB) of a fresh process that builds the variant and runs two steps."""
     cmd = [sys.executable, __file__, "--memory-child", model, str(batch), str(size), levers.precision,
-           str(int(levers.channels_last)), str(int(levers.fused_adam)), str(int(levers.small_map_gemm))]
+           str(int(levers.channels_last)), str(int(levers.fused_adam)), str(int(levers.small_map_gemm)),
+           str(int(levers.branches))]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=1800)
         return float(out.stdout.strip().splitlines()[-1])
@@ -253,10 +262,10 @@ def child_peak_rss(model: str, batch: int, size: int, name: str, levers: Levers)
 
 
 def memory_child(argv: list[str]) -> None:
-    model, batch, size, precision, cl, fused, gemm = argv
+    model, batch, size, precision, cl, fused, gemm, branches = argv
     runner = Runner(model=model, batch=int(batch), size=int(size), device=torch.device("cpu"),
                     levers=Levers(precision=precision, channels_last=bool(int(cl)), fused_adam=bool(int(fused)),
-                                  small_map_gemm=bool(int(gemm))))
+                                  small_map_gemm=bool(int(gemm)), branches=bool(int(branches))))
     runner.step()
     runner.step()
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (larger) parent.

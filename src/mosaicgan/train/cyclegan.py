@@ -14,6 +14,7 @@ nets.dropout_at_test=true `translate --samples K` draws K different outputs.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -23,6 +24,7 @@ from mosaicgan.data.unpaired import UnpairedDataset
 from mosaicgan.errors import UserError
 from mosaicgan.losses.adversarial import discriminator_loss, generator_loss, gradient_penalty
 from mosaicgan.losses.pixel import l1
+from mosaicgan.train.branches import Branches
 from mosaicgan.train.image_pool import ImagePool
 from mosaicgan.train.precision import Precision
 from mosaicgan.train.task import (
@@ -56,6 +58,7 @@ class CycleGANTask:
         self.pool_a = ImagePool(loss.pool_size)  # fakes of domain A, for disc_a
         self.pool_b = ImagePool(loss.pool_size)
         self.precision = Precision()  # the loop sets the run's (autocast, fp16 scaling, gradient averaging)
+        self.branches = Branches()  # in order; the loop may set side by side (train/branches.py)
 
     def nets(self) -> dict[str, torch.nn.Module]:
         return {"gen_ab": self.gen_ab, "gen_ba": self.gen_ba, "disc_a": self.disc_a, "disc_b": self.disc_b}
@@ -64,61 +67,77 @@ class CycleGANTask:
         return {"gen": self.opt_g, "disc": self.opt_d}
 
     def step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        mode, loss = self.config.loss.gan_mode, self.config.loss
         real_a, real_b = batch["a"], batch["b"]
-        losses: dict[str, torch.Tensor] = {}
 
         # G step first (as the reference): D is frozen, so G's loss builds no graph in D's weights.
+        # G's loss is the sum of two cycles that share no activations, each with its own
+        # backward, run side by side where that is safe (train/branches.py).
         set_requires_grad([self.disc_a, self.disc_b], False)
         self.opt_g.zero_grad(set_to_none=True)
-        fake_b = self.gen_ab(real_a)
-        fake_a = self.gen_ba(real_b)
-        loss_g_gan_ab = generator_loss(self.disc_b(fake_b), mode=mode)
-        loss_g_gan_ba = generator_loss(self.disc_a(fake_a), mode=mode)
-        loss_g = loss_g_gan_ab + loss_g_gan_ba
-        # With the cycle loss off (an ablation) the reconstruction is still measured, without a graph.
-        with torch.set_grad_enabled(loss.lambda_cycle > 0):
-            rec_a = self.gen_ba(fake_b)
-            rec_b = self.gen_ab(fake_a)
-            loss_cycle_a = l1(rec_a, real_a)
-            loss_cycle_b = l1(rec_b, real_b)
-        if loss.lambda_cycle > 0:
-            loss_g = loss_g + loss.lambda_cycle * (loss_cycle_a + loss_cycle_b)
-        if loss.lambda_identity > 0:
-            # gen_ab fed an image already in B should return it unchanged (and gen_ba for A).
-            loss_idt_b = l1(self.gen_ab(real_b), real_b)
-            loss_idt_a = l1(self.gen_ba(real_a), real_a)
-            loss_g = loss_g + loss.lambda_identity * loss.lambda_cycle * (loss_idt_a + loss_idt_b)
-            losses.update(loss_idt_a=loss_idt_a.detach(), loss_idt_b=loss_idt_b.detach())
-        self.precision.backward(loss_g, key="gen")
+        (fake_b, rec_a, terms_a), (fake_a, rec_b, terms_b) = self.branches.run(
+            lambda: self._cycle(real_a, gen=self.gen_ab, back=self.gen_ba, disc=self.disc_b),
+            lambda: self._cycle(real_b, gen=self.gen_ba, back=self.gen_ab, disc=self.disc_a))
         self.precision.step(self.opt_g, key="gen")
+        # Logged unweighted (mean absolute error in [-1, 1] units), so runs with other lambdas compare.
+        losses = {"loss_g_gan_ab": terms_a["gan"], "loss_g_gan_ba": terms_b["gan"],
+                  "loss_cycle_a": terms_a["cycle"], "loss_cycle_b": terms_b["cycle"]}
+        if "idt" in terms_a:
+            losses.update(loss_idt_a=terms_a["idt"], loss_idt_b=terms_b["idt"])
 
         # D step on fakes from the history pools (detached there: D's loss must not reach G).
+        # The pools are queried here, in order: they draw Python's random numbers.
         set_requires_grad([self.disc_a, self.disc_b], True)
         self.opt_d.zero_grad(set_to_none=True)
-        for name, disc, real, fake in (("a", self.disc_a, real_a, self.pool_a.query(fake_a)),
-                                       ("b", self.disc_b, real_b, self.pool_b.query(fake_b))):
-            loss_real, loss_fake = discriminator_loss(disc(real), disc(fake), mode=mode)
-            # Halved as in the reference, which slows D relative to G.
-            loss_d = 0.5 * (loss_real + loss_fake)
-            if mode == "wgan-gp":
-                gp = gradient_penalty(disc, real, fake)
-                loss_d = loss_d + loss.lambda_gp * gp
-                losses[f"loss_d_{name}_gp"] = gp.detach()
-            self.precision.backward(loss_d, key="disc")
-            losses[f"loss_d_{name}_real"], losses[f"loss_d_{name}_fake"] = loss_real.detach(), loss_fake.detach()
+        pooled_a, pooled_b = self.pool_a.query(fake_a), self.pool_b.query(fake_b)
+        d_a = functools.partial(self._disc_step, self.disc_a, real=real_a, fake=pooled_a)
+        d_b = functools.partial(self._disc_step, self.disc_b, real=real_b, fake=pooled_b)
+        # The gradient penalty draws torch's random numbers: with it the two run in order.
+        terms_da, terms_db = self.branches.run(d_a, d_b) if self.config.loss.gan_mode != "wgan-gp" else (d_a(), d_b())
+        for name, terms in (("a", terms_da), ("b", terms_db)):
+            losses.update({f"loss_d_{name}_{k}": v for k, v in terms.items()})
         self.precision.step(self.opt_d, key="disc")
 
         self._last = [t.detach() for t in (real_a, fake_b, rec_a, real_b, fake_a, rec_b)]
         # Tensors, not floats: the loop reads them (waiting for the device) only when it logs.
-        return {
-            "loss_g_gan_ab": loss_g_gan_ab.detach(),
-            "loss_g_gan_ba": loss_g_gan_ba.detach(),
-            # Logged unweighted (mean absolute error in [-1, 1] units), so runs with other lambdas compare.
-            "loss_cycle_a": loss_cycle_a.detach(),
-            "loss_cycle_b": loss_cycle_b.detach(),
-            **losses,
-        }
+        return losses
+
+    def _cycle(self, real: torch.Tensor, *, gen: torch.nn.Module, back: torch.nn.Module,
+               disc: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """One direction's share of G's loss, backpropagated: `gen` judged by `disc` (the
+        discriminator of its output domain), the cycle back through `back`, and `back`'s identity
+        term on `real`, which is already in back's output domain. Returns the detached fake and
+        reconstruction, and the unweighted terms."""
+        loss = self.config.loss
+        fake = gen(real)
+        loss_gan = generator_loss(disc(fake), mode=loss.gan_mode)
+        total = loss_gan
+        # With the cycle loss off (an ablation) the reconstruction is still measured, without a graph.
+        with torch.set_grad_enabled(loss.lambda_cycle > 0):
+            rec = back(fake)
+            loss_cycle = l1(rec, real)
+        if loss.lambda_cycle > 0:
+            total = total + loss.lambda_cycle * loss_cycle
+        terms = {"gan": loss_gan.detach(), "cycle": loss_cycle.detach()}
+        if loss.lambda_identity > 0:
+            loss_idt = l1(back(real), real)
+            total = total + loss.lambda_identity * loss.lambda_cycle * loss_idt
+            terms["idt"] = loss_idt.detach()
+        self.precision.backward(total, key="gen")
+        return fake.detach(), rec.detach(), terms
+
+    def _disc_step(self, disc: torch.nn.Module, *, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One discriminator's loss on real and pooled fake images, backpropagated."""
+        loss = self.config.loss
+        loss_real, loss_fake = discriminator_loss(disc(real), disc(fake), mode=loss.gan_mode)
+        # Halved as in the reference, which slows D relative to G.
+        loss_d = 0.5 * (loss_real + loss_fake)
+        terms = {"real": loss_real.detach(), "fake": loss_fake.detach()}
+        if loss.gan_mode == "wgan-gp":
+            gp = gradient_penalty(disc, real, fake)
+            loss_d = loss_d + loss.lambda_gp * gp
+            terms["gp"] = gp.detach()
+        self.precision.backward(loss_d, key="disc")
+        return terms
 
     def visuals(self, batch: dict[str, Any]) -> list[torch.Tensor]:
         """A | gen_ab(A) | gen_ba(gen_ab(A)) | B | gen_ba(B) | gen_ab(gen_ba(B)), from the last step."""

@@ -34,6 +34,7 @@ from mosaicgan.nets import init_weights
 from mosaicgan.nets.gemm_convs import use_gemm_for_small_maps
 from mosaicgan.ranks import ranks_from_env
 from mosaicgan.train import distributed
+from mosaicgan.train.branches import plan_branches
 from mosaicgan.train.levers import (check_compiler, compile_nets, keep_freed_memory, loader_workers, to_device,
                                     tune_optimizers)
 from mosaicgan.train.init_from import init_from_checkpoint
@@ -140,6 +141,10 @@ def _train(
     if ranks.active:
         precision.process_group = torch.distributed.group.WORLD
     task.precision = precision
+    if hasattr(task, "branches"):  # tasks whose step has two independent parts (train/branches.py)
+        task.branches = plan_branches(nets=task.nets().values(), device=device, precision=precision.name,
+                                      compiled=config.run.compile, enabled=config.run.branches)
+        stack.callback(task.branches.close)
 
     # Bad input is reported above, before the run folder is touched.
     if main:

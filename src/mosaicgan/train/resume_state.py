@@ -12,12 +12,12 @@ REQUIRED = ("nets", "optimizers", "extra", "rng_cpu", "step", "epoch", "done_in_
 
 # Keys that do not change what a run computes, so config.toml may be edited between sessions
 # (a moved data folder, more loader processes, another device, other log/save intervals, memory
-# layout, compilation and the CPU's convolution kernels, which change rounding only, and the
-# allocator setting, which changes nothing computed). Keys added by a later version are in the
+# layout, compilation, the CPU's convolution kernels and branches side by side, which change
+# rounding only, and the allocator setting, which changes nothing computed). Keys added by a later version are in the
 # run's config.toml but not in its older resume state: they must be here too.
 MAY_CHANGE = ("data.root", "data.num_workers", "run.device", "run.log_every", "run.sample_every",
               "run.save_every", "run.keep_every_epochs", "run.channels_last", "run.compile",
-              "run.keep_freed_memory", "run.small_map_gemm", "data.decode_cache")
+              "run.keep_freed_memory", "run.small_map_gemm", "data.decode_cache", "run.branches")
 
 
 def check_config_unchanged(saved: dict[str, Any] | None, current: dict[str, Any], *, path: Path) -> None:

@@ -1,0 +1,167 @@
+import threading
+import time
+
+import pytest
+import torch
+
+from mosaicgan.checkpoint import load_checkpoint
+from mosaicgan.train import loop
+from mosaicgan.train.branches import Branches, plan_branches
+from mosaicgan.train.cyclegan import CycleGANTask
+from mosaicgan.train.loop import train
+from test_train_cyclegan import make_red_blue, tiny_cyclegan_config
+
+
+@pytest.fixture
+def two_threads():
+    """Branches need at least two intra-op threads (the suite runs with one)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def cpu_plan(config, **kw):
+    task = CycleGANTask(config)
+    return plan_branches(nets=task.nets().values(), device=torch.device("cpu"), **{"precision": "fp32",
+                                                                                   "compiled": False, **kw})
+
+
+def test_plan_is_side_by_side_only_where_the_outcome_cannot_depend_on_the_schedule(two_threads):
+    config = tiny_cyclegan_config("unused")
+    assert cpu_plan(config).threads == 1  # instance norm, no dropout: each branch on one of the two threads
+    assert cpu_plan(config, precision="bf16").side_by_side
+    # Dropout draws random numbers, batch norm updates its statistics: from two threads at
+    # once they would interleave differently each run.
+    assert not cpu_plan(tiny_cyclegan_config("unused", **{"nets.dropout": True})).side_by_side
+    assert not cpu_plan(tiny_cyclegan_config("unused", **{"nets.norm": "batch"})).side_by_side
+    assert not cpu_plan(config, precision="fp16").side_by_side
+    assert not cpu_plan(config, compiled=True).side_by_side
+    assert not cpu_plan(config, enabled=False).side_by_side
+    task = CycleGANTask(config)
+    assert not plan_branches(nets=task.nets().values(), device=torch.device("cuda"), precision="fp32",
+                             compiled=False).side_by_side
+    torch.set_num_threads(1)
+    assert not cpu_plan(config).side_by_side
+
+
+def test_each_branch_runs_on_its_threads_under_the_callers_autocast_and_grad_mode(two_threads):
+    branches = Branches(threads=1)
+    seen = []
+
+    def probe():
+        seen.append((threading.current_thread() is threading.main_thread(), torch.get_num_threads(),
+                     torch.is_grad_enabled(), (torch.ones(2, 2) @ torch.ones(2, 2)).dtype))
+        return len(seen)
+
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
+            results = branches.run(probe, probe)
+        assert sorted(results) == [1, 2]
+        assert seen == [(False, 1, False, torch.bfloat16)] * 2
+        assert torch.get_num_threads() == 2  # the caller's own count is untouched
+        results = branches.run(probe, probe)
+        assert seen[2:] == [(False, 1, True, torch.float32)] * 2
+    finally:
+        branches.close()
+
+
+def test_a_failing_branch_raises_after_the_other_has_finished(two_threads):
+    branches = Branches(threads=1)
+    finished = []
+
+    def slow():
+        time.sleep(0.3)
+        finished.append(True)
+
+    def fails():
+        raise ValueError("boom")
+
+    try:
+        with pytest.raises(ValueError, match="boom"):
+            branches.run(fails, slow)
+        assert finished == [True]  # nothing is still writing gradients when the caller goes on
+    finally:
+        branches.close()
+
+
+def cyclegan_steps(branches, *, steps=3, **overrides):
+    torch.manual_seed(0)
+    task = CycleGANTask(tiny_cyclegan_config("unused", **{"loss.pool_size": 2, **overrides}))
+    task.branches = branches
+    gen = torch.Generator().manual_seed(1)
+    logs = []
+    for _ in range(steps):
+        batch = {"a": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1, "b": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1}
+        logs.append({k: float(v) for k, v in task.step(batch).items()})
+    return task, logs
+
+
+def weights(task):
+    return {f"{n}.{k}": v.clone() for n, net in task.nets().items() for k, v in net.state_dict().items()}
+
+
+def grads(task):
+    return {f"{n}.{k}": p.grad.clone() for n, net in task.nets().items() for k, p in net.named_parameters()}
+
+
+def test_side_by_side_is_repeatable_and_computes_what_in_order_does(two_threads):
+    side = Branches(threads=1)
+    try:
+        runs = [cyclegan_steps(side) for _ in range(2)]
+        first_side, _ = cyclegan_steps(side, steps=1)
+    finally:
+        side.close()
+    (a, logs_a), (b, logs_b) = runs
+    wa, wb = weights(a), weights(b)
+    # Bit for bit from run to run (what exact resume needs) ...
+    assert all(torch.equal(wa[k], wb[k]) for k in wa) and logs_a == logs_b
+    initial = weights(CycleGANTask(tiny_cyclegan_config("unused")))
+    assert any(not torch.equal(initial[k], wa[k]) for k in wa)  # the steps did change the weights
+    # ... and the same training as in order, up to the rounding of other thread counts: the
+    # first step's gradients (from equal weights) and three steps' losses. (Not the weights:
+    # a conv bias before instance norm has a zero gradient up to rounding, which Adam scales
+    # up to full steps of either sign.)
+    first_in_order, _ = cyclegan_steps(Branches(), steps=1)
+    gs, go = grads(first_side), grads(first_in_order)
+    assert gs.keys() == go.keys()
+    for k in gs:
+        torch.testing.assert_close(gs[k], go[k], rtol=1e-3, atol=1e-6, msg=k)
+    _, in_order_logs = cyclegan_steps(Branches())
+    assert [set(x) for x in logs_a] == [set(x) for x in in_order_logs]
+    for x, y in zip(logs_a, in_order_logs):
+        assert all(x[k] == pytest.approx(y[k], rel=1e-3) for k in x), (x, y)
+
+
+def test_wgan_gp_and_no_identity_steps_side_by_side(two_threads):
+    side = Branches(threads=1)
+    try:
+        _, gp_logs = cyclegan_steps(side, steps=1, **{"loss.gan_mode": "wgan-gp"})
+        _, plain_logs = cyclegan_steps(side, steps=1, **{"loss.lambda_identity": 0.0})
+    finally:
+        side.close()
+    assert {"loss_d_a_gp", "loss_d_b_gp", "loss_idt_a"} <= set(gp_logs[0])
+    assert "loss_idt_a" not in plain_logs[0] and "loss_d_a_real" in plain_logs[0]
+
+
+def test_training_resumes_exactly_with_branches_side_by_side(two_threads, tmp_path, monkeypatch):
+    plans = []
+
+    def recording_plan(**kw):
+        plans.append(plan_branches(**kw))
+        return plans[-1]
+
+    monkeypatch.setattr(loop, "plan_branches", recording_plan)
+    root = make_red_blue(tmp_path / "data", n_a=6, n_b=4, n_test=1, seed=3)
+    config = tiny_cyclegan_config(root, **{"data.preprocess": "resize_and_crop", "data.load_size": 40,
+                                           "data.crop_size": 32, "optim.batch_size": 2, "loss.pool_size": 3})
+    full = train(config, run_dir=tmp_path / "full", progress=False)
+    part = train(config, run_dir=tmp_path / "part", progress=False, stop_after=4)
+    resumed = train(config, run_dir=tmp_path / "part", progress=False, resume=True)
+    assert full.finished and not part.finished and resumed.finished and resumed.step == full.step == 6
+    assert len(plans) == 3 and all(p.side_by_side for p in plans)
+    assert all(p._pool is None for p in plans)  # closed when each run ended
+    a, b = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "part")
+    for key in ("gen_ab", "gen_ba", "disc_a", "disc_b"):
+        sa, sb = a.nets[key].state_dict(), b.nets[key].state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa), key
