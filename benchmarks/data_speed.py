@@ -6,7 +6,8 @@ in one run.
     .venv/bin/python benchmarks/data_speed.py --size 256 256 --count 40
     .venv/bin/python benchmarks/data_speed.py --root DATA              # your paired data (A/B or A|B)
 
-Time: milliseconds per sample (a random crop and flip of an A and a B, as tensors in [-1, 1]),
+Time: milliseconds per sample (a random crop and flip of an A and a B, as tensors in [-1, 1],
+and as uint8 tensors, which training sends to the device to be made floats there),
 in this process on one thread, the median of `--rounds` passes over the data set; also the
 time to check the files and build the cache once and its size on disk. The samples of both ways are compared
 (they must be identical). The load average is printed beside the figures.
@@ -83,6 +84,11 @@ def main() -> None:
         same = all(torch.equal(plain[(i, 7 + i)][k], cached[(i, 7 + i)][k]) for i in range(len(plain)) for k in "ab")
         per_sample = ms_per_sample(plain, rounds=args.rounds)
         from_cache = ms_per_sample(cached, rounds=args.rounds)
+        # What training's loader does: uint8 samples, made floats on the device (train/loop.py).
+        cached.as_uint8 = True
+        as_uint8 = ms_per_sample(cached, rounds=args.rounds)
+        plain.as_uint8 = True
+        plain_uint8 = ms_per_sample(plain, rounds=args.rounds)
 
     w, h = plain.sizes[0]
     source = str(args.root) if args.root else f"{args.count} made-up JPEG pairs of {w}x{h}"
@@ -92,6 +98,9 @@ def main() -> None:
     print(f"decode per sample: {per_sample:8.2f} ms/sample")
     print(f"decode cache:      {from_cache:8.2f} ms/sample   ({per_sample / from_cache:.1f}x; built once in "
           f"{build:.2f} s, {cached.cache.nbytes / 1e6:.1f} MB on disk)")
+    print(f"  as uint8:        {as_uint8:8.2f} ms/sample   ({per_sample / as_uint8:.1f}x; the float "
+          "conversion left to the device, as training does)")
+    print(f"decode per sample, as uint8: {plain_uint8:.2f} ms/sample")
     print(f"samples identical: {same}")
 
 

@@ -1,6 +1,7 @@
 """The decode cache changes where a sample's pixels come from, never what they are: a cached
 data set yields the same tensors as one that decodes per sample, is made again when its
-files change, and a training run with it ends with the same weights as one without."""
+files change, and a training run with it ends with the same weights as one without. The same
+for uint8 batches, which training converts to floats on the device."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from safetensors.torch import load_file
 from conftest import tiny_pix2pix_config
 from test_train_cyclegan import make_red_blue, tiny_cyclegan_config
 from mosaicgan.data import decode_cache
+from mosaicgan.data.images import uint8_to_unit
 from mosaicgan.data.paired import PairedDataset
 from mosaicgan.data.unpaired import UnpairedDataset
 from mosaicgan.errors import UserError
+from mosaicgan.train import loop
+from mosaicgan.train.levers import to_device
 from mosaicgan.train.loop import train
 from mosaicgan.train.run_folder import remove_temporaries
 
@@ -218,3 +222,67 @@ def test_training_says_what_the_cache_takes(toy_data, tmp_path, capsys):
     train(config, run_dir=tmp_path / "run", progress=True)
     out = capsys.readouterr()  # 8 pairs: A and B are decoded apart
     assert f"decode cache: 16 images, 0 MB in {tmp_path / 'run' / 'cache' / 'pairs-train.u8'}" in out.out + out.err
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_uint8_items_are_the_float_items_before_their_conversion(photos, tmp_path, cached):
+    for settings in SETTINGS[:2]:
+        floats, bytes_ = paired(photos, settings, tmp_path if cached else None), paired(photos, settings)
+        if cached:
+            bytes_.use_decode_cache(tmp_path)
+        bytes_.as_uint8 = True
+        for key in KEYS:
+            x, y = floats[key], bytes_[key]
+            assert y["a"].dtype == torch.uint8 and y["a"].shape == x["a"].shape, key
+            assert torch.equal(uint8_to_unit(y["a"]), x["a"]) and torch.equal(uint8_to_unit(y["b"]), x["b"]), key
+    settings = {"root": photos / "unaligned", "load_size": 36, "crop_size": 32, "out_channels": 1}
+    floats, bytes_ = UnpairedDataset(**settings), UnpairedDataset(**settings)
+    if cached:
+        bytes_.use_decode_cache(tmp_path)
+    bytes_.as_uint8 = True
+    for key in KEYS:
+        x, y = floats[key], bytes_[key]
+        assert y["b"].dtype == torch.uint8 and y["b"].shape == x["b"].shape == (1, 32, 32)
+        assert torch.equal(uint8_to_unit(y["a"]), x["a"]) and torch.equal(uint8_to_unit(y["b"]), x["b"]), key
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_to_device_converts_only_the_named_uint8_images(photos, channels_last):
+    data = paired(photos, SETTINGS[0])
+    floats = torch.utils.data.default_collate([data[k] for k in KEYS[:4]])
+    data.as_uint8 = True
+    batch = torch.utils.data.default_collate([data[k] for k in KEYS[:4]])
+    batch["mask"] = torch.ones(4, 1, 32, 32, dtype=torch.uint8)  # not an image key: left as it is
+    moved = to_device(batch, torch.device("cpu"), channels_last=channels_last, uint8_keys=data.IMAGE_KEYS)
+    assert moved["mask"].dtype == torch.uint8 and moved["path"] == floats["path"]
+    for key in ("a", "b"):
+        assert moved[key].dtype == torch.float32 and torch.equal(moved[key], floats[key])
+        if channels_last:
+            assert moved[key].is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
+def test_training_on_uint8_batches_ends_with_the_same_weights(toy_data, tmp_path, model, monkeypatch):
+    settings = {"data.preprocess": "resize_and_crop", "data.load_size": 36, "data.crop_size": 32,
+                "data.num_workers": 1, "optim.epochs_decay": 0}
+    if model == "cyclegan":
+        root = make_red_blue(tmp_path / "red_blue", n_a=8, n_b=6, n_test=1)
+    config = tiny_pix2pix_config(toy_data, **settings) if model == "pix2pix" else tiny_cyclegan_config(root, **settings)
+    sent = []
+    real_to_device = loop.to_device
+
+    def spy(batch, device, **kw):
+        sent.append(batch["a"].dtype)
+        return real_to_device(batch, device, **kw)
+
+    monkeypatch.setattr(loop, "to_device", spy)
+    train(config, run_dir=tmp_path / "uint8", progress=False)
+    assert sent and set(sent) == {torch.uint8}
+    # The same run with float batches, as before: the data sets name no image keys.
+    data_class = PairedDataset if model == "pix2pix" else UnpairedDataset
+    monkeypatch.setattr(data_class, "IMAGE_KEYS", ())
+    sent.clear()
+    train(config, run_dir=tmp_path / "float", progress=False)
+    assert sent and set(sent) == {torch.float32}
+    a, b = (load_file(tmp_path / name / "checkpoints" / "latest.safetensors") for name in ("uint8", "float"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -196,9 +196,25 @@ def pil_to_tensor(img: Image.Image) -> torch.Tensor:
 
 def array_to_tensor(arr: np.ndarray) -> torch.Tensor:
     """uint8 array (H, W) or (H, W, C) -> float tensor (C, H, W) in [-1, 1] (a copy)."""
+    return uint8_to_unit(array_to_uint8_tensor(arr))
+
+
+def array_to_uint8_tensor(arr: np.ndarray) -> torch.Tensor:
+    """uint8 array (H, W) or (H, W, C) -> uint8 tensor (C, H, W) (a copy), for `uint8_to_unit`
+    to finish later, where the batch is used."""
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+    if arr.strides[1] < 0:
+        # A mirrored view (crop_and_flip): numpy copies it pixel by pixel, ~13x slower than a
+        # plain copy and torch's flip of it (256x256 RGB: 326 against 25 us).
+        return torch.from_numpy(arr[:, ::-1].copy()).flip(1).permute(2, 0, 1)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+def uint8_to_unit(t: torch.Tensor) -> torch.Tensor:
+    """uint8 tensor (..., C, H, W) -> float in [-1, 1]: the one 8-bit-to-float conversion (the
+    data sets' and the training loop's, which does it on the device)."""
+    return t.float().div_(127.5).sub_(1.0)
 
 
 def tensor_to_uint8(t: torch.Tensor) -> np.ndarray:

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from mosaicgan.choices import DIRECTIONS
 from mosaicgan.data.decode_cache import DecodeCache, cached_arrays
-from mosaicgan.data.images import array_to_tensor, list_images, pil_to_tensor, probe_image, read_image
+from mosaicgan.data.images import array_to_tensor, array_to_uint8_tensor, list_images, probe_image, read_image
 from mosaicgan.data.preprocess import Geometry, apply_geometry, apply_resize, crop_and_flip, sample_geometry
 from mosaicgan.errors import UserError
 
@@ -97,6 +97,8 @@ class PairedDataset(Dataset):
     and resized once (data/decode_cache.py): the same tensors.
     """
 
+    IMAGE_KEYS = ("a", "b")
+
     def __init__(
         self,
         *,
@@ -132,6 +134,9 @@ class PairedDataset(Dataset):
                 w //= 2
             self.sizes.append((w, h))
         self.cache: DecodeCache | None = None
+        # Images as uint8 (C, H, W) instead, for the user of the batch to convert with
+        # `uint8_to_unit` (the training loop does it on the device; IMAGE_KEYS names them).
+        self.as_uint8 = False
 
     def _geometry(self, index: int, gen: torch.Generator | None) -> Geometry:
         return sample_geometry(self.sizes[index], preprocess=self.preprocess, load_size=self.load_size,
@@ -180,7 +185,8 @@ class PairedDataset(Dataset):
         gen = None if seed is None else torch.Generator().manual_seed(seed)
         geometry = self._geometry(index, gen)
         if self.cache is not None:
-            a, b = (array_to_tensor(crop_and_flip(self.cache[2 * index + k], geometry)) for k in (0, 1))
+            arrays = [crop_and_flip(self.cache[2 * index + k], geometry) for k in (0, 1)]
         else:
-            a, b = (pil_to_tensor(apply_geometry(img, geometry)) for img in self.load_pair(index))
+            arrays = [np.asarray(apply_geometry(img, geometry), dtype=np.uint8) for img in self.load_pair(index)]
+        a, b = (array_to_uint8_tensor(x) if self.as_uint8 else array_to_tensor(x) for x in arrays)
         return {"a": a, "b": b, "path": str(self.pairs[index][0])}

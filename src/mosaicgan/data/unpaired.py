@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mosaicgan.data.decode_cache import DecodeCache, cached_arrays
-from mosaicgan.data.images import array_to_tensor, list_images, pil_to_tensor, probe_image, read_image
+from mosaicgan.data.images import array_to_tensor, array_to_uint8_tensor, list_images, probe_image, read_image
 from mosaicgan.data.paired import MODES, check_channels, folder_pair_dirs
 from mosaicgan.data.preprocess import Geometry, apply_geometry, apply_resize, crop_and_flip, sample_geometry
 from mosaicgan.errors import UserError
@@ -53,6 +53,8 @@ class UnpairedDataset(Dataset):
     (data/decode_cache.py): the same tensors.
     """
 
+    IMAGE_KEYS = ("a", "b")
+
     def __init__(
         self,
         *,
@@ -81,6 +83,7 @@ class UnpairedDataset(Dataset):
         self.sizes_a = [probe_image(p, decode=True) for p in self.paths_a]
         self.sizes_b = [probe_image(p, decode=True) for p in self.paths_b]
         self.cache: DecodeCache | None = None
+        self.as_uint8 = False  # as PairedDataset.as_uint8
 
     def _geometry(self, size: tuple[int, int], gen: torch.Generator | None) -> Geometry:
         return sample_geometry(size, preprocess=self.preprocess, load_size=self.load_size, crop_size=self.crop_size,
@@ -117,9 +120,10 @@ class UnpairedDataset(Dataset):
         paths, sizes, mode = self._domains()[domain]
         geometry = self._geometry(sizes[i], gen)
         if self.cache is not None:
-            return array_to_tensor(crop_and_flip(self.cache[i + domain * len(self.paths_a)], geometry))
-        img = read_image(paths[i], mode="RGB").convert(mode)
-        return pil_to_tensor(apply_geometry(img, geometry))
+            arr = crop_and_flip(self.cache[i + domain * len(self.paths_a)], geometry)
+        else:
+            arr = np.asarray(apply_geometry(read_image(paths[i], mode="RGB").convert(mode), geometry), dtype=np.uint8)
+        return array_to_uint8_tensor(arr) if self.as_uint8 else array_to_tensor(arr)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         index, seed = key if isinstance(key, tuple) else (key, None)

@@ -8,19 +8,27 @@ import ctypes
 import ctypes.util
 import os
 import shutil
+from collections.abc import Collection
 
 import torch
 
+from mosaicgan.data.images import uint8_to_unit
 from mosaicgan.errors import UserError
 
 
-def to_device(batch: dict, device: torch.device, *, channels_last: bool = False) -> dict:
-    def move(v: torch.Tensor) -> torch.Tensor:
+def to_device(batch: dict, device: torch.device, *, channels_last: bool = False,
+              uint8_keys: Collection[str] = ()) -> dict:
+    """The batch's tensors on `device`; those under `uint8_keys` (uint8 images from a data set's
+    `as_uint8`) cross as 8-bit, a quarter of float's bytes, and become floats in [-1, 1] there,
+    with the data sets' own arithmetic (`uint8_to_unit`), so the values are the same."""
+    def move(k: str, v: torch.Tensor) -> torch.Tensor:
         if channels_last and v.dim() == 4:
-            return v.to(device, non_blocking=True, memory_format=torch.channels_last)
-        return v.to(device, non_blocking=True)
+            v = v.to(device, non_blocking=True, memory_format=torch.channels_last)
+        else:
+            v = v.to(device, non_blocking=True)
+        return uint8_to_unit(v) if k in uint8_keys and v.dtype == torch.uint8 else v
 
-    return {k: move(v) if torch.is_tensor(v) else v for k, v in batch.items()}
+    return {k: move(k, v) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
 def loader_workers(num_workers: int) -> int:

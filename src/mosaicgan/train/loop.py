@@ -257,6 +257,12 @@ def _train(
     # each epoch (and where in it a resumed run starts).
     batches = EpochBatches(size=len(dataset), batch_size=batch_size, seed=config.run.seed,
                            rank=ranks.rank, world=ranks.world)
+    # GAN images cross from the loader to the device as uint8 and become floats there: a quarter
+    # of the bytes through the workers' shared memory and pinned buffers, and no float work in
+    # the workers (a sample from the decode cache is then a crop and flip of a stored array).
+    uint8_keys = getattr(dataset, "IMAGE_KEYS", ())
+    if uint8_keys:
+        dataset.as_uint8 = True
     workers = loader_workers(config.data.num_workers)
     loader = DataLoader(
         dataset, batch_sampler=batches, num_workers=workers, persistent_workers=workers > 0,
@@ -282,7 +288,7 @@ def _train(
             for batch in loader:
                 tick = time.perf_counter()
                 with precision.autocast():
-                    losses = task.step(to_device(batch, device, channels_last=config.run.channels_last))
+                    losses = task.step(to_device(batch, device, channels_last=config.run.channels_last, uint8_keys=uint8_keys))
                 step += 1
                 done_in_epoch += 1
                 means.update(losses)
