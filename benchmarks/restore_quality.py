@@ -54,7 +54,6 @@ from mosaicgan.data.images import is_image_name, pil_to_tensor, read_image
 from mosaicgan.infer.remove_core import remove_mosaics
 from mosaicgan.infer.restore import classical_restorer, load_restorer
 from mosaicgan.ops.grid import Grid
-from mosaicgan.ops.masks import mask_bbox
 from mosaicgan.ops.mosaic import pixelate
 from mosaicgan.ops.shapes import draw_shapes, sample_shape
 from mosaicgan.ops.unmosaic import block_means, smooth_base

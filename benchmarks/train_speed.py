@@ -67,6 +67,7 @@ class Levers:
     small_map_gemm: bool = False
     branches: bool = False
     compile: bool = False
+    compile_mode: str = "default"  # "reduce-overhead": torch.compile with CUDA graphs (CUDA only)
 
 
 def variants(device: torch.device, *, skip_compile: bool) -> dict[str, Levers]:
@@ -89,6 +90,11 @@ def variants(device: torch.device, *, skip_compile: bool) -> dict[str, Levers]:
     if not skip_compile:
         out["compile"] = replace(eager, compile=True)
         out["all"] = replace(best, compile=True)
+        if device.type == "cuda":
+            # CUDA graphs: each network's forward and backward replayed as one graph launch,
+            # for small batches whose kernels are too short to hide the launches. Measured here
+            # only; `mosaicgan train` does not offer it (not yet run on a GPU by this project).
+            out["CUDA graphs"] = replace(best, compile=True, compile_mode="reduce-overhead")
     return out
 
 
@@ -130,7 +136,7 @@ class Runner:
                                                precision=levers.precision, compiled=levers.compile,
                                                enabled=levers.branches)
         if levers.compile:
-            compile_nets(self.task.nets())
+            compile_nets(self.task.nets(), mode=levers.compile_mode)
         self.device, self.levers = device, levers
         self.batches = [to_device(b, device, channels_last=levers.channels_last)
                         for b in make_batches(model=model, batch=batch, size=size, device=device)]
@@ -139,6 +145,10 @@ class Runner:
     def step(self) -> dict:
         batch = self.batches[self.i % len(self.batches)]
         self.i += 1
+        if self.levers.compile_mode == "reduce-overhead":
+            # A new iteration: the graphs may reuse the previous one's output memory (this
+            # step's losses are then only valid until the next step).
+            torch.compiler.cudagraph_mark_step_begin()
         with self.precision.autocast():
             return self.task.step(batch)
 
@@ -276,6 +286,8 @@ def memory_child(argv: list[str]) -> None:
 def run_case(*, model: str, batch: int, size: int, device: torch.device, args, networks) -> list[dict]:
     table: dict[str, Levers | None] = {name: levers for name, levers in variants(device, skip_compile=args.skip_compile).items()
                                        if not args.variants or name in args.variants or name == "eager fp32"}
+    if model != "cyclegan":
+        table.pop("branches", None)  # only CycleGAN's step has two independent halves
     if networks is not None:
         table[REFERENCE] = None
 

@@ -62,11 +62,11 @@ def tune_optimizers(opts: dict[str, torch.optim.Optimizer], device: torch.device
                 group["foreach"] = None
 
 
-def compile_nets(nets: dict[str, torch.nn.Module]) -> None:
+def compile_nets(nets: dict[str, torch.nn.Module], *, mode: str = "default") -> None:
     # In place (nn.Module.compile): parameters and state-dict keys stay those of the plain
     # module, so checkpoints, resume states and optimizers are unaffected.
     for net in nets.values():
-        net.compile()
+        net.compile(mode=mode)
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
