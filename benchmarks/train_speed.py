@@ -142,6 +142,10 @@ class Runner:
                         for b in make_batches(model=model, batch=batch, size=size, device=device)]
         self.i = 0
 
+    def close(self) -> None:
+        if hasattr(self.task, "branches"):
+            self.task.branches.close()  # its worker threads
+
     def step(self) -> dict:
         batch = self.batches[self.i % len(self.batches)]
         self.i += 1
@@ -334,6 +338,8 @@ def run_case(*, model: str, batch: int, size: int, device: torch.device, args, n
             times[name].append((time.perf_counter() - start) / iters)
             if device.type == "cuda":
                 peaks[name] = max(peaks.get(name, 0.0), torch.cuda.max_memory_allocated(device) / 2**20)
+            if name not in kept:
+                getattr(runner, "close", lambda: None)()
             del runner
     kept.clear()
     if device.type == "cpu" and not args.skip_memory:
@@ -502,6 +508,12 @@ def main() -> None:
             rows += run_case(model=model, batch=int(batch), size=args.size, device=device, args=args,
                              networks=networks)
             print_rows([r for r in rows if r["model"] == model and r["batch"] == int(batch)], name)
+            if device.type == "cuda" and any(r["variant"] == "CUDA graphs" for r in rows):
+                # torch falls back to plain compiled code (with a warning in the log) where it
+                # cannot graph a part: then the row measures less than its name says.
+                from torch._dynamo.utils import counters
+                print(f"CUDA graphs: {counters['inductor'].get('cudagraph_skips', 0)} parts not graphed "
+                      "(reasons in the warnings above)")
         bad = [r for r in rows if r["curve_dev"] is not None and r["curve_dev"] > CURVE_TOLERANCE]
         for r in bad:
             print(f"warning: {r['model']} batch {r['batch']} {r['variant']}: loss curve {100 * r['curve_dev']:.1f}% "

@@ -152,6 +152,14 @@ def test_training_resumes_exactly_with_branches_side_by_side(two_threads, tmp_pa
         return plans[-1]
 
     monkeypatch.setattr(loop, "plan_branches", recording_plan)
+    used = []
+    executor = Branches._executor
+
+    def counting_executor(self):
+        used.append(self)
+        return executor(self)
+
+    monkeypatch.setattr(Branches, "_executor", counting_executor)
     root = make_red_blue(tmp_path / "data", n_a=6, n_b=4, n_test=1, seed=3)
     config = tiny_cyclegan_config(root, **{"data.preprocess": "resize_and_crop", "data.load_size": 40,
                                            "data.crop_size": 32, "optim.batch_size": 2, "loss.pool_size": 3})
@@ -160,8 +168,63 @@ def test_training_resumes_exactly_with_branches_side_by_side(two_threads, tmp_pa
     resumed = train(config, run_dir=tmp_path / "part", progress=False, resume=True)
     assert full.finished and not part.finished and resumed.finished and resumed.step == full.step == 6
     assert len(plans) == 3 and all(p.side_by_side for p in plans)
-    assert all(p._pool is None for p in plans)  # closed when each run ended
+    assert {id(p) for p in used} == {id(p) for p in plans}  # each run did step side by side ...
+    assert all(p._pool is None for p in plans)  # ... and closed its threads when it ended
     a, b = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "part")
     for key in ("gen_ab", "gen_ba", "disc_a", "disc_b"):
         sa, sb = a.nets[key].state_dict(), b.nets[key].state_dict()
         assert all(torch.equal(sa[k], sb[k]) for k in sa), key
+
+
+def test_a_weight_keeps_one_low_precision_copy_however_the_branches_are_timed(two_threads):
+    # Under autocast, each use of a weight in the step shares one bf16 copy (autocast's cache
+    # lasts until the caller's block ends), so its gradient is summed the same way each run.
+    # Here the fast branch ends between the slow one's two uses of the weight.
+    w = torch.randn(8, 8, requires_grad=True)
+    x = torch.randn(4, 8)
+    branches = Branches(threads=1)
+
+    def slow():
+        first = torch.mm(x, w)
+        time.sleep(0.3)
+        return first, torch.mm(x, w)
+
+    def fast():
+        return (torch.mm(x, w),)
+
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            (first, second), (other,) = branches.run(slow, fast)
+            again = torch.mm(x, w)
+    finally:
+        branches.close()
+    casts = {id(t.grad_fn.next_functions[1][0]) for t in (first, second, other, again)}
+    assert first.dtype == torch.bfloat16 and len(casts) == 1
+
+
+def test_the_two_cycles_add_up_to_the_reference_generator_loss():
+    # CycleGANModel.backward_G's one loss, from the same weights and batch: the two branches'
+    # backward passes give its gradients.
+    from mosaicgan.losses.adversarial import generator_loss
+    from mosaicgan.losses.pixel import l1
+    from mosaicgan.train.task import set_requires_grad
+
+    config = tiny_cyclegan_config("unused", **{"loss.lambda_identity": 0.5})
+    torch.manual_seed(5)
+    task = CycleGANTask(config)
+    torch.manual_seed(5)
+    ref = CycleGANTask(config)
+    assert all(torch.equal(p, q) for p, q in zip(task.gen_ab.parameters(), ref.gen_ab.parameters()))
+    gen = torch.Generator().manual_seed(3)
+    a, b = (torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1 for _ in range(2))
+    task.step({"a": a, "b": b})  # G's gradients stay in .grad until the next step
+    set_requires_grad([ref.disc_a, ref.disc_b], False)
+    mode, lc, li = config.loss.gan_mode, config.loss.lambda_cycle, config.loss.lambda_identity
+    fake_b, fake_a = ref.gen_ab(a), ref.gen_ba(b)
+    loss = (generator_loss(ref.disc_b(fake_b), mode=mode) + generator_loss(ref.disc_a(fake_a), mode=mode)
+            + lc * (l1(ref.gen_ba(fake_b), a) + l1(ref.gen_ab(fake_a), b))
+            + li * lc * (l1(ref.gen_ab(b), b) + l1(ref.gen_ba(a), a)))
+    loss.backward()
+    for name in ("gen_ab", "gen_ba"):
+        for (key, p), q in zip(getattr(task, name).named_parameters(), getattr(ref, name).parameters()):
+            torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-7, msg=f"{name}.{key}")

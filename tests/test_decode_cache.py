@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from conftest import tiny_pix2pix_config
 from test_train_cyclegan import make_red_blue, tiny_cyclegan_config
 from mosaicgan.data import decode_cache
-from mosaicgan.data.images import uint8_to_unit
+from mosaicgan.data.images import uint8_to_unit, uint8_to_unit_by_table
 from mosaicgan.data.paired import PairedDataset
 from mosaicgan.data.unpaired import UnpairedDataset
 from mosaicgan.errors import UserError
@@ -286,3 +286,13 @@ def test_training_on_uint8_batches_ends_with_the_same_weights(toy_data, tmp_path
     assert sent and set(sent) == {torch.float32}
     a, b = (load_file(tmp_path / name / "checkpoints" / "latest.safetensors") for name in ("uint8", "float"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_devices_lookup_gives_the_cpus_values_in_the_inputs_layout():
+    # What non-CPU devices use instead of dividing (CUDA's division by a number is a product
+    # with its reciprocal, one bit off for some values); checked here on the CPU.
+    every = torch.arange(256, dtype=torch.uint8)
+    assert torch.equal(uint8_to_unit_by_table(every), every.float() / 127.5 - 1.0)
+    batch = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8).contiguous(memory_format=torch.channels_last)
+    looked_up = uint8_to_unit_by_table(batch)
+    assert torch.equal(looked_up, uint8_to_unit(batch)) and looked_up.is_contiguous(memory_format=torch.channels_last)

@@ -6,6 +6,7 @@ Conversion between PIL images and tensors in [-1, 1] lives here too, so every en
 
 from __future__ import annotations
 
+import functools
 import glob
 from pathlib import Path
 
@@ -213,8 +214,24 @@ def array_to_uint8_tensor(arr: np.ndarray) -> torch.Tensor:
 
 def uint8_to_unit(t: torch.Tensor) -> torch.Tensor:
     """uint8 tensor (..., C, H, W) -> float in [-1, 1]: the one 8-bit-to-float conversion (the
-    data sets' and the training loop's, which does it on the device)."""
-    return t.float().div_(127.5).sub_(1.0)
+    data sets' and the training loop's, which does it on the device), with the CPU's values on
+    every device."""
+    if t.device.type == "cpu":
+        return t.float().div_(127.5).sub_(1.0)
+    # CUDA divides by a Python number as a product with its reciprocal, one bit off for 111 of
+    # the 256 values: look the CPU's up instead.
+    return uint8_to_unit_by_table(t)
+
+
+def uint8_to_unit_by_table(t: torch.Tensor) -> torch.Tensor:
+    """`uint8_to_unit` as a lookup of the CPU's 256 values, into the input's memory layout."""
+    out = torch.empty_like(t, dtype=torch.float32)
+    return out.copy_(_unit_table(t.device)[t.long()])
+
+
+@functools.lru_cache(maxsize=8)
+def _unit_table(device: torch.device) -> torch.Tensor:
+    return uint8_to_unit(torch.arange(256, dtype=torch.uint8)).to(device)
 
 
 def tensor_to_uint8(t: torch.Tensor) -> np.ndarray:

@@ -30,10 +30,23 @@ import torch
 T = TypeVar("T")
 
 
-def _autocast_state() -> tuple[bool, torch.dtype]:
+def _autocast_state() -> tuple[bool, torch.dtype, bool]:
     if hasattr(torch, "get_autocast_dtype"):  # torch >= 2.4
-        return torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")
-    return torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()
+        on, dtype = torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")
+    else:
+        on, dtype = torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()
+    return on, dtype, torch.is_autocast_cache_enabled()
+
+
+def _set_autocast_state(state: tuple[bool, torch.dtype, bool]) -> None:
+    on, dtype, cache = state
+    if hasattr(torch, "set_autocast_dtype"):  # torch >= 2.4
+        torch.set_autocast_enabled("cpu", on)
+        torch.set_autocast_dtype("cpu", dtype)
+    else:
+        torch.set_autocast_cpu_enabled(on)
+        torch.set_autocast_cpu_dtype(dtype)
+    torch.set_autocast_cache_enabled(cache)
 
 
 class Branches:
@@ -52,22 +65,36 @@ class Branches:
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
-                # Thread counts are per thread (OpenMP's and MKL's): set once in each worker,
-                # they leave the calling thread's as they were.
+                # The intra-op thread count that operations use is per thread (OpenMP's and
+                # MKL's): set once in each worker, the calling thread keeps its own. (torch also
+                # makes it the default for threads started later, and resizes a pool that only
+                # mobile kernels use.)
                 self._pool = ThreadPoolExecutor(2, thread_name_prefix="branch", initializer=torch.set_num_threads,
                                                 initargs=(self.threads,))
             return self._pool
 
     def run(self, first: Callable[[], T], second: Callable[[], T]) -> tuple[T, T]:
+        """Both results, in order. If both fail, the first's error is raised; if the caller is
+        interrupted (a second Ctrl-C), the branches still finish their work when the run ends."""
         if not self.side_by_side:
             return first(), second()
-        # Autocast and grad mode are per thread too: each branch runs under the caller's.
-        autocast_on, dtype = _autocast_state()
+        # Autocast and grad mode are per thread too: each branch runs under the caller's. Set,
+        # not entered: leaving a `torch.autocast` block at nesting level 0 clears autocast's
+        # cache of low-precision weight copies, which is one for the whole process, so the
+        # first branch to finish would drop it under the other one, and a weight used twice
+        # there would get two copies (another rounding) or one, by timing. Set like this, the
+        # cache lasts until the caller's own block ends after the step, as in order.
+        state = _autocast_state()
         grad_on = torch.is_grad_enabled()
 
         def call(fn: Callable[[], T]) -> T:
-            with torch.autocast("cpu", dtype=dtype, enabled=autocast_on), torch.set_grad_enabled(grad_on):
-                return fn()
+            before = _autocast_state()
+            _set_autocast_state(state)
+            try:
+                with torch.set_grad_enabled(grad_on):
+                    return fn()
+            finally:
+                _set_autocast_state(before)
 
         pool = self._executor()
         futures = [pool.submit(call, fn) for fn in (first, second)]

@@ -85,7 +85,7 @@ class CycleGANTask:
             losses.update(loss_idt_a=terms_a["idt"], loss_idt_b=terms_b["idt"])
 
         # D step on fakes from the history pools (detached there: D's loss must not reach G).
-        # The pools are queried here, in order: they draw Python's random numbers.
+        # The pools are queried here, in order: they draw from torch's global generator.
         set_requires_grad([self.disc_a, self.disc_b], True)
         self.opt_d.zero_grad(set_to_none=True)
         pooled_a, pooled_b = self.pool_a.query(fake_a), self.pool_b.query(fake_b)

@@ -19,8 +19,8 @@ from mosaicgan.errors import UserError
 def to_device(batch: dict, device: torch.device, *, channels_last: bool = False,
               uint8_keys: Collection[str] = ()) -> dict:
     """The batch's tensors on `device`; those under `uint8_keys` (uint8 images from a data set's
-    `as_uint8`) cross as 8-bit, a quarter of float's bytes, and become floats in [-1, 1] there,
-    with the data sets' own arithmetic (`uint8_to_unit`), so the values are the same."""
+    `as_uint8`) cross as 8-bit, a quarter of float's bytes, and become floats in [-1, 1] there
+    (`uint8_to_unit`, the data sets' own conversion: the same values on every device)."""
     def move(k: str, v: torch.Tensor) -> torch.Tensor:
         if channels_last and v.dim() == 4:
             v = v.to(device, non_blocking=True, memory_format=torch.channels_last)
