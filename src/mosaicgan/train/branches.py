@@ -5,7 +5,7 @@ B -> A -> B, each with its GAN and identity terms), and its D step is two discri
 share nothing. On the CPU torch splits every operation over its threads, and many of a step's
 operations (norms, activations, pads, small products) gain little from a second thread; two
 branches each on half of the threads keep every core on whole convolutions instead (README,
-training speed: CycleGAN on 2 threads, one step 5.9 -> 5.3 s).
+training speed: CycleGAN on 2 threads, one step 5.9 -> 5.3-5.5 s).
 
 Side by side only where the outcome cannot depend on which branch finishes first:
 - two branches, no more: each adds its gradient to a parameter once (one backward per branch),
