@@ -1,13 +1,18 @@
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 import torch
 
-from mosaicgan.checkpoint import load_checkpoint
+from mosaicgan.checkpoint import load_checkpoint, load_train_state
 from mosaicgan.train import loop
 from mosaicgan.train.branches import Branches, plan_branches
 from mosaicgan.train.cyclegan import CycleGANTask
+from mosaicgan.train.logging import read_log
 from mosaicgan.train.loop import train
 from test_train_cyclegan import make_red_blue, tiny_cyclegan_config
 
@@ -228,3 +233,68 @@ def test_the_two_cycles_add_up_to_the_reference_generator_loss():
     for name in ("gen_ab", "gen_ba"):
         for (key, p), q in zip(getattr(task, name).named_parameters(), getattr(ref, name).parameters()):
             torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-7, msg=f"{name}.{key}")
+
+
+def cyclegan_cli(root, run, *extra):
+    """`mosaicgan train cyclegan` on two threads (branches side by side), long enough to stop."""
+    cmd = [sys.executable, "-m", "mosaicgan", "train", "cyclegan", "--data", str(root), "--out", str(run), "--quiet",
+           "--set", "data.preprocess=none", "--set", "nets.net_g=resnet_6blocks", "--set", "nets.ngf=8",
+           "--set", "nets.ndf=8", "--set", "run.log_every=1", "--batch-size", "2", "--epochs", "500",
+           "--epochs-decay", "0", "--workers", "0", "--device", "cpu", *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+
+
+def wait_for_steps(run, count, proc):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (run / "log.jsonl").exists() and len(read_log(run)) >= count:
+            return
+        time.sleep(0.05)
+
+
+def test_ctrl_c_during_a_side_by_side_step_saves_after_it(tmp_path):
+    # The signal lands while the main thread waits for the branches: the run saves after the
+    # step, stops with 130 and resumes.
+    root = make_red_blue(tmp_path / "data", n_a=6, n_b=4, n_test=1, seed=3)
+    run = tmp_path / "run"
+    proc = cyclegan_cli(root, run)
+    try:
+        wait_for_steps(run, 3, proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "stopped by SIGINT" in out
+    step = load_train_state(run / "checkpoints" / "resume.pt")["step"]
+    assert step >= 3 and f"at iteration {step}," in out
+    resumed = subprocess.run([sys.executable, "-m", "mosaicgan", "train", "cyclegan", "--resume", str(run),
+                              "--stop-after", str(step + 2), "--quiet"], capture_output=True, text=True,
+                             env={**os.environ, "OMP_NUM_THREADS": "2"}, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert load_train_state(run / "checkpoints" / "resume.pt")["step"] == step + 2
+
+
+def test_an_interrupt_while_waiting_leaves_no_branch_running_after_close(two_threads):
+    # A second Ctrl-C raises KeyboardInterrupt in the waiting caller; the run's cleanup closes
+    # the branches, which lets the running ones end their work before it returns.
+    branches = Branches(threads=1)
+    done = []
+
+    def slow():
+        time.sleep(0.5)
+        done.append(True)
+
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            branches.run(slow, slow)
+        assert done == []  # raised at once, while the branches still work
+    finally:
+        branches.close()
+        timer.cancel()
+    assert done == [True, True]
