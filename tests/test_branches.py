@@ -90,7 +90,7 @@ def test_a_failing_branch_raises_after_the_other_has_finished(two_threads):
         branches.close()
 
 
-def cyclegan_steps(branches, *, steps=3, **overrides):
+def cyclegan_steps(branches, *, steps=3, bf16=False, **overrides):
     torch.manual_seed(0)
     task = CycleGANTask(tiny_cyclegan_config("unused", **{"loss.pool_size": 2, **overrides}))
     task.branches = branches
@@ -98,7 +98,8 @@ def cyclegan_steps(branches, *, steps=3, **overrides):
     logs = []
     for _ in range(steps):
         batch = {"a": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1, "b": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1}
-        logs.append({k: float(v) for k, v in task.step(batch).items()})
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):  # as the loop wraps each step
+            logs.append({k: float(v) for k, v in task.step(batch).items()})
     return task, logs
 
 
@@ -115,12 +116,16 @@ def test_side_by_side_is_repeatable_and_computes_what_in_order_does(two_threads)
     try:
         runs = [cyclegan_steps(side) for _ in range(2)]
         first_side, _ = cyclegan_steps(side, steps=1)
+        bf16_runs = [cyclegan_steps(side, bf16=True) for _ in range(2)]
     finally:
         side.close()
     (a, logs_a), (b, logs_b) = runs
     wa, wb = weights(a), weights(b)
-    # Bit for bit from run to run (what exact resume needs) ...
+    # Bit for bit from run to run (what exact resume needs), in float32 and under bf16 autocast ...
     assert all(torch.equal(wa[k], wb[k]) for k in wa) and logs_a == logs_b
+    (c, logs_c), (d, logs_d) = bf16_runs
+    wc, wd = weights(c), weights(d)
+    assert all(torch.equal(wc[k], wd[k]) for k in wc) and logs_c == logs_d and logs_c != logs_a
     initial = weights(CycleGANTask(tiny_cyclegan_config("unused")))
     assert any(not torch.equal(initial[k], wa[k]) for k in wa)  # the steps did change the weights
     # ... and the same training as in order, up to the rounding of other thread counts: the
