@@ -154,7 +154,7 @@ def test_wgan_gp_and_no_identity_steps_side_by_side(two_threads):
     assert "loss_idt_a" not in plain_logs[0] and "loss_d_a_real" in plain_logs[0]
 
 
-def test_training_resumes_exactly_with_branches_side_by_side(two_threads, tmp_path, monkeypatch):
+def test_training_resumes_exactly_with_branches_side_by_side(two_threads, tmp_path, monkeypatch, capsys):
     plans = []
 
     def recording_plan(**kw):
@@ -173,7 +173,9 @@ def test_training_resumes_exactly_with_branches_side_by_side(two_threads, tmp_pa
     root = make_red_blue(tmp_path / "data", n_a=6, n_b=4, n_test=1, seed=3)
     config = tiny_cyclegan_config(root, **{"data.preprocess": "resize_and_crop", "data.load_size": 40,
                                            "data.crop_size": 32, "optim.batch_size": 2, "loss.pool_size": 3})
-    full = train(config, run_dir=tmp_path / "full", progress=False)
+    full = train(config, run_dir=tmp_path / "full", progress=True)
+    said = capsys.readouterr()
+    assert "branches: each step's two halves side by side, 1 thread(s) each" in said.out + said.err
     part = train(config, run_dir=tmp_path / "part", progress=False, stop_after=4)
     resumed = train(config, run_dir=tmp_path / "part", progress=False, resume=True)
     assert full.finished and not part.finished and resumed.finished and resumed.step == full.step == 6

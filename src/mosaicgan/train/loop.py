@@ -145,6 +145,9 @@ def _train(
         task.branches = plan_branches(nets=task.nets().values(), device=device, precision=precision.name,
                                       compiled=config.run.compile, enabled=config.run.branches)
         stack.callback(task.branches.close)
+        if task.branches.side_by_side and progress and main:
+            tqdm.write(f"branches: each step's two halves side by side, {task.branches.threads} thread(s) each "
+                       "(run.branches)")
 
     # Bad input is reported above, before the run folder is touched.
     if main:
