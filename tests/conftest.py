@@ -1,4 +1,6 @@
 import os
+import signal
+import time
 
 import pytest
 import torch
@@ -44,3 +46,22 @@ def tiny_run(toy_data, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run") / "tiny"
     train(tiny_pix2pix_config(toy_data), run_dir=run_dir, progress=False)
     return run_dir
+
+
+def interrupt_after_steps(proc, run, *, steps=3, timeout=120):
+    """As a terminal's Ctrl-C: once the training process `proc` (started with
+    start_new_session=True) has logged `steps` steps in `run`, SIGINT to its whole process group.
+    Returns its (stdout, stderr); the group is killed if it has not ended by then."""
+    from mosaicgan.train.logging import read_log
+
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (run / "log.jsonl").exists() and len(read_log(run)) >= steps:
+                break
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

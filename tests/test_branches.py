@@ -8,11 +8,11 @@ import time
 import pytest
 import torch
 
+from conftest import interrupt_after_steps
 from mosaicgan.checkpoint import load_checkpoint, load_train_state
 from mosaicgan.train import loop
 from mosaicgan.train.branches import Branches, plan_branches
 from mosaicgan.train.cyclegan import CycleGANTask
-from mosaicgan.train.logging import read_log
 from mosaicgan.train.loop import train
 from test_train_cyclegan import make_red_blue, tiny_cyclegan_config
 
@@ -253,27 +253,13 @@ def cyclegan_cli(root, run, *extra):
                             start_new_session=True)
 
 
-def wait_for_steps(run, count, proc):
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if (run / "log.jsonl").exists() and len(read_log(run)) >= count:
-            return
-        time.sleep(0.05)
-
-
 def test_ctrl_c_during_a_side_by_side_step_saves_after_it(tmp_path):
     # The signal lands while the main thread waits for the branches: the run saves after the
     # step, stops with 130 and resumes.
     root = make_red_blue(tmp_path / "data", n_a=6, n_b=4, n_test=1, seed=3)
     run = tmp_path / "run"
     proc = cyclegan_cli(root, run)
-    try:
-        wait_for_steps(run, 3, proc)
-        os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    out, err = interrupt_after_steps(proc, run, steps=3)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "stopped by SIGINT" in out
     step = load_train_state(run / "checkpoints" / "resume.pt")["step"]

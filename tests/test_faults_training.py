@@ -5,12 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
-from conftest import tiny_pix2pix_config
+from conftest import interrupt_after_steps, tiny_pix2pix_config
 from mosaicgan.checkpoint import load_checkpoint, load_train_state, save_train_state
 from mosaicgan.train import loop
 from mosaicgan.train.logging import RunningMeans, read_log
@@ -242,15 +241,7 @@ def test_ctrl_c_to_the_process_group_with_loader_workers(toy_data, tmp_path):
          "--set", "nets.ngf=8", "--set", "nets.ndf=8", "--set", "run.log_every=1", "--batch-size", "1",
          "--epochs", "500", "--epochs-decay", "0", "--workers", "2", "--device", "cpu"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(read_log(run) if (run / "log.jsonl").exists() else []) < 3:
-            time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    out, err = interrupt_after_steps(proc, run, steps=3)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "stopped by SIGINT" in out
     assert err.count("SIGINT received") == 1  # the workers stay quiet

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from mosaicgan.ops.cpu_autocast import cpu_autocast
+
 # Above this many output positions (batch x height x width) per matrix product, oneDNN's own
 # kernel is as fast or faster (benchmarks/train_speed.py; 2-core EPYC, bf16 and float32).
 SMALL_MAP_POSITIONS = 256
@@ -137,10 +139,7 @@ def _autocast_dtype(x: torch.Tensor) -> torch.dtype:
     precision for float32 inputs when autocast is on, else x's own (autocast leaves float64 be)."""
     if x.dtype != torch.float32:
         return x.dtype
-    if hasattr(torch, "get_autocast_dtype"):  # torch >= 2.4
-        on, dtype = torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")
-    else:
-        on, dtype = torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()
+    on, dtype = cpu_autocast()
     return dtype if on else x.dtype
 
 

@@ -27,25 +27,18 @@ from typing import TypeVar
 
 import torch
 
+from mosaicgan.ops.cpu_autocast import cpu_autocast, set_cpu_autocast
+
 T = TypeVar("T")
 
 
 def _autocast_state() -> tuple[bool, torch.dtype, bool]:
-    if hasattr(torch, "get_autocast_dtype"):  # torch >= 2.4
-        on, dtype = torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")
-    else:
-        on, dtype = torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()
-    return on, dtype, torch.is_autocast_cache_enabled()
+    return (*cpu_autocast(), torch.is_autocast_cache_enabled())
 
 
 def _set_autocast_state(state: tuple[bool, torch.dtype, bool]) -> None:
     on, dtype, cache = state
-    if hasattr(torch, "set_autocast_dtype"):  # torch >= 2.4
-        torch.set_autocast_enabled("cpu", on)
-        torch.set_autocast_dtype("cpu", dtype)
-    else:
-        torch.set_autocast_cpu_enabled(on)
-        torch.set_autocast_cpu_dtype(dtype)
+    set_cpu_autocast(on, dtype)
     torch.set_autocast_cache_enabled(cache)
 
 

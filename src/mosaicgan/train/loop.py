@@ -291,7 +291,8 @@ def _train(
             for batch in loader:
                 tick = time.perf_counter()
                 with precision.autocast():
-                    losses = task.step(to_device(batch, device, channels_last=config.run.channels_last, uint8_keys=uint8_keys))
+                    losses = task.step(to_device(batch, device, channels_last=config.run.channels_last,
+                                                 uint8_keys=uint8_keys))
                 step += 1
                 done_in_epoch += 1
                 means.update(losses)
