@@ -318,11 +318,23 @@ def test_resume_keeps_finished_segments_and_gives_the_whole_video(monkeypatch, t
     frames_whole, _, _ = read_frames(whole)
     frames_in, times_in, _ = read_frames(clip.path)
     assert len(frames) == 60 and np.allclose(times, times_in, atol=1e-3)
-    # Segments are encoded apart, so the pixels are not those of one encode bit for bit, but
-    # as close to the input outside the box.
-    for a, b, c in zip(frames, frames_whole, frames_in):
-        a, b, c = a.astype(int), b.astype(int), c.astype(int)
-        assert np.abs(a - c)[32:].mean() < np.abs(b - c)[32:].mean() + 1.5
+    # Segments are encoded apart, so the pixels are not those of one encode bit for bit. Nor is
+    # one encode repeatable: the same frames through x264 in one process come out a little
+    # different now and then (seen in 5 of 20 runs of this file, frame 0 already, with
+    # identical YUV input), so no single frame is held to the one-piece encode. Each frame is
+    # its own input frame (closer to it than to its neighbours, which the moving photo sets
+    # apart), and overall as close to the input below the box as one encode.
+    below = slice(34, None)  # the box covers rows 4..33
+
+    def error(x, y):
+        return np.abs(x.astype(int) - y.astype(int))[below].mean()
+
+    for i, a in enumerate(frames):
+        own = error(a, frames_in[i])
+        assert all(own < error(a, frames_in[j]) for j in (i - 1, i + 1) if 0 <= j < len(frames_in)), i
+    resumed = np.mean([error(a, c) for a, c in zip(frames, frames_in)])
+    whole_error = np.mean([error(b, c) for b, c in zip(frames_whole, frames_in)])
+    assert resumed < whole_error + 0.5, (resumed, whole_error)
     assert read_audio(out)[1] == read_audio(clip.path)[1]
 
 
