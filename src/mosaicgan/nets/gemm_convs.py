@@ -13,6 +13,17 @@ from torch import nn
 from mosaicgan.ops.conv_gemm import (conv2d_gemm, conv2d_taps, conv_transpose2d_gemm, gemm_positions, gemm_taps,
                                      gemm_transposed)
 
+# torch.compiler.is_exporting came with torch 2.7 (2.6 has none); before it, dynamo's is_compiling
+# stands in (also true under torch.compile, where the plain convolution is what the compiler knows
+# anyway). And a strict (dynamo) export runs each torch.nn layer's forward on fake tensors outside
+# that flag (seen on 2.7.1), which aot_export before 2.7 traces again on functional tensors: eager
+# inputs are plain tensors, so a tensor subclass as input means tracing too.
+_exporting_flag = getattr(torch.compiler, "is_exporting", None) or torch._dynamo.is_compiling
+
+
+def _is_exporting(x: torch.Tensor) -> bool:
+    return type(x) is not torch.Tensor or _exporting_flag()
+
 
 def _gemm_applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
     # CPU only (cuDNN has no such weakness); NCHW networks only: in a channels_last network the
@@ -20,7 +31,7 @@ def _gemm_applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
     # the products saved (unet_256 inference at 256x256: 0.245 -> 0.264 s in fp32, 0.169 ->
     # 0.214 s in bf16); never while exporting or tracing: the graph should hold a convolution.
     return (x.device.type == "cpu" and x.dim() == 4 and x.is_contiguous() and weight.is_contiguous()
-            and not torch.compiler.is_exporting()
+            and not _is_exporting(x)
             and not torch.jit.is_tracing() and not torch.jit.is_scripting() and not torch.onnx.is_in_onnx_export())
 
 
