@@ -53,8 +53,9 @@ def tune_optimizers(opts: dict[str, torch.optim.Optimizer], device: torch.device
     # Fused Adam (one kernel over all parameters) where torch has it (CPU and CUDA): the same
     # arithmetic as the loop over tensors, fewer passes over memory (Adam is about a fifth of a
     # batch-1 pix2pix step on a CPU). Chosen here, after the move to the device and after a
-    # resume state's param_groups were loaded, since both decide it.
-    fused = device.type in ("cpu", "cuda")
+    # resume state's param_groups were loaded, since both decide it. (The CPU kernel came with
+    # torch 2.4; before it only CUDA has one.)
+    fused = device.type in (("cpu", "cuda") if torch.__version__ >= (2, 4) else ("cuda",))
     for opt in opts.values():
         for group in opt.param_groups:
             if "fused" in group:
