@@ -210,8 +210,10 @@ def test_a_weight_keeps_one_low_precision_copy_however_the_branches_are_timed(tw
             again = torch.mm(x, w)
     finally:
         branches.close()
-    casts = {id(t.grad_fn.next_functions[1][0]) for t in (first, second, other, again)}
-    assert first.dtype == torch.bfloat16 and len(casts) == 1
+    # The cast nodes are held while compared: torch 2.2 to 2.7 at least keeps no Python object
+    # for a node that nothing references, so the id() of a dropped one says nothing.
+    casts = [t.grad_fn.next_functions[1][0] for t in (first, second, other, again)]
+    assert first.dtype == torch.bfloat16 and all(c is casts[0] for c in casts)
 
 
 def test_the_two_cycles_add_up_to_the_reference_generator_loss():
