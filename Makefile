@@ -12,7 +12,8 @@ install: $(BIN)/mosaicgan
 $(BIN)/mosaicgan: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# The CPU build of torch first, so that the project's `torch>=2.2` installs nothing more.
+	# torch first (by default the local CPU build; other versions come from PyPI as CUDA builds),
+	# so that the project's `torch>=2.3` installs nothing more.
 	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $@

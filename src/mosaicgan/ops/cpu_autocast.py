@@ -1,5 +1,5 @@
 """CPU autocast's per-thread state, read and set the same way on every torch the project
-supports (torch 2.4 took a device argument; 2.2 and 2.3 have CPU-only functions)."""
+supports (torch 2.4 took a device argument; 2.3 has CPU-only functions)."""
 
 from __future__ import annotations
 
