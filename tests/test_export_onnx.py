@@ -14,6 +14,9 @@ HAVE_EXPORTER = all(importlib.util.find_spec(name) for name in ("onnx", "onnxscr
 HAVE_ORT = importlib.util.find_spec("onnxruntime") is not None
 needs_onnx = pytest.mark.skipif(not (HAVE_EXPORTER and HAVE_ORT),
                                 reason="onnx, onnxscript and onnxruntime are optional: pip install 'mosaicgan[onnx]'")
+MIN_TORCH = ".".join(map(str, export_module.MIN_TORCH))
+needs_torch = pytest.mark.skipif(torch.__version__ < export_module.MIN_TORCH,
+                                 reason=f"the export needs torch >= {MIN_TORCH} (this is {torch.__version__})")
 # float32 kernels of two engines: the same sums in another order.
 TOLERANCE = 1e-4
 
@@ -33,6 +36,7 @@ def max_diff(sess, net, x):
 
 
 @needs_onnx
+@needs_torch
 @pytest.mark.slow
 def test_pix2pix_generator_matches_torch_at_other_sizes_and_batches(capsys, tiny_run, tmp_path):
     out = tmp_path / "g.onnx"
@@ -54,6 +58,7 @@ def test_pix2pix_generator_matches_torch_at_other_sizes_and_batches(capsys, tiny
 
 
 @needs_onnx
+@needs_torch
 @pytest.mark.slow
 def test_cyclegan_generator_with_instance_norm_and_the_restorer_match_torch(capsys, tmp_path):
     nets = {key: get_net("resnet_6blocks", ngf=8) for key in ("gen_ab", "gen_ba")}
@@ -86,6 +91,12 @@ def test_export_refusals_name_the_problem_and_write_nothing(capsys, tiny_run, tm
                                  nets={"classifier": get_net("unet", num_downs=2, ngf=4)}, config={})
     assert main(["export", str(classifier), "--out", str(tmp_path / "k.onnx")]) == 2
     assert "no generator to export" in capsys.readouterr().err
+    monkeypatch.setattr(export_module, "missing_packages", lambda names=export_module.EXPORTER_PACKAGES: [])
+    monkeypatch.setattr(torch, "__version__", torch.torch_version.TorchVersion("2.6.0"))
+    assert main(["export", str(tiny_run), "--out", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "needs torch >= 2.7" in err and "this is torch 2.6.0" in err and len(err.splitlines()) == 1, err
+    monkeypatch.undo()
     monkeypatch.setattr(export_module, "missing_packages", lambda names=export_module.EXPORTER_PACKAGES: list(names))
     assert main(["export", str(tiny_run), "--out", str(tmp_path / "m.onnx")]) == 2
     err = capsys.readouterr().err
@@ -94,8 +105,18 @@ def test_export_refusals_name_the_problem_and_write_nothing(capsys, tiny_run, tm
 
 
 @needs_onnx
+@needs_torch
 @pytest.mark.slow
-def test_a_graph_that_disagrees_with_torch_is_not_written(tiny_run, tmp_path, monkeypatch):
+def test_a_graph_that_disagrees_with_torch_is_not_written(capsys, tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(export_module, "onnxruntime_max_diff", lambda exported, path=None: 0.5)
     assert main(["export", str(tiny_run), "--out", str(tmp_path / "g.onnx")]) == 2
-    assert list(tmp_path.iterdir()) == []
+    assert "differs from PyTorch" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+    def fails(exported, path=None):  # what onnxruntime said of a graph with its batch fixed at 1
+        raise RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions for input: image")
+
+    monkeypatch.setattr(export_module, "onnxruntime_max_diff", fails)
+    assert main(["export", str(tiny_run), "--out", str(tmp_path / "g.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "onnxruntime cannot run the exported graph" in err and "invalid dimensions" in err, err
+    assert len(err.splitlines()) == 1 and list(tmp_path.iterdir()) == []

@@ -32,6 +32,9 @@ from mosaicgan.models import MODELS
 
 EXPORTER_PACKAGES = ("onnx", "onnxscript")
 OPSET = 18
+# The oldest torch whose exporter gives graphs that pass the tests (2.3.1 has no dynamic_shapes,
+# 2.6.0 fails inside torch; 2.7.1 passes with the choices in `export_onnx`).
+MIN_TORCH = (2, 7)
 # Parity of onnxruntime with torch on the example input: float32 kernels that differ in their
 # order of summation stay within ~1e-5 here; more than this is an exporter fault, not rounding.
 PARITY_TOLERANCE = 1e-4
@@ -68,15 +71,17 @@ def pick_network(ckpt_path: str | Path, *, direction: str) -> tuple[str, str]:
 
 def example_input(net: nn.Module, *, kind: str) -> tuple[torch.Tensor, str]:
     """A small input of the shape the network takes, and its name in the graph. Two multiples a
-    side at least: at one, a U-Net's bottleneck is 1 x 1 and the exporter would fix the size."""
+    side at least: at one, a U-Net's bottleneck is 1 x 1 and the exporter would fix the size.
+    A batch of 2: from a batch of 1, torch 2.8's exporter fixed the batch at 1 without a word,
+    and a parity check on a batch of 1 could not see it."""
     if kind == "restorer":
         from mosaicgan.nets.restorer import FEATURES
 
-        return torch.zeros(1, FEATURES, 8, 8), "features"
+        return torch.zeros(2, FEATURES, 8, 8), "features"
     spec = net.build_spec["kwargs"]
     multiple = int(getattr(net, "size_multiple", 1))
     side = -(-max(64, 2 * multiple) // multiple) * multiple
-    return torch.rand(1, int(spec.get("in_channels", 3)), side, side) * 2 - 1, "image"
+    return torch.rand(2, int(spec.get("in_channels", 3)), side, side) * 2 - 1, "image"
 
 
 @contextlib.contextmanager
@@ -101,17 +106,22 @@ def export_onnx(ckpt_path: str | Path, *, out: str | Path, direction: str = "Ato
     if missing:
         raise UserError(f"export --format onnx needs the {' and '.join(missing)} package"
                         f"{'s' if len(missing) > 1 else ''}: pip install 'mosaicgan[onnx]'")
+    if torch.__version__ < MIN_TORCH:
+        raise UserError(f"export --format onnx needs torch >= {'.'.join(map(str, MIN_TORCH))} (its ONNX exporter), "
+                        f"this is torch {torch.__version__}")
     ckpt = load_checkpoint(ckpt_path, only=[key])
     net = ckpt.nets[key].float().eval()  # the shipped restorer is stored in fp16
     for m in net.modules():  # dropout at test time is a torch-side choice; the graph is deterministic
         if isinstance(m, nn.Dropout):
             m.eval()
     example, input_name = example_input(net, kind=kind)
-    arg = "features" if kind == "restorer" else "x"
-    dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
+    # The batch bounded (torch 2.7 found an unbounded one to violate a constraint; the bound does
+    # not reach the file: onnxruntime ran a batch of 4100 on torch 2.13's graph); the shapes by
+    # position (torch 2.6 re-keyed a dict by input_names and failed).
+    dims = {0: torch.export.Dim("batch", max=4096), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
     with _quiet():
         program = torch.onnx.export(net, (example,), input_names=[input_name], output_names=["output"],
-                                    dynamic_shapes={arg: dims}, dynamo=True, opset_version=OPSET, verbose=False)
+                                    dynamic_shapes=(dims,), dynamo=True, opset_version=OPSET, verbose=False)
     props = program.model.metadata_props
     props.update({
         "mosaicgan.version": __version__,
@@ -127,7 +137,11 @@ def export_onnx(ckpt_path: str | Path, *, out: str | Path, direction: str = "Ato
         with _quiet():
             program.save(str(tmp))
         # Checked before the file takes its name: a graph that computes something else is not written.
-        exported.max_diff = onnxruntime_max_diff(exported, path=tmp)
+        try:
+            exported.max_diff = onnxruntime_max_diff(exported, path=tmp)
+        except Exception as err:  # noqa: BLE001  (onnxruntime's errors are its own classes)
+            raise UserError(f"onnxruntime cannot run the exported graph on the example input "
+                            f"({' '.join(str(err).split())[:160]}); nothing written", path=out) from None
         if exported.max_diff is not None and exported.max_diff > PARITY_TOLERANCE:
             raise UserError(f"the exported graph differs from PyTorch by {exported.max_diff:.2e} under onnxruntime "
                             f"(more than {PARITY_TOLERANCE:g}); nothing written", path=out)

@@ -62,11 +62,14 @@ class LatticeRestorer(nn.Module):
         h = F.relu(self.head(features))
         h = h + self.body(h)
         residual = F.pixel_shuffle(self.tail(h), s)
-        base = F.interpolate(means, scale_factor=s, mode="bicubic", align_corners=False)
+        # By size, not scale_factor: the same sampling (bit for bit), in integer sizes that torch
+        # 2.9's exporter can follow for any input size (it refused the float product).
+        size = (features.shape[-2] * s, features.shape[-1] * s)
+        base = F.interpolate(means, size=size, mode="bicubic", align_corners=False)
         out = base + residual
         # The projection of ops.unmosaic.project_means, on this aligned lattice: fast form.
         shift = (means - F.avg_pool2d(out, s)) * full
-        out = out + F.interpolate(shift, scale_factor=s, mode="nearest")
+        out = out + F.interpolate(shift, size=size, mode="nearest")
         return out.clamp(-1, 1)
 
 
