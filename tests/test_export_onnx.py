@@ -120,3 +120,19 @@ def test_a_graph_that_disagrees_with_torch_is_not_written(capsys, tiny_run, tmp_
     err = capsys.readouterr().err
     assert "onnxruntime cannot run the exported graph" in err and "invalid dimensions" in err, err
     assert len(err.splitlines()) == 1 and list(tmp_path.iterdir()) == []
+
+    monkeypatch.setattr(export_module, "fixed_axes", lambda shape: ["batch"])  # as torch 2.8 did, silently
+    assert main(["export", str(tiny_run), "--out", str(tmp_path / "g.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "exporter fixed the batch of the graph's 'image'" in err and len(err.splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_onnx
+def test_fixed_axes_are_the_numbers_among_batch_height_and_width():
+    ir = pytest.importorskip("onnx_ir")  # torch's exporter's graph classes (onnxscript needs them)
+
+    assert export_module.fixed_axes(ir.Shape([ir.SymbolicDim("batch"), 3, ir.SymbolicDim("height"),
+                                              ir.SymbolicDim(None)])) == []
+    assert export_module.fixed_axes(ir.Shape([1, 3, ir.SymbolicDim("height"), 64])) == ["batch", "width"]
+    assert export_module.fixed_axes(ir.Shape([2, 3])) == ["batch"] and export_module.fixed_axes(None) == []

@@ -35,6 +35,11 @@ OPSET = 18
 # The oldest torch whose exporter gives graphs that pass the tests (2.3.1 has no dynamic_shapes,
 # 2.6.0 fails inside torch; 2.7.1 passes with the choices in `export_onnx`).
 MIN_TORCH = (2, 7)
+# The axes left free in the graph (NCHW); the batch bounded (torch 2.7 found an unbounded one to
+# violate a constraint; the bound does not reach the file: onnxruntime ran a batch of 4100 on
+# torch 2.13's graph).
+DYNAMIC_AXES = {0: "batch", 2: "height", 3: "width"}
+MAX_BATCH = 4096
 # Parity of onnxruntime with torch on the example input: float32 kernels that differ in their
 # order of summation stay within ~1e-5 here; more than this is an exporter fault, not rounding.
 PARITY_TOLERANCE = 1e-4
@@ -84,6 +89,14 @@ def example_input(net: nn.Module, *, kind: str) -> tuple[torch.Tensor, str]:
     return torch.rand(2, int(spec.get("in_channels", 3)), side, side) * 2 - 1, "image"
 
 
+def fixed_axes(shape) -> list[str]:
+    """The names of the DYNAMIC_AXES that an ONNX value's shape (onnx_ir: ints and symbols) holds
+    as numbers."""
+    if shape is None:
+        return []
+    return [name for axis, name in DYNAMIC_AXES.items() if axis < len(shape) and isinstance(shape[axis], int)]
+
+
 @contextlib.contextmanager
 def _quiet():
     """The exporter logs and warns about things that are no concern of the user (torchvision
@@ -115,13 +128,18 @@ def export_onnx(ckpt_path: str | Path, *, out: str | Path, direction: str = "Ato
         if isinstance(m, nn.Dropout):
             m.eval()
     example, input_name = example_input(net, kind=kind)
-    # The batch bounded (torch 2.7 found an unbounded one to violate a constraint; the bound does
-    # not reach the file: onnxruntime ran a batch of 4100 on torch 2.13's graph); the shapes by
-    # position (torch 2.6 re-keyed a dict by input_names and failed).
-    dims = {0: torch.export.Dim("batch", max=4096), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
-    with _quiet():
+    dims = {axis: torch.export.Dim(name, max=MAX_BATCH if axis == 0 else None) for axis, name in DYNAMIC_AXES.items()}
+    out = Path(out)
+    with _quiet():  # the shapes by position: torch 2.6 re-keyed a dict by input_names and failed
         program = torch.onnx.export(net, (example,), input_names=[input_name], output_names=["output"],
                                     dynamic_shapes=(dims,), dynamo=True, opset_version=OPSET, verbose=False)
+    # What the file says of its shapes, not what was asked: torch 2.8's exporter fixed the batch
+    # of a batch-1 example at 1 without a word.
+    for value in (*program.model.graph.inputs, *program.model.graph.outputs):
+        fixed = fixed_axes(value.shape)
+        if fixed:
+            raise UserError(f"torch {torch.__version__}'s exporter fixed the {' and '.join(fixed)} of the graph's "
+                            f"{value.name!r}; nothing written", path=out)
     props = program.model.metadata_props
     props.update({
         "mosaicgan.version": __version__,
@@ -131,7 +149,6 @@ def export_onnx(ckpt_path: str | Path, *, out: str | Path, direction: str = "Ato
         "mosaicgan.size_multiple": str(int(getattr(net, "size_multiple", 1))),
         "mosaicgan.value_range": "[-1, 1]",
     })
-    out = Path(out)
     exported = Exported(path=out, net=net, example=example, input_name=input_name)
     with atomic_path(out) as tmp:
         with _quiet():
