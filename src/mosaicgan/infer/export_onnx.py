@@ -34,7 +34,7 @@ EXPORTER_PACKAGES = ("onnx", "onnxscript")
 OPSET = 18
 # The oldest torch whose exporter gives graphs that pass the tests (2.3.1 has no dynamic_shapes,
 # 2.6.0 fails inside torch; 2.7.1 passes with the choices in `export_onnx`).
-MIN_TORCH = (2, 7)
+MIN_TORCH = "2.7"  # compared as a version by torch.__version__
 # The axes left free in the graph (NCHW); the batch bounded (torch 2.7 found an unbounded one to
 # violate a constraint; the bound does not reach the file: onnxruntime ran a batch of 4100 on
 # torch 2.13's graph).
@@ -120,7 +120,7 @@ def export_onnx(ckpt_path: str | Path, *, out: str | Path, direction: str = "Ato
         raise UserError(f"export --format onnx needs the {' and '.join(missing)} package"
                         f"{'s' if len(missing) > 1 else ''}: pip install 'mosaicgan[onnx]'")
     if torch.__version__ < MIN_TORCH:
-        raise UserError(f"export --format onnx needs torch >= {'.'.join(map(str, MIN_TORCH))} (its ONNX exporter), "
+        raise UserError(f"export --format onnx needs torch >= {MIN_TORCH} (its ONNX exporter), "
                         f"this is torch {torch.__version__}")
     ckpt = load_checkpoint(ckpt_path, only=[key])
     net = ckpt.nets[key].float().eval()  # the shipped restorer is stored in fp16
