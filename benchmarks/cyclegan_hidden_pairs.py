@@ -36,8 +36,8 @@ from PIL import Image
 
 from mosaicgan.config import default_config, with_values
 from mosaicgan.data.images import image_grid, list_images, pil_to_tensor, read_image, save_image
-from mosaicgan.infer.evaluate import evaluate
-from mosaicgan.infer.translator import Translator
+from mosaicgan.infer.translate.evaluate import evaluate
+from mosaicgan.infer.translate.translator import Translator
 from mosaicgan.train.loop import train
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data beside the repository

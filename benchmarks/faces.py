@@ -42,8 +42,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
-from mosaicgan.localize.faces import detect_faces, face_mask, shipped_detector
+from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
+from mosaicgan.localize.faces.detect import detect_faces, face_mask, shipped_detector
 
 HERE = Path(__file__).resolve().parent
 # ../shared/data beside the repository (or beside the folder of worktrees holding it); --photos overrides.
@@ -174,7 +174,7 @@ def contact_sheet(labels: dict[str, dict], path: Path, *, cell: int = 360, cols:
 
 def speed(configs: list[tuple[int, int, bool]]) -> list[dict]:
     """photos/s of the detector (package defaults) on 1080p photos, per (threads, batch, flip)."""
-    from mosaicgan.localize.faces import detect_faces_batch, shipped_detector
+    from mosaicgan.localize.faces.detect import detect_faces_batch, shipped_detector
 
     names = ["coral_test_data/cat_1080p.jpg"] + [f"Sun_Hays80/{p.name}" for p in sorted((PHOTOS / "Sun_Hays80").iterdir())[:3]]
     frames = [read_rgb(n).resize((1920, 1080), Image.BILINEAR) for n in names]

@@ -55,7 +55,7 @@ BASELINE = "whole fp32 NCHW"
 def build_translator(options: dict, *, checkpoint: str | None, device: str):
     import torch
 
-    from mosaicgan.infer.translator import Translator
+    from mosaicgan.infer.translate.translator import Translator
     from mosaicgan.nets.layers import init_weights
     from mosaicgan.nets.registry import get_net
 
@@ -99,7 +99,7 @@ def child(spec: dict) -> dict:
     if options.get("onnx"):
         import onnxruntime
 
-        from mosaicgan.infer.translator import pad_to_multiple
+        from mosaicgan.infer.translate.translator import pad_to_multiple
 
         so = onnxruntime.SessionOptions()
         so.intra_op_num_threads, so.inter_op_num_threads = spec["threads"], 1

@@ -51,8 +51,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from mosaicgan.data.images import is_image_name, pil_to_tensor, read_image
-from mosaicgan.infer.remove_core import remove_mosaics
-from mosaicgan.infer.restore import classical_restorer, load_restorer
+from mosaicgan.infer.remove.core import remove_mosaics
+from mosaicgan.infer.remove.restorer import classical_restorer, load_restorer
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.mosaic import pixelate
 from mosaicgan.ops.shapes import draw_shapes, sample_shape

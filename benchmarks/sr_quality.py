@@ -27,8 +27,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from mosaicgan.data.images import pil_to_tensor, read_image, tensor_to_pil
-from mosaicgan.infer.sr_evaluate import evaluate_sr
-from mosaicgan.infer.upscaler import Upscaler
+from mosaicgan.infer.upscale.evaluate import evaluate_sr
+from mosaicgan.infer.upscale.upscaler import Upscaler
 from mosaicgan.ops.sr import crop_to_multiple, downscale, upscale_bicubic
 
 # x4, Y channel, as given in issue 13 (Ledig et al. 2017, Table 2; SRCNN's Set5 PSNR); absent: not given.

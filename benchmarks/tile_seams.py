@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from mosaicgan.data.images import pil_to_tensor, read_image
-from mosaicgan.infer.translator import Translator, pad_to_multiple
+from mosaicgan.infer.translate.translator import Translator, pad_to_multiple
 from mosaicgan.nets.layers import init_weights
 from mosaicgan.nets.registry import get_net
 from mosaicgan.ops.tiles import plan_tiles

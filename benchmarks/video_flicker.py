@@ -42,9 +42,9 @@ def main() -> None:
         return
     from video_clips import make_clip, read_frames
 
-    from mosaicgan.infer.add_video import SteadyOptions, add_mosaic_video
-    from mosaicgan.infer.mosaic_core import MosaicOptions
-    from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
+    from mosaicgan.infer.add.video import SteadyOptions, add_mosaic_video
+    from mosaicgan.infer.add.core import MosaicOptions
+    from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
 
     folder = Path(tempfile.mkdtemp(prefix="video_flicker_"))
     width, height = args.size
@@ -86,11 +86,11 @@ def remove_flicker(args) -> None:
 
     from video_clips import make_clip, read_frames
 
-    from mosaicgan.infer.add_video import add_mosaic_video
-    from mosaicgan.infer.mosaic_core import MosaicOptions
-    from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
-    from mosaicgan.infer.remove_video import RemoveVideoOptions, remove_mosaic_video
-    from mosaicgan.infer.restore import load_restorer
+    from mosaicgan.infer.add.video import add_mosaic_video
+    from mosaicgan.infer.add.core import MosaicOptions
+    from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
+    from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
+    from mosaicgan.infer.remove.restorer import load_restorer
     from PIL import Image
 
     folder = Path(tempfile.mkdtemp(prefix="video_flicker_remove_"))

@@ -34,10 +34,10 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    from mosaicgan.infer.add_video import SteadyOptions, add_mosaic_video
-    from mosaicgan.infer.mosaic_core import MosaicOptions
-    from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
-    from mosaicgan.infer.video_io import EncodeOptions
+    from mosaicgan.infer.add.video import SteadyOptions, add_mosaic_video
+    from mosaicgan.infer.add.core import MosaicOptions
+    from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
+    from mosaicgan.infer.video.io import EncodeOptions
 
     args = dict(zip(extra[::2], extra[1::2]))
     if region in ("faces", "censor"):
@@ -49,8 +49,8 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
                            detect_side=int(args.get("--detect-side", 0)), follow=args.get("--follow", "1") == "1")
     encode = EncodeOptions(preset=args.get("--preset", "medium"))
     if region.startswith("remove"):
-        from mosaicgan.infer.remove_video import RemoveVideoOptions, remove_mosaic_video
-        from mosaicgan.infer.restore import load_restorer
+        from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
+        from mosaicgan.infer.remove.restorer import load_restorer
 
         restorer = load_restorer()
         startup = time.perf_counter() - t_start

@@ -13,7 +13,7 @@ resumable (`mosaicgan train mosaic_detector --resume RUN`).
 from __future__ import annotations
 
 from export_weights import export_main
-from mosaicgan.localize.mosaic_net import KIND
+from mosaicgan.localize.mosaics.detector import KIND
 
 
 def main() -> None:

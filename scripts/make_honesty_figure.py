@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from mosaicgan.data.images import tensor_to_pil
 from mosaicgan.infer.image_io import load_image
-from mosaicgan.infer.restore import load_restorer
+from mosaicgan.infer.remove.restorer import load_restorer
 from mosaicgan.metrics import masked_psnr
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, boxes_to_mask

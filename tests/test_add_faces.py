@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from mosaicgan.cli import add_cmd, main
-from mosaicgan.infer.region_finder import RegionRequest
+from mosaicgan.infer.add.regions import RegionRequest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -7,7 +7,7 @@ import torch
 from mosaicgan.checkpoint import save_checkpoint
 from mosaicgan.cli import main
 from mosaicgan.infer import export_onnx as export_module
-from mosaicgan.infer.translator import Translator, pad_to_multiple
+from mosaicgan.infer.translate.translator import Translator, pad_to_multiple
 from mosaicgan.nets.registry import get_net
 
 HAVE_EXPORTER = all(importlib.util.find_spec(name) for name in ("onnx", "onnxscript"))
@@ -70,7 +70,7 @@ def test_cyclegan_generator_with_instance_norm_and_the_restorer_match_torch(caps
         assert max_diff(sess, nets["gen_ba"], torch.rand(*shape) * 2 - 1) < TOLERANCE
 
     from mosaicgan.checkpoint import load_checkpoint
-    from mosaicgan.infer.restore import shipped_restorer_path
+    from mosaicgan.infer.remove.restorer import shipped_restorer_path
 
     assert main(["export", str(shipped_restorer_path()), "--out", str(tmp_path / "r.onnx")]) == 0
     restorer = load_checkpoint(shipped_restorer_path(), kind="restorer").nets["restorer"].float()

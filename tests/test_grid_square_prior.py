@@ -4,7 +4,7 @@ common case), and a truly rectangular grid keeps its size."""
 
 import numpy as np
 
-from mosaicgan.localize.mosaic_grid import grid_from_votes
+from mosaicgan.localize.mosaics.grid import grid_from_votes
 from mosaicgan.ops.grid import Grid
 
 H, W = 120, 96

@@ -13,9 +13,9 @@ from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.errors import UserError
 from mosaicgan.infer.image_io import as_frame, load_image, write_image
 from mosaicgan.infer.mask_io import find_mask_file, pair_mask_path, read_mask, write_mask
-from mosaicgan.infer.mosaic_core import MosaicOptions, applied_mask, mosaic_generator, mosaic_image
+from mosaicgan.infer.add.core import MosaicOptions, applied_mask, mosaic_generator, mosaic_image
 from mosaicgan.infer.outputs import plan_outputs, png_names, same_name, with_mask_name
-from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
+from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FACE = (75, 75, 110, 110)  # Grace Hopper's face (x, y, w, h), as in test_localize_faces
@@ -98,7 +98,7 @@ def test_faces_found_in_a_frame():
 
 
 def test_translate_image_is_the_batch_core_on_one_frame(tiny_run):
-    from mosaicgan.infer.translator import Translator, translate_image
+    from mosaicgan.infer.translate.translator import Translator, translate_image
 
     translator = Translator.from_checkpoint(tiny_run)
     frame = noise_frame(height=37, width=45)
@@ -187,8 +187,8 @@ def test_remove_mosaics_reads_only_a_window_around_each_region():
     # The same two mosaicked regions (farther than their reach from the edges) in a small frame
     # and inside a large one, at a shift that does not match the block grid: the large frame's result, cut at the small frame's
     # place, is the small frame's result, and nothing outside the regions' reach changes.
-    from mosaicgan.infer.remove_core import remove_mosaics
-    from mosaicgan.infer.restore import classical_restorer
+    from mosaicgan.infer.remove.core import remove_mosaics
+    from mosaicgan.infer.remove.restorer import classical_restorer
     from mosaicgan.ops.mosaic import mosaic_region
 
     torch.manual_seed(0)

@@ -10,8 +10,8 @@ from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.errors import UserError
 from mosaicgan.localize import detect_faces, detect_faces_batch, face_mask, load_face_detector
 from mosaicgan.localize.boxes import Box, box_iou
-from mosaicgan.localize.centerface import FaceDetector, plan_pieces, pyramid_scales, tile_windows
-from mosaicgan.localize.faces import detect_faces_near, face_extent
+from mosaicgan.localize.faces.centerface import FaceDetector, plan_pieces, pyramid_scales, tile_windows
+from mosaicgan.localize.faces.detect import detect_faces_near, face_extent
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Faces checked by eye (x0, y0, x1, y1), brow to chin: Grace Hopper in grace_hopper.jpg (256x300),

@@ -13,8 +13,8 @@ from mosaicgan.cli import main
 from mosaicgan.data.images import pil_to_tensor, tensor_to_pil
 from mosaicgan.infer.image_io import load_image
 from mosaicgan.infer.mask_io import read_mask
-from mosaicgan.localize.mosaic_grid import estimate_grid, fit_axis, luma
-from mosaicgan.localize.mosaics import _block_fit, _block_mean, find_mosaics
+from mosaicgan.localize.mosaics.grid import estimate_grid, fit_axis, luma
+from mosaicgan.localize.mosaics.finder import _block_fit, _block_mean, find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.mosaic import gaussian_blur, pixelate
 from mosaicgan.ops.shapes import Ellipse, draw_shapes

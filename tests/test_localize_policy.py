@@ -4,7 +4,7 @@ import pytest
 
 from mosaicgan.errors import UserError
 from mosaicgan.localize import check_allowed_class, is_restricted, load_classifier
-from mosaicgan.localize.policy import RESTRICTED_LABELS
+from mosaicgan.localize.cam.policy import RESTRICTED_LABELS
 
 
 @pytest.mark.parametrize("name", [

@@ -81,7 +81,7 @@ def test_inference_does_not_import_training():
     code = ("import sys\n"
             "import mosaicgan.cli.translate_cmd, mosaicgan.cli.eval_cmd, mosaicgan.cli.add_cmd, "
             "mosaicgan.cli.make_pairs_cmd\n"
-            "import mosaicgan.infer.add_files, mosaicgan.infer.translate_files, mosaicgan.infer.evaluate, "
+            "import mosaicgan.infer.add.files, mosaicgan.infer.translate.files, mosaicgan.infer.translate.evaluate, "
             "mosaicgan.infer.make_pairs, mosaicgan.device\n"
             "print(sorted(m for m in sys.modules if m.startswith('mosaicgan.train')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

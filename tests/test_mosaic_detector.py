@@ -9,13 +9,13 @@ import torch
 from mosaicgan.cli import main
 from mosaicgan.data.mosaic_masks import MosaicMasks
 from mosaicgan.infer.image_io import load_image
-from mosaicgan.localize.mosaic_net import load_mosaic_detector, shipped_mosaic_detector_path
+from mosaicgan.localize.mosaics.detector import load_mosaic_detector, shipped_mosaic_detector_path
 from mosaicgan.nets import get_net
 from mosaicgan.nets.mosaic_detector import step_channels
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.mosaic import pixelate
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
-from mosaicgan.train.detector import cell_target
+from mosaicgan.train.mosaic_detector import cell_target
 from test_localize_mosaics import iou, jpeg
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -9,7 +9,7 @@ from PIL import Image
 from mosaicgan.cli import main
 from mosaicgan.infer.encoding import estimate_jpeg_quality
 from mosaicgan.infer.provenance import read_provenance
-from mosaicgan.localize.classifier import shipped_classifier_path
+from mosaicgan.localize.cam.classifier import shipped_classifier_path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -6,7 +6,7 @@ import torch
 from mosaicgan.checkpoint import save_checkpoint
 from mosaicgan.data.images import pil_to_tensor, read_image
 from mosaicgan.errors import UserError
-from mosaicgan.infer.restore import (
+from mosaicgan.infer.remove.restorer import (
     classical_restorer,
     crop_on_grid,
     load_restorer,

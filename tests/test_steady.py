@@ -3,7 +3,7 @@ long absences are not, two faces stay two tracks."""
 
 import numpy as np
 
-from mosaicgan.infer.steady import BlockHold, Steadier
+from mosaicgan.infer.video.steady import BlockHold, Steadier
 from mosaicgan.ops.masks import Box
 
 

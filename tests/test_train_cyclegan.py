@@ -12,7 +12,7 @@ from mosaicgan.cli import main
 from mosaicgan.config import default_config, load_toml, with_values
 from mosaicgan.data.images import list_images, pil_to_tensor, read_image
 from mosaicgan.errors import UserError
-from mosaicgan.infer.translator import Translator
+from mosaicgan.infer.translate.translator import Translator
 from mosaicgan.nets import count_parameters
 from mosaicgan.train.cyclegan import CycleGANTask
 from mosaicgan.train.logging import read_log

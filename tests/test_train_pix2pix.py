@@ -8,7 +8,7 @@ from conftest import tiny_pix2pix_config
 from mosaicgan.checkpoint import load_checkpoint, load_train_state
 from mosaicgan.data.paired import PairedDataset
 from mosaicgan.data.toy import make_shapes_dataset
-from mosaicgan.infer.translator import Translator
+from mosaicgan.infer.translate.translator import Translator
 from mosaicgan.train.logging import read_log
 from mosaicgan.train.loop import lr_factor, train
 

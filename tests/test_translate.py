@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from mosaicgan.cli import main
-from mosaicgan.infer.translator import Translator, pad_to_multiple
+from mosaicgan.infer.translate.translator import Translator, pad_to_multiple
 
 
 @pytest.mark.parametrize("h, w, multiple", [(32, 32, 32), (33, 50, 32), (5, 7, 16), (100, 64, 4)])

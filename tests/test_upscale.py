@@ -11,8 +11,8 @@ from mosaicgan.checkpoint import load_checkpoint, save_checkpoint
 from mosaicgan.cli import main
 from mosaicgan.data.images import tensor_to_uint8
 from mosaicgan.infer.image_io import load_image
-from mosaicgan.infer.upscale_bands import default_core, plan_bands, upscale_to_uint8
-from mosaicgan.infer.upscaler import Upscaler, receptive_radius
+from mosaicgan.infer.upscale.bands import default_core, plan_bands, upscale_to_uint8
+from mosaicgan.infer.upscale.upscaler import Upscaler, receptive_radius
 from mosaicgan.nets import get_net
 
 

@@ -11,9 +11,9 @@ from PIL import Image
 
 from mosaicgan.cli import main
 from mosaicgan.errors import UserError
-from mosaicgan.infer.add_video import SteadyOptions, add_mosaic_video, mosaic_frame
-from mosaicgan.infer.mosaic_core import MosaicOptions, mosaic_image
-from mosaicgan.infer.region_finder import Region, RegionFinder, RegionRequest
+from mosaicgan.infer.add.video import SteadyOptions, add_mosaic_video, mosaic_frame
+from mosaicgan.infer.add.core import MosaicOptions, mosaic_image
+from mosaicgan.infer.add.regions import Region, RegionFinder, RegionRequest
 from mosaicgan.ops.masks import Box, boxes_to_mask
 from video_clips import make_clip, read_audio, read_frames, read_subtitles
 
@@ -284,7 +284,7 @@ def test_interrupted_video_leaves_no_file(tmp_path):
 
 
 def test_resume_keeps_finished_segments_and_gives_the_whole_video(monkeypatch, tmp_path):
-    import mosaicgan.infer.video_resume as video_resume
+    import mosaicgan.infer.video.resume as video_resume
 
     monkeypatch.setattr(video_resume, "SEGMENT_FRAMES", 20)
     clip = make_clip(tmp_path / "long.mp4", width=64, height=48, frames=60, photo_size=32)
@@ -339,7 +339,7 @@ def test_resume_keeps_finished_segments_and_gives_the_whole_video(monkeypatch, t
 
 
 def test_a_write_failure_is_one_line_and_leaves_no_file(capsys, monkeypatch, tmp_path):
-    from mosaicgan.infer import video_io
+    from mosaicgan.infer.video import io as video_io
 
     clip = make_clip(tmp_path / "in.mp4", width=64, height=48, frames=60, photo=None)
 

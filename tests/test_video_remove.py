@@ -13,13 +13,13 @@ import torch
 from PIL import Image
 
 from mosaicgan.cli import main
-from mosaicgan.infer.mosaic_core import MosaicOptions
-from mosaicgan.infer.remove_video import RemoveVideoOptions, remove_mosaic_video
-from mosaicgan.infer.restore import load_restorer
-from mosaicgan.infer.video_mosaic import mosaic_frame
-from mosaicgan.infer.video_pipeline import VideoResult
-from mosaicgan.infer.video_restore import restore_stage, to_tensor
-from mosaicgan.localize.mosaics import find_mosaics
+from mosaicgan.infer.add.core import MosaicOptions
+from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
+from mosaicgan.infer.remove.restorer import load_restorer
+from mosaicgan.infer.add.video_stage import mosaic_frame
+from mosaicgan.infer.video.pipeline import VideoResult
+from mosaicgan.infer.remove.video_stage import restore_stage, to_tensor
+from mosaicgan.localize.mosaics.finder import find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, boxes_to_mask
 from mosaicgan.ops.mosaic import pixelate
@@ -233,7 +233,7 @@ def test_bad_videos_and_masks_give_one_line_and_write_nothing(capsys, tmp_path):
 
 
 def test_start_duration_grid_and_resume(capsys, tmp_path, monkeypatch):
-    import mosaicgan.infer.video_resume as video_resume
+    import mosaicgan.infer.video.resume as video_resume
 
     box = (16, 16, 80, 80)
     clean, path = mosaicked(tmp_path, "part", boxes=[box], width=128, height=96, frames=30, photo_size=80,
@@ -317,7 +317,7 @@ def test_a_restored_face_prints_the_warning_once_per_video(capsys, tmp_path, ste
 
 
 def test_faces_are_looked_for_in_the_first_restored_frame_then_one_in_n(monkeypatch):
-    from mosaicgan.infer import restored_faces
+    from mosaicgan.infer.remove import faces_seen as restored_faces
 
     calls = []
     answers = iter([False, False, True])

@@ -20,14 +20,14 @@ NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer",
 # Training arithmetic (train/precision.py): bf16/fp16 autocast each step, weights stay float32;
 # fp16 also scales the loss (a GradScaler per optimizer).
 PRECISIONS = ("fp32", "bf16", "fp16")
-# Inference arithmetic (infer/tile_plan.py): autocast around the forward; fp16 on CUDA only.
+# Inference arithmetic (infer/translate/tile_plan.py): autocast around the forward; fp16 on CUDA only.
 INFER_PRECISIONS = ("fp32", "bf16", "fp16")
 
 # Super-resolution (nets/srresnet.py, train/srgan.py): training stages, factors, upsampling tails.
 SR_STAGES = ("mse", "gan")
 SR_SCALES = (2, 4)
 SR_UPSAMPLERS = ("subpixel", "espcn")
-# `upscale` defaults (infer/upscaler.py explains the overlap), here so `mosaicgan --help` needs no torch.
+# `upscale` defaults (infer/upscale/upscaler.py explains the overlap), here so `mosaicgan --help` needs no torch.
 UPSCALE_TILE = 512
 UPSCALE_OVERLAP = 32
 
@@ -41,15 +41,15 @@ PREPROCESS = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", 
 MOSAIC_STYLES = ("average", "median", "random", "blur")
 
 # How `remove` finds mosaics with no mask (infer/remove_core.mosaic_finder): the shipped network
-# proposes regions and the classical grid reader confirms each (localize/mosaic_net.py), or the
-# classical block-grid detector alone (localize/mosaics.py).
+# proposes regions and the classical grid reader confirms each (localize/mosaics/detector.py), or the
+# classical block-grid detector alone (localize/mosaics/finder.py).
 MOSAIC_DETECTORS = ("net", "grid")
 DEFAULT_MOSAIC_DETECTOR = "net"  # better on every figure of benchmarks/mosaic_detect.py
 
-# Where a region comes from (infer/region_finder.py). Detectors may find nothing in an image;
+# Where a region comes from (infer/add/regions.py). Detectors may find nothing in an image;
 # make-pairs draws its regions itself, so it takes no mask file or boxes.
 REGION_KINDS = ("mask", "boxes", "cam", "faces", "random")
 DETECTED_REGIONS = ("cam", "faces")
 PAIR_REGION_KINDS = ("random", "faces", "cam")
-# The region drawn around each face (localize/faces.py): an ellipse inscribed in the grown box, or the box.
+# The region drawn around each face (localize/faces/detect.py): an ellipse inscribed in the grown box, or the box.
 FACE_SHAPES = ("ellipse", "box")

@@ -115,8 +115,8 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="mosaic_detector",
             summary="the mosaic detector used by `remove` without --mask, trained on clean photos",
-            task="mosaicgan.train.detector:DetectorTask",
-            dataset="mosaicgan.train.detector:detector_dataset",
+            task="mosaicgan.train.mosaic_detector:DetectorTask",
+            dataset="mosaicgan.train.mosaic_detector:detector_dataset",
             uses=("data.crop_size", "nets.net_g", "nets.ngf", "mosaic.block_min", "mosaic.block_max",
                   "mosaic.rect_prob", "mosaic.clean_prob", "mosaic.full_prob", "mosaic.jpeg_prob",
                   "mosaic.jpeg_quality_min", "mosaic.jpeg_quality_max", "mosaic.samples_per_epoch"),

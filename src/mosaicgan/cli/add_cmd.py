@@ -107,12 +107,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import check_writable_dir, check_writable_file
     from mosaicgan.data.images import expand_inputs
-    from mosaicgan.infer.add_files import AddResult, add_mosaic_files, check_inputs
-    from mosaicgan.infer.add_video import (SteadyOptions, add_mosaic_video, check_video, plan_video_outputs,
+    from mosaicgan.infer.add.files import AddResult, add_mosaic_files, check_inputs
+    from mosaicgan.infer.add.video import (SteadyOptions, add_mosaic_video, check_video, plan_video_outputs,
                                            provenance_tags)
-    from mosaicgan.infer.video_io import EncodeOptions, is_media_file
-    from mosaicgan.infer.mosaic_core import MosaicOptions
-    from mosaicgan.infer.region_finder import RegionFinder, RegionRequest, parse_box
+    from mosaicgan.infer.video.io import EncodeOptions, is_media_file
+    from mosaicgan.infer.add.core import MosaicOptions
+    from mosaicgan.infer.add.regions import RegionFinder, RegionRequest, parse_box
     from mosaicgan.device import resolve_device
     from mosaicgan.ranks import rank_device, ranks_from_env, share
 

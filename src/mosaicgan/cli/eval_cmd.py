@@ -42,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.checkpoint import find_checkpoint, read_metadata
     from mosaicgan.device import resolve_device
     from mosaicgan.errors import UserError
-    from mosaicgan.infer.evaluate import evaluate
-    from mosaicgan.infer.translator import Translator
+    from mosaicgan.infer.translate.evaluate import evaluate
+    from mosaicgan.infer.translate.translator import Translator
     from mosaicgan.models import MODELS
 
     if args.max_items < 0:
@@ -84,8 +84,8 @@ def run_sr(args: argparse.Namespace, ckpt_path: Path) -> int:
     from mosaicgan.atomic import atomic_path, check_writable_file
     from mosaicgan.device import resolve_device
     from mosaicgan.errors import UserError
-    from mosaicgan.infer.sr_evaluate import evaluate_sr
-    from mosaicgan.infer.upscaler import Upscaler
+    from mosaicgan.infer.upscale.evaluate import evaluate_sr
+    from mosaicgan.infer.upscale.upscaler import Upscaler
 
     if args.masks is not None:
         raise UserError("--masks scores restorers; a super-resolution checkpoint is scored on whole images")

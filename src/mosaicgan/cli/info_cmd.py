@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.infer.provenance import format_record, read_provenance, read_video_provenance
-    from mosaicgan.infer.video_io import is_media_file
+    from mosaicgan.infer.video.io import is_media_file
 
     missing = 0
     for path in args.files:

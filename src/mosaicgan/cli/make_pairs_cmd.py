@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import check_writable_dir
     from mosaicgan.infer.make_pairs import NOTE, PairsOptions, check_inputs, make_pairs
-    from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
+    from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
     from mosaicgan.device import resolve_device
 
     check_writable_dir(args.out)

@@ -87,11 +87,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.device import resolve_device
-    from mosaicgan.infer.remove_core import mosaic_finder
+    from mosaicgan.infer.remove.core import mosaic_finder
     from mosaicgan.ranks import rank_device, ranks_from_env, share
-    from mosaicgan.infer.remove_files import RemoveOptions, check_inputs, remove_files
-    from mosaicgan.infer.restore import load_restorer
-    from mosaicgan.infer.video_io import is_media_file
+    from mosaicgan.infer.remove.files import RemoveOptions, check_inputs, remove_files
+    from mosaicgan.infer.remove.restorer import load_restorer
+    from mosaicgan.infer.video.io import is_media_file
 
     options = RemoveOptions(mask=args.mask, grid=args.grid, grow=args.grow, feather=args.feather,
                             quality=args.quality, save_mask=args.save_mask, overwrite=args.overwrite)
@@ -140,8 +140,8 @@ def _check_videos(videos, args: argparse.Namespace, *, images: bool):
     """Everything about the videos that can be known wrong before anything is written."""
     from mosaicgan.atomic import check_writable_dir, check_writable_file
     from mosaicgan.errors import UserError
-    from mosaicgan.infer.add_video import plan_video_outputs
-    from mosaicgan.infer.remove_video import RemoveVideoOptions, check_remove_video
+    from mosaicgan.infer.add.video import plan_video_outputs
+    from mosaicgan.infer.remove.video import RemoveVideoOptions, check_remove_video
 
     if args.save_mask:
         raise UserError("--save-mask is for images; videos do not write masks")
@@ -160,13 +160,13 @@ def _check_videos(videos, args: argparse.Namespace, *, images: bool):
 
 
 def _encode(args: argparse.Namespace):
-    from mosaicgan.infer.video_io import EncodeOptions
+    from mosaicgan.infer.video.io import EncodeOptions
 
     return EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
 
 
 def _remove_video(video: Path, out: Path, args: argparse.Namespace, *, restorer, options):
-    from mosaicgan.infer.remove_video import remove_mosaic_video
+    from mosaicgan.infer.remove.video import remove_mosaic_video
 
     try:
         with progress_bar(0, desc=video.name, quiet=args.quiet, unit="frame") as bar:

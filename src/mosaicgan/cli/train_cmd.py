@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 
 from mosaicgan import choices
-from mosaicgan.cli import train_classifier_cmd, train_detector_cmd, train_restorer_cmd, train_srgan_cmd
+from mosaicgan.cli import train_classifier_cmd, train_mosaic_detector_cmd, train_restorer_cmd, train_srgan_cmd
 from mosaicgan.cli.train_run import add_run_flags, run
 from mosaicgan.models import MODELS
 
 # Models with flags="own": the module that registers each one's subcommand.
 OWN_PARSERS = {"classifier": train_classifier_cmd, "restorer": train_restorer_cmd,
-               "mosaic_detector": train_detector_cmd, "srgan": train_srgan_cmd}
+               "mosaic_detector": train_mosaic_detector_cmd, "srgan": train_srgan_cmd}
 
 
 def add_gan_flags(p: argparse.ArgumentParser) -> None:

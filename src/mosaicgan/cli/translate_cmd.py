@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import check_writable_dir
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.errors import UserError
-    from mosaicgan.infer.translate_files import translate_files
-    from mosaicgan.infer.translator import Translator
+    from mosaicgan.infer.translate.files import translate_files
+    from mosaicgan.infer.translate.translator import Translator
     from mosaicgan.device import resolve_device
     from mosaicgan.ranks import rank_device, ranks_from_env, share
 

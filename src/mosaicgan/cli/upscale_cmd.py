@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import check_writable_dir
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.device import resolve_device
-    from mosaicgan.infer.upscale_files import upscale_files
-    from mosaicgan.infer.upscaler import Upscaler
+    from mosaicgan.infer.upscale.files import upscale_files
+    from mosaicgan.infer.upscale.upscaler import Upscaler
 
     check_writable_dir(args.out)
     paths = expand_inputs(args.inputs)

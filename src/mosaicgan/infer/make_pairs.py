@@ -33,7 +33,7 @@ from mosaicgan.data.sampler import derive_seed
 from mosaicgan.data.transforms import RandomMosaic, apply_mosaic
 from mosaicgan.errors import NothingFound, UserError
 from mosaicgan.infer.mask_io import write_mask
-from mosaicgan.infer.region_finder import RegionFinder
+from mosaicgan.infer.add.regions import RegionFinder
 from mosaicgan.ops.masks import mask_bbox
 from mosaicgan.ops.mosaic import STYLES
 

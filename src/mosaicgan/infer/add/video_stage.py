@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from mosaicgan.errors import UserError
-from mosaicgan.infer.mosaic_core import MosaicOptions, block_for, mosaic_generator, mosaic_image
-from mosaicgan.infer.region_finder import RegionFinder
-from mosaicgan.infer.steady import BlockHold, Steadier
-from mosaicgan.infer.video_pipeline import END, Stage, VideoResult, put_unless
+from mosaicgan.infer.add.core import MosaicOptions, block_for, mosaic_generator, mosaic_image
+from mosaicgan.infer.add.regions import RegionFinder
+from mosaicgan.infer.video.steady import BlockHold, Steadier
+from mosaicgan.infer.video.pipeline import END, Stage, VideoResult, put_unless
 from mosaicgan.ops.masks import Box, boxes_to_mask, mask_to_boxes
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
 

@@ -24,9 +24,9 @@ from pathlib import Path
 from mosaicgan.data.images import read_image
 from mosaicgan.infer.image_io import load_image, write_image
 from mosaicgan.infer.mask_io import write_mask
-from mosaicgan.infer.mosaic_core import MosaicOptions, applied_mask, mosaic_generator, mosaic_image
+from mosaicgan.infer.add.core import MosaicOptions, applied_mask, mosaic_generator, mosaic_image
 from mosaicgan.infer.outputs import plan_outputs, same_name, with_mask_name
-from mosaicgan.infer.region_finder import RegionFinder
+from mosaicgan.infer.add.regions import RegionFinder
 
 
 @dataclass

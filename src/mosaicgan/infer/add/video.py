@@ -11,13 +11,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mosaicgan.errors import UserError
-from mosaicgan.infer.mosaic_core import MosaicOptions
+from mosaicgan.infer.add.core import MosaicOptions
 from mosaicgan.infer.outputs import plan_outputs
-from mosaicgan.infer.region_finder import RegionFinder, RegionRequest
-from mosaicgan.infer.video_io import EncodeOptions, VideoInput
-from mosaicgan.infer.video_job import check_span, write_video
-from mosaicgan.infer.video_mosaic import SteadyOptions, mosaic_frame, mosaic_stage
-from mosaicgan.infer.video_pipeline import VideoResult
+from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
+from mosaicgan.infer.video.io import EncodeOptions, VideoInput
+from mosaicgan.infer.video.job import check_span, write_video
+from mosaicgan.infer.add.video_stage import SteadyOptions, mosaic_frame, mosaic_stage
+from mosaicgan.infer.video.pipeline import VideoResult
 
 __all__ = ["SteadyOptions", "VideoResult", "add_mosaic_video", "check_video", "mosaic_frame", "plan_video_outputs",
            "provenance_tags", "video_name"]
@@ -26,7 +26,7 @@ __all__ = ["SteadyOptions", "VideoResult", "add_mosaic_video", "check_video", "m
 def video_name(path: Path) -> str:
     """The output's name for --out DIR: the input's name, or NAME.mp4 where the input's
     container is not one `add` writes (MPEG-TS, Ogg)."""
-    from mosaicgan.infer.video_io import OUTPUT_FORMATS
+    from mosaicgan.infer.video.io import OUTPUT_FORMATS
 
     return path.name if path.suffix.lower() in OUTPUT_FORMATS else f"{path.stem}.mp4"
 
@@ -35,7 +35,7 @@ def plan_video_outputs(videos: list[Path], out: Path, *, images: bool = False,
                        overwrite: bool = False) -> tuple[Path, dict[Path, Path]]:
     """(the output folder, video -> output file). --out names a file when it has a video
     extension, is not a folder and there is one video (and no image); otherwise a folder."""
-    from mosaicgan.infer.video_io import OUTPUT_FORMATS
+    from mosaicgan.infer.video.io import OUTPUT_FORMATS
 
     out = Path(out)
     as_file = out.suffix.lower() in OUTPUT_FORMATS and not out.is_dir()

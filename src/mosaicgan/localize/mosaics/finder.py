@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from mosaicgan.localize.mosaic_grid import fit_axis, grid_from_votes, luma, step_votes
+from mosaicgan.localize.mosaics.grid import fit_axis, grid_from_votes, luma, step_votes
 from mosaicgan.ops.grid import Grid
 
 TILE = 192

@@ -15,8 +15,8 @@ import av
 
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
-from mosaicgan.infer.video_io import EncodeOptions, VideoInput, VideoOutput, check_encoder, output_format
-from mosaicgan.infer.video_pipeline import Stage, VideoResult, run_pipeline
+from mosaicgan.infer.video.io import EncodeOptions, VideoInput, VideoOutput, check_encoder, output_format
+from mosaicgan.infer.video.pipeline import Stage, VideoResult, run_pipeline
 
 # Makes the frame stage of one run, given the run's result (the stage adds its times there).
 StageFactory = Callable[[VideoResult], Stage]
@@ -44,7 +44,7 @@ def write_video(path: Path, out: Path, *, make_stage: StageFactory, encode: Enco
     except _NothingFound:
         # An untouched video is never passed off as processed: like an image without a region,
         # it is left out (and a --resume work folder with it).
-        from mosaicgan.infer.video_resume import work_folder
+        from mosaicgan.infer.video.resume import work_folder
 
         shutil.rmtree(work_folder(out), ignore_errors=True)
         return VideoResult(written=False)
@@ -89,7 +89,7 @@ def _start_progress(progress, total: int, done: int = 0) -> None:
 
 def _resumable(path: Path, out: Path, *, make_stage: StageFactory, encode: EncodeOptions, settings: dict,
                metadata: dict[str, str] | None, progress, queue_size: int) -> VideoResult:
-    from mosaicgan.infer.video_resume import (SEGMENT_FRAMES, SegmentSink, done_segments, job_key, join_segments,
+    from mosaicgan.infer.video.resume import (SEGMENT_FRAMES, SegmentSink, done_segments, job_key, join_segments,
                                               work_folder)
 
     fmt, suffix, folder = output_format(out), out.suffix, work_folder(out)

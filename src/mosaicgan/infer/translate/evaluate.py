@@ -12,7 +12,7 @@ from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.data.paired import PairedDataset
 from mosaicgan.errors import UserError
 from mosaicgan.infer.mask_io import pair_mask_path, read_mask
-from mosaicgan.infer.translator import Translator
+from mosaicgan.infer.translate.translator import Translator
 from mosaicgan.metrics import psnr, ssim
 from mosaicgan.ops.blend import composite
 

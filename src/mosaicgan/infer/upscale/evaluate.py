@@ -10,7 +10,7 @@ from typing import Any
 
 from mosaicgan.data.images import is_image_name, pil_to_tensor, read_image
 from mosaicgan.errors import UserError
-from mosaicgan.infer.upscaler import Upscaler
+from mosaicgan.infer.upscale.upscaler import Upscaler
 from mosaicgan.metrics import psnr_y, ssim_y
 from mosaicgan.ops.sr import crop_to_multiple, downscale, upscale_bicubic
 

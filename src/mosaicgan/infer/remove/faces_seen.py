@@ -20,7 +20,7 @@ def shows_a_face(frame: torch.Tensor, boxes: Iterable[Box | tuple[int, int, int,
     restored `frame` (C, H, W) in [-1, 1]. It looks at a crop around each box (half its size
     again on every side), not the whole frame: cheaper, and a face that overlaps the region
     lies in it."""
-    from mosaicgan.localize.faces import detect_faces
+    from mosaicgan.localize.faces.detect import detect_faces
 
     rgb = frame if frame.shape[0] == 3 else frame.expand(3, -1, -1)
     h, w = rgb.shape[1:]

@@ -30,15 +30,15 @@ import numpy as np
 import torch
 
 from mosaicgan.errors import UserError
-from mosaicgan.infer.remove_core import region_weights, remove_mosaics, split_regions
-from mosaicgan.infer.remove_temporal import HeldRegion, StillRegions
-from mosaicgan.infer.restore import Restorer
-from mosaicgan.infer.restored_faces import FaceWatch
-from mosaicgan.infer.steady import Steadier
-from mosaicgan.infer.video_pipeline import Stage, VideoResult
+from mosaicgan.infer.remove.core import region_weights, remove_mosaics, split_regions
+from mosaicgan.infer.remove.still import HeldRegion, StillRegions
+from mosaicgan.infer.remove.restorer import Restorer
+from mosaicgan.infer.remove.faces_seen import FaceWatch
+from mosaicgan.infer.video.steady import Steadier
+from mosaicgan.infer.video.pipeline import Stage, VideoResult
 from mosaicgan.localize.boxes import box_iou
-from mosaicgan.localize.mosaic_grid import estimate_grid
-from mosaicgan.localize.mosaics import find_mosaics
+from mosaicgan.localize.mosaics.grid import estimate_grid
+from mosaicgan.localize.mosaics.finder import find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, mask_bbox
 

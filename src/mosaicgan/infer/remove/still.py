@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import torch
 
-from mosaicgan.infer.restore import crop_on_grid
+from mosaicgan.infer.remove.restorer import crop_on_grid
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, mask_bbox
 from mosaicgan.ops.unmosaic import block_means, spread_blocks

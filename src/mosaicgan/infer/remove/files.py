@@ -30,9 +30,9 @@ from mosaicgan.infer.image_io import load_image, write_image
 from mosaicgan.infer.mask_io import find_mask_file, read_mask, write_mask
 from mosaicgan.infer.outputs import plan_outputs, same_name, with_mask_name
 from mosaicgan.infer.provenance import carries_metadata, metadata_save_options, provenance_record
-from mosaicgan.infer.remove_core import MosaicFinder, remove_mosaics
-from mosaicgan.infer.restored_faces import shows_a_face
-from mosaicgan.infer.restore import Restorer
+from mosaicgan.infer.remove.core import MosaicFinder, remove_mosaics
+from mosaicgan.infer.remove.faces_seen import shows_a_face
+from mosaicgan.infer.remove.restorer import Restorer
 from mosaicgan.ops.grid import Grid
 
 

@@ -18,11 +18,11 @@ import torch
 from mosaicgan.errors import UserError
 from mosaicgan.infer.mask_io import find_mask_file, read_mask
 from mosaicgan.infer.provenance import provenance_record
-from mosaicgan.infer.restore import Restorer
-from mosaicgan.infer.video_io import EncodeOptions, VideoInput
-from mosaicgan.infer.video_job import check_span, write_video
-from mosaicgan.infer.video_pipeline import VideoResult
-from mosaicgan.infer.video_restore import RemoveVideoOptions, restore_stage
+from mosaicgan.infer.remove.restorer import Restorer
+from mosaicgan.infer.video.io import EncodeOptions, VideoInput
+from mosaicgan.infer.video.job import check_span, write_video
+from mosaicgan.infer.video.pipeline import VideoResult
+from mosaicgan.infer.remove.video_stage import RemoveVideoOptions, restore_stage
 
 __all__ = ["RemoveVideoOptions", "check_remove_video", "remove_mosaic_video", "remove_tags"]
 

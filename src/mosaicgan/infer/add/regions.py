@@ -26,7 +26,7 @@ from mosaicgan.choices import DETECTED_REGIONS, FACE_SHAPES, REGION_KINDS
 from mosaicgan.errors import UserError
 from mosaicgan.infer.image_io import as_frame, to_rgb
 from mosaicgan.infer.mask_io import find_mask_file, read_mask
-from mosaicgan.localize.faces import DEFAULT_FLIP, DEFAULT_GROW, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD
+from mosaicgan.localize.faces.detect import DEFAULT_FLIP, DEFAULT_GROW, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD
 from mosaicgan.ops.masks import Box, boxes_to_mask, check_mask
 from mosaicgan.ops.shapes import draw_shapes, sample_shape, shape_to_dict
 
@@ -46,7 +46,7 @@ class RegionRequest:
       size as a fraction of the image's short side.
     face_threshold, min_face, face_grow, face_shape: faces scoring at least the threshold and
       at least `min_face` pixels tall, each masked as its box (stretched to its landmarks)
-      grown by `face_grow` x its size on every side, as an ellipse or a box (localize/faces.py);
+      grown by `face_grow` x its size on every side, as an ellipse or a box (localize/faces/detect.py);
       face_flip scores faces on the image and its mirror image (twice the work, fewer false faces).
     """
 
@@ -115,12 +115,12 @@ class RegionFinder:
                 raise UserError(f"--threshold must lie in (0, 1], got {request.threshold}")
             if not 0.0 <= request.min_prob < 1.0:
                 raise UserError(f"--min-prob must lie in [0, 1), got {request.min_prob}")
-            from mosaicgan.localize.classifier import load_classifier
+            from mosaicgan.localize.cam.classifier import load_classifier
 
             self.classifier = load_classifier(request.classifier, device=device)
             self.class_index = self.classifier.resolve_allowed_class(request.cam_class)
         elif request.kind == "faces":
-            from mosaicgan.localize.faces import shipped_detector
+            from mosaicgan.localize.faces.detect import shipped_detector
 
             if not 0.0 < request.face_threshold < 1.0:
                 raise UserError(f"--face-threshold must lie in (0, 1), got {request.face_threshold}")
@@ -178,7 +178,7 @@ class RegionFinder:
         if kind == "faces":
             return self.find_batch([image], path=path)[0]
         if kind == "cam":
-            from mosaicgan.localize.cam import heatmap_to_mask
+            from mosaicgan.localize.cam.maps import heatmap_to_mask
 
             rgb = to_rgb(image)
             info = {"kind": "cam", "class": self.class_label, "threshold": self.request.threshold}
@@ -204,7 +204,7 @@ class RegionFinder:
         shared batches (frames of one size share every batch)."""
         if self.request.kind != "faces":
             return [self.find(image, path=path) for image in images]
-        from mosaicgan.localize.faces import detect_faces_batch
+        from mosaicgan.localize.faces.detect import detect_faces_batch
 
         request = self.request
         frames = [as_frame(image) for image in images]
@@ -219,7 +219,7 @@ class RegionFinder:
         a faces Region's info) of the frame before (`localize.faces.detect_faces_near`)."""
         if self.request.kind != "faces":
             raise ValueError(f"find_near follows faces, not {self.request.kind} regions")
-        from mosaicgan.localize.faces import detect_faces_near
+        from mosaicgan.localize.faces.detect import detect_faces_near
 
         request = self.request
         rgb_array = isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
@@ -231,7 +231,7 @@ class RegionFinder:
 
     def _faces_region(self, faces: list, *, height: int, width: int) -> Region:
         """The mask of faces (grown, shaped as the request says) and their boxes."""
-        from mosaicgan.localize.faces import face_box, face_mask
+        from mosaicgan.localize.faces.detect import face_box, face_mask
 
         mask = face_mask(faces, height=height, width=width, grow=self.request.face_grow, shape=self.request.face_shape)
         return Region(mask.float(), {"kind": "faces", "boxes": [list(face_box(f, height=height, width=width))

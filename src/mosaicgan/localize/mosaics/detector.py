@@ -24,8 +24,8 @@ import torch.nn.functional as F
 
 from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.errors import UserError
-from mosaicgan.localize.mosaic_grid import estimate_grid, luma
-from mosaicgan.localize.mosaics import FoundMosaic, _block_index, _block_mean, _block_rms, _outline, _pixels
+from mosaicgan.localize.mosaics.grid import estimate_grid, luma
+from mosaicgan.localize.mosaics.finder import FoundMosaic, _block_index, _block_mean, _block_rms, _outline, _pixels
 from mosaicgan.ops.tiles import run_tiled
 
 SHIPPED_WEIGHTS = "mosaic_detector.safetensors"

@@ -21,8 +21,8 @@ from torch import nn
 from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.errors import UserError
-from mosaicgan.localize.cam import class_activation_map, grad_cam, supports_cam
-from mosaicgan.localize.policy import check_allowed_class, is_restricted
+from mosaicgan.localize.cam.maps import class_activation_map, grad_cam, supports_cam
+from mosaicgan.localize.cam.policy import check_allowed_class, is_restricted
 
 SHIPPED_WEIGHTS = "mobilenet_v2_imagenet.safetensors"
 # CAM maps are 1/32 of the input side: a larger input than the 224 of training gives a finer
@@ -121,7 +121,7 @@ class ImageClassifier:
         if found:
             choices = "; ".join(f"{i} ({self.labels[i]})" for i in found)
             raise UserError(f"class name {target!r} fits several classes: {choices}; give the index")
-        # Names on the refusal list are never suggested (see localize/policy.py).
+        # Names on the refusal list are never suggested (see localize/cam/policy.py).
         offered = [name for name in self._names if not is_restricted(self.labels[self._names[name][0]])]
         close = difflib.get_close_matches(key, offered, n=5, cutoff=0.6)
         if close:

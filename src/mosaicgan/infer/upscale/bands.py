@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from mosaicgan.data.images import tensor_to_uint8
-from mosaicgan.infer.upscaler import Upscaler, receptive_radius
+from mosaicgan.infer.upscale.upscaler import Upscaler, receptive_radius
 
 
 def plan_bands(height: int, *, core: int, margin: int) -> list[tuple[int, int, int, int]]:

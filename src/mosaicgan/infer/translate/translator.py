@@ -22,7 +22,7 @@ from torch import nn
 
 from mosaicgan.checkpoint import Checkpoint, load_checkpoint
 from mosaicgan.errors import UserError
-from mosaicgan.infer.tile_plan import (
+from mosaicgan.infer.translate.tile_plan import (
     GENEROUS_BYTES_PER_PIXEL,
     MEMORY_SHARE,
     RunPlan,

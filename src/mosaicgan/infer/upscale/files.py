@@ -13,8 +13,8 @@ from PIL import Image
 from mosaicgan.data.images import probe_image
 from mosaicgan.infer.image_io import load_image, write_array
 from mosaicgan.infer.outputs import plan_outputs, png_names
-from mosaicgan.infer.upscale_bands import upscale_to_uint8
-from mosaicgan.infer.upscaler import Upscaler
+from mosaicgan.infer.upscale.bands import upscale_to_uint8
+from mosaicgan.infer.upscale.upscaler import Upscaler
 
 
 def upscale_files(paths: list[Path], *, upscaler: Upscaler, out_dir: str | Path, progress=None,

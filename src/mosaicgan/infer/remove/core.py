@@ -21,9 +21,9 @@ import torch
 
 from mosaicgan.choices import MOSAIC_DETECTORS
 from mosaicgan.infer.image_io import to_rgb
-from mosaicgan.infer.restore import MARGIN_BLOCKS, Restorer
-from mosaicgan.localize.mosaic_grid import estimate_grid
-from mosaicgan.localize.mosaics import FoundMosaic, find_mosaics
+from mosaicgan.infer.remove.restorer import MARGIN_BLOCKS, Restorer
+from mosaicgan.localize.mosaics.grid import estimate_grid
+from mosaicgan.localize.mosaics.finder import FoundMosaic, find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, feather_mask, grow_mask
 
@@ -112,7 +112,7 @@ def mosaic_finder(name: str, *, device: str | torch.device = "cpu") -> MosaicFin
         raise ValueError(f"detector must be one of {MOSAIC_DETECTORS}, got {name!r}")
     if name == "grid":
         return find_mosaics
-    from mosaicgan.localize.mosaic_net import load_mosaic_detector
+    from mosaicgan.localize.mosaics.detector import load_mosaic_detector
 
     return load_mosaic_detector(device=device).find
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 
 from mosaicgan.errors import UserError
-from mosaicgan.infer.video_io import EncodeOptions, VideoInput, VideoOutput
+from mosaicgan.infer.video.io import EncodeOptions, VideoInput, VideoOutput
 
 SEGMENT_FRAMES = 250
 

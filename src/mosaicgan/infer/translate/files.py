@@ -18,7 +18,7 @@ from mosaicgan.data.images import probe_image
 from mosaicgan.errors import UserError
 from mosaicgan.infer.image_io import load_image, write_image
 from mosaicgan.infer.outputs import plan_outputs, png_names
-from mosaicgan.infer.translator import Translator
+from mosaicgan.infer.translate.translator import Translator
 from mosaicgan.ranks import Ranks, share
 
 

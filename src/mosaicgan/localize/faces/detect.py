@@ -1,4 +1,4 @@
-"""Faces for privacy mosaics: detect them (shipped CenterFace, `localize/centerface.py`) and
+"""Faces for privacy mosaics: detect them (shipped CenterFace, `localize/faces/centerface.py`) and
 turn them into a mask that covers the whole head.
 
 A detector box runs from about the brow to the chin; hair, ears and a turned head's far side
@@ -20,7 +20,7 @@ from PIL import Image
 
 from mosaicgan.choices import FACE_SHAPES
 from mosaicgan.data.images import array_to_tensor
-from mosaicgan.localize.centerface import (DEFAULT_FLIP, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Face, FaceDetector,
+from mosaicgan.localize.faces.centerface import (DEFAULT_FLIP, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Face, FaceDetector,
                                            load_face_detector, nms)
 from mosaicgan.ops.masks import Box
 DEFAULT_GROW = 0.3

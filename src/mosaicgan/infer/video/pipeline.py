@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mosaicgan.errors import UserError
-from mosaicgan.infer.video_io import VideoInput, VideoOutput
+from mosaicgan.infer.video.io import VideoInput, VideoOutput
 
 END = object()  # the end of a queue's items
 
