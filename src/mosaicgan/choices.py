@@ -39,6 +39,9 @@ PREPROCESS = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", 
 
 # Mosaic styles (ops/mosaic.py): block mean, block median, one random pixel per block, Gaussian blur.
 MOSAIC_STYLES = ("average", "median", "random", "blur")
+# How mosaics are made in the wild (ops/recipes.py has the table of tools behind each name).
+MOSAIC_RECIPES = ("mean", "median", "nearest", "nearest-centre", "random-pixel", "bilinear", "bicubic",
+                  "pil-bilinear", "pil-bicubic", "min", "max")
 
 # How `remove` finds mosaics with no mask (infer/remove_core.mosaic_finder): the shipped network
 # proposes regions and the classical grid reader confirms each (localize/mosaics/detector.py), or the
