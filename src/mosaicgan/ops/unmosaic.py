@@ -107,6 +107,47 @@ def smooth_base(means: torch.Tensor, grid: Grid, *, height: int, width: int) -> 
     return up[..., lay.top : lay.top + height, lay.left : lay.left + width].clamp(-1, 1)
 
 
+def placed_base(values: torch.Tensor, grid: Grid, *, height: int, width: int,
+                centroid: tuple[float, float]) -> torch.Tensor:
+    """Bicubic interpolation (a = -0.75, edges held) of block values placed where they were
+    measured: `centroid` (y, x) pixels from each block's first pixel (`ops.recipes.measurement`).
+    With the block centre ((block - 1) / 2) it is `smooth_base`; a mosaic of top-left pixels
+    needs its values placed at the top left, or the whole estimate shifts by half a block.
+    (N, C, rows, cols) -> (N, C, H, W), clamped to [-1, 1]."""
+    lay = block_layout(grid, height=height, width=width)
+    n = values.shape[0]
+
+    def coords(length: int, before: int, block: int, centre: float, count: int) -> torch.Tensor:
+        # Pixel p of the image sits at (p + before - centre) / block in units of sample indices.
+        u = (torch.arange(length, dtype=torch.float64) + before - centre) / block
+        return (2 * u / max(count - 1, 1) - 1).to(values.dtype) if count > 1 else torch.zeros(length, dtype=values.dtype)
+
+    gy = coords(height, lay.top, grid.block_h, centroid[0], lay.rows).to(values.device)
+    gx = coords(width, lay.left, grid.block_w, centroid[1], lay.cols).to(values.device)
+    where = torch.stack(torch.broadcast_tensors(gx[None, :], gy[:, None]), dim=-1)  # (H, W, 2) as (x, y)
+    out = F.grid_sample(values, where[None].expand(n, -1, -1, -1), mode="bicubic", padding_mode="border",
+                        align_corners=True)
+    return out.clamp(-1, 1)
+
+
+def shift_lattice(values: torch.Tensor, shift: tuple[float, float]) -> torch.Tensor:
+    """Values measured at lattice positions k + shift (in blocks, per axis; see
+    `ops.recipes.Measurement.offset_from_centre`) -> the values at k, by bicubic interpolation
+    (edges held). What a network that reads values at the block centres needs to be given."""
+    if shift == (0.0, 0.0):
+        return values
+    n, _, rows, cols = values.shape
+
+    def coords(count: int, s: float) -> torch.Tensor:
+        u = torch.arange(count, dtype=torch.float64) - s
+        return (2 * u / max(count - 1, 1) - 1).to(values.dtype) if count > 1 else torch.zeros(count, dtype=values.dtype)
+
+    gy, gx = coords(rows, shift[0]).to(values.device), coords(cols, shift[1]).to(values.device)
+    where = torch.stack(torch.broadcast_tensors(gx[None, :], gy[:, None]), dim=-1)
+    return F.grid_sample(values, where[None].expand(n, -1, -1, -1), mode="bicubic", padding_mode="border",
+                         align_corners=True)
+
+
 def project_means(x: torch.Tensor, means: torch.Tensor, grid: Grid, *, where: torch.Tensor) -> torch.Tensor:
     """Shift each block where `where` (bool (N or 1, 1, rows, cols)) holds so that its mean is
     `means`; other blocks are left as they are.
