@@ -10,42 +10,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from mosaicgan.errors import UserError
 from mosaicgan.infer.add.core import MosaicOptions
-from mosaicgan.infer.outputs import plan_outputs
 from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
 from mosaicgan.infer.video.io import EncodeOptions, VideoInput
 from mosaicgan.infer.video.job import check_span, write_video
 from mosaicgan.infer.add.video_stage import AddVideoOptions, mosaic_frame, mosaic_stage
 from mosaicgan.infer.video.pipeline import VideoResult
 
-__all__ = ["AddVideoOptions", "VideoResult", "add_mosaic_video", "check_video", "mosaic_frame", "plan_video_outputs",
-           "provenance_tags", "video_name"]
-
-
-def video_name(path: Path) -> str:
-    """The output's name for --out DIR: the input's name, or NAME.mp4 where the input's
-    container is not one `add` writes (MPEG-TS, Ogg)."""
-    from mosaicgan.infer.video.io import OUTPUT_FORMATS
-
-    return path.name if path.suffix.lower() in OUTPUT_FORMATS else f"{path.stem}.mp4"
-
-
-def plan_video_outputs(videos: list[Path], out: Path, *, images: bool = False,
-                       overwrite: bool = False) -> tuple[Path, dict[Path, Path]]:
-    """(the output folder, video -> output file). --out names a file when it has a video
-    extension, is not a folder and there is one video (and no image); otherwise a folder."""
-    from mosaicgan.infer.video.io import OUTPUT_FORMATS
-
-    out = Path(out)
-    as_file = out.suffix.lower() in OUTPUT_FORMATS and not out.is_dir()
-    if as_file and (len(videos) != 1 or images):
-        raise UserError("--out is a video file name, but there is more than one input; give a folder", path=out)
-    if as_file:
-        plan = plan_outputs(videos, out.parent, names=lambda p: [out.name], overwrite=overwrite)
-        return out.parent, {v: outs[0] for v, outs in plan.items()}
-    plan = plan_outputs(videos, out, names=lambda p: [video_name(p)], overwrite=overwrite)
-    return out, {v: outs[0] for v, outs in plan.items()}
+__all__ = ["AddVideoOptions", "VideoResult", "add_mosaic_video", "check_video", "mosaic_frame", "provenance_tags"]
 
 
 def provenance_tags(*, request: RegionRequest, options: MosaicOptions, video: AddVideoOptions) -> dict[str, str]:
