@@ -108,7 +108,12 @@ class MosaicConfig:
     block_min: int = 4  # block sizes are log-uniform in [block_min, block_max]
     block_max: int = 32
     rect_prob: float = 0.2  # share of rectangular blocks (aspect up to 1.5)
-    median_prob: float = 0.1  # share of median mosaics (the rest: average)
+    median_prob: float = 0.1  # share of median mosaics (the rest: average); only when recipes is ""
+    # The recipe mix (data/recipe_mix.py): "default", or "mean:0.5,nearest:0.5"; "" keeps the
+    # styles of the first shipped models (restorer: average and median_prob; detector: average,
+    # median, random pixel), so that runs started before recipes existed resume as they were.
+    recipes: str = ""
+    box_prob: float = 0.0  # with recipes: share of regions that are rectangles on the grid (a pixelated crop)
     jpeg_prob: float = 0.3  # share re-encoded as JPEG after mosaicking
     jpeg_quality_min: int = 60
     jpeg_quality_max: int = 95
@@ -122,6 +127,10 @@ class MosaicConfig:
         if not 2 <= self.block_min <= self.block_max:
             raise UserError(f"mosaic.block_min/block_max must satisfy 2 <= min <= max, got {self.block_min}, "
                             f"{self.block_max}")
+        if self.recipes:
+            from mosaicgan.data.recipe_mix import parse_mix
+
+            parse_mix(self.recipes, flag="mosaic.recipes")
         if self.jpeg_quality_min > self.jpeg_quality_max:
             raise UserError(f"mosaic.jpeg_quality_min ({self.jpeg_quality_min}) is above mosaic.jpeg_quality_max "
                             f"({self.jpeg_quality_max})")

@@ -119,7 +119,8 @@ MODELS: dict[str, ModelSpec] = {
             dataset="mosaicgan.train.mosaic_detector:detector_dataset",
             uses=("data.crop_size", "nets.net_g", "nets.ngf", "mosaic.block_min", "mosaic.block_max",
                   "mosaic.rect_prob", "mosaic.clean_prob", "mosaic.full_prob", "mosaic.jpeg_prob",
-                  "mosaic.jpeg_quality_min", "mosaic.jpeg_quality_max", "mosaic.samples_per_epoch"),
+                  "mosaic.jpeg_quality_min", "mosaic.jpeg_quality_max", "mosaic.samples_per_epoch", "mosaic.recipes",
+                  "mosaic.box_prob"),
             # A small strided segmentation network (see nets.mosaic_detector), BCE on crops made on
             # the fly; an epoch is mosaic.samples_per_epoch samples.
             defaults={"data.num_workers": 0, "data.crop_size": 192, "nets.net_g": "mosaic_detector", "nets.ngf": 24,

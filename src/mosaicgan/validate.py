@@ -98,6 +98,7 @@ CONFIG_RANGES: dict[str, Range] = {
     "mosaic.jpeg_quality_max": Range(low=1, high=100),
     "mosaic.full_prob": Range(low=0, high=1),
     "mosaic.grow_prob": Range(low=0, high=1),
+    "mosaic.box_prob": Range(low=0, high=1),
     "mosaic.samples_per_epoch": at_least(1),
     "srgan.blocks": Range(low=0, high=64),
     "srgan.width": WIDTH,

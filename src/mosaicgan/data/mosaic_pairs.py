@@ -1,15 +1,21 @@
 """Restoration pairs made on the fly from clean photos: (mosaicked crop, truth), never stored.
 
 Every sample draws its own block size (log-uniform, sometimes rectangular), region shapes,
-style, grid phase relative to JPEG's 8x8 blocks, JPEG quality and flip from the per-sample
-seed the loop's sampler hands out, so a resumed run sees exactly the samples an uninterrupted
-one would. Photos are decoded once into memory as uint8, so making a sample costs a crop,
-one mosaic and (sometimes) one JPEG round trip.
+style or recipe (from a recipe mix, `data.recipe_mix`), grid phase relative to JPEG's 8x8
+blocks, JPEG quality and flip from the per-sample seed the loop's sampler hands out, so a
+resumed run sees exactly the samples an uninterrupted one would. Photos are decoded once into
+memory as uint8, so making a sample costs a crop, one mosaic and (sometimes) one JPEG round
+trip (with a recipe mix, also the recipe statistics: about 20 ms).
 
 What a sample holds (see `ops.unmosaic.lattice_features` and `nets.restorer`):
 - "features": (7, L, L), the network's input on a lattice of L x L blocks;
 - "target": (3, L*s, L*s), the truth resampled so that each block is s x s pixels;
-- "mask": (1, L*s, L*s), where the loss counts (the region given to the restorer).
+- "mask": (1, L*s, L*s), where the loss counts (the region given to the restorer);
+- with a recipe mix, also "stats": the region's recipe statistics
+  (`localize.mosaics.recipe.recipe_statistics`, read from the crop as the restorer would) and
+  "family": the index of the recipe's family, what the restorer's recipe head learns to say.
+With a mix, `box_prob` of the regions are rectangles on the block grid: what a tool that
+pixelates a crop makes (no block is cut by the outline).
 """
 
 from __future__ import annotations
@@ -24,10 +30,13 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from mosaicgan.data.images import is_image_name, read_image
+from mosaicgan.data.recipe_mix import Mix, pick
 from mosaicgan.errors import UserError
+from mosaicgan.localize.mosaics.recipe import FAMILIES, FAMILY_OF, recipe_statistics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import grow_mask
 from mosaicgan.ops.mosaic import block_shape, pixelate
+from mosaicgan.ops.recipes import mosaic_recipe
 from mosaicgan.ops.shapes import draw_shapes, sample_shape
 from mosaicgan.ops.unmosaic import lattice_features, resample
 
@@ -86,6 +95,8 @@ class MosaicPairs(Dataset):
         jpeg_quality: tuple[int, int] = (60, 95),
         full_prob: float = 0.1,
         grow_prob: float = 0.3,
+        recipes: Mix | None = None,
+        box_prob: float = 0.0,
         photos: list[torch.Tensor] | None = None,
     ) -> None:
         if photos is None:
@@ -95,6 +106,7 @@ class MosaicPairs(Dataset):
         self.block_range = (block_min, block_max)
         self.rect_prob, self.median_prob, self.full_prob, self.grow_prob = rect_prob, median_prob, full_prob, grow_prob
         self.jpeg_prob, self.jpeg_quality = jpeg_prob, jpeg_quality
+        self.recipes, self.box_prob = recipes, box_prob
 
     def __len__(self) -> int:
         return self.length
@@ -125,16 +137,24 @@ class MosaicPairs(Dataset):
         oy, ox = (int(uniform() * 8), int(uniform() * 8)) if jpeg else (0, 0)
         ch, cw = n * bh, n * bw
 
+        recipe = None
+        if self.recipes is not None:
+            recipe = pick(self.recipes, uniform())
         if uniform() < self.full_prob:
             region = torch.ones(1, ch, cw)
+        elif recipe is not None and uniform() < self.box_prob:
+            region = _grid_box(n, (bh, bw), uniform)
         else:
             shapes = [sample_shape(height=ch, width=cw, generator=g, size_range=(0.3, 0.9))
                       for _ in range(1 + int(uniform() < 0.3))]
             region = draw_shapes(shapes, height=ch, width=cw)
         region_window = torch.zeros(1, wh, ww)
         region_window[:, oy : oy + ch, ox : ox + cw] = region
-        style = "median" if uniform() < self.median_prob else "average"
-        observed = pixelate(window, region_window, block=(bh, bw), style=style, offset=(oy, ox))
+        if recipe is None:
+            style = "median" if uniform() < self.median_prob else "average"
+            observed = pixelate(window, region_window, block=(bh, bw), style=style, offset=(oy, ox))
+        else:
+            observed = mosaic_recipe(window, region_window, recipe=recipe, grid=Grid(bh, bw, oy, ox), generator=g)
         if jpeg:
             lo, hi = self.jpeg_quality
             observed = jpeg_round_trip(observed, quality=int(lo + uniform() * (hi - lo + 1)))
@@ -143,12 +163,27 @@ class MosaicPairs(Dataset):
         # The region a restorer is given is often larger than the mosaic (a detector's or a
         # user's mask, grown for safety): its extra blocks are clean, and still have exact means.
         given = grow_mask(region, radius=int(uniform() * max(bh, bw)))[0] if uniform() < self.grow_prob else region
+        if recipe is not None and not jpeg:
+            observed = observed.add(1).mul(127.5).round().div(127.5).sub(1)  # a saved file's 256 levels
         features = lattice_features(observed[None], given[None], Grid(bh, bw), scale=s)[0]
-        return {
+        sample = {
             "features": features,
             "target": resample(truth[None], (n * s, n * s))[0].clamp(-1, 1),
             "mask": resample(given[None], (n * s, n * s))[0],
         }
+        if recipe is not None:
+            sample["stats"] = recipe_statistics(observed, given, Grid(bh, bw))
+            sample["family"] = torch.tensor(FAMILIES.index(FAMILY_OF[recipe]))
+        return sample
+
+
+def _grid_box(lattice: int, block: tuple[int, int], uniform) -> torch.Tensor:
+    """A rectangle of 30-85% of the lattice per side, its sides on block lines: (1, L*bh, L*bw)."""
+    rows, cols = (max(1, int(uniform(0.3, 0.85) * lattice)) for _ in range(2))
+    top, left = int(uniform() * (lattice - rows + 1)), int(uniform() * (lattice - cols + 1))
+    region = torch.zeros(1, lattice * block[0], lattice * block[1])
+    region[:, top * block[0] : (top + rows) * block[0], left * block[1] : (left + cols) * block[1]] = 1
+    return region
 
 
 def index_seed(index: int) -> int:

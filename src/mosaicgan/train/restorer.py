@@ -5,6 +5,11 @@ adversarial term trades away. The network starts as the classical restoration (i
 is zero, over the projected smooth base), so every step is measured against that baseline:
 `psnr_base` and `psnr` in the log are the base's and the network's PSNR inside the region on
 the training batch, at the network's scale.
+
+Trained on a recipe mix (`mosaic.recipes`), the network gets a recipe head
+(`nets.restorer`: families > 0), trained with it: cross-entropy between the head's reading of
+each region's recipe statistics and the recipe family that made it, weighted RECIPE_WEIGHT
+beside the L1 (`loss_recipe`, and `recipe_acc`, the share of the batch's regions it reads right).
 """
 
 from __future__ import annotations
@@ -16,15 +21,24 @@ import torch.nn.functional as F
 
 from mosaicgan.config import TrainConfig
 from mosaicgan.data.mosaic_pairs import MosaicPairs
+from mosaicgan.data.recipe_mix import parse_mix
 from mosaicgan.errors import UserError
 from mosaicgan.train.precision import Precision
+from mosaicgan.localize.mosaics.recipe import FAMILIES, STATS
 from mosaicgan.nets import get_net
+
+# The recipe head's cross-entropy beside the L1 (about 0.05 at the start, in [-1, 1] units):
+# enough to train the head, small enough that the body's L1 leads.
+RECIPE_WEIGHT = 0.02
 
 
 def build_restorer(config: TrainConfig) -> torch.nn.Module:
     n = config.nets
     if n.net_g != "restorer":
         raise UserError(f"the restorer trainer trains net_g='restorer', not {n.net_g!r}")
+    if config.mosaic.recipes:  # a recipe mix: the network learns to read which recipe made a mosaic
+        return get_net("restorer", width=n.ngf, blocks=n.blocks, scale=n.block_scale, families=len(FAMILIES),
+                       stats=STATS)
     return get_net("restorer", width=n.ngf, blocks=n.blocks, scale=n.block_scale)
 
 
@@ -60,14 +74,24 @@ class RestorerTask:
     def step(self, batch: dict[str, Any]) -> dict[str, float]:
         features, target, mask = batch["features"], batch["target"], batch["mask"]
         self.opt.zero_grad(set_to_none=True)
-        output = self.net(features).float()
-        loss = masked_l1(output, target, mask)
+        logs = {}
+        if self.net.families:
+            logits = self.net.recipe_logits(batch["stats"]).float()
+            output = self.net(features, torch.softmax(logits, dim=1)).float()
+            l1 = masked_l1(output, target, mask)
+            recipe = F.cross_entropy(logits, batch["family"])
+            loss = l1 + RECIPE_WEIGHT * recipe
+            logs = {"loss_recipe": recipe.detach(),
+                    "recipe_acc": float((logits.argmax(dim=1) == batch["family"]).float().mean())}
+        else:
+            output = self.net(features).float()
+            loss = l1 = masked_l1(output, target, mask)
         self.precision.backward(loss, key="restorer")
         self.precision.step(self.opt, key="restorer")
         with torch.no_grad():
             base = base_of(features, scale=self.net.scale)
             self._last = (base, output.detach(), target)
-            return {"loss_l1": loss.detach(), "psnr": masked_psnr(output.detach(), target, mask),
+            return {"loss_l1": l1.detach(), **logs, "psnr": masked_psnr(output.detach(), target, mask),
                     "psnr_base": masked_psnr(base, target, mask)}
 
     def visuals(self, batch: dict[str, Any]) -> list[torch.Tensor]:
@@ -100,5 +124,6 @@ def restorer_dataset(config: TrainConfig) -> MosaicPairs:
         roots=config.data.roots, length=m.samples_per_epoch, lattice=m.lattice, scale=config.nets.block_scale,
         block_min=m.block_min, block_max=m.block_max, rect_prob=m.rect_prob, median_prob=m.median_prob,
         jpeg_prob=m.jpeg_prob, jpeg_quality=(m.jpeg_quality_min, m.jpeg_quality_max), full_prob=m.full_prob,
-        grow_prob=m.grow_prob,
+        grow_prob=m.grow_prob, recipes=parse_mix(m.recipes, flag="mosaic.recipes") if m.recipes else None,
+        box_prob=m.box_prob,
     )

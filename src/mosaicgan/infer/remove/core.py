@@ -23,6 +23,7 @@ from mosaicgan.infer.image_io import to_rgb
 from mosaicgan.infer.remove.restorer import MARGIN_BLOCKS, Restorer
 from mosaicgan.localize.mosaics.grid import estimate_grid
 from mosaicgan.localize.mosaics.finder import DetectMosaics, find_mosaics
+from mosaicgan.localize.mosaics.recipe import RecipeEstimate
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, feather_mask, grow_mask
 
@@ -30,16 +31,22 @@ from mosaicgan.ops.masks import Box, feather_mask, grow_mask
 @dataclass
 class RegionResult:
     """One region: its box (x0, y0, x1, y1; x1, y1 exclusive), its grid (None: no grid could
-    be read there, so it was left as it is), and what found it ("mask" or "detector")."""
+    be read there, so it was left as it is), what found it ("mask" or "detector"), and how the
+    restorer read its mosaic (the recipe family and its probability; None for a restorer
+    without a recipe head, which reads every mosaic as block means)."""
 
     box: tuple[int, int, int, int]
     grid: Grid | None
     found_by: str
+    recipe: RecipeEstimate | None = None
 
     def to_dict(self) -> dict:
         grid = None if self.grid is None else (f"{self.grid.block_h}x{self.grid.block_w} "
                                                 f"offset {self.grid.offset_y},{self.grid.offset_x}")
-        return {"box": list(self.box), "grid": grid, "found_by": self.found_by}
+        record = {"box": list(self.box), "grid": grid, "found_by": self.found_by}
+        if self.recipe is not None:
+            record.update(self.recipe.to_dict())
+        return record
 
 
 @dataclass
@@ -135,8 +142,8 @@ def remove_mosaics(
     applied = torch.zeros(height, width)
     results = []
     for box, inside, region_grid, how in regions:
-        results.append(RegionResult(tuple(box), region_grid, how))
         if region_grid is None:
+            results.append(RegionResult(tuple(box), region_grid, how))
             continue
         # Everything this region can change or read: grow + feather around it, then the
         # restorer's context (MARGIN_BLOCKS, plus one block to reach the grid lines).
@@ -151,9 +158,14 @@ def remove_mosaics(
         soft = feather_mask(grow_mask(soft[None], radius=grow), width=feather).reshape(soft.shape)
         local = Grid(region_grid.block_h, region_grid.block_w, region_grid.offset_y - win.y0,
                      region_grid.offset_x - win.x0)
+        # The recipe is read from the region as found (not grown) in the frame as it came.
+        found = torch.zeros(1, win.height, win.width)
+        found[0][here] = inside.float()
+        recipe = restorer.estimate_recipe(rgb[:, rows, cols], found, grid=local)
+        results.append(RegionResult(tuple(box), region_grid, how, recipe))
         if out is rgb:
             out = rgb.clone()  # only when something is restored: a frame with none is not copied
-        out[:, rows, cols] = restorer.restore(out[:, rows, cols], soft[None], grid=local)
+        out[:, rows, cols] = restorer.restore(out[:, rows, cols], soft[None], grid=local, recipe=recipe)
         applied[rows, cols] = torch.maximum(applied[rows, cols], soft)
     if out is rgb:
         return RemoveResult(frame=frame, mask=applied, regions=results)

@@ -5,7 +5,10 @@ every other pixel exactly as it was. Each connected region is handled in a crop 
 (its blocks plus a margin of context blocks, on the mosaic's grid), so a small region in a
 large photo costs what the region costs. Two kinds:
 - "network": the lattice restorer (nets.restorer) from a checkpoint; with no checkpoint, the
-  one shipped in mosaicgan/assets (see assets/README.md);
+  one shipped in mosaicgan/assets (see assets/README.md). A network with a recipe head first
+  estimates how the mosaic was made (`estimate_recipe`: block mean, one pixel, minimum, ...;
+  see `localize.mosaics.recipe`) from the region and its surroundings, and reads and projects
+  the block values accordingly;
 - "classical": the projected bicubic base of `ops.unmosaic.classical_restore`, no learning; the
   fallback while no shipped weights exist, and the baseline the network is measured against.
 What either puts in the region is synthesized from the block means, not recovered.
@@ -21,9 +24,11 @@ from pathlib import Path
 import torch
 
 from mosaicgan.checkpoint import load_checkpoint
+from mosaicgan.localize.mosaics.recipe import FAMILIES, RecipeEstimate, recipe_statistics
 from mosaicgan.ops.blend import composite
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, as_mask, mask_to_boxes
+from mosaicgan.ops.recipes import project
 from mosaicgan.ops.unmosaic import (
     block_layout,
     block_means,
@@ -61,11 +66,38 @@ class Restorer:
             info["restorer_sha256"] = self.sha256
         return info
 
+    @property
+    def reads_recipes(self) -> bool:
+        """Whether this restorer estimates each mosaic's recipe (a network with a recipe head)."""
+        return self.net is not None and getattr(self.net, "families", 0) > 0
+
     @torch.no_grad()
-    def restore(self, image: torch.Tensor, mask: torch.Tensor, *, grid: Grid) -> torch.Tensor:
-        """image (C, H, W) float in [-1, 1], mask (1, H, W) or (H, W) in [0, 1], the mosaic's grid.
-        Returns a new (C, H, W): where mask == 0 the input bit for bit, elsewhere blended
-        (soft masks in part) with the estimate."""
+    def estimate_recipe(self, image: torch.Tensor, mask: torch.Tensor, *, grid: Grid) -> RecipeEstimate | None:
+        """How the mosaic inside `mask` was made, as the recipe head reads it from the crop that
+        `restore` would work on (the largest region's); None without a recipe head."""
+        if not self.reads_recipes:
+            return None
+        m = as_mask(mask, image=image)[0]
+        boxes = mask_to_boxes(m, threshold=0.0)
+        if not boxes:
+            return None
+        region = max(boxes, key=lambda b: b.width * b.height)
+        x0, y0, x1, y1 = crop_on_grid(region, grid, height=image.shape[1], width=image.shape[2], margin=MARGIN_BLOCKS)
+        local = Grid(grid.block_h, grid.block_w, grid.offset_y - y0, grid.offset_x - x0)
+        return self._recipe(image[:, y0:y1, x0:x1], m[:, y0:y1, x0:x1], local)
+
+    def _recipe(self, pixels: torch.Tensor, mask: torch.Tensor, grid: Grid) -> RecipeEstimate:
+        stats = recipe_statistics(pixels, mask, grid)[None].to(self.device)
+        probs = self.net.recipe_probabilities(stats)[0].cpu()
+        return RecipeEstimate.from_probabilities(probs)
+
+    @torch.no_grad()
+    def restore(self, image: torch.Tensor, mask: torch.Tensor, *, grid: Grid,
+                recipe: RecipeEstimate | None = None) -> torch.Tensor:
+        """image (C, H, W) float in [-1, 1], mask (1, H, W) or (H, W) in [0, 1], the mosaic's grid;
+        recipe: what `estimate_recipe` said (None: estimated here, per region, where the
+        network has a recipe head). Returns a new (C, H, W): where mask == 0 the input bit for
+        bit, elsewhere blended (soft masks in part) with the estimate."""
         if image.ndim != 3:
             raise ValueError(f"image must be (C, H, W), got {tuple(image.shape)}")
         m = as_mask(mask, image=image)[0]
@@ -80,33 +112,52 @@ class Restorer:
             ry0, ry1, rx0, rx1 = region.y0 - y0, region.y1 - y0, region.x0 - x0, region.x1 - x0
             region_mask[:, ry0:ry1, rx0:rx1] = m[:, region.y0 : region.y1, region.x0 : region.x1]
             crop_mask = m[None, :, y0:y1, x0:x1].to(self.device, torch.float32)
-            estimate = self._estimate(pixels, crop_mask, local)
+            here = recipe
+            if here is None and self.reads_recipes:
+                here = self._recipe(image[:, y0:y1, x0:x1], m[:, y0:y1, x0:x1], local)
+            estimate = self._estimate(pixels, crop_mask, local, here)
             out[:, y0:y1, x0:x1] = composite(out[:, y0:y1, x0:x1], estimate[0].to(image.dtype).cpu(), region_mask)
         return out
 
-    def _estimate(self, pixels: torch.Tensor, mask: torch.Tensor, grid: Grid) -> torch.Tensor:
+    def _estimate(self, pixels: torch.Tensor, mask: torch.Tensor, grid: Grid,
+                  recipe: RecipeEstimate | None = None) -> torch.Tensor:
         if self.net is None:
             return classical_restore(pixels, mask, grid)
         h, w = pixels.shape[-2:]
         lay = block_layout(grid, height=h, width=w)
         features = lattice_features(pixels, mask, grid, scale=self.net.scale)
-        lattice = self._run_net(features)
+        probs = None if recipe is None else torch.tensor(recipe.probabilities, device=self.device)[None]
+        lattice = self._run_net(features, probs)
         full = resample(lattice, (lay.rows * lay.block_h, lay.cols * lay.block_w))
         full = full[..., lay.top : lay.top + h, lay.left : lay.left + w]
-        # Resampling to the real block size moves the block means a little: project again.
+        # Resampling to the real block size moves the block means a little: project again, as
+        # far as the values are known to be block means (always, for a network without a head).
         means = block_means(pixels, grid)
-        return project_means(full, means, grid, where=full_blocks(mask, grid)).clamp(-1, 1)
+        inside = full_blocks(mask, grid)
+        projected = project_means(full, means, grid, where=inside)
+        if probs is None:
+            return projected.clamp(-1, 1)
+        p = probs[0]
+        out = full + float(p[FAMILIES.index("average")]) * (projected - full)
+        for family in ("min", "max"):
+            clamped = project(out, means, grid, recipe=family, where=inside)
+            out = out + float(p[FAMILIES.index(family)]) * (clamped - out)
+        return out.clamp(-1, 1)
 
-
-    def _run_net(self, features: torch.Tensor) -> torch.Tensor:
+    def _run_net(self, features: torch.Tensor, recipe: torch.Tensor | None = None) -> torch.Tensor:
         """The network's output, averaged over the `flips` mirror images of its input (each
         flipped back): a cheap ensemble, since the lattice network costs little. Each output
-        has the observed block means, so their average has them too."""
-        dims_list = [(), (-1,), (-2,), (-2, -1)][: self.flips]
+        has the observed block means, so their average has them too. A mirror image of a
+        top-left-pixel mosaic is a top-right one, which the network never saw: where the recipe
+        head gives that family any weight (10% or more), one pass only."""
+        flips = self.flips
+        if recipe is not None and float(recipe[0, FAMILIES.index("top-left-pixel")]) >= 0.1:
+            flips = 1
+        dims_list = [(), (-1,), (-2,), (-2, -1)][:flips]
         total = None
         for dims in dims_list:
             x = features.flip(dims) if dims else features
-            y = self.net(x).float()
+            y = (self.net(x) if recipe is None else self.net(x, recipe)).float()
             y = y.flip(dims) if dims else y
             total = y if total is None else total + y
         return total / len(dims_list)

@@ -25,6 +25,7 @@ restorer treats alike are one answer (`FAMILY_OF`).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -52,6 +53,26 @@ CANDIDATES = ("mean", "nearest", "nearest-centre", "bilinear", "pil-bicubic", "m
 OFFSETS = ((0, 1), (1, 0), (0, 2), (2, 0))  # lattice neighbours compared (both directions)
 PROBES = ("mean", "nearest", "nearest-centre")  # what a block value is compared with beside the block
 STATS = 3 * len(CANDIDATES) + 9 + 4 * len(PROBES) + 2 + 4
+
+
+@dataclass(frozen=True)
+class RecipeEstimate:
+    """What a recipe head said about one mosaic: the most likely family, its probability, and
+    the probability of every family (in the order of FAMILIES)."""
+
+    family: str
+    probability: float
+    probabilities: tuple[float, ...]
+
+    @classmethod
+    def from_probabilities(cls, probs: torch.Tensor) -> RecipeEstimate:
+        values = tuple(round(float(p), 4) for p in probs)
+        best = max(range(len(values)), key=lambda k: values[k])
+        return cls(FAMILIES[best], values[best], values)
+
+    def to_dict(self) -> dict:
+        """Flat, so that a region's record stays one line in `mosaicgan info`."""
+        return {"recipe": self.family, "recipe_probability": round(self.probability, 2)}
 
 
 def recipe_statistics(image: torch.Tensor, mask: torch.Tensor, grid: Grid) -> torch.Tensor:
