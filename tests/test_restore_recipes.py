@@ -152,3 +152,42 @@ def test_remove_reports_the_recipe_it_read():
     assert torch.equal(done.frame[:, region == 0], observed[:, region == 0])
     plain = Restorer(name="plain", kind="network", net=get_net("restorer", width=8, blocks=1, scale=8).eval())
     assert "recipe" not in remove_mosaics(observed, restorer=plain, mask=region, grid=Grid(8, 8)).regions[0].to_dict()
+
+
+def test_a_recipe_head_grows_onto_a_restorer_without_one():
+    plain = get_net("restorer", width=8, blocks=1, scale=8)
+    torch.nn.init.normal_(plain.tail.weight, std=0.01)  # a trained-looking network, not the zero start
+    headed = get_net("restorer", width=8, blocks=1, scale=8, families=len(FAMILIES), stats=STATS)
+    headed.load_state_dict(plain.state_dict())
+    truth = _smooth()[None]
+    full = torch.ones(1, 1, 96, 96)
+    features = lattice_features(mosaic_recipe(truth, full, recipe="mean", grid=Grid(8, 8)), full, Grid(8, 8), scale=8)
+    with torch.no_grad():
+        torch.testing.assert_close(headed(features, _one_hot("average")), plain(features))
+    with pytest.raises(RuntimeError):  # any other mismatch still fails
+        get_net("restorer", width=16, blocks=1, scale=8, families=len(FAMILIES), stats=STATS).load_state_dict(
+            plain.state_dict())
+
+
+def test_make_pairs_draws_recipes_and_redoes_them_from_the_record(tmp_path):
+    import json
+
+    from PIL import Image
+
+    from mosaicgan.data.images import pil_to_tensor
+    from mosaicgan.data.transforms import MosaicParams, apply_mosaic
+    from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
+    from mosaicgan.infer.make_pairs import PairsOptions, make_pairs
+
+    photos = write_wavy_photos(tmp_path / "photos", count=3, size=96)
+    options = PairsOptions(size=64, pairs_per_image=4, seed=3, recipes=parse_mix("nearest:1,min:1"), jpeg_prob=0.5)
+    make_pairs(photos, tmp_path / "out", finder=RegionFinder(RegionRequest(kind="random")), options=options)
+    records = [json.loads(line) for line in (tmp_path / "out" / "pairs.jsonl").read_text().splitlines()]
+    assert {r["mosaic"]["recipe"] for r in records} == {"nearest", "min"}
+    assert any(r["mosaic"].get("jpeg", 0) for r in records)
+    for r in records:
+        pair = pil_to_tensor(Image.open(tmp_path / "out" / r["pair"]))
+        mask = pil_to_tensor(Image.open(tmp_path / "out" / r["mask"]).convert("L"))[0] > 0
+        a, b = pair[:, :, :64], pair[:, :, 64:]
+        redone = apply_mosaic(b, mask.float(), MosaicParams.from_dict(r["mosaic"]))
+        assert (redone - a).abs().max() <= 2 / 127.5 + 1e-6  # the PNG's rounding, on both sides

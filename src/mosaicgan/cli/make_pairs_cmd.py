@@ -39,6 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--styles", default=",".join(choices.MOSAIC_STYLES),
                    help="comma-separated mosaic styles to draw from (default: all four)")
+    p.add_argument("--recipes", metavar="MIX",
+                   help="make each mosaic the way a common tool does, drawn from this recipe mix instead of "
+                        "--styles: 'default' (the mix the shipped models were trained on), or e.g. "
+                        "'mean:0.5,nearest:0.3,pil-bicubic:0.2' (recipes: " + ", ".join(choices.MOSAIC_RECIPES) + ")")
+    p.add_argument("--jpeg-prob", type=float, default=0.0, metavar="P",
+                   help="re-encode this share of the mosaicked inputs as JPEG (quality 60-95; default 0)")
     p.add_argument("--block-min", type=int, help="smallest block size in pixels (with --block-max; "
                    "default: sized from the region, see --block-fraction)")
     p.add_argument("--block-max", type=int, help="largest block size in pixels")
@@ -63,12 +69,17 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--regions cam needs --cam CLASS")
     if args.regions != "cam" and (args.cam or args.classifier):
         raise UserError("--cam and --classifier go with --regions cam")
+    recipes = None
+    if args.recipes is not None:
+        from mosaicgan.data.recipe_mix import parse_mix
+
+        recipes = parse_mix(args.recipes, flag="--recipes")
     options = jobs.PairsOptions(
         size=args.size, pairs_per_image=args.pairs_per_image, test_fraction=args.test_fraction, seed=args.seed,
         crop_range=(args.crop_min, 1.0), styles=tuple(s.strip() for s in args.styles.split(",") if s.strip()),
         block_range=None if args.block_min is None else (args.block_min, args.block_max),
         fraction_range=tuple(args.block_fraction), grow_max=args.grow_max, feather_max=args.feather_max,
-        recursive=args.recursive)
+        recursive=args.recursive, recipes=recipes, jpeg_prob=args.jpeg_prob)
     region = jobs.RegionRequest(kind=args.regions, cam_class=args.cam, classifier=args.classifier,
                                 threshold=args.threshold, min_prob=args.min_prob, shape_count=tuple(args.shapes))
     with ProgressBars(desc="make-pairs", quiet=args.quiet) as bars:

@@ -11,8 +11,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from mosaicgan.ops.masks import as_mask, grow_mask
+from mosaicgan.data.recipe_mix import Mix, pick
+from mosaicgan.ops.grid import Grid
+from mosaicgan.ops.masks import as_mask, feather_mask, grow_mask
 from mosaicgan.ops.mosaic import STYLES, auto_block_size, block_shape, mosaic_region
+from mosaicgan.ops.recipes import mosaic_recipe
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,10 @@ class MosaicParams:
     """Everything that decides one mosaic. `applied` is False when the p-coin skipped it.
 
     `seed` seeds the generator of the "random" style (one pixel per block), so the result can
-    be redone from these fields alone; other styles ignore it.
+    be redone from these fields alone; other styles ignore it. `recipe` (one of
+    `choices.MOSAIC_RECIPES`, see `ops.recipes`), when set, makes the mosaic instead of `style`
+    (which then names the same recipe's `pixelate` style, or "recipe"); `jpeg` > 0 re-encodes
+    the result as JPEG at that quality, as a mosaicked photo saved as JPEG would be.
     """
 
     style: str
@@ -30,9 +36,17 @@ class MosaicParams:
     feather: int
     seed: int
     applied: bool = True
+    recipe: str | None = None
+    jpeg: int = 0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain data; `recipe` and `jpeg` only when set, so records of style mosaics read as before."""
+        data = asdict(self)
+        if self.recipe is None:
+            del data["recipe"]
+        if not self.jpeg:
+            del data["jpeg"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> MosaicParams:
@@ -48,10 +62,15 @@ def apply_mosaic(img: torch.Tensor, mask: torch.Tensor, params: MosaicParams) ->
     if not params.applied:
         return img
     generator = None
-    if params.style == "random":
+    if params.style == "random" or params.recipe == "random-pixel":
         # On the CPU whatever img's device, so the same params give the same picks everywhere.
         generator = torch.Generator().manual_seed(params.seed)
-    return mosaic_region(
+    if params.recipe is not None:
+        m = feather_mask(grow_mask(as_mask(mask, image=img), radius=params.grow), width=params.feather)
+        out = mosaic_recipe(img, m, recipe=params.recipe, grid=Grid(*params.block, *params.offset),
+                            generator=generator)
+        return _jpeg(out, params.jpeg) if params.jpeg else out
+    out = mosaic_region(
         img,
         mask,
         block=params.block,
@@ -61,6 +80,15 @@ def apply_mosaic(img: torch.Tensor, mask: torch.Tensor, params: MosaicParams) ->
         offset=params.offset,
         generator=generator,
     )
+    return _jpeg(out, params.jpeg) if params.jpeg else out
+
+
+def _jpeg(img: torch.Tensor, quality: int) -> torch.Tensor:
+    from mosaicgan.data.mosaic_pairs import jpeg_round_trip
+
+    if img.ndim == 4:
+        return torch.stack([jpeg_round_trip(one, quality=quality) for one in img])
+    return jpeg_round_trip(img, quality=quality)
 
 
 class RandomMosaic:
@@ -72,6 +100,9 @@ class RandomMosaic:
       the area of a square block of the drawn size.
     grow_range, feather_range: pixels, both ends included; a negative grow shrinks the mask.
     random_offset: place the block grid at a random phase rather than at the image corner.
+    recipes: a recipe mix (`data.recipe_mix`) to draw each mosaic's recipe from instead of a
+      style; jpeg_prob, jpeg_quality: the share re-encoded as JPEG, at a quality drawn from
+      (low, high). Both only draw numbers when set, so other draws stay as they were.
     p: probability of mosaicking at all (otherwise the image comes back as it is).
 
     Randomness: the `generator` given to a call, else the transform's own generator when built
@@ -95,6 +126,9 @@ class RandomMosaic:
         grow_range: tuple[int, int] = (0, 0),
         feather_range: tuple[int, int] = (0, 0),
         random_offset: bool = True,
+        recipes: Mix | None = None,
+        jpeg_prob: float = 0.0,
+        jpeg_quality: tuple[int, int] = (60, 95),
         p: float = 1.0,
         seed: int | None = None,
     ) -> None:
@@ -118,6 +152,7 @@ class RandomMosaic:
         self.grow_range = grow_range
         self.feather_range = feather_range
         self.random_offset = random_offset
+        self.recipes, self.jpeg_prob, self.jpeg_quality = recipes, jpeg_prob, jpeg_quality
         self.p = p
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
 
@@ -160,7 +195,13 @@ class RandomMosaic:
         phase = (uniform(0.0, 1.0), uniform(0.0, 1.0))
         offset = (int(phase[0] * block[0]), int(phase[1] * block[1])) if self.random_offset else (0, 0)
         seed = integer(0, 2**31 - 1)
-        return MosaicParams(style, block, offset, grow, feather, seed, applied)
+        recipe, jpeg = None, 0
+        if self.recipes is not None:
+            recipe = pick(self.recipes, uniform(0.0, 1.0))
+            style = {"mean": "average", "median": "median", "random-pixel": "random"}.get(recipe, "recipe")
+        if self.jpeg_prob > 0 and uniform(0.0, 1.0) < self.jpeg_prob:
+            jpeg = integer(*self.jpeg_quality)
+        return MosaicParams(style, block, offset, grow, feather, seed, applied, recipe, jpeg)
 
     def __repr__(self) -> str:
         fields = ", ".join(

@@ -50,6 +50,9 @@ class PairsOptions:
     block_range: block size in pixels (low, high) at the output size; None sizes blocks from
       the region, a fraction of the square root of its area drawn from fraction_range.
     grow_max, feather_max: the grow and feather of each mosaic are drawn from 0..max pixels.
+    recipes: a recipe mix (`data.recipe_mix`: how mosaics are made in the wild) to draw each
+      mosaic's recipe from, instead of `styles`; jpeg_prob: the share of inputs re-encoded as
+      JPEG (quality 60-95) after mosaicking, as a mosaicked photo saved as JPEG is.
     test_fraction: share of source photos whose pairs go to test/ (at least one photo when
       above 0 and there are two or more)."""
 
@@ -64,6 +67,8 @@ class PairsOptions:
     grow_max: int = 0
     feather_max: int = 0
     recursive: bool = False
+    recipes: tuple[tuple[str, float], ...] | None = None
+    jpeg_prob: float = 0.0
 
     def check(self) -> None:
         if not 16 <= self.size <= 4096:
@@ -84,6 +89,8 @@ class PairsOptions:
         low, high = self.fraction_range
         if not 0.0 < low <= high <= 1.0:
             raise UserError(f"--block-fraction LOW HIGH must satisfy 0 < LOW <= HIGH <= 1, got {low} {high}")
+        if not 0.0 <= self.jpeg_prob <= 1.0:
+            raise UserError(f"--jpeg-prob must lie in [0, 1], got {self.jpeg_prob}")
         if self.grow_max < 0 or self.feather_max < 0:
             raise UserError("--grow-max and --feather-max must be >= 0")
         if max(self.grow_max, self.feather_max) > self.size:
@@ -179,7 +186,8 @@ def make_pairs(
     test = split_sources(names, test_fraction=options.test_fraction, seed=options.seed)
     mosaic = RandomMosaic(styles=options.styles, block_range=options.block_range,
                           fraction_range=options.fraction_range, grow_range=(0, options.grow_max),
-                          feather_range=(0, options.feather_max), random_offset=True)
+                          feather_range=(0, options.feather_max), random_offset=True, recipes=options.recipes,
+                          jpeg_prob=options.jpeg_prob)
     summary = PairsSummary(sources=len(paths), test_sources=len(test), train_sources=len(paths) - len(test))
     records = []
     for path, name in zip(paths, names):

@@ -76,6 +76,21 @@ class LatticeRestorer(nn.Module):
                                              nn.Linear(64, families))
         self.size_multiple = 1
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Also takes the weights of a restorer without a recipe head (families = 0, the first
+        shipped restorer) into one with a head: its input layer gets zero weights for the new
+        channels and the head stays as initialised, so it starts as the old network, reading
+        every mosaic as block means. That is how `--init-from` trains a head onto it."""
+        state = dict(state_dict)
+        old = state.get("head.weight")
+        if self.families and old is not None and old.shape[1] == FEATURES and not any(
+                k.startswith("recipe_head.") for k in state):
+            grown = torch.zeros_like(self.head.weight)
+            grown[:, :FEATURES] = old
+            state["head.weight"] = grown
+            state.update({f"recipe_head.{k}": v for k, v in self.recipe_head.state_dict().items()})
+        return super().load_state_dict(state, strict=strict, assign=assign)
+
     def recipe_logits(self, stats: torch.Tensor) -> torch.Tensor:
         """(N, stats) from `localize.mosaics.recipe.recipe_statistics` -> (N, families) logits."""
         return self.recipe_head(stats)
