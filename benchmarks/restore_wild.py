@@ -41,8 +41,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from restore_quality import default_data, from_u8, jpeg, photo_list, region_psnr, region_ssim, telea, to_u8
-
 from mosaicgan.choices import MOSAIC_RECIPES
 from mosaicgan.data.images import pil_to_tensor, read_image
 from mosaicgan.infer.remove.core import remove_mosaics
@@ -52,6 +50,7 @@ from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.recipes import measurement, mosaic_recipe
 from mosaicgan.ops.shapes import draw_shapes, sample_shape
 from mosaicgan.ops.unmosaic import block_means, placed_base
+from restore_quality import default_data, from_u8, jpeg, photo_list, region_psnr, region_ssim, telea, to_u8
 
 METHODS = ("as is", "bicubic", "telea", "remove --mask", "remove")
 
@@ -70,13 +69,16 @@ def make_case(truth: torch.Tensor, *, recipe: str, blocks: tuple[int, int], seed
         short = min(h, w)
         sides = [max(3, int(short * (0.25 + 0.25 * float(torch.rand((), generator=g)))) // block) for _ in range(2)]
         rows, cols = min(sides[0], (h - grid.offset_y) // block), min(sides[1], (w - grid.offset_x) // block)
-        top = grid.offset_y + block * int(torch.randint(0, max((h - grid.offset_y) // block - rows, 0) + 1, (), generator=g))
-        left = grid.offset_x + block * int(torch.randint(0, max((w - grid.offset_x) // block - cols, 0) + 1, (),
-                                                         generator=g))
+        top = grid.offset_y + block * _draw(max((h - grid.offset_y) // block - rows, 0), g)
+        left = grid.offset_x + block * _draw(max((w - grid.offset_x) // block - cols, 0), g)
         mask = torch.zeros(1, h, w)
         mask[:, top : top + rows * block, left : left + cols * block] = 1
     mosaic = mosaic_recipe(truth, mask, recipe=recipe, grid=grid, generator=g)
     return from_u8(to_u8(mosaic)), mask, grid, kind
+
+
+def _draw(high: int, generator: torch.Generator) -> int:
+    return int(torch.randint(0, high + 1, (), generator=generator))
 
 
 def main() -> None:
@@ -87,11 +89,13 @@ def main() -> None:
     p.add_argument("--blocks", type=int, nargs=2, default=[6, 16], metavar=("LOW", "HIGH"))
     p.add_argument("--jpeg", type=int, default=75, help="also score after JPEG re-encoding at this quality (0: no)")
     p.add_argument("--checkpoint", type=Path, default=None, help="restorer (default: the shipped one)")
-    p.add_argument("--detector-checkpoint", type=Path, default=None, help="mosaic detector (default: the shipped one)")
+    p.add_argument("--detector-checkpoint", type=Path, default=None,
+                   help="mosaic detector (default: the shipped one)")
     p.add_argument("--every", type=int, default=1, help="only every N-th photo")
     p.add_argument("--limit", type=int, default=0, help="only the first N photos (0: all)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--scores", type=Path, default=None, help="JSON lines, one per case; cases already there are skipped")
+    p.add_argument("--scores", type=Path, default=None,
+                   help="JSON lines, one per case; cases already there are skipped")
     p.add_argument("--json", type=Path, default=None, help="write the summary here")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -127,7 +131,8 @@ def main() -> None:
                     continue
                 observed = jpeg(mosaic, quality) if quality else mosaic
                 h, w = observed.shape[-2:]
-                base = placed_base(block_means(observed[None], grid), grid, height=h, width=w, centroid=meas.centroid)[0]
+                values = block_means(observed[None], grid)
+                base = placed_base(values, grid, height=h, width=w, centroid=meas.centroid)[0]
                 with_mask = remove_mosaics(observed, restorer=restorer, mask=mask[0])
                 found = remove_mosaics(observed, restorer=restorer, detect=detector.find)
                 outputs = {"as is": observed, "bicubic": torch.where(mask > 0, base, observed),
@@ -209,8 +214,9 @@ def print_tables(summary: dict, recipes: list[str], variants: list[str]) -> None
             if c is None:
                 continue
             cells = " | ".join(f"{c[m][0]:.2f} / {c[m][1]:.3f}" for m in METHODS)
-            print(f"| {recipe} | {variant} | {c['cases']} | {cells} | {c['remove - as is']:+.2f} | {c['worst photo']:+.2f}"
-                  f" | {c['photos below -0.2 dB']} | {c['remove - bicubic']:+.2f} | {c['iou']:.3f} | {c['grid exact']:.0%} |")
+            print(f"| {recipe} | {variant} | {c['cases']} | {cells} | {c['remove - as is']:+.2f} "
+                  f"| {c['worst photo']:+.2f} | {c['photos below -0.2 dB']} | {c['remove - bicubic']:+.2f} "
+                  f"| {c['iou']:.3f} | {c['grid exact']:.0%} |")
     print()
     print("| recipe | input | recipe read without a mask | with the true mask | pixels changed outside the region |")
     print("|---|---|---|---|---:|")

@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-from test_train_restorer import write_wavy_photos
 
 from mosaicgan.data.mosaic_masks import MosaicMasks
 from mosaicgan.data.mosaic_pairs import MosaicPairs, load_photos
@@ -21,6 +20,7 @@ from mosaicgan.nets import restorer as restorer_net
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.recipes import mosaic_recipe
 from mosaicgan.ops.unmosaic import block_means, lattice_features
+from test_train_restorer import write_wavy_photos
 
 
 def test_the_mix_parses_and_picks():
