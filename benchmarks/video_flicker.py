@@ -175,7 +175,8 @@ def recipe_flicker(args) -> None:
     boxes = [(x0 + round(60 * s), y0 + round(40 * s)) for x0, y0, _, _ in clip.boxes]
 
     def crops(frames) -> np.ndarray:
-        return np.stack([f[by:by + size[1], bx:bx + size[0]].astype(float) for f, (bx, by) in zip(frames, boxes)])
+        return np.stack([f[by:by + size[1], bx:bx + size[0]].astype(float)
+                         for f, (bx, by) in zip(frames, boxes, strict=True)])
 
     truth = crops(clean)
     restorer = load_restorer()
@@ -187,7 +188,7 @@ def recipe_flicker(args) -> None:
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.time_base = Fraction(1, 25)
         stream.options = {"crf": "18", "preset": "ultrafast"}
-        for i, (frame, (bx, by)) in enumerate(zip(clean, boxes)):
+        for i, (frame, (bx, by)) in enumerate(zip(clean, boxes, strict=True)):
             x = torch.from_numpy(frame).permute(2, 0, 1).float().div(127.5).sub(1)
             mask = torch.zeros(1, height, width)
             mask[:, by:by + size[1], bx:bx + size[0]] = 1
