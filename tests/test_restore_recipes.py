@@ -191,3 +191,18 @@ def test_make_pairs_draws_recipes_and_redoes_them_from_the_record(tmp_path):
         a, b = pair[:, :, :64], pair[:, :, 64:]
         redone = apply_mosaic(b, mask.float(), MosaicParams.from_dict(r["mosaic"]))
         assert (redone - a).abs().max() <= 2 / 127.5 + 1e-6  # the PNG's rounding, on both sides
+
+
+def test_a_video_reads_its_recipe_once():
+    from mosaicgan.localize.mosaics.recipe import RecipeMemory
+
+    memory = RecipeMemory()
+    assert memory.estimate is None and memory.add(None) is None
+    first = RecipeEstimate.from_probabilities(torch.tensor([0.6, 0.4, 0.0, 0.0, 0.0]))
+    second = RecipeEstimate.from_probabilities(torch.tensor([0.2, 0.8, 0.0, 0.0, 0.0]))
+    assert memory.add(first).family == "average"
+    both = memory.add(second)
+    assert both.family == "centre-pixel" and both.probabilities[:2] == pytest.approx((0.4, 0.6))
+    for _ in range(RecipeMemory.SETTLE):
+        memory.add(first)
+    assert memory.settled

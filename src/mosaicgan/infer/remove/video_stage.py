@@ -13,7 +13,9 @@ baseline. Steadied (the default) does the same work once and then follows it:
   e.g. a mosaic whose grid moves with it, with the grid `estimate_grid` reads on the crop). A track whose
   mosaic did not change since the previous frame (block means and a ring of blocks around
   it within the tolerance) keeps the previous frame's region without a search;
-- `remove_temporal.StillRegions` keeps the restoration still where the mosaic is still.
+- `remove_temporal.StillRegions` keeps the restoration still where the mosaic is still;
+- a restorer with a recipe head reads the recipe once for the video (the mean of its first
+  frames' readings, `RecipeMemory`), so its reading does not flicker either.
 
 Restored regions are checked for faces (`restored_faces.FaceWatch`: the first frame with
 regions, then one such frame in `detect_every`), as an image's are; `result.faces` says so.
@@ -38,6 +40,7 @@ from mosaicgan.infer.video.steady import Steadier, TrackingOptions
 from mosaicgan.infer.video.pipeline import Stage, VideoResult
 from mosaicgan.localize.boxes import box_iou
 from mosaicgan.localize.mosaics.grid import estimate_grid
+from mosaicgan.localize.mosaics.recipe import RecipeMemory
 from mosaicgan.localize.mosaics.finder import DetectMosaics, find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, mask_bbox
@@ -90,6 +93,7 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
     None: the classical finder); a followed mosaic is searched on a crop with its known grid."""
     result.seconds.setdefault("restore", 0.0)
     still = StillRegions(tolerance=options.tolerance)
+    recipes = RecipeMemory()  # one reading of how the video was pixelated, its frames' mean
     watch = FaceWatch(every=options.tracking.detect_every)
 
     def look_for_faces(out: torch.Tensor, boxes) -> None:
@@ -102,7 +106,10 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
         result.add_time("faces", time.perf_counter() - t0)
 
     def restore(frame: torch.Tensor, soft: torch.Tensor, grid: Grid) -> torch.Tensor:
-        return restorer.restore(frame, soft[None], grid=grid)
+        recipe = recipes.estimate
+        if restorer.reads_recipes and not recipes.settled:
+            recipe = recipes.add(restorer.estimate_recipe(frame, (soft >= 0.5).float()[None], grid=grid))
+        return restorer.restore(frame, soft[None], grid=grid, recipe=recipe)
 
     def finish(emit, pts: int, frame: np.ndarray, x: torch.Tensor, regions: list[tuple[torch.Tensor, Grid]]) -> None:
         t0 = time.perf_counter()

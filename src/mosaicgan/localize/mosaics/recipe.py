@@ -75,6 +75,33 @@ class RecipeEstimate:
         return {"recipe": self.family, "recipe_probability": round(self.probability, 2)}
 
 
+class RecipeMemory:
+    """One reading of the recipe for a whole video: the running mean of the probabilities read
+    in its frames, so that a restoration does not switch how it reads the blocks from one frame
+    to the next (a video is pixelated by one tool). After SETTLE readings it stops reading."""
+
+    SETTLE = 12
+
+    def __init__(self) -> None:
+        self.total: torch.Tensor | None = None
+        self.count = 0
+
+    @property
+    def settled(self) -> bool:
+        return self.count >= self.SETTLE
+
+    @property
+    def estimate(self) -> RecipeEstimate | None:
+        return None if self.total is None else RecipeEstimate.from_probabilities(self.total / self.count)
+
+    def add(self, reading: RecipeEstimate | None) -> RecipeEstimate | None:
+        if reading is not None:
+            probs = torch.tensor(reading.probabilities, dtype=torch.float64)
+            self.total = probs if self.total is None else self.total + probs
+            self.count += 1
+        return self.estimate
+
+
 def recipe_statistics(image: torch.Tensor, mask: torch.Tensor, grid: Grid) -> torch.Tensor:
     """(STATS,) float32 statistics of the mosaic inside `mask` on `grid`.
 
