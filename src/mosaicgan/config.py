@@ -127,10 +127,6 @@ class MosaicConfig:
         if not 2 <= self.block_min <= self.block_max:
             raise UserError(f"mosaic.block_min/block_max must satisfy 2 <= min <= max, got {self.block_min}, "
                             f"{self.block_max}")
-        if self.recipes:
-            from mosaicgan.data.recipe_mix import parse_mix
-
-            parse_mix(self.recipes, flag="mosaic.recipes")
         if self.jpeg_quality_min > self.jpeg_quality_max:
             raise UserError(f"mosaic.jpeg_quality_min ({self.jpeg_quality_min}) is above mosaic.jpeg_quality_max "
                             f"({self.jpeg_quality_max})")
