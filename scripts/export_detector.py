@@ -18,7 +18,7 @@ from mosaicgan.localize.mosaics.detector import KIND
 
 def main() -> None:
     export_main(description=__doc__.split("\n\n")[0], kind=KIND, net="detector",
-                out="src/mosaicgan/assets/mosaic_detector.safetensors", name="mosaicgan-mosaic-detector-v2")
+                out="src/mosaicgan/assets/mosaic_detector.safetensors", name="mosaicgan-mosaic-detector-v3")
 
 
 if __name__ == "__main__":
