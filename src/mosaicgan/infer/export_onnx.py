@@ -4,7 +4,9 @@ What is exported: a pix2pix or CycleGAN generator (one direction), or the mosaic
 Batch, height and width are dynamic axes. The graph holds only the network: a U-Net needs H and
 W multiples of its size multiple (`mosaicgan.size_multiple` in the file's metadata; pad as
 `infer.translator.pad_to_multiple` does, reflection, then crop), values in [-1, 1], NCHW float32.
-The restorer takes the lattice features of `ops.unmosaic.lattice_features`, not an image.
+The restorer takes the lattice features of `ops.unmosaic.lattice_features`, not an image; one
+with a recipe head (`nets.restorer`) is written as it reads block means (the recipe of
+`mosaicgan add`), without the head.
 
 `torch.onnx.export` (the torch.export-based exporter) needs the `onnx` and `onnxscript`
 packages, and the parity check needs `onnxruntime`: all three are the optional extra

@@ -104,12 +104,13 @@ class LatticeRestorer(nn.Module):
         full = features[:, self.out_channels + 1 : self.out_channels + 2]
         inputs, read = features, means
         if self.families:
-            if recipe is None:
+            if recipe is None:  # block means (nothing to move: the graph ONNX export writes)
                 recipe = features.new_zeros(features.shape[0], self.families)
                 recipe[:, AVERAGE] = 1
-            recipe = recipe.to(features.dtype)
+            else:
+                recipe = recipe.to(features.dtype)
+                read = _centred(means, features[:, self.out_channels + 2 :], recipe[:, TOP_LEFT], scale=s)
             planes = recipe[:, :, None, None].expand(-1, -1, *features.shape[-2:])
-            read = _centred(means, features[:, self.out_channels + 2 :], recipe[:, TOP_LEFT], scale=s)
             inputs = torch.cat([read, features[:, self.out_channels :], planes], dim=1)
         h = F.relu(self.head(inputs))
         h = h + self.body(h)
