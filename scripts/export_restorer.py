@@ -17,7 +17,7 @@ from export_weights import export_main
 
 def main() -> None:
     export_main(description=__doc__.split("\n\n")[0], kind="restorer", net="restorer",
-                out="src/mosaicgan/assets/restorer.safetensors", name="mosaicgan-restorer-lattice-v2")
+                out="src/mosaicgan/assets/restorer.safetensors", name="mosaicgan-restorer-lattice-v3")
 
 
 if __name__ == "__main__":
