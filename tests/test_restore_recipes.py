@@ -206,3 +206,13 @@ def test_a_video_reads_its_recipe_once():
     for _ in range(RecipeMemory.SETTLE):
         memory.add(first)
     assert memory.settled
+
+
+def test_min_and_max_count_only_when_the_head_is_sure():
+    from mosaicgan.localize.mosaics.recipe import BOUND_TRUST
+
+    unsure = RecipeEstimate.from_head(torch.tensor([0.3, 0.1, 0.0, 0.0, 0.6]))
+    assert unsure.family == "average" and unsure.probabilities[4] == 0
+    assert unsure.probabilities[:2] == pytest.approx((0.75, 0.25))
+    sure = RecipeEstimate.from_head(torch.tensor([0.05, 0.05, 0.0, BOUND_TRUST + 0.1, 0.1]))
+    assert sure.family == "min" and sure.probabilities[4] == 0

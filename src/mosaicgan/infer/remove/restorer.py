@@ -89,7 +89,7 @@ class Restorer:
     def _recipe(self, pixels: torch.Tensor, mask: torch.Tensor, grid: Grid) -> RecipeEstimate:
         stats = recipe_statistics(pixels, mask, grid)[None].to(self.device)
         probs = self.net.recipe_probabilities(stats)[0].cpu()
-        return RecipeEstimate.from_probabilities(probs)
+        return RecipeEstimate.from_head(probs)
 
     @torch.no_grad()
     def restore(self, image: torch.Tensor, mask: torch.Tensor, *, grid: Grid,
