@@ -69,6 +69,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     On any error the temporary file is removed and the old `path` (if any) is untouched,
     so an interrupted save never leaves a truncated checkpoint or image behind.
+
+    A `path` that is a symbolic link is replaced by the new file, as a link: the rename puts
+    the file where the link was, and what the link pointed to is never written (callers pass
+    the path unresolved; see `infer.outputs`).
     """
     path = Path(path)
     with writing(path):

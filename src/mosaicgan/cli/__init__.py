@@ -8,7 +8,7 @@ import re
 import sys
 
 from mosaicgan import __version__
-from mosaicgan.errors import NothingFound, UserError, one_line
+from mosaicgan.errors import NothingFound, UserError, one_line, printable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,10 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     except NothingFound as err:
         from mosaicgan.cli.common import NOTHING_DONE
 
-        print(f"mosaicgan: {one_line(err)}", file=sys.stderr)
+        print(f"mosaicgan: {printable(one_line(err))}", file=sys.stderr)
         return NOTHING_DONE
     except UserError as err:
-        print(f"mosaicgan: error: {one_line(err)}", file=sys.stderr)
+        print(f"mosaicgan: error: {printable(one_line(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mosaicgan: interrupted", file=sys.stderr)
@@ -73,6 +73,6 @@ def main(argv: list[str] | None = None) -> int:
 
         if err.errno not in NO_SPACE + NOT_ALLOWED:
             raise
-        where = f"{err.filename}: " if err.filename else ""
+        where = f"{printable(err.filename)}: " if err.filename else ""
         print(f"mosaicgan: error: {where}{err.strerror}", file=sys.stderr)
         return 2

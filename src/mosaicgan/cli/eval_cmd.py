@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mosaicgan import choices
 from mosaicgan.cli.common import add_device_flag, add_generator_run_flags, generator_run_options, plural
+from mosaicgan.errors import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{label:<24}{result[name]['psnr']:>10.2f}{result[name]['ssim']:>8.4f}")
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    print(f"wrote {printable(out)}")
     return 0
 
 
@@ -101,11 +102,11 @@ def run_sr(args: argparse.Namespace, ckpt_path: Path) -> int:
     upscaler = Upscaler.from_checkpoint(ckpt_path, device=resolve_device(args.device or "auto"), **tiles)
     result = evaluate_sr(upscaler, root=args.data)
     result["checkpoint"] = str(ckpt_path)
-    print(f"{args.data}: {plural(result['images'], 'image')}, x{result['scale']}, {result['metric']}")
+    print(f"{printable(args.data)}: {plural(result['images'], 'image')}, x{result['scale']}, {result['metric']}")
     print(f"{'':<24}{'PSNR (dB)':>10}{'SSIM':>8}")
     for name in ("model", "bicubic"):
         print(f"{name:<24}{result[name]['psnr']:>10.2f}{result[name]['ssim']:>8.4f}")
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    print(f"wrote {printable(out)}")
     return 0

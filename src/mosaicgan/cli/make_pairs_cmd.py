@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mosaicgan import choices
 from mosaicgan.cli.common import add_device_flag, progress_bar
-from mosaicgan.errors import UserError
+from mosaicgan.errors import UserError, printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(len(paths), desc="make-pairs", quiet=args.quiet) as bar:
         summary = make_pairs(args.images, args.out, finder=finder, options=options, progress=bar, paths=paths)
     print(f"{summary.sources} photos: {summary.train_sources} train, {summary.test_sources} test; "
-          f"wrote {summary.train_pairs} train and {summary.test_pairs} test pairs to {args.out}")
+          f"wrote {summary.train_pairs} train and {summary.test_pairs} test pairs to {printable(args.out)}")
     if summary.no_region:
         print(f"skipped {summary.no_region} photos where {args.regions} found no region")
     if summary.lost_pairs:

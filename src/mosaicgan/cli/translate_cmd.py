@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import check_writable_dir
     from mosaicgan.data.images import expand_inputs
-    from mosaicgan.errors import UserError
+    from mosaicgan.errors import UserError, printable
     from mosaicgan.infer.translate.files import translate_files
     from mosaicgan.infer.translate.translator import Translator
     from mosaicgan.device import resolve_device
@@ -49,5 +49,5 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(len(share(paths, ranks)), desc="translate", quiet=args.quiet) as bar:
         written = translate_files(paths, translator=translator, out_dir=args.out, batch_size=args.batch_size,
                                   samples=args.samples, progress=bar, overwrite=args.overwrite, ranks=ranks)
-    print(f"wrote {plural(len(written), 'image')} to {args.out}")
+    print(f"wrote {plural(len(written), 'image')} to {printable(args.out)}")
     return 0

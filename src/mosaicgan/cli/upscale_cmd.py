@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import check_writable_dir
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.device import resolve_device
+    from mosaicgan.errors import printable
     from mosaicgan.infer.upscale.files import upscale_files
     from mosaicgan.infer.upscale.upscaler import Upscaler
 
@@ -42,5 +43,5 @@ def run(args: argparse.Namespace) -> int:
                                         tile=args.tile, overlap=args.tile_overlap)
     with progress_bar(len(paths), desc="upscale", quiet=args.quiet) as bar:
         written = upscale_files(paths, upscaler=upscaler, out_dir=args.out, progress=bar, overwrite=args.overwrite)
-    print(f"wrote {plural(len(written), 'image')} (x{upscaler.scale}) to {args.out}")
+    print(f"wrote {plural(len(written), 'image')} (x{upscaler.scale}) to {printable(args.out)}")
     return 0

@@ -3,7 +3,13 @@ every input before the first file is written.
 
 One rule for every command that writes one or more files per input (add, translate, and
 what follows them): an output never replaces an input, no two inputs may write the same
-file, and a file already in --out is replaced only when the user said --overwrite. A plan is a dict input -> its output paths, in the order the command names them.
+file, and a file already in --out is replaced only when the user said --overwrite. A plan is
+a dict input -> its output paths, in the order the command names them.
+
+Output paths are resolved up to their folder, never through their own name: an output name
+in --out that is a symbolic link is replaced by the new file (the link goes, with
+--overwrite), and whatever it pointed to is left as it was (`atomic.atomic_path` renames over
+the link itself). Following the link would write outside --out.
 """
 
 from __future__ import annotations
@@ -23,19 +29,19 @@ def plan_outputs(inputs: list[Path], out_dir: str | Path, *, names: Callable[[Pa
     share of the inputs, under torchrun) only their outputs are checked for existing files: the
     other processes may be writing theirs already.
     """
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()
     sources = {p.resolve() for p in inputs}
     taken: dict[Path, Path] = {}
     plan = {}
     for path in inputs:
         outs = []
         for name in names(path):
-            out = (out_dir / name).resolve()
-            if out in sources:
+            out = out_dir / name  # not resolved: a link there is replaced, not written through
+            if out in sources or (out.is_symlink() and out.resolve() in sources):
                 raise UserError("output would overwrite an input; choose another --out", path=out)
             if out in taken:
                 raise UserError(f"two inputs would both write {out.name} ({taken[out]} and {path})", path=path)
-            if not overwrite and (mine is None or path in mine) and out.exists():
+            if not overwrite and (mine is None or path in mine) and (out.exists() or out.is_symlink()):
                 raise UserError("already exists; give --overwrite to replace it, or choose another --out", path=out)
             taken[out] = path
             outs.append(out)

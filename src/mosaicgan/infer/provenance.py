@@ -22,6 +22,7 @@ from typing import Any
 from PIL import Image, PngImagePlugin
 
 from mosaicgan import __version__
+from mosaicgan.errors import printable
 
 KEY = "mosaicgan"
 
@@ -136,15 +137,33 @@ def read_video_provenance(path: str | Path) -> dict | None:
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             # Matroska gives its tag names back upper-cased.
-            text = {k.lower(): v for k, v in container.metadata.items()}.get(KEY)
+            tags = {k.lower(): v for k, v in container.metadata.items()}
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
         raise UserError(f"not a readable video ({' '.join(str(err).split())[:160]})", path=path) from None
+    text = tags.get(KEY)
     try:
         record = json.loads(text) if text else None
     except ValueError:
-        return None
+        record = None
     ok = isinstance(record, dict) and str(record.get("software", "")).startswith("mosaicgan")
-    return record if ok and record.get("synthesized") else None
+    if ok:
+        return record if record.get("synthesized") else None
+    return _record_of_comment(tags.get("comment"))
+
+
+# The readable `comment` tag `remove` writes (infer/remove/video.remove_tags). Containers that
+# keep only a fixed set of tags (AVI: comment, title, encoder, ...) drop the JSON record but
+# keep this line, so the restorer and the statement are read back from it.
+_COMMENT = re.compile(r"^(mosaicgan \S+) remove: restored with (.+?)\. (Regions of this .*)$", re.S)
+
+
+def _record_of_comment(comment: str | None) -> dict | None:
+    found = _COMMENT.match(comment.strip()) if isinstance(comment, str) else None
+    if found is None:
+        return None
+    software, restorer, statement = found.groups()
+    return {"software": software, "operation": "remove mosaic", "synthesized": True, "restorer": restorer,
+            "statement": statement, "regions": [], "from": "the container's comment tag (its only tag kept)"}
 
 
 def _decode_comment(raw: bytes) -> str:
@@ -158,17 +177,25 @@ def _decode_comment(raw: bytes) -> str:
 
 
 def format_record(record: dict | None, path: Path) -> str:
-    """What `mosaicgan info` prints."""
+    """What `mosaicgan info` prints. Every line is made printable (`errors.printable`): the
+    name and the record come from outside (a crafted file could hold escape codes)."""
+    return "\n".join(printable(line) for line in _record_lines(record, path))
+
+
+def _record_lines(record: dict | None, path: Path) -> list[str]:
     if record is None:
-        return f"{path}: no mosaicgan provenance (not restored by mosaicgan, or its metadata was stripped)"
+        return [f"{path}: no mosaicgan provenance (not restored by mosaicgan, or its metadata was stripped)"]
     lines = [f"{path}: restored by {record.get('software')}", f"  restorer: {record.get('restorer')}"
              + (f" ({record['restorer_kind']})" if record.get("restorer_kind") else "")]
     if record.get("restorer_sha256"):
         lines.append(f"  restorer sha256: {record['restorer_sha256']}")
     if record.get("source_file"):
         lines.append(f"  source file: {record['source_file']}")
-    for k, region in enumerate(record.get("regions", [])):
-        parts = [f"{key} {value}" for key, value in region.items()]
+    regions = record.get("regions")
+    for k, region in enumerate(regions if isinstance(regions, list) else []):
+        parts = [f"{key} {value}" for key, value in region.items()] if isinstance(region, dict) else [str(region)]
         lines.append(f"  region {k + 1}: " + ", ".join(parts))
+    if record.get("from"):
+        lines.append(f"  read from {record['from']}")
     lines.append(f"  {record.get('statement', STATEMENT)}")
-    return "\n".join(lines)
+    return lines
