@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.samples < 1:
         raise UserError("--batch-size and --samples must be at least 1")
     check_writable_dir(args.out)
-    paths = expand_inputs(args.inputs)
+    paths = expand_inputs(args.inputs, videos=False)
     ranks = ranks_from_env()  # under torchrun each process translates its share of the inputs
     translator = Translator.from_checkpoint(args.checkpoint, direction=args.direction,
                                             device=rank_device(resolve_device(args.device or "auto"), ranks),

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.infer.upscale.upscaler import Upscaler
 
     check_writable_dir(args.out)
-    paths = expand_inputs(args.inputs)
+    paths = expand_inputs(args.inputs, videos=False)
     upscaler = Upscaler.from_checkpoint(args.checkpoint, device=resolve_device(args.device or "auto"),
                                         tile=args.tile, overlap=args.tile_overlap)
     with progress_bar(len(paths), desc="upscale", quiet=args.quiet) as bar:

@@ -15,9 +15,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mosaicgan.atomic import atomic_path
+from mosaicgan.data.file_kind import IMAGE_EXTENSIONS, file_kind, is_license_name
 from mosaicgan.errors import UserError
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 # Larger images are refused from their header, before decoding: PIL's own decompression-bomb
 # limit (89.5 megapixels, about 9500 x 9500), which a full-size photo stays far below.
@@ -140,21 +139,27 @@ def probe_image(path: str | Path, *, decode: bool = False) -> tuple[int, int]:
     return (h, w) if orientation in _TRANSPOSING_ORIENTATIONS else (w, h)
 
 
-def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
-    """Image files in `folder`, sorted by name.
+def _folder_files(folder: Path, *, recursive: bool) -> list[Path]:
+    """The files of `folder` (and its sub-folders), sorted; hidden files and folders and a data
+    set's license (`file_kind.is_license_name`) left out."""
+    entries = sorted(folder.rglob("*") if recursive else folder.iterdir())
+    return [entry for entry in entries
+            if not any(part.startswith(".") for part in entry.relative_to(folder).parts)
+            and not entry.is_dir() and not is_license_name(entry)]
 
-    Hidden files are skipped. Any other non-image file is an error (naming it) rather than
-    silently ignored, so a data set is exactly what the user put there. An empty or missing
-    folder is an error too.
+
+def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
+    """Image files in `folder` (by name), sorted: the one rule of every training data folder.
+
+    Hidden files and a license file are skipped. Any other non-image file is an error (naming
+    it) rather than silently ignored, so a data set is exactly what the user put there. An
+    empty or missing folder is an error too.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError("no such folder", path=folder)
-    entries = sorted(folder.rglob("*") if recursive else folder.iterdir())
     images = []
-    for entry in entries:
-        if entry.name.startswith(".") or entry.is_dir():
-            continue
+    for entry in _folder_files(folder, recursive=recursive):
         if not is_image_name(entry):
             raise UserError(
                 f"not an image file (expected one of {', '.join(IMAGE_EXTENSIONS)}); "
@@ -167,27 +172,53 @@ def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
     return images
 
 
-def expand_inputs(inputs: list[str | Path]) -> list[Path]:
-    """Files, folders (their images, not recursive) and globs -> a sorted, de-duplicated list."""
+def expand_inputs(inputs: list[str | Path], *, videos: bool = True) -> list[Path]:
+    """The INPUT arguments of a media command -> a sorted, de-duplicated list of files.
+
+    A file is taken as given (its reader names it if it is not what it should be). A folder
+    (not recursive: hidden files and a license skipped) and a glob pattern give their images
+    and videos, found by content (`file_kind`), so a folder may mix photos and clips; any other
+    file found there is refused in one line naming it. videos=False (commands that take images
+    only): a video found or given is refused in one line.
+    """
     found: list[Path] = []
     for item in inputs:
         text = str(item)
         path = Path(text)
         if path.is_dir():
-            found.extend(list_images(path))
+            media = [_media_file(p, videos=videos) for p in _folder_files(path, recursive=False)]
+            if not media:
+                raise UserError(f"folder holds no {'images or videos' if videos else 'images'}", path=path)
+            found.extend(media)
         elif path.is_file():
+            if not videos and file_kind(path) == "video":
+                raise _video_refused(path)
             found.append(path)
         elif glob.has_magic(text):
-            matches = sorted(Path(m) for m in glob.glob(text) if is_image_name(m) and Path(m).is_file())
+            matches = sorted(Path(m) for m in glob.glob(text) if Path(m).is_file() and not is_license_name(m))
             if not matches:
-                raise UserError("pattern matches no image files", path=text)
-            found.extend(matches)
+                raise UserError(f"pattern matches no {'image or video ' if videos else 'image '}files", path=text)
+            found.extend(_media_file(p, videos=videos) for p in matches)
         else:
             raise UserError("no such file or folder", path=text)
     unique = list(dict.fromkeys(p.resolve() for p in found))
     if not unique:
         raise UserError("no input images given")
     return unique
+
+
+def _media_file(path: Path, *, videos: bool) -> Path:
+    kind = file_kind(path)
+    if kind is None:
+        what = "an image or a video" if videos else "an image"
+        raise UserError(f"not {what} (by its content); move it out of the folder or name the files", path=path)
+    if kind == "video" and not videos:
+        raise _video_refused(path)
+    return path
+
+
+def _video_refused(path: Path) -> UserError:
+    return UserError("a video file; this command takes images (videos: `add`, `remove`)", path=path)
 
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mosaicgan.data.images import is_image_name, pil_to_tensor, read_image
+from mosaicgan.data.images import list_images, pil_to_tensor, read_image
 from mosaicgan.errors import UserError
 from mosaicgan.infer.upscale.upscaler import Upscaler
 from mosaicgan.metrics import psnr_y, ssim_y
@@ -19,10 +19,7 @@ def hr_images(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError("--data: not a folder of high-resolution images", path=folder)
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_name(p))
-    if not paths:
-        raise UserError("--data: holds no images", path=folder)
-    return paths
+    return list_images(folder)  # the rule of every data folder: a non-image file is named and refused
 
 
 def evaluate_sr(upscaler: Upscaler, *, root: str | Path, progress=None) -> dict[str, Any]:

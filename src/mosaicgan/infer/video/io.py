@@ -1,7 +1,8 @@
 """Video files in and out of the per-frame cores, with PyAV (it bundles FFmpeg; no ffmpeg
 binary, no folder of frames on disk).
 
-`is_media_file` tells a video (or audio) file from an image by its first bytes, not its name.
+`is_media_file` (from `data.file_kind`) tells a video (or audio) file from an image by its
+first bytes, not its name.
 `VideoInput` decodes frames as arrays (H, W, 3), uint8, or uint16 for 10/12-bit input, turned
 upright by the stream's rotation; packets of the other streams (audio, subtitles) are handed
 on untouched. `VideoOutput` encodes frames with the input's timestamps (so a variable frame
@@ -28,42 +29,12 @@ from pathlib import Path
 import av
 import numpy as np
 
+from mosaicgan.data.file_kind import is_media_file as is_media_file  # (by content; the media commands ask here)
 from mosaicgan.errors import UserError
 
-# First bytes of the containers handled here (and of common audio files, so that an audio
-# file given to a video command gets "no video stream", not "cannot read image").
-_FTYP_IMAGE_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 # The audio codec a container takes when a copy is refused.
 _AUDIO_FALLBACK = {"webm": "libopus", "matroska": "libopus"}
-
-
-def is_media_file(path: str | Path) -> bool:
-    """True for an MP4/MOV/M4A, Matroska/WebM, AVI, MPEG-TS, Ogg, WAV, MP3 or FLAC file, by content."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except OSError:
-        return False
-    if len(head) < 12:
-        return False
-    if head[4:8] == b"ftyp":
-        return head[8:12] not in _FTYP_IMAGE_BRANDS
-    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
-        return True
-    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: Matroska, WebM
-        return True
-    if head[:4] == b"RIFF" and head[8:12] in (b"AVI ", b"WAVE"):
-        return True
-    if head[0] == 0x47:  # MPEG-TS sync byte, confirmed a packet later
-        return _probe_ts(path)
-    return head[:4] in (b"OggS", b"fLaC") or head[:3] == b"ID3" or head[:2] in (b"\xff\xfb", b"\xff\xf3")
-
-
-def _probe_ts(path: str | Path) -> bool:
-    with open(path, "rb") as f:
-        data = f.read(188 * 3 + 1)
-    return len(data) > 188 * 2 and data[188] == 0x47 and data[376] == 0x47
 
 
 @dataclass(frozen=True)
