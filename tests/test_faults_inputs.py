@@ -96,7 +96,8 @@ def test_commands_that_take_images_refuse_a_video_in_one_line(capsys, tmp_path, 
 
 
 def test_expand_inputs_finds_by_content_and_resolves_once(tmp_path):
-    make_clip(tmp_path / "v.mp4", width=32, height=32, frames=2, photo=None, audio=False).path.rename(tmp_path / "v.weird")
+    clip = make_clip(tmp_path / "v.mp4", width=32, height=32, frames=2, photo=None, audio=False)
+    clip.path.rename(tmp_path / "v.weird")
     Image.new("RGB", (8, 8)).save(tmp_path / "p.png")
     got = expand_inputs([tmp_path, tmp_path / "p.png", f"{tmp_path}/*"])
     assert [p.name for p in got] == ["p.png", "v.weird"]
@@ -110,7 +111,7 @@ def test_every_trainer_refuses_a_stray_file_in_its_data_folder(capsys, tmp_path,
         shutil.copy(FIXTURES / "cat.jpg", data / "train" / f"{k}.jpg")
     (data / "train" / "readme.txt").write_text("where these came from")
     (data / "LICENSE").write_text("Apache-2.0")  # a license is the one file allowed beside the images
-    code, _, err = run_cli(capsys, "train", trainer, "--data", data if trainer != "pix2pix" else data,
+    code, _, err = run_cli(capsys, "train", trainer, "--data", data,
                            "--out", tmp_path / "run", "--quiet", "--device", "cpu")
     assert_one_line_error(code, err, "readme.txt", "not an image file", "move it out of the data folder")
     assert not (tmp_path / "run" / "checkpoints").exists()
