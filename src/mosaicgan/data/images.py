@@ -28,8 +28,20 @@ def _too_large(size: tuple[int, int], path: Path) -> UserError:
     return UserError(f"image too large ({w} x {h}; limit {MAX_PIXELS / 1e6:.1f} megapixels)", path=path)
 
 
+# Formats whose files may hold several pictures that are all the content (frames, pages).
+# A camera's MPO (a JPEG with a preview or depth picture after the photo) is read as its first.
+_MULTI_FRAME = {"GIF": ("an animated GIF", "frames"), "PNG": ("an animated PNG", "frames"),
+                "WEBP": ("an animated WebP", "frames"), "TIFF": ("a multi-page TIFF", "pages")}
+
+
 def open_image(path: Path) -> Image.Image:
-    """Image.open with the size limit as a one-line UserError, checked on the header's size."""
+    """Image.open with the size limit as a one-line UserError, checked on the header's size.
+
+    An image of several frames or pages (animated GIF, PNG or WebP, multi-page TIFF) is refused
+    in one line: every command reads and writes one picture per file, and taking the first
+    frame would drop the others without a word. (Such a file is a video to these tools:
+    converted to one, every frame goes through the video path.)
+    """
     limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # PIL would warn or raise its own error; the check below says it in one line
     try:
@@ -39,6 +51,14 @@ def open_image(path: Path) -> Image.Image:
     if img.size[0] * img.size[1] > MAX_PIXELS:
         img.close()
         raise _too_large(img.size, path)
+    if img.format in _MULTI_FRAME and getattr(img, "is_animated", False):
+        what, unit = _MULTI_FRAME[img.format]
+        count = getattr(img, "n_frames", 2)
+        img.close()
+        advice = ("split the pages into files" if unit == "pages"
+                  else "convert it to a video (e.g. ffmpeg -i NAME NAME.mp4) and give that")
+        raise UserError(f"{what} of {count} {unit}; only single pictures are read (one {unit[:-1]} would be "
+                        f"taken and the rest dropped): {advice}", path=path)
     return img
 
 

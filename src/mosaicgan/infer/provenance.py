@@ -7,6 +7,7 @@ Where it goes, by format (one JSON record, the same everywhere):
 - JPEG, WebP: EXIF ImageDescription (the statement), Software, UserComment (the record), and
   an XMP packet (dc:description, xmp:CreatorTool, and the record in mosaicgan:record);
 - TIFF: the ImageDescription and Software tags;
+- GIF: a comment extension (the statement, a newline, the record);
 - BMP and the Netpbm formats carry no metadata: such outputs cannot say it (`remove` warns).
 `read_provenance` finds the record in any of them.
 """
@@ -76,6 +77,8 @@ def metadata_save_options(fmt: str, record: dict) -> dict[str, Any]:
         return {"exif": exif.tobytes(), "xmp": _xmp(record, text)}
     if fmt == "TIFF":
         return {"tiffinfo": {_IMAGE_DESCRIPTION: STATEMENT + "\n" + text, _SOFTWARE: record["software"]}}
+    if fmt == "GIF":
+        return {"comment": (STATEMENT + "\n" + text).encode("utf-8")}
     return {}
 
 
@@ -114,6 +117,9 @@ def read_provenance(path: str | Path) -> dict | None:
             found = re.search(r"<mosaicgan:record>(.*?)</mosaicgan:record>", raw, re.S)
             if found:
                 texts.append(unescape(found.group(1)))
+        gif_comment = img.info.get("comment") if img.format == "GIF" else None
+        if isinstance(gif_comment, bytes) and b"\n" in gif_comment:
+            texts.append(gif_comment.decode("utf-8", "replace").split("\n", 1)[1])
         description = exif.get(_IMAGE_DESCRIPTION)
         if isinstance(description, str) and "\n" in description:
             texts.append(description.split("\n", 1)[1])

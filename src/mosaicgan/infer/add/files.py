@@ -82,7 +82,7 @@ def add_mosaic_files(
         else:
             out = mosaic_image(loaded.image, region.mask, options=options,
                                generator=mosaic_generator(options, path.name))
-            result.written.append(write_image(out, plan[path][0], alpha=loaded.alpha))
+            result.written.append(write_image(out, plan[path][0], alpha=loaded.alpha, source=path))
             if save_mask:
                 result.masks.append(write_mask(applied_mask(region.mask, options), plan[path][1]))
         if progress is not None:

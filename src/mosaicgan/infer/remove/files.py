@@ -7,7 +7,8 @@ input's folder), so a bad input stops the run with one line and an untouched --o
 Outputs keep the input's file name, size and format: lossless formats stay lossless (every
 pixel outside the grown, feathered region is the input's, bit for bit), a JPEG is re-encoded
 at the input's quality (estimated from its quantisation tables) and chroma subsampling, or
-at --quality. Grey stays grey, alpha is kept; palette images come out RGB(A). Every output
+at --quality. Grey stays grey, alpha is kept; palette images come out RGB(A), except GIFs,
+which keep their palette (every pixel outside the region keeps its index). Every output
 says inside it that it was restored by mosaicgan, by which restorer, and that the regions
 are synthesized (`provenance`); the input's own metadata (EXIF, GPS) is not copied.
 
@@ -129,7 +130,7 @@ def remove_files(
             record = provenance_record(restorer=restorer.describe(),
                                        regions=[r.to_dict() for r in restored.restored], source=path.name)
             save = {**matching_save_options(path, out, quality=options.quality), **metadata_save_options(fmt, record)}
-            result.written.append(write_image(restored.frame, out, alpha=loaded.alpha, options=save))
+            result.written.append(write_image(restored.frame, out, alpha=loaded.alpha, options=save, source=path))
             if not carries_metadata(fmt):
                 result.no_metadata.append(out)
             if options.save_mask:
