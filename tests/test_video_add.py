@@ -307,10 +307,11 @@ def test_resume_keeps_finished_segments_and_gives_the_whole_video(monkeypatch, t
         add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(), progress=Counter(45), resume=True)
     assert not out.exists()
     kept = sorted(p.name for p in video_resume.work_folder(out).iterdir())
-    assert kept == ["job.json", "seg_00000.mp4", "seg_00001.mp4"]
+    assert kept == ["job.json", "seg_00000.json", "seg_00000.mp4", "seg_00001.json", "seg_00001.mp4"]
     again = Counter()
     result = add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(), progress=again, resume=True)
     assert again.done == 60 and result.frames == 60  # 40 counted as done, 20 processed
+    assert result.frames_with_region == 60  # the kept segments' frames counted too
     assert no_leftovers(out.parent) == ["long.mp4"]
     whole = tmp_path / "whole.mp4"
     add_mosaic_video(clip.path, whole, finder=finder, options=MosaicOptions())

@@ -187,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
             raise
         for what in done.dropped_streams:
             print(f"{video.name}: the output container cannot hold {what}; left out", file=sys.stderr)
+        for note in done.notes:
+            print(f"{video.name}: {note}", file=sys.stderr)
         if done.written:
             result.written.append(video_plan[video])
             print(f"wrote {video_plan[video]} ({plural(done.frames, 'frame')}, "

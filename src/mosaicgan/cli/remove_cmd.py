@@ -179,6 +179,8 @@ def _remove_video(video: Path, out: Path, args: argparse.Namespace, *, restorer,
         raise
     for what in done.dropped_streams:
         print(f"{video.name}: the output container cannot hold {what}; left out", file=sys.stderr)
+    for note in done.notes:
+        print(f"{video.name}: {note}", file=sys.stderr)
     return done
 
 

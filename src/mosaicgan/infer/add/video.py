@@ -14,7 +14,7 @@ from mosaicgan.errors import UserError
 from mosaicgan.infer.add.core import MosaicOptions
 from mosaicgan.infer.outputs import plan_outputs
 from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
-from mosaicgan.infer.video.io import EncodeOptions, VideoInput
+from mosaicgan.infer.video.io import EncodeOptions, VideoInput, check_frame_size, output_format
 from mosaicgan.infer.video.job import check_span, write_video
 from mosaicgan.infer.add.video_stage import SteadyOptions, mosaic_frame, mosaic_stage
 from mosaicgan.infer.video.pipeline import VideoResult
@@ -77,6 +77,7 @@ def check_video(path: Path, out: Path, *, finder: RegionFinder, options: MosaicO
     steady.check()
     check_span(start=start, duration=duration, resume=resume, encode=encode, out=out)
     with VideoInput(path, start=start, duration=duration) as src:
+        check_frame_size(encode, output_format(out), src.info, path=path)
         options.check_frame((src.info.width, src.info.height), path=path)
         finder.check(path, (src.info.width, src.info.height))
 

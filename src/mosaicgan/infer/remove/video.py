@@ -19,7 +19,7 @@ from mosaicgan.errors import UserError
 from mosaicgan.infer.mask_io import find_mask_file, read_mask
 from mosaicgan.infer.provenance import provenance_record
 from mosaicgan.infer.remove.restorer import Restorer
-from mosaicgan.infer.video.io import EncodeOptions, VideoInput
+from mosaicgan.infer.video.io import EncodeOptions, VideoInput, check_frame_size, output_format
 from mosaicgan.infer.video.job import check_span, write_video
 from mosaicgan.infer.video.pipeline import VideoResult
 from mosaicgan.infer.remove.video_stage import RemoveVideoOptions, restore_stage
@@ -52,6 +52,7 @@ def check_remove_video(path: Path, out: Path, *, options: RemoveVideoOptions, ma
     options.check()
     check_span(start=start, duration=duration, resume=resume, encode=encode, out=out)
     with VideoInput(path, start=start, duration=duration) as src:
+        check_frame_size(encode, output_format(out), src.info, path=path)
         size = (src.info.width, src.info.height)
     if mask is None:
         return None

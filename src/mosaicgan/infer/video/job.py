@@ -16,6 +16,7 @@ import av
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
 from mosaicgan.infer.video.io import EncodeOptions, VideoInput, VideoOutput, check_encoder, output_format
+from mosaicgan.infer.video.io import check_span as span_ok
 from mosaicgan.infer.video.pipeline import Stage, VideoResult, run_pipeline
 
 # Makes the frame stage of one run, given the run's result (the stage adds its times there).
@@ -23,8 +24,7 @@ StageFactory = Callable[[VideoResult], Stage]
 
 
 def check_span(*, start: float, duration: float | None, resume: bool, encode: EncodeOptions, out: Path) -> None:
-    if start < 0 or (duration is not None and duration <= 0):
-        raise UserError("--start must be >= 0 and --duration > 0")
+    span_ok(start, duration)
     if resume and (start or duration is not None):
         raise UserError("--resume works on whole videos; it takes no --start or --duration")
     check_encoder(encode, output_format(out))
@@ -61,6 +61,7 @@ def _whole(path: Path, out: Path, *, make_stage: StageFactory, encode: EncodeOpt
         _start_progress(progress, src.info.frames)
         sink = VideoOutput(tmp, fmt=output_format(out), source=src, options=encode, metadata=metadata)
         result.dropped_streams = list(sink.dropped)
+        result.notes = ignored_notes(src)
         try:
             run_pipeline(src, sink, stage=make_stage(result), path=path, result=result, progress=progress,
                          queue_size=queue_size)
@@ -73,6 +74,12 @@ def _whole(path: Path, out: Path, *, make_stage: StageFactory, encode: EncodeOpt
             sink.abort()
             raise
     return result
+
+
+def ignored_notes(src: VideoInput) -> list[str]:
+    """One line for each video stream of the input that is not processed (only one is)."""
+    return [f"{what}: left out (one video stream is processed, the first that is not a cover picture)"
+            for what in src.ignored]
 
 
 class _NothingFound(Exception):
@@ -90,13 +97,15 @@ def _start_progress(progress, total: int, done: int = 0) -> None:
 def _resumable(path: Path, out: Path, *, make_stage: StageFactory, encode: EncodeOptions, settings: dict,
                metadata: dict[str, str] | None, progress, queue_size: int) -> VideoResult:
     from mosaicgan.infer.video.resume import (SEGMENT_FRAMES, SegmentSink, done_segments, job_key, join_segments,
-                                              work_folder)
+                                              region_frames, work_folder)
 
     fmt, suffix, folder = output_format(out), out.suffix, work_folder(out)
     first = done_segments(folder, job_key(path, {"metadata": metadata or {}, **settings}), suffix=suffix)
     skip = first * SEGMENT_FRAMES
-    result = VideoResult(frames=skip)
+    # The kept segments' frames count in the summary as if this run had made them.
+    result = VideoResult(frames=skip, frames_with_region=region_frames(folder, first))
     with VideoInput(path) as src:
+        result.notes = ignored_notes(src)
         _start_progress(progress, src.info.frames, skip)
         sink = SegmentSink(folder, fmt=fmt, suffix=suffix, source=src, options=encode, first=first,
                            length=SEGMENT_FRAMES)
@@ -108,7 +117,7 @@ def _resumable(path: Path, out: Path, *, make_stage: StageFactory, encode: Encod
             sink.abort()
             raise
         count = sink.k
-    if result.frames_with_region == 0 and not first:
+    if result.frames_with_region == 0:
         raise _NothingFound
     with VideoInput(path) as src, atomic_path(out) as tmp:
         result.dropped_streams = join_segments(folder, count, tmp, fmt=fmt, suffix=suffix, source=src,

@@ -37,12 +37,14 @@ class VideoResult:
     """frames written; frames_with_region: frames the stage changed; seconds: busy time per
     stage (the stages overlap, so they may add up to more than the wall time); regions: what
     the stage reports for provenance (remove: the regions restored). faces: `remove` saw a
-    restored region that looks like a face (`restored_faces.FaceWatch`)."""
+    restored region that looks like a face (`restored_faces.FaceWatch`). notes: what the user
+    should be told about the output in a line each (a second video stream left out)."""
 
     frames: int = 0
     frames_with_region: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "find": 0.0, "encode": 0.0})
     dropped_streams: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     written: bool = True  # False: no frame had a region (nothing found), so no file
     faces: bool = False
 
@@ -85,11 +87,11 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
                 if item is END or stop.is_set():
                     break
                 t0 = time.perf_counter()
-                pts, frame = item
+                pts, frame, changed = item
                 if first:
                     sink.shift(pts if src.start > 0 else 0)
                     first = False
-                sink.write(pts, frame)
+                sink.write(pts, frame, changed=changed)
                 while True:
                     try:
                         sink.write_packet(packets.get_nowait())
@@ -121,7 +123,7 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
     def emit(pts: int, frame: np.ndarray, changed: bool) -> None:
         result.frames += 1
         result.frames_with_region += int(changed)
-        put_unless(encoded, (pts, frame), stop)
+        put_unless(encoded, (pts, frame, changed), stop)
         if progress is not None:
             progress.update(1)
 
