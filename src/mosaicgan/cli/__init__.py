@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
+import threading
 
 from mosaicgan import __version__
 from mosaicgan.errors import NothingFound, UserError, one_line, printable
@@ -44,11 +46,37 @@ def attach_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a `kill`, a service manager, a container stopping), raised where the command is,
+    as Ctrl-C raises KeyboardInterrupt: the same clean-up runs (temporary files removed, a
+    resumable video's finished segments kept), then exit status 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
+    # Training installs its own handlers (a checkpoint first) while it trains; every other
+    # command stops on SIGTERM as on Ctrl-C. (Only the main thread may set handlers.)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
+    except Terminated:
+        print("mosaicgan: terminated (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except NothingFound as err:
         from mosaicgan.cli.common import NOTHING_DONE
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from mosaicgan.atomic import remove_stale_temporaries
 from mosaicgan.errors import UserError
 
 
@@ -46,6 +47,9 @@ def plan_outputs(inputs: list[Path], out_dir: str | Path, *, names: Callable[[Pa
             taken[out] = path
             outs.append(out)
         plan[path] = outs
+    # What a killed run left beside these outputs (`.NAME.XXXXXXXX.tmp`, see atomic_path):
+    # deleted now, unless another process is writing it.
+    remove_stale_temporaries(out_dir, names=[out.name for out in taken])
     return plan
 
 
