@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mosaicgan import choices
 from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, add_encode_flags, plural, progress_bar
-from mosaicgan.errors import UserError
+from mosaicgan.errors import UserError, printable
 
 # The defaults of --faces (kept here as plain numbers so `--help` needs no torch import;
 # infer.region_finder.RegionRequest has the same ones, and a test checks they agree).
@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         for what in done.dropped_streams:
             print(f"{video.name}: the output container cannot hold {what}; left out", file=sys.stderr)
         for note in done.notes:
-            print(f"{video.name}: {note}", file=sys.stderr)
+            print(printable(f"{video.name}: {note}"), file=sys.stderr)
         if done.written:
             result.written.append(video_plan[video])
             print(f"wrote {video_plan[video]} ({plural(done.frames, 'frame')}, "

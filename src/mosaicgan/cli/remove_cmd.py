@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mosaicgan.choices import DEFAULT_MOSAIC_DETECTOR, MOSAIC_DETECTORS
 from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, add_encode_flags, plural, progress_bar
+from mosaicgan.errors import printable
 
 FACE_WARNING = ("warning: a restored region looks like a face. It is not the person's face: the restorer "
                 "invented it from the block means. Never use it to identify anyone.")
@@ -180,7 +181,7 @@ def _remove_video(video: Path, out: Path, args: argparse.Namespace, *, restorer,
     for what in done.dropped_streams:
         print(f"{video.name}: the output container cannot hold {what}; left out", file=sys.stderr)
     for note in done.notes:
-        print(f"{video.name}: {note}", file=sys.stderr)
+        print(printable(f"{video.name}: {note}"), file=sys.stderr)
     return done
 
 
