@@ -91,7 +91,7 @@ def test_commands_that_take_images_refuse_a_video_in_one_line(capsys, tmp_path, 
     for argv in (["upscale"], ["translate", "--checkpoint", tiny_run]):
         for given in (folder, folder / "v.mp4"):
             code, _, err = run_cli(capsys, *argv, given, "--out", tmp_path / "out")
-            assert_one_line_error(code, err, "v.mp4", "a video file; this command takes images")
+            assert_one_line_error(code, err, "v.mp4", "a video", "works on images")
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 

@@ -10,13 +10,25 @@ import sys
 import threading
 
 from mosaicgan import __version__
-from mosaicgan.errors import NothingFound, UserError, one_line, printable
+from mosaicgan.errors import NOTHING_DONE, NothingFound, ReportedElsewhere, UserError, one_line, printable
 
 
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `mosaicgan --help` stays quick to reach the parser.
-    from mosaicgan.cli import (add_cmd, demo_cmd, eval_cmd, examples_cmd, export_cmd, info_cmd, make_pairs_cmd,
-                               nets_cmd, remove_cmd, train_cmd, translate_cmd, upscale_cmd)
+    from mosaicgan.cli import (
+        add_cmd,
+        demo_cmd,
+        eval_cmd,
+        examples_cmd,
+        export_cmd,
+        info_cmd,
+        make_pairs_cmd,
+        nets_cmd,
+        remove_cmd,
+        train_cmd,
+        translate_cmd,
+        upscale_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="mosaicgan",
@@ -77,9 +89,9 @@ def _run(args: argparse.Namespace) -> int:
     except Terminated:
         print("mosaicgan: terminated (SIGTERM)", file=sys.stderr)
         return 128 + signal.SIGTERM
+    except ReportedElsewhere as err:
+        return err.status  # another process of this torchrun job printed the line
     except NothingFound as err:
-        from mosaicgan.cli.common import NOTHING_DONE
-
         print(f"mosaicgan: {printable(one_line(err))}", file=sys.stderr)
         return NOTHING_DONE
     except UserError as err:

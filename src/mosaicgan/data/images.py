@@ -192,33 +192,31 @@ def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
     return images
 
 
-def expand_inputs(inputs: list[str | Path], *, videos: bool = True) -> list[Path]:
+def expand_inputs(inputs: list[str | Path]) -> list[Path]:
     """The INPUT arguments of a media command -> a sorted, de-duplicated list of files.
 
     A file is taken as given (its reader names it if it is not what it should be). A folder
     (not recursive: hidden files and a license skipped) and a glob pattern give their images
     and videos, found by content (`file_kind`), so a folder may mix photos and clips; any other
-    file found there is refused in one line naming it. videos=False (commands that take images
-    only): a video found or given is refused in one line.
+    file found there is refused in one line naming it. (Commands that take images only refuse
+    the videos among them: `jobs.media`.)
     """
     found: list[Path] = []
     for item in inputs:
         text = str(item)
         path = Path(text)
         if path.is_dir():
-            media = [_media_file(p, videos=videos) for p in _folder_files(path, recursive=False)]
+            media = [_media_file(p) for p in _folder_files(path, recursive=False)]
             if not media:
-                raise UserError(f"folder holds no {'images or videos' if videos else 'images'}", path=path)
+                raise UserError("folder holds no images or videos", path=path)
             found.extend(media)
         elif path.is_file():
-            if not videos and file_kind(path) == "video":
-                raise _video_refused(path)
             found.append(path)
         elif glob.has_magic(text):
             matches = sorted(Path(m) for m in glob.glob(text) if Path(m).is_file() and not is_license_name(m))
             if not matches:
-                raise UserError(f"pattern matches no {'image or video ' if videos else 'image '}files", path=text)
-            found.extend(_media_file(p, videos=videos) for p in matches)
+                raise UserError("pattern matches no image or video files", path=text)
+            found.extend(_media_file(p) for p in matches)
         else:
             raise UserError("no such file or folder", path=text)
     unique = list(dict.fromkeys(p.resolve() for p in found))
@@ -227,18 +225,11 @@ def expand_inputs(inputs: list[str | Path], *, videos: bool = True) -> list[Path
     return unique
 
 
-def _media_file(path: Path, *, videos: bool) -> Path:
-    kind = file_kind(path)
-    if kind is None:
-        what = "an image or a video" if videos else "an image"
-        raise UserError(f"not {what} (by its content); move it out of the folder or name the files", path=path)
-    if kind == "video" and not videos:
-        raise _video_refused(path)
+def _media_file(path: Path) -> Path:
+    if file_kind(path) is None:
+        raise UserError("not an image or a video (by its content); move it out of the folder or name the files",
+                        path=path)
     return path
-
-
-def _video_refused(path: Path) -> UserError:
-    return UserError("a video file; this command takes images (videos: `add`, `remove`)", path=path)
 
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
