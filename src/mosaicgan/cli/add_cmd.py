@@ -63,10 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--faces: score faces on the image only, not also on its mirror image: half the detector's "
                         "work; on the benchmark photos as many faces found (33/34) and more false mosaics (12 "
                         "instead of 2 on 292 photos)")
-    p.add_argument("--style", choices=choices.MOSAIC_STYLES, default="average",
-                   help="block mean (default), block median, one random pixel per block, or a Gaussian blur")
+    p.add_argument("--style", choices=choices.COVER_STYLES, default="average",
+                   help="block mean (default), block median, one random pixel per block, a Gaussian blur, or a "
+                        "cover that keeps nothing of the region: solid (an opaque fill) or noise (random colours); "
+                        "recognition models can see through mosaics and blur, not through solid or noise "
+                        "(docs/privacy.md)")
     p.add_argument("--block", type=block_arg, default=None, metavar="N|auto",
-                   help="block size in pixels, or auto (default): --block-fraction of the region's size")
+                   help="block size in pixels, or auto (default): --block-fraction of the region's size; with "
+                        "--faces also at most 8 blocks across a face")
     p.add_argument("--block-fraction", type=float, default=0.1,
                    help="auto block size = this x the square root of the region's area (default 0.1, "
                         "about 10 blocks across a compact region)")

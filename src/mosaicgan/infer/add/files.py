@@ -24,7 +24,7 @@ from pathlib import Path
 from mosaicgan.data.images import read_image
 from mosaicgan.infer.image_io import load_image, write_image
 from mosaicgan.infer.mask_io import write_mask
-from mosaicgan.infer.add.core import MosaicOptions, applied_mask, mosaic_generator, mosaic_image
+from mosaicgan.infer.add.core import MosaicOptions, applied_mask, for_faces, mosaic_generator, mosaic_image
 from mosaicgan.infer.outputs import plan_outputs, same_name, with_mask_name
 from mosaicgan.infer.add.regions import RegionFinder
 
@@ -71,6 +71,8 @@ def add_mosaic_files(
     """
     if plan is None:
         plan = check_inputs(paths, finder=finder, out_dir=out_dir, options=options, save_mask=save_mask)
+    if finder.request.kind == "faces":
+        options = for_faces(options, face_grow=finder.request.face_grow)
     result = AddResult()
     for path in paths:
         loaded = load_image(path)

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mosaicgan.errors import UserError
-from mosaicgan.infer.add.core import MosaicOptions
+from mosaicgan.infer.add.core import MosaicOptions, for_faces
 from mosaicgan.infer.outputs import plan_outputs
 from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
 from mosaicgan.infer.video.io import EncodeOptions, VideoInput
@@ -90,6 +90,8 @@ def add_mosaic_video(path: Path, out: Path, *, finder: RegionFinder, options: Mo
     segments that a rerun after an interruption keeps (see `video_resume`)."""
     check_video(path, out, finder=finder, options=options, encode=encode, steady=steady, start=start,
                 duration=duration, resume=resume)
+    if finder.request.kind == "faces":
+        options = for_faces(options, face_grow=finder.request.face_grow)
     settings = {"encode": asdict(encode), "options": asdict(options), "steady": asdict(steady),
                 "region": repr(finder.request)}
     return write_video(path, out, make_stage=lambda result: mosaic_stage(finder=finder, options=options, steady=steady,
