@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mosaicgan import jobs
 from mosaicgan.errors import UserError
 from mosaicgan.infer.add.chosen import Also, inside_share, parse_also, parse_track, parse_xywh
 from mosaicgan.infer.add.core import MosaicOptions
-from mosaicgan.infer.add.files import add_mosaic_files, check_inputs
+from mosaicgan.infer.add.files import check_inputs
 from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -50,8 +51,8 @@ def _run(tmp_path, request, **options):
     src = tmp_path / "in.png"
     original = _textured(src)
     out = tmp_path / "out"
-    result = add_mosaic_files([src], finder=RegionFinder(request), out_dir=out,
-                              options=MosaicOptions(block=4, **options))
+    result = jobs.add([src], out=out, options=jobs.AddOptions(region=request, mosaic=MosaicOptions(block=4, **options),
+                                                              device="cpu"))
     written = np.asarray(Image.open(out / "in.png")) if result.written else None
     return original, written, result
 
@@ -61,7 +62,7 @@ def test_keep_wins_over_boxes_grow_and_feather(tmp_path):
     original, out, result = _run(tmp_path, request, grow=4, feather=3)
     assert np.array_equal(out[5:35, 30:50], original[5:35, 30:50])
     assert not np.array_equal(out[10:30, 10:30], original[10:30, 10:30])
-    assert result.details[tmp_path / "in.png"]["region"]["keep"] == [[30, 5, 50, 35]]
+    assert result.items[0].regions[0]["keep"] == [[30, 5, 50, 35]]
 
 
 def test_also_adds_a_box_to_an_image_and_its_range_counts_it_as_frame_0(tmp_path):
@@ -114,9 +115,9 @@ def test_a_kept_face_is_left_whole_and_a_missed_one_added(tmp_path, faces_found)
     src = src.with_suffix(".png")
     original = np.asarray(Image.open(src))
     request = RegionRequest(kind="faces", keep=((x0, y0, x1 - x0, y1 - y0),), also=(Also((0, 0, 30, 30)),))
-    result = add_mosaic_files([src], finder=RegionFinder(request), out_dir=tmp_path / "out", options=MosaicOptions())
+    result = jobs.add([src], out=tmp_path / "out", options=jobs.AddOptions(region=request, device="cpu"))
     out = np.asarray(Image.open(tmp_path / "out" / "face.png"))
-    info = result.details[src]["region"]
+    info = result.items[0].regions[0]
     assert [f["applied"] for f in info["faces"]].count(False) == 1
     assert len(info["boxes"]) == len(faces_found) - 1
     # Nothing of the kept face's grown region (its rim of hair beyond the box) is changed, except

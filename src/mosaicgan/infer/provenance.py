@@ -146,7 +146,7 @@ def read_video_provenance(path: str | Path) -> dict | None:
     except ValueError:
         return None
     ok = isinstance(record, dict) and str(record.get("software", "")).startswith("mosaicgan")
-    return record if ok and record.get("synthesized") else None
+    return record if ok and (record.get("synthesized") or record.get("operation") == "unlock") else None
 
 
 def _decode_comment(raw: bytes) -> str:
@@ -164,9 +164,11 @@ def format_record(record: dict | None, path: Path) -> str:
     if record is None:
         return f"{path}: no mosaicgan provenance (not restored by mosaicgan, or its metadata was stripped)"
     if record.get("operation") == "unlock":  # `remove --unlock`: originals back, nothing synthesized
-        return "\n".join([f"{path}: original pixels restored with a key by {record.get('software')}",
-                          f"  key: {record.get('key')}", f"  regions: {record.get('regions')}",
-                          f"  {record.get('statement')}"])
+        lines = [f"{path}: original pixels restored with a key by {record.get('software')}",
+                 f"  key: {record.get('key')}"]
+        if record.get("regions") is not None:
+            lines.append(f"  regions: {record['regions']}")
+        return "\n".join([*lines, f"  {record.get('statement')}"])
     lines = [f"{path}: restored by {record.get('software')}", f"  restorer: {record.get('restorer')}"
              + (f" ({record['restorer_kind']})" if record.get("restorer_kind") else "")]
     if record.get("restorer_sha256"):

@@ -183,3 +183,39 @@ def check_report_path(path: str | Path, *, flag: str = "--report") -> None:
     if path.suffix.lower() != ".json":
         raise UserError(f"{flag} writes JSON; give a name ending in .json", path=path)
     check_writable_file(path, flag=flag)
+
+
+def _probe_size(path: Path, kind: str) -> tuple[int, int]:
+    if kind == "video":
+        from mosaicgan.infer.video.io import VideoInput
+
+        with VideoInput(path) as src:
+            return src.info.width, src.info.height
+    from mosaicgan.data.images import probe_image
+
+    return probe_image(path)
+
+
+def report_item(item: Any, *, command: str) -> dict:
+    """One `infer.results.ItemResult` as the report's entry. command: "add" (regions from the
+    region finder) or "remove" (regions restored, or put back with a key)."""
+    size = item.size or _probe_size(Path(item.input), item.kind)
+    if command == "add":
+        info = item.regions[0] if item.regions else None
+        regions = region_entries(info, size=size)
+        keep = (info or {}).get("keep")
+    elif item.regions and item.regions[0].get("kind") == "locked":
+        regions, keep = list(item.regions), None
+    else:
+        regions, keep = restored_entries(item.regions), None
+    locked = item.locked or {}
+    if item.kind == "image":
+        from types import SimpleNamespace
+
+        lock = SimpleNamespace(**locked) if locked else None
+        return image_item(Path(item.input), status=item.status, outputs=item.outputs, size=size, regions=regions,
+                          mask_area=item.mask_area, keep=keep, notes=item.dropped_streams, locked=lock)
+    return video_item(Path(item.input), status=item.status, outputs=item.outputs, size=size, fps=item.fps,
+                      frames=item.frames, frames_with_region=item.frames_with_region, tracks=item.tracks,
+                      regions=regions if command == "remove" else None, keep=keep, notes=item.dropped_streams,
+                      sealed_bytes=locked.get("sealed_bytes"), sidecar=locked.get("sidecar"))

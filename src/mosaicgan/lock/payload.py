@@ -135,12 +135,17 @@ class PayloadReader:
         self._pos += n
         return out
 
+    def drain(self) -> None:
+        """Read the source to its end without decoding patches (a source that authenticates, as
+        `seal.open_stream`, then has checked every chunk)."""
+        for _ in self._chunks:
+            pass
+
     def patches(self) -> Iterator[Patch]:
         while True:
             (frame,) = struct.unpack(">I", self._take(4))
             if frame == _END:
-                for _ in self._chunks:  # drain: the source authenticates its last chunk only when read
-                    pass
+                self.drain()  # the source authenticates its last chunk only when read
                 return
             x, y, channels, n = struct.unpack(">IIBI", self._take(_PATCH.size - 4))
             pixels = cv2.imdecode(np.frombuffer(self._take(n), np.uint8), cv2.IMREAD_UNCHANGED)

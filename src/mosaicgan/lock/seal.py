@@ -85,6 +85,11 @@ class Header:
         return HEADER_SIZE + self.length + TAG * self.chunks
 
 
+def sealed_size(length: int, *, chunk_size: int = CHUNK) -> int:
+    """Bytes of the sealed payload of `length` plaintext bytes (known before sealing)."""
+    return HEADER_SIZE + length + TAG * max(1, -(-length // chunk_size))
+
+
 def looks_sealed(data: bytes) -> bool:
     return data[:len(MAGIC)] == MAGIC
 

@@ -131,12 +131,14 @@ def lock_status(path: Path) -> dict | None:
 
 @dataclass
 class Unlocked:
-    """The image with its original pixels back, how many regions, and where the payload was."""
+    """The image with its original pixels back, how many regions (and their boxes, x0, y0, x1,
+    y1, cut to the image), and where the payload was."""
 
     image: Image.Image
     patches: int
     where: str
     info: dict
+    boxes: list[tuple[int, int, int, int]]
 
 
 def unlock_image(path: Path, *, private_key) -> Unlocked:
@@ -169,12 +171,15 @@ def unlock_image(path: Path, *, private_key) -> Unlocked:
     if (info.get("width"), info.get("height")) != (arr.shape[1], arr.shape[0]) or info.get("mode") != mode:
         raise UserError("the locked payload does not match this image's size or mode", path=path)
     arr = arr.reshape(arr.shape[0], arr.shape[1], -1)
+    boxes = []
     for patch in patches:
         if patch.pixels.shape[2] != arr.shape[2]:
             raise UserError("the locked payload does not match this image's channels", path=path)
         patch.paste(arr)
+        h, w = patch.pixels.shape[:2]
+        boxes.append((patch.x, patch.y, min(patch.x + w, arr.shape[1]), min(patch.y + h, arr.shape[0])))
     image = Image.fromarray(arr[:, :, 0] if mode == "L" else arr, mode=mode)
-    return Unlocked(image, len(patches), where, info)
+    return Unlocked(image, len(patches), where, info, boxes)
 
 
 def unlocked_name(path: Path) -> str:
@@ -189,12 +194,15 @@ def unlock_statement(fingerprint: str, medium: str = "image") -> str:
             f"restored with the private key {fingerprint}. Nothing in it is synthesized.")
 
 
-def unlock_record(*, fingerprint: str, regions: int, source: str | None = None, medium: str = "image") -> dict:
+def unlock_record(*, fingerprint: str, regions: int | None = None, source: str | None = None,
+                  medium: str = "image") -> dict:
     """The provenance record an unlocked file carries (`provenance.format_record` prints it)."""
     from mosaicgan import __version__
 
     record = {"software": f"mosaicgan {__version__}", "operation": "unlock", "synthesized": False,
-              "statement": unlock_statement(fingerprint, medium), "key": fingerprint, "regions": regions}
+              "statement": unlock_statement(fingerprint, medium), "key": fingerprint}
+    if regions is not None:
+        record["regions"] = regions
     if source is not None:
         record["source_file"] = source
     return record

@@ -38,7 +38,7 @@ from mosaicgan.infer.video.steady import Steadier, TrackingOptions
 from mosaicgan.infer.video.pipeline import Stage, VideoResult
 from mosaicgan.localize.boxes import box_iou
 from mosaicgan.localize.mosaics.grid import estimate_grid
-from mosaicgan.localize.mosaics.finder import find_mosaics
+from mosaicgan.localize.mosaics.finder import DetectMosaics, find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, mask_bbox
 
@@ -84,8 +84,10 @@ def paste_back(frame: np.ndarray, out: torch.Tensor, applied: torch.Tensor) -> n
 
 
 def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torch.Tensor | None, path: Path,
-                  result: VideoResult) -> Stage:
-    """The frame stage of `remove`. mask: (H, W) in [0, 1] for every frame (None: find the mosaics)."""
+                  result: VideoResult, detect: DetectMosaics | None = None) -> Stage:
+    """The frame stage of `remove`. mask: (H, W) in [0, 1] for every frame (None: find the
+    mosaics). detect: how a whole frame is searched (`localize.mosaics.detector.mosaic_detector`;
+    None: the classical finder); a followed mosaic is searched on a crop with its known grid."""
     result.seconds.setdefault("restore", 0.0)
     still = StillRegions(tolerance=options.tolerance)
     watch = FaceWatch(every=options.tracking.detect_every)
@@ -118,7 +120,7 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
             t0 = time.perf_counter()
             x = to_tensor(frame)
             done = remove_mosaics(x, restorer=restorer, mask=mask, grid=options.grid, grow=options.grow,
-                                  feather=options.feather)
+                                  feather=options.feather, detect=detect)
             frame = paste_back(frame, done.frame, done.mask)
             result.add_time("restore", time.perf_counter() - t0)
             if done.restored:
@@ -147,13 +149,14 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
         elif mask is not None:
             masked(frames, emit)
         else:
-            _tracked(frames, emit=emit, finish=finish, still=still, options=options, result=result)
+            _tracked(frames, emit=emit, finish=finish, still=still, options=options, result=result,
+                     detect=detect or find_mosaics)
 
     return stage
 
 
 def _tracked(frames, *, emit, finish, still: StillRegions, options: RemoveVideoOptions, result: VideoResult,
-             batch: int = 8) -> None:
+             detect: DetectMosaics, batch: int = 8) -> None:
     tracking = options.tracking
     every = tracking.detect_every
     steadier = None
@@ -205,7 +208,7 @@ def _tracked(frames, *, emit, finish, still: StillRegions, options: RemoveVideoO
             boxes = None
             if i % every == 0 or not known and not searched and i == first:
                 t0 = time.perf_counter()
-                _, found = find_mosaics(to_tensor(frame))
+                _, found = detect(to_tensor(frame))
                 result.add_time("find", time.perf_counter() - t0)
                 searched[i] = found
                 boxes = [Box(*f.box) for f in found]
