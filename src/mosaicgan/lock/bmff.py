@@ -26,8 +26,9 @@ def is_bmff(head: bytes) -> bool:
     return len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
 
 
-def _boxes(f: BinaryIO) -> Iterator[tuple[int, bytes, int, int]]:
-    """(offset, type, header size, total size) of each top-level box."""
+def _boxes(f: BinaryIO, *, cut: bool = False) -> Iterator[tuple[int, bytes, int, int]]:
+    """(offset, type, header size, total size) of each top-level box. cut=True: a last box that
+    runs past the end of the file (a truncated file) is given with the size that is there."""
     f.seek(0, 2)
     end = f.tell()
     pos = 0
@@ -40,15 +41,20 @@ def _boxes(f: BinaryIO) -> Iterator[tuple[int, bytes, int, int]]:
             head = 16
         elif size == 0:
             size = end - pos
-        if size < head or pos + size > end:
-            raise BoxError(f"box {kind!r} at {pos} runs past the end of the file")
+        if size < head:
+            raise BoxError(f"box {kind!r} at {pos} is damaged (size {size})")
+        if pos + size > end:
+            if not cut:
+                raise BoxError(f"box {kind!r} at {pos} runs past the end of the file")
+            size = end - pos
         yield pos, kind, head, size
         pos += size
 
 
 def find(f: BinaryIO) -> tuple[int, int] | None:
-    """(offset, length) of the payload in the file, or None."""
-    for pos, kind, head, size in _boxes(f):
+    """(offset, length) of the payload in the file, or None. The payload of a file cut short is
+    given as far as it goes (opening it then says it is truncated)."""
+    for pos, kind, head, size in _boxes(f, cut=True):
         if kind == b"uuid":
             f.seek(pos + head)
             if f.read(16) == USER_TYPE:

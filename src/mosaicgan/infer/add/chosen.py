@@ -88,13 +88,14 @@ def corners(xywh: XYWH, *, width: int, height: int) -> Box:
     return Box(max(0, x), max(0, y), min(width, x + w), min(height, y + h))
 
 
-def check_boxes(keep: tuple[XYWH, ...], also: tuple[Also, ...], *, size: tuple[int, int], path=None) -> None:
-    """Boxes that miss the image entirely are the user's mistake (size: width, height)."""
+def check_boxes(also: tuple[Also, ...], *, size: tuple[int, int], path=None) -> None:
+    """An --also box that misses the image entirely is the user's mistake (size: width, height):
+    they meant to cover something. A --keep area off an image keeps nothing there, and is fine
+    (the inputs may differ in size)."""
     width, height = size
-    for flag, boxes in (("--keep", keep), ("--also", tuple(a.box for a in also))):
-        for x, y, w, h in boxes:
-            if x >= width or y >= height or x + w <= 0 or y + h <= 0:
-                raise UserError(f"{flag} {x},{y},{w},{h} lies outside the {width}x{height} image", path=path)
+    for x, y, w, h in (a.box for a in also):
+        if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+            raise UserError(f"--also {x},{y},{w},{h} lies outside the {width}x{height} image", path=path)
 
 
 def keep_mask(keep: tuple[XYWH, ...], *, height: int, width: int) -> torch.Tensor | None:

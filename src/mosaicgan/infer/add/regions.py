@@ -169,7 +169,7 @@ class RegionFinder:
             self._read_mask(image_path, size)
         elif self.request.kind == "boxes":
             self._boxes_mask(size, image_path)
-        check_boxes(self.request.keep, self.request.also, size=size, path=image_path)
+        check_boxes(self.request.also, size=size, path=image_path)
 
     @property
     def chooses(self) -> bool:

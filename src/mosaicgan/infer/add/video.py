@@ -84,6 +84,10 @@ def add_mosaic_video(path: Path, out: Path, *, finder: RegionFinder, options: Mo
 
         with VideoInput(path, start=start, duration=duration) as src:
             size = (src.info.width, src.info.height)
+        from mosaicgan.atomic import writing
+
+        with writing(out):
+            out.parent.mkdir(parents=True, exist_ok=True)  # the spool lives beside the output
         recorder = PatchRecorder(folder=out.parent, width=size[0], height=size[1], source=path.name)
         watch = replace(watch or VideoWatch(every=video.tracking.detect_every), recorder=recorder,
                         margin=max(options.grow, 0) + options.feather)
