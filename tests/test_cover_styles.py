@@ -144,3 +144,17 @@ def test_applied_mask_grows_then_cuts_the_keep():
     keep[:, :8] = True
     m = applied_mask(mask, MosaicOptions(grow=2), keep=keep)
     assert m[:, :8].max() == 0 and m[10, 16] == 1 and math.isclose(float(m[10, 9]), 1.0)
+
+
+def test_face_rule_holds_for_a_face_the_border_cuts():
+    """A big face near the border: its grown region is cut, so the region alone under-counts; the
+    face's own box sets the block (`for_face_sides`)."""
+    from mosaicgan.infer.add.core import for_face_sides
+
+    mask = torch.zeros(200, 200)
+    mask[:, 20:200] = 1  # what is left of a head region 1.6 x a 180-pixel face, cut on three sides
+    rule = for_faces(MosaicOptions(), face_grow=0.3)
+    assert 180 / block_for(mask, rule) > FACE_BLOCKS_ACROSS  # the region rule alone misses it
+    block = for_face_sides(rule, mask, [180]).block
+    assert 180 / block <= FACE_BLOCKS_ACROSS
+    assert for_face_sides(MosaicOptions(block=6), mask, [180]).block == 6  # a fixed block is the user's

@@ -84,6 +84,16 @@ def for_faces(options: MosaicOptions, *, face_grow: float) -> MosaicOptions:
     return replace(options, max_blocks_across=FACE_BLOCKS_ACROSS * (1 + 2 * face_grow))
 
 
+def for_face_sides(options: MosaicOptions, mask: torch.Tensor, sides: list[int]) -> MosaicOptions:
+    """The options for one image whose faces' detector boxes have these longer sides: the
+    automatic block fixed at no finer than FACE_BLOCKS_ACROSS across the largest. Measured on
+    the boxes themselves, so it holds for a face whose grown region the image's border cuts
+    (which `max_blocks_across` alone, measuring the region, would under-count)."""
+    if options.block is not None or not sides:
+        return options
+    return replace(options, block=max(block_for(mask, options), math.ceil(max(sides) / FACE_BLOCKS_ACROSS)))
+
+
 def block_for(mask: torch.Tensor, options: MosaicOptions) -> int:
     """The block size in pixels for a region: the fixed one, or sized from the grown region."""
     if options.block is not None:

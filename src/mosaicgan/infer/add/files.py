@@ -25,7 +25,14 @@ from collections.abc import Collection
 from pathlib import Path
 
 from mosaicgan.data.images import read_image, tensor_to_uint8
-from mosaicgan.infer.add.core import MosaicOptions, applied_mask, for_faces, mosaic_generator, mosaic_image
+from mosaicgan.infer.add.core import (
+    MosaicOptions,
+    applied_mask,
+    for_face_sides,
+    for_faces,
+    mosaic_generator,
+    mosaic_image,
+)
 from mosaicgan.infer.add.regions import RegionFinder
 from mosaicgan.infer.image_io import load_image, write_image
 from mosaicgan.infer.lock.options import LockOptions, with_sidecar_names
@@ -70,6 +77,10 @@ def add_to_image(path: Path, outputs: list[Path], *, finder: RegionFinder, optio
     elif options.shrinks_away(region.mask):
         item.status = SHRUNK_AWAY
     else:
+        if finder.request.kind == "faces":
+            sides = [max(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1])
+                     for f in region.info.get("faces", []) if f["applied"]]
+            options = for_face_sides(options, region.mask, sides)
         out = mosaic_image(loaded.image, region.mask, options=options, generator=mosaic_generator(options, path.name),
                            keep=region.keep)
         applied = applied_mask(region.mask, options, keep=region.keep)
