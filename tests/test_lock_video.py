@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 
 pytest.importorskip("cryptography", reason="the privacy extra (cryptography) is not installed")
-from video_clips import make_clip, read_audio, read_frames  # noqa: E402
-
 from mosaicgan import jobs  # noqa: E402
 from mosaicgan.errors import UserError  # noqa: E402
 from mosaicgan.infer.lock.options import LockOptions, UnlockOptions, sidecar_path  # noqa: E402
 from mosaicgan.infer.lock.video import find_video_payload, video_lock_status  # noqa: E402
 from mosaicgan.infer.provenance import read_video_provenance  # noqa: E402
 from mosaicgan.lock.keys import generate_key_pair, show_fingerprint  # noqa: E402
+from video_clips import make_clip, read_audio, read_frames  # noqa: E402
 
 BOX = (20, 10, 48, 40)  # x, y, w, h
 

@@ -52,4 +52,7 @@ class ItemResult:
                 "outputs": [str(p) for p in self.outputs], "regions": self.regions, "frames": self.frames,
                 "frames_with_region": self.frames_with_region, "skipped_regions": self.skipped_regions,
                 "looks_like_face": self.looks_like_face, "no_metadata": self.no_metadata,
-                "dropped_streams": list(self.dropped_streams)}
+                "dropped_streams": list(self.dropped_streams), "size": list(self.size) if self.size else None,
+                "mask_area": self.mask_area, "fps": self.fps,
+                "locked": None if self.locked is None else {
+                    k: v if v is None or isinstance(v, int) else str(v) for k, v in self.locked.items()}}
