@@ -265,3 +265,20 @@ def test_encode_matches_what_write_image_writes(tmp_path):
     for name in ("a.png", "a.jpg", "a.webp", "a.tif"):
         write_image(img, tmp_path / name)
         assert encode(tensor_to_pil(img), tmp_path / name) == (tmp_path / name).read_bytes()
+
+
+def test_a_folder_with_sidecars_unlocks_as_a_folder(tmp_path, keys):
+    """BMP has no place for the payload: its sidecar sits in the folder and is read, not listed."""
+    from mosaicgan.data.images import LOCK_SIDECAR
+    from mosaicgan.infer.lock.options import SIDECAR_SUFFIX
+
+    assert LOCK_SIDECAR == SIDECAR_SUFFIX
+    pair, _ = keys
+    (tmp_path / "in").mkdir()
+    original = photo(tmp_path / "in" / "a.bmp")
+    photo(tmp_path / "in" / "b.png", seed=5)
+    lock([tmp_path / "in"], tmp_path / "locked", pair)
+    assert sidecar_path(tmp_path / "locked" / "a.bmp").is_file()
+    result = unlock([tmp_path / "locked"], tmp_path / "unlocked", pair)
+    assert len(result.items) == 2 and all(item.written for item in result.items)
+    assert np.array_equal(decoded(tmp_path / "unlocked" / "a.bmp"), original)
