@@ -18,6 +18,9 @@ from mosaicgan.atomic import atomic_path
 from mosaicgan.data.file_kind import IMAGE_EXTENSIONS, file_kind, is_license_name
 from mosaicgan.errors import UserError
 
+# The suffix of a locked file's sidecar (infer/lock/options.SIDECAR_SUFFIX, which a test keeps equal).
+LOCK_SIDECAR = ".locked"
+
 # Larger images are refused from their header, before decoding: PIL's own decompression-bomb
 # limit (89.5 megapixels, about 9500 x 9500), which a full-size photo stays far below.
 MAX_PIXELS = 89_478_485
@@ -160,20 +163,21 @@ def probe_image(path: str | Path, *, decode: bool = False) -> tuple[int, int]:
 
 
 def _folder_files(folder: Path, *, recursive: bool) -> list[Path]:
-    """The files of `folder` (and its sub-folders), sorted; hidden files and folders and a data
-    set's license (`file_kind.is_license_name`) left out."""
+    """The files of `folder` (and its sub-folders), sorted; hidden files and folders, a data
+    set's license (`file_kind.is_license_name`) and the sidecars of locked files
+    (NAME.ext.locked: read beside their file, see infer/lock) left out."""
     entries = sorted(folder.rglob("*") if recursive else folder.iterdir())
     return [entry for entry in entries
             if not any(part.startswith(".") for part in entry.relative_to(folder).parts)
-            and not entry.is_dir() and not is_license_name(entry)]
+            and not entry.is_dir() and not is_license_name(entry) and not entry.name.endswith(LOCK_SIDECAR)]
 
 
 def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
     """Image files in `folder` (by name), sorted: the one rule of every training data folder.
 
-    Hidden files and a license file are skipped. Any other non-image file is an error (naming
-    it) rather than silently ignored, so a data set is exactly what the user put there. An
-    empty or missing folder is an error too.
+    Hidden files, a license file and the sidecars of locked files are skipped. Any other
+    non-image file is an error (naming it) rather than silently ignored, so a data set is
+    exactly what the user put there. An empty or missing folder is an error too.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -213,7 +217,8 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         elif glob.has_magic(text):
-            matches = sorted(Path(m) for m in glob.glob(text) if Path(m).is_file() and not is_license_name(m))
+            matches = sorted(Path(m) for m in glob.glob(text)
+                             if Path(m).is_file() and not is_license_name(m) and not m.endswith(LOCK_SIDECAR))
             if not matches:
                 raise UserError("pattern matches no image or video files", path=text)
             found.extend(_media_file(p) for p in matches)
