@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
 from test_cli import assert_one_line_error, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"

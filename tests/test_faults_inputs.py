@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_cli import assert_one_line_error, run_cli
-from test_video_remove import mosaicked
-from video_clips import make_clip, read_frames
 
 from mosaicgan.data.file_kind import file_kind
 from mosaicgan.data.images import expand_inputs
+from test_cli import assert_one_line_error, run_cli
+from test_video_remove import mosaicked
+from video_clips import make_clip, read_frames
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

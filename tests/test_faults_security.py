@@ -5,9 +5,9 @@ from pathlib import Path
 import av
 import numpy as np
 from PIL import Image
-from test_cli import assert_one_line_error, run_cli
 
 from mosaicgan.errors import printable
+from test_cli import assert_one_line_error, run_cli
 
 # Clears the screen, homes the cursor and prints a fake line: what a crafted file name can do.
 CRAFTED = "x\x1b[2J\x1b[H all ok\r\n\x07\x9b31m\u202eevil"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from test_cli import run_cli
-from video_clips import make_clip
 
 from mosaicgan.atomic import atomic_path, remove_stale_temporaries
 from mosaicgan.train.run_folder import RunLock
+from test_cli import run_cli
+from video_clips import make_clip
 
 
 def mosaicgan(*argv, **kwargs):

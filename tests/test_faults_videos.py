@@ -8,11 +8,11 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
+
+from mosaicgan.infer.video import io as video_io
 from test_cli import assert_one_line_error, run_cli
 from test_video_remove import mosaicked
 from video_clips import make_clip, read_frames
-
-from mosaicgan.infer.video import io as video_io
 
 
 @pytest.fixture(scope="module")
