@@ -109,8 +109,6 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
             decode_stop.set()
 
     threads = [threading.Thread(target=decode, daemon=True), threading.Thread(target=write, daemon=True)]
-    for t in threads:
-        t.start()
 
     def frames() -> Iterator[tuple[int, int, np.ndarray]]:
         index = skip
@@ -129,6 +127,11 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
             progress.update(1)
 
     try:
+        # Started inside the try: a Ctrl-C (or SIGTERM) that lands while a thread starts still
+        # stops and joins both. A thread left running would read or write a container that
+        # the caller closes next (a segmentation fault, seen about 1 in 6 such interrupts).
+        for t in threads:
+            t.start()
         stage(frames(), emit)
     except KeyboardInterrupt:
         decode_stop.set()
@@ -141,12 +144,27 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
         # The writer finishes what is queued, unless something failed (then it just stops).
         put_unless(encoded, END, stop)
         writer_stop.set()
-        for t in threads:
-            t.join()
+        join_all(threads, stops=(stop, decode_stop, writer_stop))
     if errors:
         raise errors[0]
     if result.frames == 0 and not skip:
         raise UserError("no frames to write (the video is empty, or --start is past its end)", path=path)
+
+
+def join_all(threads: list[threading.Thread], *, stops: tuple[threading.Event, ...]) -> None:
+    """Join every started thread, even through a second Ctrl-C (which stops them all at once,
+    then is raised once they have ended)."""
+    interrupted: BaseException | None = None
+    for t in threads:
+        while t.ident is not None and t.is_alive():
+            try:
+                t.join()
+            except KeyboardInterrupt as err:
+                for event in stops:
+                    event.set()
+                interrupted = err
+    if interrupted is not None:
+        raise interrupted
 
 
 def put_unless(q: queue.Queue, item, stop: threading.Event) -> bool:
