@@ -8,6 +8,7 @@ from PIL import Image
 
 from mosaicgan.errors import printable
 from test_cli import assert_one_line_error, run_cli
+from video_clips import make_clip
 
 # Clears the screen, homes the cursor and prints a fake line: what a crafted file name can do.
 CRAFTED = "x\x1b[2J\x1b[H all ok\r\n\x07\x9b31m\u202eevil"
@@ -71,6 +72,14 @@ def test_crafted_names_are_printed_escaped(capsys, tmp_path):
     code, out, err = run_cli(capsys, "upscale", photo, "--out", tmp_path / CRAFTED, "--quiet")
     assert code == 0, err
     assert out.count("\n") == 1 and "\x1b" not in out and "\\x1b[2J" in out
+    # The summaries of add and remove (videos named one by one).
+    clip = make_clip(tmp_path / f"{CRAFTED}.mp4", width=32, height=32, frames=2, photo=None, audio=False).path
+    code, out, err = run_cli(capsys, "add", photo, clip, "--box", "1,1,9,9", "--out", tmp_path / f"o{CRAFTED}",
+                             "--quiet")
+    assert code == 0, err
+    assert out.count("\n") == 2 and "\x1b" not in out + err and out.count("\\x1b[2J") == 3, out
+    code, out, err = run_cli(capsys, "remove", clip, "--out", tmp_path / "r", "--quiet", "--detector", "grid")
+    assert code == 3 and "\x1b" not in err and "\\x1b[2J" in err, err
     # `info` prints the name and what a file says about itself.
     named = tmp_path / f"{CRAFTED}2.png"
     photo.rename(named)

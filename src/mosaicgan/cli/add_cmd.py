@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mosaicgan import choices
 from mosaicgan.cli.common import add_device_flag, add_encode_flags, encode_options, plural
-from mosaicgan.errors import UserError
+from mosaicgan.errors import UserError, printable
 
 # The defaults of --faces (kept here as plain numbers so `--help` needs no torch import;
 # infer.region_finder.RegionRequest has the same ones, and a test checks they agree).
@@ -206,9 +206,10 @@ def say_locked(result, args: argparse.Namespace) -> None:
         print(f"sealed the original pixels of the regions of {plural(len(locked), 'file')} to key {key}, {where}; "
               f"`mosaicgan remove --unlock KEY.key` puts them back")
     if args.report is not None:
-        print(f"wrote the report {args.report}")
+        print(f"wrote the report {printable(args.report)}")
     if args.report_sheet is not None:
-        print(f"wrote the contact sheet {args.report_sheet} (thumbnails of the faces found: keep it private)")
+        print(f"wrote the contact sheet {printable(args.report_sheet)} "
+              "(thumbnails of the faces found: keep it private)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -231,11 +232,12 @@ def run(args: argparse.Namespace) -> int:
         written = [item for item in images if item.written]
         masks = sum(len(item.outputs) - 1 for item in written)
         also = f" and {plural(masks, 'mask')}" if masks else ""
-        print(f"wrote {plural(len(written), 'image')}{also} to {result.out_dir}")
+        print(f"wrote {plural(len(written), 'image')}{also} to {printable(result.out_dir)}")
     dropped_streams(result)
     for item in result.items:
         if item.kind == "video" and item.written:
-            print(f"wrote {item.outputs[0]} ({plural(item.frames, 'frame')}, {item.frames_with_region} with a mosaic)")
+            print(f"wrote {printable(item.outputs[0])} ({plural(item.frames, 'frame')}, "
+                  f"{item.frames_with_region} with a mosaic)")
     say_locked(result, args)
     missed = [item.input for item in result.with_status(jobs.NOTHING_FOUND)]
     if missed:
@@ -245,8 +247,8 @@ def run(args: argparse.Namespace) -> int:
         if len(missed) > LISTED:
             listing = write_listing(result.out_dir / ("no_face_found.txt" if args.faces else "no_region_found.txt"),
                                     missed)
-            more = f" and {len(missed) - LISTED} more (all listed in {listing})"
-        listed = ", ".join(p.name for p in missed[:LISTED])
+            more = f" and {len(missed) - LISTED} more (all listed in {printable(listing)})"
+        listed = ", ".join(printable(p.name) for p in missed[:LISTED])
         print(f"{what} found in {plural(len(missed), noun)}, not written: {listed}{more}", file=sys.stderr)
     shrunk = [item.input for item in result.with_status(jobs.SHRUNK_AWAY)]
     if shrunk:

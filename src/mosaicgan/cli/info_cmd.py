@@ -35,6 +35,7 @@ def lock_line(path: Path, *, video: bool) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mosaicgan.errors import printable
     from mosaicgan.infer.provenance import format_record, read_provenance, read_video_provenance
     from mosaicgan.infer.video.io import is_media_file
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         if record is not None or locked is None:
             print(format_record(record, path))
         else:
-            print(f"{path}: anonymized by mosaicgan add")
+            print(printable(f"{path}: anonymized by mosaicgan add"))
         if locked is not None:
-            print(locked)
+            print(printable(locked))
     return 1 if missing else 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mosaicgan.choices import DEFAULT_MOSAIC_DETECTOR, MOSAIC_DETECTORS
 from mosaicgan.cli.common import add_device_flag, add_encode_flags, encode_options, plural
+from mosaicgan.errors import printable
 
 FACE_WARNING = ("warning: a restored region looks like a face. It is not the person's face: the restorer "
                 "invented it from the block means. Never use it to identify anyone.")
@@ -119,12 +120,12 @@ def say_unlocked(result, args: argparse.Namespace) -> None:
     written = [item for item in result.items if item.written]
     images = [item for item in written if item.kind == "image"]
     if images:
-        print(f"put back the original pixels of {plural(len(images), 'image')} into {result.out_dir} with key {key} "
-              "(original pixels restored with a key, not synthesized)")
+        print(f"put back the original pixels of {plural(len(images), 'image')} into {printable(result.out_dir)} with "
+              f"key {key} (original pixels restored with a key, not synthesized)")
     for item in written:
         if item.kind == "video":
-            print(f"wrote {item.outputs[0]} ({plural(item.frames, 'frame')}, {item.frames_with_region} with their "
-                  f"original pixels restored with key {key}; lossless)")
+            print(f"wrote {printable(item.outputs[0])} ({plural(item.frames, 'frame')}, {item.frames_with_region} "
+                  f"with their original pixels restored with key {key}; lossless)")
     renamed = [item.input for item in images if item.outputs[0].suffix.lower() != item.input.suffix.lower()]
     if renamed:
         print(f"{plural(len(renamed), 'JPEG')} written as PNG, so the original pixels stay exact: {names(renamed)}",
@@ -146,19 +147,19 @@ def run(args: argparse.Namespace) -> int:
     if not result.primary:
         return result.exit_status  # under torchrun, rank 0 reports
     if args.report is not None:
-        print(f"wrote the report {args.report}")
+        print(f"wrote the report {printable(args.report)}")
     if args.unlock is not None:
         dropped_streams(result)
         say_unlocked(result, args)
         return result.exit_status
-    restorer = result.info["restorer"]
+    restorer = printable(result.info["restorer"])  # (a checkpoint's own name for itself)
     nothing = "no mosaic grid found inside the mask" if args.mask else "no mosaic found"
     images = [item for item in result.items if item.kind == "image"]
     if images:
         written = [item for item in images if item.written]
         masks = sum(len(item.outputs) - 1 for item in written)
         also = f" and {plural(masks, 'mask')}" if masks else ""
-        print(f"restored {plural(len(written), 'image')}{also} into {args.out} with {restorer} "
+        print(f"restored {plural(len(written), 'image')}{also} into {printable(args.out)} with {restorer} "
               "(synthesized detail, not the original)")
         sys.stdout.flush()  # the summary first, then the warnings, in a terminal too
         if any(item.looks_like_face for item in images):
@@ -178,11 +179,11 @@ def run(args: argparse.Namespace) -> int:
     videos = [item for item in result.items if item.kind == "video"]
     for item in videos:
         if item.written:
-            print(f"wrote {item.outputs[0]} ({plural(item.frames, 'frame')}, {item.frames_with_region} restored "
-                  f"with {restorer}; synthesized detail, not the original)")
+            print(f"wrote {printable(item.outputs[0])} ({plural(item.frames, 'frame')}, {item.frames_with_region} "
+                  f"restored with {restorer}; synthesized detail, not the original)")
             if item.looks_like_face:
                 sys.stdout.flush()  # the summary first, then the warning, as for images
-                print(f"{item.input.name}: {FACE_WARNING}", file=sys.stderr)
+                print(f"{printable(item.input.name)}: {FACE_WARNING}", file=sys.stderr)
     sys.stdout.flush()
     missed = [item.input for item in videos if not item.written]
     if missed:

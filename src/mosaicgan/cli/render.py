@@ -25,7 +25,7 @@ class ProgressBars:
         if self.bar is None or event.input != self.current:
             self.close()
             self.current = event.input
-            name = self.desc if event.input is None else event.input.name
+            name = self.desc if event.input is None else printable(event.input.name)
             self.bar = progress_bar(event.total or 0, desc=name, quiet=self.quiet,
                                     unit="img" if event.unit == "image" else "frame")
         if event.total and self.bar.total != event.total:
@@ -50,7 +50,8 @@ class ProgressBars:
 def say_resumable(bars: ProgressBars) -> None:
     """After Ctrl-C of a --resume job: the video under way keeps its finished segments."""
     if bars.current is not None:
-        print(f"{bars.current.name}: finished segments are kept; run the same command to continue", file=sys.stderr)
+        print(printable(f"{bars.current.name}: finished segments are kept; run the same command to continue"),
+              file=sys.stderr)
 
 
 def dropped_streams(result: JobResult) -> None:
@@ -65,7 +66,7 @@ def dropped_streams(result: JobResult) -> None:
 
 
 def names(paths: list[Path], *, limit: int = LISTED) -> str:
-    listed = ", ".join(p.name for p in paths[:limit])
+    listed = ", ".join(printable(p.name) for p in paths[:limit])
     return listed + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
