@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from tqdm import tqdm
-
 # Exit status of a command that ran without error but found nothing to do (`add --faces` where no
 # image has a face): scripts can tell it from success (0), bad input (2) and Ctrl-C (130).
 NOTHING_DONE = 3
@@ -15,9 +13,12 @@ def add_device_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
 
 
-def progress_bar(total: int, *, desc: str, quiet: bool = False, unit: str = "img") -> tqdm:
-    # disable=None: tqdm turns itself off when stderr is not a terminal, so logs stay clean.
-    return tqdm(total=total, desc=desc, unit=unit, disable=True if quiet else None, dynamic_ncols=True)
+def progress_bar(total: int, *, desc: str, quiet: bool = False, unit: str = "img"):
+    """tqdm's bar on a terminal; a line every few seconds (done/total, rate, ETA) when stderr is
+    not one (nohup, CI), so a long job is not silent (mosaicgan/progress.py)."""
+    from mosaicgan.progress import progress_bar as make
+
+    return make(total, desc=desc, quiet=quiet, unit=unit)
 
 
 def plural(n: int, noun: str) -> str:
