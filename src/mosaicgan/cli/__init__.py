@@ -14,7 +14,7 @@ from mosaicgan.errors import NothingFound, UserError, one_line
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `mosaicgan --help` stays quick to reach the parser.
     from mosaicgan.cli import (add_cmd, demo_cmd, eval_cmd, examples_cmd, export_cmd, info_cmd, make_pairs_cmd,
-                               nets_cmd, remove_cmd, train_cmd, translate_cmd, upscale_cmd)
+                               nets_cmd, remove_cmd, serve_cmd, train_cmd, translate_cmd, upscale_cmd)
 
     parser = argparse.ArgumentParser(
         prog="mosaicgan",
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mosaicgan {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (nets_cmd, train_cmd, translate_cmd, upscale_cmd, eval_cmd, export_cmd, add_cmd, remove_cmd, info_cmd,
-                   make_pairs_cmd, demo_cmd, examples_cmd):
+                   make_pairs_cmd, demo_cmd, examples_cmd, serve_cmd):
         module.register(sub)
     return parser
 

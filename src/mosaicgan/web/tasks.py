@@ -1,0 +1,192 @@
+"""The page's job requests turned into `mosaicgan.jobs` calls: check the request (kind,
+uploads, options), build the job layer's options from it as the CLI builds them from flags,
+and hand the queue a callable that runs the job into the job's own folder. No job logic
+lives here: what is found, covered, restored or written is the job layer's.
+
+A request: {"kind": "add"|"remove"|"upscale"|"translate", "uploads": [ids], "options": {...}}.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from mosaicgan.choices import MOSAIC_STYLES
+from mosaicgan.errors import UserError
+from mosaicgan.web.jobqueue import Job
+from mosaicgan.web.models import list_models, resolve_model
+from mosaicgan.web.settings import ServeSettings
+from mosaicgan.web.state import Output
+
+KINDS = ("add", "remove", "upscale", "translate")
+MAX_INPUTS = 1000
+
+
+def describe(settings: ServeSettings) -> dict:
+    """What the page offers: styles, models."""
+    models = list_models(settings.models)
+    return {"styles": list(MOSAIC_STYLES), "kinds": list(KINDS), "translate_models": models["translate"],
+            "upscale_models": models["upscale"]}
+
+
+def _number(options: dict, key: str, *, low: float, high: float, default: Any = None) -> Any:
+    value = options.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise UserError(f"bad option {key}: {str(value)[:40]!r} (a number from {low:g} to {high:g})")
+    return value
+
+
+def _boxes(options: dict, key: str, ids: list[str]) -> dict[str, list[tuple[int, int, int, int]]]:
+    """{upload id: [(x, y, w, h), ...]} with whole, positive sizes."""
+    raw = options.get(key) or {}
+    if not isinstance(raw, dict):
+        raise UserError(f"bad option {key}: an object of upload id -> boxes")
+    boxes = {}
+    for upload_id, items in raw.items():
+        if upload_id not in ids:
+            raise UserError(f"bad option {key}: {str(upload_id)[:40]!r} is not one of the job's uploads")
+        if not isinstance(items, list) or len(items) > 1000:
+            raise UserError(f"bad option {key}: a list of boxes")
+        checked = []
+        for box in items:
+            if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                      for v in box)) or box[2] <= 0 or box[3] <= 0:
+                raise UserError(f"bad option {key}: boxes are [x, y, w, h] in whole pixels, got {str(box)[:60]}")
+            checked.append(tuple(box))
+        boxes[upload_id] = checked
+    return boxes
+
+
+def make_job(request: dict, *, uploads, out_dir: Path, job_id: str, settings: ServeSettings) -> Job:
+    """The queue's job for a page request. `uploads`: id -> Upload (KeyError for an unknown id)."""
+    kind = request.get("kind")
+    if kind not in KINDS:
+        raise UserError(f"bad request: kind must be one of {', '.join(KINDS)}, got {str(kind)[:40]!r}")
+    ids = request.get("uploads")
+    if not isinstance(ids, list) or not ids or len(ids) > MAX_INPUTS or not all(isinstance(i, str) for i in ids):
+        raise UserError("bad request: uploads must be a list of upload ids (at least one)")
+    if len(set(ids)) != len(ids):
+        raise UserError("bad request: an upload is named twice")
+    items = [uploads(i) for i in ids]
+    options = request.get("options") or {}
+    if not isinstance(options, dict):
+        raise UserError("bad request: options must be an object")
+    build = {"add": _add, "remove": _remove, "upscale": _upscale, "translate": _translate}[kind]
+    run = build(items, options, out_dir=out_dir / "out", settings=settings)
+    names = ", ".join(u.name for u in items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+    return Job(kind=kind, title=f"{kind}: {names}", run=run, inputs=tuple(ids), id=job_id,
+               unit="frame" if any(u.info["kind"] == "video" for u in items) else "image")
+
+
+def _progress(report):
+    """The job layer's Progress -> the queue's (done, total, unit)."""
+    return lambda p: report(p.done, p.total, p.unit)
+
+
+def _outputs(result, items, *, out_dir: Path) -> dict:
+    """The job's result as the page lists it, and a JPEG view of every image output."""
+    from mosaicgan.web.inspect import write_view
+
+    by_path = {u.path: u for u in items}
+    outputs: list[Output] = []
+    not_written = []
+    for item in result.items:
+        upload = by_path.get(Path(item.input))
+        if not item.written:
+            why = "nothing found" if item.status == "nothing_found" else item.status.replace("_", " ")
+            not_written.append(f"{upload.name if upload else Path(item.input).name}: {why}, not written")
+            continue
+        notes = list(getattr(item, "notes", []) or [])
+        notes += [f"the output container cannot hold {what}; left out" for what in item.dropped_streams]
+        for k, path in enumerate(item.outputs):
+            outputs.append(Output(name=Path(path).name, path=Path(path), kind="mask" if k else item.kind,
+                                  input=upload.id if upload else None, regions=item.regions, notes=notes))
+    views = out_dir.parent / "views"
+    views.mkdir(exist_ok=True)
+    for index, out in enumerate(outputs):
+        if out.kind == "image":
+            from mosaicgan.data.images import read_image
+
+            write_view(read_image(out.path, mode="RGB"), views / f"{index}.jpg")
+    return {"outputs": outputs, "not_written": not_written}
+
+
+def _add(items, options: dict, *, out_dir: Path, settings: ServeSettings):
+    from mosaicgan import jobs
+
+    ids = [u.id for u in items]
+    style = options.get("style", "average")
+    if style not in MOSAIC_STYLES:
+        raise UserError(f"bad option style: {str(style)[:40]!r} (one of {', '.join(MOSAIC_STYLES)})")
+    threshold = _number(options, "threshold", low=0.01, high=0.99, default=0.35)
+    block = _number(options, "block", low=1, high=4096)
+    keep, also = _boxes(options, "keep", ids), _boxes(options, "also", ids)
+
+    def run(report, cancelled):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        mosaic = jobs.MosaicOptions(style=style, block=None if block is None else int(block))
+        region = jobs.RegionRequest(kind="faces", face_threshold=threshold)
+        result = jobs.add([u.path for u in items], out=out_dir,
+                          options=jobs.AddOptions(region=region, mosaic=mosaic, keep=keep, also=also),
+                          progress=_progress(report), cancel=cancelled)
+        return _outputs(result, items, out_dir=out_dir)
+
+    return run
+
+
+def _remove(items, options: dict, *, out_dir: Path, settings: ServeSettings):
+    from mosaicgan import jobs
+
+    def run(report, cancelled):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result = jobs.remove([u.path for u in items], out=out_dir, options=jobs.RemoveOptions(),
+                             progress=_progress(report), cancel=cancelled)
+        return _outputs(result, items, out_dir=out_dir)
+
+    return run
+
+
+def _images_only(items, kind: str) -> None:
+    for u in items:
+        if u.info["kind"] != "image":
+            raise UserError(f"{u.name}: {kind} works on images")
+
+
+def _upscale(items, options: dict, *, out_dir: Path, settings: ServeSettings):
+    from mosaicgan import jobs
+
+    _images_only(items, "upscale")
+    checkpoint = resolve_model(settings.models, options.get("model"), task="upscale")
+
+    def run(report, cancelled):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result = jobs.upscale([u.path for u in items], out=out_dir, options=jobs.UpscaleOptions(checkpoint=checkpoint),
+                              progress=_progress(report), cancel=cancelled)
+        return _outputs(result, items, out_dir=out_dir)
+
+    return run
+
+
+def _translate(items, options: dict, *, out_dir: Path, settings: ServeSettings):
+    from mosaicgan import jobs
+
+    _images_only(items, "translate")
+    checkpoint = resolve_model(settings.models, options.get("model"), task="translate")
+    if checkpoint is None:
+        raise UserError("translate needs a model: start the server with --models DIR and choose one")
+    direction = options.get("direction", "AtoB")
+    if direction not in ("AtoB", "BtoA"):
+        raise UserError(f"bad option direction: {str(direction)[:20]!r} (AtoB or BtoA)")
+
+    def run(report, cancelled):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result = jobs.translate([u.path for u in items], out=out_dir,
+                                options=jobs.TranslateOptions(checkpoint=checkpoint, direction=direction),
+                                progress=_progress(report), cancel=cancelled)
+        return _outputs(result, items, out_dir=out_dir)
+
+    return run
