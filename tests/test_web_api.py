@@ -7,9 +7,8 @@ import json
 import os
 
 import pytest
-
-from tests.video_clips import make_clip
-from tests.web_helpers import FIXTURES, ORIGIN, PORT, files_under, post_file, web_client
+from video_clips import make_clip
+from web_helpers import FIXTURES, ORIGIN, PORT, files_under, post_file, web_client
 
 
 @pytest.fixture
