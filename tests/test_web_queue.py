@@ -101,7 +101,8 @@ def test_progress_rate_and_eta_while_running():
     job = queue.submit(Job(kind="add", title="p", run=run))
     assert seen.wait(10)
     assert snapshot["done"] == 5 and snapshot["total"] == 20 and snapshot["unit"] == "frame"
-    assert snapshot["rate"] > 0 and snapshot["eta"] == pytest.approx(15 / snapshot["rate"], abs=0.06)  # rounded to 0.1 s
+    # The ETA is rounded to 0.1 s.
+    assert snapshot["rate"] > 0 and snapshot["eta"] == pytest.approx(15 / snapshot["rate"], abs=0.06)
     gate.set()
     assert queue.wait_idle(10) and job.state == "done"
     queue.close()
