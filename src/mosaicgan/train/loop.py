@@ -315,7 +315,9 @@ def _train(
                         bar.set_postfix({k[5:] if k.startswith("loss_") else k: f"{v:.3g}"
                                          for k, v in record.items() if k.startswith("loss_")})
                 if main and step % config.run.sample_every == 0:
-                    save_image(image_grid(task.visuals(batch)), run_dir / "samples" / f"step_{step:07d}.png")
+                    grid = image_grid(task.visuals(batch))
+                    save_image(grid, run_dir / "samples" / f"step_{step:07d}.png")
+                    log.image("samples", grid, step)
                 if step % config.run.save_every == 0:
                     save()
                 if (stop_after is not None and step >= stop_after) or stop_requested():
