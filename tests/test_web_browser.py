@@ -103,3 +103,21 @@ def test_a_page_on_another_origin_cannot_drive_the_server(browser, server, tmp_p
     assert status in ("opaque",) or status.startswith("blocked")
     assert list((server.state.store.root / "uploads").iterdir()) == []
     context.close()
+
+
+def test_an_eval_gallery_opens_in_the_browser(browser, tiny_run, toy_data, tmp_path):
+    from mosaicgan.cli import main
+
+    gallery = tmp_path / "eval.html"
+    assert main(["eval", "--checkpoint", str(tiny_run), "--data", str(toy_data), "--json", str(tmp_path / "e.json"),
+                 "--gallery", str(gallery)]) == 0
+    context = browser.new_context()
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(gallery.as_uri())
+    shown = page.evaluate("() => [...document.images].map((i) => i.complete && i.naturalWidth > 0)")
+    assert shown and all(shown)
+    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []  # nothing fetched
+    screenshot(page, "gallery", tmp_path)
+    context.close()

@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=1, metavar="K",
                    help="K outputs per input (generators that keep dropout on at test time)")
     p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
+    p.add_argument("--gallery", type=Path, metavar="FILE.html",
+                   help="also write a web page: input | output of every image, pictures embedded, opens with no "
+                        "server (each picture links to its output file)")
     add_device_flag(p)
     add_generator_run_flags(p)
     p.add_argument("--quiet", action="store_true")
@@ -43,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
     check_writable_dir(args.out)
     paths = expand_inputs(args.inputs)
     ranks = ranks_from_env()  # under torchrun each process translates its share of the inputs
+    if args.gallery is not None:
+        from mosaicgan.infer.gallery import check_gallery_path
+
+        if ranks.active:
+            raise UserError("--gallery: run without torchrun (each process sees only its share of the images)")
+        check_gallery_path(args.gallery)
     translator = Translator.from_checkpoint(args.checkpoint, direction=args.direction,
                                             device=rank_device(resolve_device(args.device or "auto"), ranks),
                                             **generator_run_options(args))
@@ -50,4 +59,20 @@ def run(args: argparse.Namespace) -> int:
         written = translate_files(paths, translator=translator, out_dir=args.out, batch_size=args.batch_size,
                                   samples=args.samples, progress=bar, overwrite=args.overwrite, ranks=ranks)
     print(f"wrote {plural(len(written), 'image')} to {args.out}")
+    if args.gallery is not None:
+        print(f"wrote {write_gallery(paths, args, translator_name=Path(args.checkpoint).name)}")
     return 0
+
+
+def write_gallery(paths: list[Path], args: argparse.Namespace, *, translator_name: str) -> Path:
+    """input | output (| more samples) of every image, each output linked to its file."""
+    from mosaicgan.infer.gallery import Gallery
+    from mosaicgan.infer.outputs import png_names
+
+    gallery = Gallery(f"translate with {translator_name} ({args.direction})")
+    for path in paths:
+        outputs = [args.out / name for name in png_names(samples=args.samples)(path)]
+        labels = ["output"] if len(outputs) == 1 else [f"sample {k}" for k in range(len(outputs))]
+        gallery.add(path.name, [("input", path), *zip(labels, outputs, strict=True)],
+                    links=dict(zip(labels, outputs, strict=True)))
+    return gallery.write(args.gallery)
