@@ -14,7 +14,8 @@ from mosaicgan.data.images import pil_to_tensor, tensor_to_pil
 from mosaicgan.infer.image_io import load_image
 from mosaicgan.infer.mask_io import read_mask
 from mosaicgan.localize.mosaics.grid import estimate_grid, fit_axis, luma
-from mosaicgan.localize.mosaics.finder import _block_fit, _block_mean, find_mosaics
+from mosaicgan.localize.mosaics.blocks import block_mean
+from mosaicgan.localize.mosaics.finder import _block_fit, find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.mosaic import gaussian_blur, pixelate
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
@@ -142,7 +143,7 @@ def test_block_fit_tells_a_jpegd_mosaic_from_the_photo_around_it(name):
     grid = Grid(13, 13, 5, 2)
     seen = jpeg(pixelate(image, mask, block=grid.block, offset=grid.offset), 75)
     own, shifted = _block_fit(luma(seen), grid)
-    cover = _block_mean(mask[0].numpy(), grid)
+    cover = block_mean(mask[0].numpy(), grid)
     ratio = own / np.maximum(shifted, 1e-6)
     textured = shifted > 4.0
     assert np.median(ratio[cover > 0.99]) < 0.3

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Exit status of a command that ran without error but found nothing to do (`add --faces` where
+# no image has a face): scripts can tell it from success (0), bad input (2) and Ctrl-C (130).
+NOTHING_DONE = 3
+
 
 class UserError(Exception):
     """A problem with the user's input (a file, a flag, a checkpoint), not a bug.
@@ -19,6 +23,15 @@ class UserError(Exception):
 class NothingFound(UserError):
     """The command ran as asked but found nothing to work on (no face in any photo): not bad
     input, not success. The CLI prints the line and exits with status 3 (`NOTHING_DONE`)."""
+
+
+class ReportedElsewhere(Exception):
+    """Another process of the same torchrun job reports how it ended (`ranks.Agreement`): this
+    one exits with the same status and prints nothing."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(f"reported by rank 0 (exit status {status})")
 
 
 def one_line(err: BaseException) -> str:

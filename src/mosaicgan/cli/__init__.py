@@ -8,13 +8,26 @@ import re
 import sys
 
 from mosaicgan import __version__
-from mosaicgan.errors import NothingFound, UserError, one_line
+from mosaicgan.errors import NOTHING_DONE, NothingFound, ReportedElsewhere, UserError, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `mosaicgan --help` stays quick to reach the parser.
-    from mosaicgan.cli import (add_cmd, demo_cmd, eval_cmd, examples_cmd, export_cmd, info_cmd, make_pairs_cmd,
-                               nets_cmd, remove_cmd, serve_cmd, train_cmd, translate_cmd, upscale_cmd)
+    from mosaicgan.cli import (
+        add_cmd,
+        demo_cmd,
+        eval_cmd,
+        examples_cmd,
+        export_cmd,
+        info_cmd,
+        make_pairs_cmd,
+        nets_cmd,
+        remove_cmd,
+        serve_cmd,
+        train_cmd,
+        translate_cmd,
+        upscale_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="mosaicgan",
@@ -49,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
     try:
         return int(args.func(args) or 0)
+    except ReportedElsewhere as err:
+        return err.status  # another process of this torchrun job printed the line
     except NothingFound as err:
-        from mosaicgan.cli.common import NOTHING_DONE
-
         print(f"mosaicgan: {one_line(err)}", file=sys.stderr)
         return NOTHING_DONE
     except UserError as err:

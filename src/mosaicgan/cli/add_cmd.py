@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 
 from mosaicgan import choices
-from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, add_encode_flags, plural, progress_bar
+from mosaicgan.cli.common import add_device_flag, add_encode_flags, encode_options, plural
 from mosaicgan.errors import UserError
 
 # The defaults of --faces (kept here as plain numbers so `--help` needs no torch import;
 # infer.region_finder.RegionRequest has the same ones, and a test checks they agree).
 FACE_THRESHOLD, FACE_MIN, FACE_GROW = 0.35, 16.0, 0.3
-LISTED = 10  # inputs named on stderr; a longer list goes to a file
 
 
 def block_arg(text: str) -> int | None:
@@ -104,17 +103,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from mosaicgan.atomic import check_writable_dir, check_writable_file
-    from mosaicgan.data.images import expand_inputs
-    from mosaicgan.infer.add.files import AddResult, add_mosaic_files, check_inputs
-    from mosaicgan.infer.add.video import (SteadyOptions, add_mosaic_video, check_video, plan_video_outputs,
-                                           provenance_tags)
-    from mosaicgan.infer.video.io import EncodeOptions, is_media_file
-    from mosaicgan.infer.add.core import MosaicOptions
-    from mosaicgan.infer.add.regions import RegionFinder, RegionRequest, parse_box
-    from mosaicgan.device import resolve_device
-    from mosaicgan.ranks import rank_device, ranks_from_env, share
+def options_from_args(args: argparse.Namespace):
+    """The flags of `mosaicgan add` as `jobs.AddOptions`."""
+    from mosaicgan import jobs
+    from mosaicgan.infer.add.regions import parse_box
 
     if args.cam is None and args.classifier is not None:
         raise UserError("--classifier goes with --cam CLASS")
@@ -129,93 +121,68 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--grow takes whole pixels here (a fraction of the face size only with --faces), "
                             f"got {args.grow}")
         grow_pixels = int(args.grow)
-    options = MosaicOptions(style=args.style, block=args.block, block_fraction=args.block_fraction,
-                            grow=grow_pixels, feather=args.feather, seed=args.seed)
+    mosaic = jobs.MosaicOptions(style=args.style, block=args.block, block_fraction=args.block_fraction,
+                                grow=grow_pixels, feather=args.feather, seed=args.seed)
     if args.mask is not None:
-        request = RegionRequest(kind="mask", mask=args.mask)
+        region = jobs.RegionRequest(kind="mask", mask=args.mask)
     elif args.box:
-        request = RegionRequest(kind="boxes", boxes=tuple(parse_box(b) for b in args.box))
+        region = jobs.RegionRequest(kind="boxes", boxes=tuple(parse_box(b) for b in args.box))
     elif args.faces:
-        request = RegionRequest(
+        region = jobs.RegionRequest(
             kind="faces", face_shape=args.face_shape or "ellipse",
             face_threshold=FACE_THRESHOLD if args.face_threshold is None else args.face_threshold,
             min_face=FACE_MIN if args.min_face is None else args.min_face,
             face_grow=FACE_GROW if args.grow is None else args.grow, face_flip=not args.no_mirror)
     else:
-        request = RegionRequest(kind="cam", cam_class=args.cam, classifier=args.classifier, threshold=args.threshold,
-                                min_prob=args.min_prob)
-    paths = expand_inputs(args.inputs)
-    videos = [p for p in paths if is_media_file(p)]
-    paths = [p for p in paths if p not in videos]
-    ranks = ranks_from_env()  # under torchrun each process takes its share of the images and videos
-    finder = RegionFinder(request, device=rank_device(resolve_device(args.device or "auto"), ranks))
-    out_dir, video_plan = plan_video_outputs(videos, args.out, images=bool(paths), overwrite=args.overwrite)
-    if out_dir == args.out:
-        check_writable_dir(args.out)
-    else:
-        check_writable_file(args.out, flag="--out")
-    mine = share(paths, ranks)
-    plan = check_inputs(paths, finder=finder, out_dir=out_dir, options=options, save_mask=args.save_mask,
-                        overwrite=args.overwrite, mine=set(mine))
-    paths, videos = mine, share(videos, ranks)
-    encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
-    steady = SteadyOptions(steady=not args.no_steady, window=args.window, bridge=args.bridge,
-                           detect_every=args.detect_every, detect_side=args.detect_side, follow=not args.no_follow,
-                           follow_every=args.follow_every)
-    if args.save_mask and videos:
-        raise UserError("--save-mask is for images; videos do not write masks")
-    for video in videos:
-        check_video(video, video_plan[video], finder=finder, options=options, encode=encode, steady=steady,
-                    start=args.start, duration=args.duration, resume=args.resume)
-    result = AddResult()
-    if paths:
-        with progress_bar(len(paths), desc="add", quiet=args.quiet) as bar:
-            result = add_mosaic_files(paths, finder=finder, out_dir=out_dir, options=options,
-                                      save_mask=args.save_mask, progress=bar, plan=plan)
-        masks = f" and {plural(len(result.masks), 'mask')}" if result.masks else ""
-        print(f"wrote {plural(len(result.written), 'image')}{masks} to {out_dir}")
-    for video in videos:
-        tags = provenance_tags(request=request, options=options, steady=steady)
+        region = jobs.RegionRequest(kind="cam", cam_class=args.cam, classifier=args.classifier,
+                                    threshold=args.threshold, min_prob=args.min_prob)
+    tracking = jobs.TrackingOptions(steady=not args.no_steady, window=args.window, bridge=args.bridge,
+                                    detect_every=args.detect_every)
+    video = jobs.AddVideoOptions(tracking=tracking, detect_side=args.detect_side, follow=not args.no_follow,
+                                 follow_every=args.follow_every)
+    return jobs.AddOptions(region=region, mosaic=mosaic, video=video, encode=encode_options(args), start=args.start,
+                           duration=args.duration, resume=args.resume, save_mask=args.save_mask,
+                           overwrite=args.overwrite, device=args.device or "auto")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mosaicgan import jobs
+    from mosaicgan.cli.render import LISTED, ProgressBars, dropped_streams, names, say_resumable, write_listing
+
+    options = options_from_args(args)
+    with ProgressBars(desc="add", quiet=args.quiet) as bars:
         try:
-            with progress_bar(0, desc=video.name, quiet=args.quiet, unit="frame") as bar:
-                done = add_mosaic_video(video, video_plan[video], finder=finder, options=options, encode=encode,
-                                        steady=steady, start=args.start, duration=args.duration, metadata=tags,
-                                        progress=bar, resume=args.resume)
+            result = jobs.add(args.inputs, out=args.out, options=options, progress=bars)
         except KeyboardInterrupt:
+            bars.close()
             if args.resume:
-                print(f"{video.name}: finished segments are kept; run the same command to continue", file=sys.stderr)
+                say_resumable(bars)
             raise
-        for what in done.dropped_streams:
-            print(f"{video.name}: the output container cannot hold {what}; left out", file=sys.stderr)
-        if done.written:
-            result.written.append(video_plan[video])
-            print(f"wrote {video_plan[video]} ({plural(done.frames, 'frame')}, "
-                  f"{done.frames_with_region} with a mosaic)")
-        else:
-            result.no_region.append(video)
-    if result.no_region:
-        what = "no face" if args.faces else f"no region of {finder.class_label!r}"
-        names = ", ".join(p.name for p in result.no_region[:LISTED])
-        noun = "file" if videos else "image"
+    if not result.primary:
+        return result.exit_status  # under torchrun, rank 0 reports
+    images = [item for item in result.items if item.kind == "image"]
+    if images:
+        written = [item for item in images if item.written]
+        masks = sum(len(item.outputs) - 1 for item in written)
+        also = f" and {plural(masks, 'mask')}" if masks else ""
+        print(f"wrote {plural(len(written), 'image')}{also} to {result.out_dir}")
+    dropped_streams(result)
+    for item in result.items:
+        if item.kind == "video" and item.written:
+            print(f"wrote {item.outputs[0]} ({plural(item.frames, 'frame')}, {item.frames_with_region} with a mosaic)")
+    missed = [item.input for item in result.with_status(jobs.NOTHING_FOUND)]
+    if missed:
+        what = "no face" if args.faces else f"no region of {result.info.get('class_label')!r}"
+        noun = "file" if any(item.kind == "video" for item in result.items) else "image"
         more = ""
-        if len(result.no_region) > LISTED:
-            listing = write_listing(out_dir / ("no_face_found.txt" if args.faces else "no_region_found.txt"),
-                                    result.no_region)
-            more = f" and {len(result.no_region) - LISTED} more (all listed in {listing})"
-        print(f"{what} found in {plural(len(result.no_region), noun)}, not written: {names}{more}", file=sys.stderr)
-    if result.shrunk_away:
-        names = ", ".join(p.name for p in result.shrunk_away[:LISTED])
-        more = f" and {len(result.shrunk_away) - LISTED} more" if len(result.shrunk_away) > LISTED else ""
-        print(f"--grow {grow_pixels} shrank the region to nothing in {plural(len(result.shrunk_away), 'image')}, "
-              f"not written: {names}{more}", file=sys.stderr)
-    return 0 if result.written or not (paths or videos) else NOTHING_DONE  # (a torchrun share may be empty)
-
-
-def write_listing(path: Path, inputs: list[Path]) -> Path:
-    """Every input path, one a line, written atomically."""
-    from mosaicgan.atomic import atomic_path
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        tmp.write_text("".join(f"{p}\n" for p in inputs))
-    return path
+        if len(missed) > LISTED:
+            listing = write_listing(result.out_dir / ("no_face_found.txt" if args.faces else "no_region_found.txt"),
+                                    missed)
+            more = f" and {len(missed) - LISTED} more (all listed in {listing})"
+        listed = ", ".join(p.name for p in missed[:LISTED])
+        print(f"{what} found in {plural(len(missed), noun)}, not written: {listed}{more}", file=sys.stderr)
+    shrunk = [item.input for item in result.with_status(jobs.SHRUNK_AWAY)]
+    if shrunk:
+        print(f"--grow {options.mosaic.grow} shrank the region to nothing in {plural(len(shrunk), 'image')}, "
+              f"not written: {names(shrunk)}", file=sys.stderr)
+    return result.exit_status

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-# Exit status of a command that ran without error but found nothing to do (`add --faces` where no
-# image has a face): scripts can tell it from success (0), bad input (2) and Ctrl-C (130).
-NOTHING_DONE = 3
+from mosaicgan.errors import NOTHING_DONE  # noqa: F401  (the commands' exit status, re-exported)
 
 
 def add_device_flag(p: argparse.ArgumentParser) -> None:
@@ -52,6 +50,13 @@ def generator_run_options(args: argparse.Namespace) -> dict:
         except ValueError:
             raise UserError(f"--tile must be auto, 0 or a number of pixels, got {args.tile!r}") from None
     return {"precision": args.precision, "tile": tile, "overlap": args.tile_overlap}
+
+
+def encode_options(args: argparse.Namespace):
+    """The video encoder of the flags of `add_encode_flags`."""
+    from mosaicgan.infer.video.io import EncodeOptions
+
+    return EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
 
 
 def add_encode_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:

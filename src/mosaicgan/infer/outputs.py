@@ -59,3 +59,30 @@ def png_names(*, samples: int = 1) -> Callable[[Path], list[str]]:
 def with_mask_name(names: Callable[[Path], list[str]]) -> Callable[[Path], list[str]]:
     """`names` plus NAME_mask.png, the mask as applied, last."""
     return lambda path: [*names(path), f"{path.stem}_mask.png"]
+
+
+def video_name(path: Path) -> str:
+    """The output's name for --out DIR: the input's name, or NAME.mp4 where the input's
+    container is not one `add` writes (MPEG-TS, Ogg)."""
+    from mosaicgan.infer.video.io import OUTPUT_FORMATS
+
+    return path.name if path.suffix.lower() in OUTPUT_FORMATS else f"{path.stem}.mp4"
+
+
+def plan_video_outputs(videos: list[Path], out: Path, *, images: bool = False, overwrite: bool = False,
+                       mine: Collection[Path] | None = None) -> tuple[Path, dict[Path, Path]]:
+    """(the output folder, video -> output file). --out names a file when it has a video
+    extension, is not a folder and there is one video (and no image); otherwise a folder.
+    `mine`: as for `plan_outputs`."""
+    from mosaicgan.infer.video.io import OUTPUT_FORMATS
+
+    out = Path(out)
+    as_file = out.suffix.lower() in OUTPUT_FORMATS and not out.is_dir()
+    if as_file and (len(videos) != 1 or images):
+        raise UserError("--out is a video file name, but there is more than one input; give a folder", path=out)
+    if as_file:
+        plan = plan_outputs(videos, out.parent, names=lambda p: [out.name], overwrite=overwrite,
+                            mine=mine)
+        return out.parent, {v: outs[0] for v, outs in plan.items()}
+    plan = plan_outputs(videos, out, names=lambda p: [video_name(p)], overwrite=overwrite, mine=mine)
+    return out, {v: outs[0] for v, outs in plan.items()}

@@ -11,13 +11,13 @@ should not leave where and when the photo was taken in the file.
 Faces and CAM may find nothing in an image. Such an image is left out of --out (and listed),
 not copied unchanged, so that an untouched photo is never passed off as processed.
 
-This module only adapts files to the per-frame cores: `image_io.load_image`,
+`add_to_image` does one image; `mosaicgan.jobs` runs it over the inputs. This module only
+adapts files to the per-frame cores: `image_io.load_image`,
 `RegionFinder.find`, `mosaic_core.mosaic_image`, `image_io.write_image`, `mask_io.write_mask`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Collection
 from pathlib import Path
 
@@ -26,15 +26,8 @@ from mosaicgan.infer.image_io import load_image, write_image
 from mosaicgan.infer.mask_io import write_mask
 from mosaicgan.infer.add.core import MosaicOptions, applied_mask, mosaic_generator, mosaic_image
 from mosaicgan.infer.outputs import plan_outputs, same_name, with_mask_name
+from mosaicgan.infer.results import NOTHING_FOUND, SHRUNK_AWAY, ItemResult
 from mosaicgan.infer.add.regions import RegionFinder
-
-
-@dataclass
-class AddResult:
-    written: list[Path] = field(default_factory=list)
-    masks: list[Path] = field(default_factory=list)
-    no_region: list[Path] = field(default_factory=list)
-    shrunk_away: list[Path] = field(default_factory=list)  # a negative --grow left no region
 
 
 def check_inputs(paths: list[Path], *, finder: RegionFinder, out_dir: str | Path, options: MosaicOptions,
@@ -54,37 +47,20 @@ def check_inputs(paths: list[Path], *, finder: RegionFinder, out_dir: str | Path
     return plan
 
 
-def add_mosaic_files(
-    paths: list[Path],
-    *,
-    finder: RegionFinder,
-    out_dir: str | Path,
-    options: MosaicOptions,
-    save_mask: bool = False,
-    progress=None,
-    plan: dict[Path, list[Path]] | None = None,
-) -> AddResult:
-    """Mosaic the region `finder` gives in every image of `paths`, into `out_dir`.
-
-    `plan` is what `check_inputs` returned, when the caller checked first (to show a progress
-    bar only once the inputs are known good); otherwise the check runs here.
-    """
-    if plan is None:
-        plan = check_inputs(paths, finder=finder, out_dir=out_dir, options=options, save_mask=save_mask)
-    result = AddResult()
-    for path in paths:
-        loaded = load_image(path)
-        region = finder.find(loaded.image, path=path)
-        if region.empty:  # only detectors get here: explicit regions were checked above
-            result.no_region.append(path)
-        elif options.shrinks_away(region.mask):
-            result.shrunk_away.append(path)
-        else:
-            out = mosaic_image(loaded.image, region.mask, options=options,
-                               generator=mosaic_generator(options, path.name))
-            result.written.append(write_image(out, plan[path][0], alpha=loaded.alpha))
-            if save_mask:
-                result.masks.append(write_mask(applied_mask(region.mask, options), plan[path][1]))
-        if progress is not None:
-            progress.update(1)
-    return result
+def add_to_image(path: Path, outputs: list[Path], *, finder: RegionFinder, options: MosaicOptions,
+                 save_mask: bool = False) -> ItemResult:
+    """Mosaic the region `finder` gives in the image `path`, written to outputs[0] (and the
+    mask as applied to outputs[1] with `save_mask`); outputs come from `check_inputs`."""
+    loaded = load_image(path)
+    region = finder.find(loaded.image, path=path)
+    item = ItemResult(input=path, kind="image", regions=[region.info])
+    if region.empty:  # only detectors get here: explicit regions were checked before
+        item.status = NOTHING_FOUND
+    elif options.shrinks_away(region.mask):
+        item.status = SHRUNK_AWAY
+    else:
+        out = mosaic_image(loaded.image, region.mask, options=options, generator=mosaic_generator(options, path.name))
+        item.outputs.append(write_image(out, outputs[0], alpha=loaded.alpha))
+        if save_mask:
+            item.outputs.append(write_mask(applied_mask(region.mask, options), outputs[1]))
+    return item
