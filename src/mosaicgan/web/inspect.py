@@ -132,10 +132,11 @@ def faces(path: Path, *, kind: str) -> dict:
 def mosaics(path: Path) -> dict:
     """The mosaics `remove` would find in an image, cached: {'boxes': [[x0, y0, x1, y1], ...]}."""
     def compute() -> dict:
+        from mosaicgan.choices import DEFAULT_MOSAIC_DETECTOR
         from mosaicgan.infer.image_io import load_image, to_rgb
-        from mosaicgan.infer.remove.core import mosaic_finder
+        from mosaicgan.localize.mosaics.detector import mosaic_detector
 
-        _, found = mosaic_finder("net")(to_rgb(load_image(path).image))
+        _, found = mosaic_detector(DEFAULT_MOSAIC_DETECTOR)(to_rgb(load_image(path).image))
         return {"boxes": [list(mosaic.box) for mosaic in found]}
 
     return _cached(path.parent / ".mosaics.json", compute)

@@ -72,7 +72,8 @@ def make_job(request: dict, *, uploads, out_dir: Path, job_id: str, settings: Se
     if len(set(ids)) != len(ids):
         raise UserError("bad request: an upload is named twice")
     items = [uploads(i) for i in ids]
-    options = request.get("options") or {}
+    options = request.get("options")
+    options = {} if options is None else options
     if not isinstance(options, dict):
         raise UserError("bad request: options must be an object")
     build = {"add": _add, "remove": _remove, "upscale": _upscale, "translate": _translate}[kind]
@@ -82,26 +83,55 @@ def make_job(request: dict, *, uploads, out_dir: Path, job_id: str, settings: Se
                unit="frame" if any(u.info["kind"] == "video" for u in items) else "image")
 
 
-def _progress(report):
-    """The job layer's Progress -> the queue's (done, total, unit)."""
-    return lambda p: report(p.done, p.total, p.unit)
+class Progress:
+    """The job layer's progress -> the queue's (done, total, unit), over the several job calls of
+    one page job: images count on across calls, a video counts its own frames."""
+
+    def __init__(self, report, *, images: int) -> None:
+        self.report, self.images, self.offset = report, images, 0
+
+    def __call__(self, event) -> None:
+        if event.unit == "image":
+            self.report(self.offset + event.done, self.images, "image")
+        else:
+            self.report(event.done, event.total, event.unit)
+
+    def next_call(self, images: int) -> None:
+        self.offset += images
 
 
-def _outputs(result, items, *, out_dir: Path) -> dict:
-    """The job's result as the page lists it, and a JPEG view of every image output."""
+def _images(items) -> int:
+    return sum(u.info["kind"] == "image" for u in items)
+
+
+def _single(job, items, options, *, out_dir: Path, nothing: str = "nothing found"):
+    """The queue's callable for one job call over every upload."""
+    def run(report, cancelled):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result = job([u.path for u in items], out=out_dir, options=options,
+                     progress=Progress(report, images=_images(items)), cancel=cancelled)
+        return _outputs(result.items, items, out_dir=out_dir, nothing=nothing)
+
+    return run
+
+
+def _outputs(results, items, *, out_dir: Path, nothing: str) -> dict:
+    """The job's items as the page lists them, and a JPEG view of every image output."""
     from mosaicgan.web.inspect import write_view
 
     by_path = {u.path: u for u in items}
     outputs: list[Output] = []
     not_written = []
-    for item in result.items:
+    for item in results:
         upload = by_path.get(Path(item.input))
+        name = upload.name if upload else Path(item.input).name
         if not item.written:
-            why = "nothing found" if item.status == "nothing_found" else item.status.replace("_", " ")
-            not_written.append(f"{upload.name if upload else Path(item.input).name}: {why}, not written")
+            why = nothing if item.status == "nothing_found" else item.status.replace("_", " ")
+            not_written.append(f"{name}: {why}, not written")
             continue
-        notes = list(getattr(item, "notes", []) or [])
-        notes += [f"the output container cannot hold {what}; left out" for what in item.dropped_streams]
+        notes = [f"the output container cannot hold {what}; left out" for what in item.dropped_streams]
+        if item.looks_like_face:
+            notes.append("a restored region looks like a face: it is synthesized, not the person's face")
         for k, path in enumerate(item.outputs):
             outputs.append(Output(name=Path(path).name, path=Path(path), kind="mask" if k else item.kind,
                                   input=upload.id if upload else None, regions=item.regions, notes=notes))
@@ -125,29 +155,44 @@ def _add(items, options: dict, *, out_dir: Path, settings: ServeSettings):
     threshold = _number(options, "threshold", low=0.01, high=0.99, default=0.35)
     block = _number(options, "block", low=1, high=4096)
     keep, also = _boxes(options, "keep", ids), _boxes(options, "also", ids)
+    mosaic = jobs.MosaicOptions(style=style, block=None if block is None else int(block))
+    # One job call for the uploads as they are, one per upload with its own kept or added boxes
+    # (a request's boxes hold for every input of its call); all write into one folder.
+    plain = [u for u in items if u.id not in keep and u.id not in also]
+    calls = [(plain, jobs.RegionRequest(kind="faces", face_threshold=threshold))] if plain else []
+    for u in items:
+        if u.id in keep or u.id in also:
+            calls.append(([u], _chosen(jobs.RegionRequest(kind="faces", face_threshold=threshold),
+                                       keep=keep.get(u.id, []), also=also.get(u.id, []))))
 
     def run(report, cancelled):
         out_dir.mkdir(parents=True, exist_ok=True)
-        mosaic = jobs.MosaicOptions(style=style, block=None if block is None else int(block))
-        region = jobs.RegionRequest(kind="faces", face_threshold=threshold)
-        result = jobs.add([u.path for u in items], out=out_dir,
-                          options=jobs.AddOptions(region=region, mosaic=mosaic, keep=keep, also=also),
-                          progress=_progress(report), cancel=cancelled)
-        return _outputs(result, items, out_dir=out_dir)
+        progress = Progress(report, images=_images(items))
+        done = []
+        for group, region in calls:
+            result = jobs.add([u.path for u in group], out=out_dir,
+                              options=jobs.AddOptions(region=region, mosaic=mosaic), progress=progress,
+                              cancel=cancelled)
+            done += result.items
+            progress.next_call(_images(group))
+        return _outputs(done, items, out_dir=out_dir, nothing="no face found")
 
     return run
+
+
+def _chosen(region, *, keep: list, also: list):
+    """The request with the user's kept areas and added boxes (add --keep / --also)."""
+    from dataclasses import replace
+
+    from mosaicgan.infer.add.chosen import Also
+
+    return replace(region, keep=tuple(keep), also=tuple(Also(box=tuple(b)) for b in also))
 
 
 def _remove(items, options: dict, *, out_dir: Path, settings: ServeSettings):
     from mosaicgan import jobs
 
-    def run(report, cancelled):
-        out_dir.mkdir(parents=True, exist_ok=True)
-        result = jobs.remove([u.path for u in items], out=out_dir, options=jobs.RemoveOptions(),
-                             progress=_progress(report), cancel=cancelled)
-        return _outputs(result, items, out_dir=out_dir)
-
-    return run
+    return _single(jobs.remove, items, jobs.RemoveOptions(), out_dir=out_dir, nothing="no mosaic found")
 
 
 def _images_only(items, kind: str) -> None:
@@ -161,14 +206,7 @@ def _upscale(items, options: dict, *, out_dir: Path, settings: ServeSettings):
 
     _images_only(items, "upscale")
     checkpoint = resolve_model(settings.models, options.get("model"), task="upscale")
-
-    def run(report, cancelled):
-        out_dir.mkdir(parents=True, exist_ok=True)
-        result = jobs.upscale([u.path for u in items], out=out_dir, options=jobs.UpscaleOptions(checkpoint=checkpoint),
-                              progress=_progress(report), cancel=cancelled)
-        return _outputs(result, items, out_dir=out_dir)
-
-    return run
+    return _single(jobs.upscale, items, jobs.UpscaleOptions(checkpoint=checkpoint), out_dir=out_dir)
 
 
 def _translate(items, options: dict, *, out_dir: Path, settings: ServeSettings):
@@ -181,12 +219,5 @@ def _translate(items, options: dict, *, out_dir: Path, settings: ServeSettings):
     direction = options.get("direction", "AtoB")
     if direction not in ("AtoB", "BtoA"):
         raise UserError(f"bad option direction: {str(direction)[:20]!r} (AtoB or BtoA)")
-
-    def run(report, cancelled):
-        out_dir.mkdir(parents=True, exist_ok=True)
-        result = jobs.translate([u.path for u in items], out=out_dir,
-                                options=jobs.TranslateOptions(checkpoint=checkpoint, direction=direction),
-                                progress=_progress(report), cancel=cancelled)
-        return _outputs(result, items, out_dir=out_dir)
-
-    return run
+    return _single(jobs.translate, items, jobs.TranslateOptions(checkpoint=checkpoint, direction=direction),
+                   out_dir=out_dir)
