@@ -121,3 +121,112 @@ def test_an_eval_gallery_opens_in_the_browser(browser, tiny_run, toy_data, tmp_p
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []  # nothing fetched
     screenshot(page, "gallery", tmp_path)
     context.close()
+
+
+def wait_done(page, tab: str, timeout: float = 120_000):
+    """Until the tab's job has ended; returns the result box's text."""
+    page.wait_for_function(f"""() => {{
+        const box = document.querySelector('#{tab}-result');
+        return box && !box.hidden && !box.querySelector('.job.running, .job.queued');
+    }}""", timeout=timeout)
+    return page.inner_text(f"#{tab}-result")
+
+
+def download(page, locator, folder: Path) -> Path:
+    with page.expect_download() as info:
+        locator.click()
+    path = folder / info.value.suggested_filename
+    info.value.save_as(path)
+    return path
+
+
+def test_apply_and_download_the_photo_the_cli_would_write(page, tmp_path):
+    from mosaicgan.cli import main
+
+    page.set_input_files("#add-files", str(FIXTURES / "face.jpg"))
+    page.wait_for_selector("#add-overlay .box.cover")
+    page.click("#add-apply")
+    wait_done(page, "add")
+    page.wait_for_selector("#add-result img.output")
+    assert page.evaluate("() => document.querySelector('#add-result img.output').naturalWidth") > 0
+    screenshot(page, "add-result", tmp_path)
+    got = download(page, page.locator("#add-result a.download").first, tmp_path)
+    assert main(["add", str(FIXTURES / "face.jpg"), "--faces", "--out", str(tmp_path / "cli")]) == 0
+    assert got.name == "face.jpg" and got.read_bytes() == (tmp_path / "cli" / "face.jpg").read_bytes()
+
+
+def test_a_video_plays_in_the_page_and_downloads_with_its_audio(page, tmp_path):
+    from video_clips import make_clip, read_frames
+
+    clip = make_clip(tmp_path / "walk.mp4", width=320, height=240, frames=75, fps=25, photo_size=110, audio=True)
+    page.set_input_files("#add-files", str(clip.path))
+    page.wait_for_selector("#add-strip figure img")
+    page.wait_for_function("() => document.querySelector('#add-count').textContent.includes('key frames')")
+    assert page.locator("#add-strip figure").count() == 8
+    assert page.locator("#add-strip .box.cover").count() >= 6  # the face on most key frames
+    screenshot(page, "video-review", tmp_path)
+    page.click("#add-apply")
+    wait_done(page, "add")
+    player = page.locator("#add-result video.output")
+    player.wait_for()
+    page.wait_for_function("() => document.querySelector('#add-result video.output').readyState >= 1")
+    assert abs(page.evaluate("() => document.querySelector('#add-result video.output').duration") - 3.0) < 0.2
+    got = download(page, page.locator("#add-result a.download").first, tmp_path)
+    frames, _, facts = read_frames(got)
+    assert len(frames) == 75 and facts["audio"] == ["aac"]
+
+
+def test_remove_outlines_the_mosaic_and_shows_the_notice(page, tmp_path):
+    from mosaicgan.cli import main
+
+    assert main(["add", str(FIXTURES / "grace_hopper.jpg"), "--box", "61,37,131,117", "--block", "9",
+                 "--out", str(tmp_path / "m")]) == 0
+    page.click("[data-tab=remove]")
+    assert "synthesized, not recovered" in page.inner_text("#tab-remove .notice")
+    page.set_input_files("#remove-files", str(tmp_path / "m" / "grace_hopper.jpg"))
+    page.wait_for_selector("#remove-overlay .box.mosaic")
+    assert "1 mosaic found" in page.inner_text("#remove-count")
+    page.click("#remove-apply")
+    text = wait_done(page, "remove")
+    assert "synthesized, not recovered" in text and "restored (synthesized)" in text
+    screenshot(page, "remove", tmp_path)
+    got = download(page, page.locator("#remove-result a.download").first, tmp_path)
+    assert main(["remove", str(tmp_path / "m" / "grace_hopper.jpg"), "--out", str(tmp_path / "cli")]) == 0
+    assert got.read_bytes() == (tmp_path / "cli" / "grace_hopper.jpg").read_bytes()
+
+
+def test_a_path_traversal_name_is_refused(page, server, tmp_path):
+    answers = page.evaluate("""async () => {
+        const out = [];
+        for (const name of ['../../evil.jpg', '/tmp/evil.jpg', '..']) {
+          const r = await fetch('/api/uploads?name=' + encodeURIComponent(name), {method: 'POST', body: 'x'});
+          out.push([r.status, (await r.json()).error]);
+        }
+        return out;
+    }""")
+    assert all(status == 400 and "file name refused" in error for status, error in answers), answers
+    assert list((server.state.store.root / "uploads").iterdir()) == []
+    assert not (tmp_path / "evil.jpg").exists() and not Path("/tmp/evil.jpg").exists()
+
+
+def test_cancel_a_running_video_job(page, server, tmp_path):
+    from video_clips import make_clip
+
+    clip = make_clip(tmp_path / "long.mp4", width=640, height=360, frames=250, fps=25, audio=False)
+    page.set_input_files("#add-files", str(clip.path))
+    page.wait_for_selector("#add-strip figure img")
+    page.click("#add-apply")
+    page.wait_for_function("""() => {
+        const t = document.querySelector('#add-result .job.running .text');
+        return t && parseInt(t.textContent) >= 3;
+    }""", timeout=120_000)
+    page.click("#add-result button.cancel")
+    text = wait_done(page, "add")
+    assert "cancelled" in text
+    page.click("[data-tab=jobs]")
+    page.wait_for_selector("#jobs tbody tr")
+    assert "cancelled" in page.inner_text("#jobs tbody tr")
+    job = server.state.queue.list()[0]
+    assert job.state == "cancelled" and job.done < 250
+    out = server.state.store.root / "jobs" / job.id / "out"
+    assert not out.exists() or list(out.iterdir()) == []
