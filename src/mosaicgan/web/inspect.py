@@ -5,8 +5,9 @@
   upright, as the jobs read it) is written as `.view.jpg` (upload names never start with '.').
 - `faces`: every face the shipped detector finds at a low threshold (`REVIEW_THRESHOLD`),
   with its score, found once per upload and cached as `.faces.json`: the page's threshold
-  slider only filters these (no second pass of the network for a slider move). For a video,
-  the same on a strip of key frames.
+  slider only filters these (no second pass of the network for a slider move); in an image,
+  what it shows at a threshold is what the job finds there (`_face_finder`). For a video, the
+  same on a strip of key frames, as a preview.
 - `mosaics`: the mosaics `remove` would find (the shipped detector), as boxes to outline.
 
 These read files through the same readers as the jobs (so what the page shows is what the
@@ -73,10 +74,13 @@ def _cached(path: Path, compute) -> dict:
     return value
 
 
-def _face_finder():
+def _face_finder(*, exact: bool = True):
     """frame -> [{'box': [x0, y0, x1, y1], 'score'}]: the faces a `add --faces` job finds at any
-    threshold from REVIEW_THRESHOLD up, each scored by the highest threshold that still finds
-    it (`FaceDetector.detect(every_threshold=True)`), boxes as the job's Region reports them."""
+    threshold from REVIEW_THRESHOLD up, boxes as the job's Region reports them. exact: each
+    scored by the highest threshold that still finds it (`FaceDetector.detect(every_threshold=
+    True)`: one mirror window per candidate, which costs about two passes for a large face), so
+    the slider shows exactly what the job finds in an image; otherwise the detector's own scores
+    (a video's key frames: a preview, since the job follows faces between its searches anyway)."""
     from mosaicgan.infer.add.regions import RegionRequest
     from mosaicgan.infer.image_io import as_frame, to_rgb
     from mosaicgan.localize.faces.detect import face_box, shipped_detector
@@ -88,7 +92,7 @@ def _face_finder():
         rgb = to_rgb(as_frame(frame))
         height, width = rgb.shape[-2:]
         faces = detector.detect([rgb], threshold=REVIEW_THRESHOLD, min_face=job.min_face, flip=job.face_flip,
-                                every_threshold=True)[0]
+                                every_threshold=exact)[0]
         return [{"box": list(face_box(f, height=height, width=width)), "score": round(f.score, 6)} for f in faces]
 
     return find
@@ -108,7 +112,7 @@ def faces(path: Path, *, kind: str) -> dict:
 
         from mosaicgan.infer.video.io import VideoInput
 
-        finder = _face_finder()
+        finder = _face_finder(exact=False)
         with VideoInput(path) as video:
             duration, frames, rate = video.info.duration, video.info.frames, float(video.info.rate)
         count = max(1, min(KEYFRAMES, frames or KEYFRAMES))
