@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
+
     from video_clips import make_clip
 
     width, height = SIZES[args.size]
@@ -125,8 +126,8 @@ def main() -> None:
     print(f"{'load':>5} {'CLI s':>7} {'upload s':>9} {'review s':>9} {'apply->result s':>16} {'download s':>11} "
           f"{'same frames':>12}")
     for load, cli, page, same in rows:
-        print(f"{load:>5.2f} {cli:>7.1f} {page['upload']:>9.2f} {page['review']:>9.1f} {page['apply_to_result']:>16.1f} "
-              f"{page['download']:>11.2f} {str(same):>12}")
+        print(f"{load:>5.2f} {cli:>7.1f} {page['upload']:>9.2f} {page['review']:>9.1f} "
+              f"{page['apply_to_result']:>16.1f} {page['download']:>11.2f} {str(same):>12}")
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+
 from video_clips import make_clip
 from web_helpers import FIXTURES, ORIGIN, PORT, files_under, post_file, web_client
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from web_browser import CHROMIUM_FLAGS, chromium_path, screenshot, why_no_browser
 
 if why_no_browser() is not None:

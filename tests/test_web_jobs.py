@@ -11,10 +11,10 @@ import zipfile
 import numpy as np
 import pytest
 from PIL import Image
-from video_clips import make_clip
-from web_helpers import FIXTURES, ORIGIN, post_file, web_client
 
 from mosaicgan.cli import main
+from video_clips import make_clip
+from web_helpers import FIXTURES, ORIGIN, post_file, web_client
 
 
 def submit(client, kind, uploads, **options):
