@@ -227,7 +227,27 @@ def test_cancel_a_running_video_job(page, server, tmp_path):
     page.click("[data-tab=jobs]")
     page.wait_for_selector("#jobs tbody tr")
     assert "cancelled" in page.inner_text("#jobs tbody tr")
+    screenshot(page, "jobs", tmp_path)
     job = server.state.queue.list()[0]
     assert job.state == "cancelled" and job.done < 250
     out = server.state.store.root / "jobs" / job.id / "out"
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_upscale_compares_with_a_slider_and_downloads(page, tmp_path):
+    page.click("[data-tab=upscale]")
+    page.set_input_files("#upscale-files", str(FIXTURES / "bird.jpg"))
+    page.wait_for_selector("#upscale-uploads li")
+    page.click("#upscale-apply")
+    wait_done(page, "upscale")
+    page.wait_for_selector("#upscale-result .compare")
+    after = page.locator("#upscale-result .compare .after")
+    assert "50%" in after.get_attribute("style")
+    page.locator("#upscale-result .compare-range").fill("20")
+    assert "20%" in after.get_attribute("style")  # the slider moves the line between input and result
+    screenshot(page, "upscale", tmp_path)
+    got = download(page, page.locator("#upscale-result a.download").first, tmp_path)
+    from PIL import Image
+
+    with Image.open(got) as img:
+        assert img.size == (320 * 4, 214 * 4)

@@ -297,7 +297,9 @@ function compareSlider(before, after) {
   const range = el("input", {type: "range", min: 0, max: 100, value: 50, className: "compare-range",
     ariaLabel: "before / after"});
   const top = el("div", {className: "after"}, el("img", {src: after, alt: "result"}));
-  const frame = el("div", {className: "compare"}, el("img", {src: before, alt: "input"}), top, range);
+  const pictures = el("div", {className: "pictures"}, el("img", {src: before, alt: "input"}), top);
+  const frame = el("div", {className: "compare"}, pictures, range,
+    el("figcaption", {textContent: "left of the line: the input; right: the result (drag the slider)"}));
   range.addEventListener("input", () => { top.style.clipPath = `inset(0 0 0 ${range.value}%)`; });
   top.style.clipPath = "inset(0 0 0 50%)";
   return frame;
