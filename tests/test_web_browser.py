@@ -164,7 +164,8 @@ def test_a_video_plays_in_the_page_and_downloads_with_its_audio(page, tmp_path):
     page.wait_for_selector("#add-strip figure img")
     page.wait_for_function("() => document.querySelector('#add-count').textContent.includes('key frames')")
     assert page.locator("#add-strip figure").count() == 8
-    assert page.locator("#add-strip .box.cover").count() >= 6  # the face on most key frames
+    # The face on most key frames (each strip picture gets its boxes once it has loaded).
+    page.wait_for_function("() => document.querySelectorAll('#add-strip .box.cover').length >= 6")
     screenshot(page, "video-review", tmp_path)
     page.click("#add-apply")
     wait_done(page, "add")

@@ -52,6 +52,6 @@ def screenshot(page, name: str, tmp_path: Path) -> Path:
     (scripts/web_screenshots.sh), else beside the test's files."""
     folder = DOCS if os.environ.get("MOSAICGAN_SCREENSHOTS") == "docs" else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    path = folder / f"{name}.jpg"  # photos on the page: JPEG keeps the docs light
+    page.screenshot(path=str(path), full_page=True, type="jpeg", quality=70)
     return path

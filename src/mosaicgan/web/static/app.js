@@ -333,7 +333,7 @@ async function poll() {
     }
   }
   clearTimeout(polling);
-  polling = setTimeout(poll, live.length || watched.size ? 500 : 3000);
+  polling = setTimeout(poll, watched.size ? 250 : live.length ? 1000 : 3000);
 }
 
 // ---- start ------------------------------------------------------------------------------
