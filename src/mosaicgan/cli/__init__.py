@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         examples_cmd,
         export_cmd,
         info_cmd,
+        keygen_cmd,
         make_pairs_cmd,
         nets_cmd,
         remove_cmd,
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mosaicgan {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (nets_cmd, train_cmd, translate_cmd, upscale_cmd, eval_cmd, export_cmd, add_cmd, remove_cmd, info_cmd,
-                   make_pairs_cmd, demo_cmd, examples_cmd, serve_cmd):
+                   keygen_cmd, make_pairs_cmd, demo_cmd, examples_cmd, serve_cmd):
         module.register(sub)
     return parser
 

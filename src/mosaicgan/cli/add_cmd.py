@@ -62,10 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--faces: score faces on the image only, not also on its mirror image: half the detector's "
                         "work; on the benchmark photos as many faces found (33/34) and more false mosaics (12 "
                         "instead of 2 on 292 photos)")
-    p.add_argument("--style", choices=choices.MOSAIC_STYLES, default="average",
-                   help="block mean (default), block median, one random pixel per block, or a Gaussian blur")
+    p.add_argument("--style", choices=choices.COVER_STYLES, default="average",
+                   help="block mean (default), block median, one random pixel per block, a Gaussian blur, or a "
+                        "cover that keeps nothing of the region: solid (an opaque fill) or noise (random colours); "
+                        "recognition models can see through mosaics and blur, not through solid or noise "
+                        "(docs/privacy.md)")
     p.add_argument("--block", type=block_arg, default=None, metavar="N|auto",
-                   help="block size in pixels, or auto (default): --block-fraction of the region's size")
+                   help="block size in pixels, or auto (default): --block-fraction of the region's size; with "
+                        "--faces also at most 8 blocks across a face")
     p.add_argument("--block-fraction", type=float, default=0.1,
                    help="auto block size = this x the square root of the region's area (default 0.1, "
                         "about 10 blocks across a compact region)")
@@ -76,6 +80,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--feather", type=int, default=0, help="soft edge of N pixels outside the region")
     p.add_argument("--seed", type=int, default=0, help="seed of the random style's picks")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the mask as applied")
+    chosen = p.add_argument_group("choose regions (any of --mask, --box, --faces, --cam)")
+    chosen.add_argument("--keep", action="append", metavar="x,y,w,h",
+                        help="an area never changed, whatever grows into it; a face mostly inside it is left whole "
+                             "(repeatable)")
+    chosen.add_argument("--keep-track", action="append", metavar="ID",
+                        help="videos: leave this track uncovered (its id from --report; the same settings give the "
+                             "same ids; repeatable)")
+    chosen.add_argument("--also", action="append", metavar="x,y,w,h[@START-END]",
+                        help="also cover this box, e.g. a face the detector missed; in videos from frame START to "
+                             "END (from 0, both included; START- to the end; an image is frame 0; repeatable)")
+    private = p.add_argument_group("privacy (docs/privacy.md)")
+    private.add_argument("--lock-to", type=Path, metavar="KEY.pub",
+                         help="seal the original pixels of every covered region, losslessly, into each output "
+                              "(or NAME.ext.locked beside it), encrypted to this public key (`mosaicgan keygen`); "
+                              "only `remove --unlock KEY.key` puts them back")
+    private.add_argument("--lock-sidecar", action="store_true",
+                         help="--lock-to: always in NAME.ext.locked beside the output, not inside it")
+    private.add_argument("--report", type=Path, metavar="FILE.json",
+                         help="write what was found and done: every region (box, score, landmarks, area), per video "
+                              "the tracks and every frame's boxes, the options and models")
+    private.add_argument("--report-sheet", type=Path, metavar="FILE.png|.html",
+                         help="a contact sheet of every face and track found, taken from the inputs: as sensitive "
+                              "as the inputs")
+    private.add_argument("--sheet-with-lock", action="store_true",
+                         help="write --report-sheet beside --lock-to too (it shows the faces the lock seals)")
     p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
     video = add_encode_flags(p)
     video.add_argument("--window", type=int, default=4,
@@ -106,6 +135,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def options_from_args(args: argparse.Namespace):
     """The flags of `mosaicgan add` as `jobs.AddOptions`."""
     from mosaicgan import jobs
+    from mosaicgan.infer.add.chosen import parse_also, parse_track, parse_xywh
     from mosaicgan.infer.add.regions import parse_box
 
     if args.cam is None and args.classifier is not None:
@@ -123,26 +153,62 @@ def options_from_args(args: argparse.Namespace):
         grow_pixels = int(args.grow)
     mosaic = jobs.MosaicOptions(style=args.style, block=args.block, block_fraction=args.block_fraction,
                                 grow=grow_pixels, feather=args.feather, seed=args.seed)
+    chosen = {"keep": tuple(parse_xywh(k, flag="--keep") for k in args.keep or ()),
+              "also": tuple(parse_also(a) for a in args.also or ()),
+              "keep_tracks": tuple(parse_track(k) for k in args.keep_track or ())}
+    if args.lock_sidecar and args.lock_to is None:
+        raise UserError("--lock-sidecar goes with --lock-to KEY.pub")
+    if args.sheet_with_lock and args.report_sheet is None:
+        raise UserError("--sheet-with-lock goes with --report-sheet")
     if args.mask is not None:
-        region = jobs.RegionRequest(kind="mask", mask=args.mask)
+        region = jobs.RegionRequest(kind="mask", mask=args.mask, **chosen)
     elif args.box:
-        region = jobs.RegionRequest(kind="boxes", boxes=tuple(parse_box(b) for b in args.box))
+        region = jobs.RegionRequest(kind="boxes", boxes=tuple(parse_box(b) for b in args.box), **chosen)
     elif args.faces:
         region = jobs.RegionRequest(
             kind="faces", face_shape=args.face_shape or "ellipse",
             face_threshold=FACE_THRESHOLD if args.face_threshold is None else args.face_threshold,
             min_face=FACE_MIN if args.min_face is None else args.min_face,
-            face_grow=FACE_GROW if args.grow is None else args.grow, face_flip=not args.no_mirror)
+            face_grow=FACE_GROW if args.grow is None else args.grow, face_flip=not args.no_mirror, **chosen)
     else:
         region = jobs.RegionRequest(kind="cam", cam_class=args.cam, classifier=args.classifier,
-                                    threshold=args.threshold, min_prob=args.min_prob)
+                                    threshold=args.threshold, min_prob=args.min_prob, **chosen)
     tracking = jobs.TrackingOptions(steady=not args.no_steady, window=args.window, bridge=args.bridge,
                                     detect_every=args.detect_every)
     video = jobs.AddVideoOptions(tracking=tracking, detect_side=args.detect_side, follow=not args.no_follow,
                                  follow_every=args.follow_every)
     return jobs.AddOptions(region=region, mosaic=mosaic, video=video, encode=encode_options(args), start=args.start,
                            duration=args.duration, resume=args.resume, save_mask=args.save_mask,
-                           overwrite=args.overwrite, device=args.device or "auto")
+                           overwrite=args.overwrite, device=args.device or "auto", lock=lock_options(args),
+                           report=args.report, report_sheet=args.report_sheet, sheet_with_lock=args.sheet_with_lock)
+
+
+def lock_options(args: argparse.Namespace):
+    if args.lock_to is None:
+        return None
+    from mosaicgan.infer.lock.options import LockOptions
+
+    return LockOptions(args.lock_to, sidecar=args.lock_sidecar)
+
+
+def say_locked(result, args: argparse.Namespace) -> None:
+    """Where the originals went with --lock-to, and the report files."""
+    locked = [item for item in result.items if item.written and item.locked]
+    if locked:
+        from mosaicgan.infer.lock.options import LockOptions
+        from mosaicgan.lock.keys import fingerprint, public_raw, show_fingerprint
+
+        key = show_fingerprint(fingerprint(public_raw(LockOptions(args.lock_to).recipient())))
+        sidecars = sum(1 for item in locked if item.locked.get("sidecar"))
+        where = "inside each file" if not sidecars else (
+            "in NAME.ext.locked beside each file" if sidecars == len(locked) else
+            f"inside the files, and in NAME.ext.locked beside {plural(sidecars, 'file')} whose format has no place")
+        print(f"sealed the original pixels of the regions of {plural(len(locked), 'file')} to key {key}, {where}; "
+              f"`mosaicgan remove --unlock KEY.key` puts them back")
+    if args.report is not None:
+        print(f"wrote the report {args.report}")
+    if args.report_sheet is not None:
+        print(f"wrote the contact sheet {args.report_sheet} (thumbnails of the faces found: keep it private)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
     for item in result.items:
         if item.kind == "video" and item.written:
             print(f"wrote {item.outputs[0]} ({plural(item.frames, 'frame')}, {item.frames_with_region} with a mosaic)")
+    say_locked(result, args)
     missed = [item.input for item in result.with_status(jobs.NOTHING_FOUND)]
     if missed:
         what = "no face" if args.faces else f"no region of {result.info.get('class_label')!r}"

@@ -65,6 +65,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="JPEG/WebP output quality 1-100 (default: a JPEG keeps its input's estimated quality)")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the pixels the restorer changed")
     p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
+    p.add_argument("--unlock", type=Path, metavar="KEY.key",
+                   help="files locked by `add --lock-to`: put the original pixels of their regions back with this "
+                        "private key, bit for bit (nothing is synthesized; no network is used). A JPEG comes out "
+                        "as NAME.png, a video losslessly")
+    p.add_argument("--report", type=Path, metavar="FILE.json",
+                   help="write every region restored (or put back), per input, with the options and models")
     video = add_encode_flags(p)
     video.add_argument("--detect-every", type=int, default=8, metavar="N",
                        help="search the whole frame for mosaics (with --mask: read each region's grid) 1 frame in "
@@ -94,7 +100,35 @@ def options_from_args(args: argparse.Namespace):
                               grow=args.grow, feather=args.feather, quality=args.quality, save_mask=args.save_mask,
                               overwrite=args.overwrite, tracking=tracking, tolerance=args.tolerance,
                               encode=encode_options(args), start=args.start, duration=args.duration,
-                              resume=args.resume, device=args.device or "auto")
+                              resume=args.resume, device=args.device or "auto", unlock=unlock_options(args),
+                              report=args.report)
+
+
+def unlock_options(args: argparse.Namespace):
+    if args.unlock is None:
+        return None
+    from mosaicgan.infer.lock.options import UnlockOptions
+
+    return UnlockOptions(args.unlock)
+
+
+def say_unlocked(result, args: argparse.Namespace) -> None:
+    from mosaicgan.cli.render import names
+
+    key = result.info["unlocked_with"]
+    written = [item for item in result.items if item.written]
+    images = [item for item in written if item.kind == "image"]
+    if images:
+        print(f"put back the original pixels of {plural(len(images), 'image')} into {result.out_dir} with key {key} "
+              "(original pixels restored with a key, not synthesized)")
+    for item in written:
+        if item.kind == "video":
+            print(f"wrote {item.outputs[0]} ({plural(item.frames, 'frame')}, {item.frames_with_region} with their "
+                  f"original pixels restored with key {key}; lossless)")
+    renamed = [item.input for item in images if item.outputs[0].suffix.lower() != item.input.suffix.lower()]
+    if renamed:
+        print(f"{plural(len(renamed), 'JPEG')} written as PNG, so the original pixels stay exact: {names(renamed)}",
+              file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,6 +145,12 @@ def run(args: argparse.Namespace) -> int:
             raise
     if not result.primary:
         return result.exit_status  # under torchrun, rank 0 reports
+    if args.report is not None:
+        print(f"wrote the report {args.report}")
+    if args.unlock is not None:
+        dropped_streams(result)
+        say_unlocked(result, args)
+        return result.exit_status
     restorer = result.info["restorer"]
     nothing = "no mosaic grid found inside the mask" if args.mask else "no mosaic found"
     images = [item for item in result.items if item.kind == "image"]

@@ -18,6 +18,8 @@ from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+# The suffix of a locked file's sidecar (infer/lock/options.SIDECAR_SUFFIX, which a test keeps equal).
+LOCK_SIDECAR = ".locked"
 
 # Larger images are refused from their header, before decoding: PIL's own decompression-bomb
 # limit (89.5 megapixels, about 9500 x 9500), which a full-size photo stays far below.
@@ -143,8 +145,9 @@ def probe_image(path: str | Path, *, decode: bool = False) -> tuple[int, int]:
 def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
     """Image files in `folder`, sorted by name.
 
-    Hidden files are skipped. Any other non-image file is an error (naming it) rather than
-    silently ignored, so a data set is exactly what the user put there. An empty or missing
+    Hidden files are skipped, and so are the sidecars of locked files (NAME.ext.locked: read
+    beside their file, see infer/lock). Any other non-image file is an error (naming it) rather
+    than silently ignored, so a data set is exactly what the user put there. An empty or missing
     folder is an error too.
     """
     folder = Path(folder)
@@ -153,7 +156,7 @@ def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
     entries = sorted(folder.rglob("*") if recursive else folder.iterdir())
     images = []
     for entry in entries:
-        if entry.name.startswith(".") or entry.is_dir():
+        if entry.name.startswith(".") or entry.is_dir() or entry.name.endswith(LOCK_SIDECAR):
             continue
         if not is_image_name(entry):
             raise UserError(

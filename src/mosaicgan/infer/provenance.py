@@ -64,17 +64,18 @@ def metadata_save_options(fmt: str, record: dict) -> dict[str, Any]:
     if fmt == "PNG":
         info = PngImagePlugin.PngInfo()
         info.add_text("Software", record["software"])
-        info.add_text("Description", STATEMENT)
+        info.add_text("Description", record.get("statement", STATEMENT))
         info.add_itxt(KEY, text)
         return {"pnginfo": info}
     if fmt in ("JPEG", "WEBP", "MPO"):
         exif = Image.Exif()
-        exif[_IMAGE_DESCRIPTION] = STATEMENT
+        exif[_IMAGE_DESCRIPTION] = record.get("statement", STATEMENT)
         exif[_SOFTWARE] = record["software"]
         exif.get_ifd(_EXIF_IFD)[_USER_COMMENT] = _UNICODE + text.encode("utf-16-be")
         return {"exif": exif.tobytes(), "xmp": _xmp(record, text)}
     if fmt == "TIFF":
-        return {"tiffinfo": {_IMAGE_DESCRIPTION: STATEMENT + "\n" + text, _SOFTWARE: record["software"]}}
+        return {"tiffinfo": {_IMAGE_DESCRIPTION: record.get("statement", STATEMENT) + "\n" + text,
+                             _SOFTWARE: record["software"]}}
     return {}
 
 
@@ -85,7 +86,8 @@ def _xmp(record: dict, text: str) -> bytes:
         '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
         'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:mosaicgan="https://example.org/mosaicgan/1.0/">'
         f'<xmp:CreatorTool>{escape(record["software"])}</xmp:CreatorTool>'
-        f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{escape(STATEMENT)}</rdf:li></rdf:Alt></dc:description>'
+        f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{escape(record.get("statement", STATEMENT))}'
+        '</rdf:li></rdf:Alt></dc:description>'
         f"<mosaicgan:record>{escape(text)}</mosaicgan:record>"
         '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
     ).encode("utf-8")
@@ -144,7 +146,7 @@ def read_video_provenance(path: str | Path) -> dict | None:
     except ValueError:
         return None
     ok = isinstance(record, dict) and str(record.get("software", "")).startswith("mosaicgan")
-    return record if ok and record.get("synthesized") else None
+    return record if ok and (record.get("synthesized") or record.get("operation") == "unlock") else None
 
 
 def _decode_comment(raw: bytes) -> str:
@@ -161,6 +163,12 @@ def format_record(record: dict | None, path: Path) -> str:
     """What `mosaicgan info` prints."""
     if record is None:
         return f"{path}: no mosaicgan provenance (not restored by mosaicgan, or its metadata was stripped)"
+    if record.get("operation") == "unlock":  # `remove --unlock`: originals back, nothing synthesized
+        lines = [f"{path}: original pixels restored with a key by {record.get('software')}",
+                 f"  key: {record.get('key')}"]
+        if record.get("regions") is not None:
+            lines.append(f"  regions: {record['regions']}")
+        return "\n".join([*lines, f"  {record.get('statement')}"])
     lines = [f"{path}: restored by {record.get('software')}", f"  restorer: {record.get('restorer')}"
              + (f" ({record['restorer_kind']})" if record.get("restorer_kind") else "")]
     if record.get("restorer_sha256"):

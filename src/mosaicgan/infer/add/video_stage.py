@@ -11,6 +11,9 @@ frames before the search that first finds it: `TrackingOptions.reach`). A frame
 gets the mosaic of `mosaic_core.mosaic_image`, run on the part of the frame that the
 region's blocks cover (`mosaic_frame`: the result is the whole-frame result, because the crop
 starts on a block line and reaches past the grow, feather and blur margins).
+The user's --also boxes and --keep areas apply frame by frame (`RegionFinder.compose`); an
+optional `VideoWatch` sees the tracker's boxes (--keep-track, the report) and each frame before
+its cover (--lock-to).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ import torch.nn.functional as F
 
 from mosaicgan.errors import UserError
 from mosaicgan.infer.add.core import MosaicOptions, block_for, mosaic_generator, mosaic_image
-from mosaicgan.infer.add.regions import RegionFinder
+from mosaicgan.infer.add.regions import Region, RegionFinder
+from mosaicgan.infer.add.video_watch import VideoWatch
 from mosaicgan.infer.video.steady import BlockHold, Steadier, TrackingOptions
 from mosaicgan.infer.video.pipeline import END, Stage, VideoResult, put_unless
 from mosaicgan.ops.masks import Box, boxes_to_mask, mask_to_boxes
@@ -63,9 +67,10 @@ class AddVideoOptions:
 
 
 def mosaic_frame(frame: np.ndarray, mask: torch.Tensor, *, options: MosaicOptions,
-                 generator: torch.Generator | None = None) -> np.ndarray:
+                 generator: torch.Generator | None = None, keep: torch.Tensor | None = None) -> np.ndarray:
     """`mosaic_image` on an array frame (H, W, 3) uint8/uint16, in place, computing only the
-    crop that the region's blocks, grow, feather and blur reach. mask: (H, W) in [0, 1]."""
+    crop that the region's blocks, grow, feather and blur reach. mask: (H, W) in [0, 1].
+    keep: (H, W) bool, pixels never changed (--keep), or None."""
     box = _bbox(mask)
     if box is None:
         return frame
@@ -86,7 +91,8 @@ def mosaic_frame(frame: np.ndarray, mask: torch.Tensor, *, options: MosaicOption
     crop = frame[y0:y1, x0:x1]
     scale = 255.0 if frame.dtype == np.uint8 else 65535.0
     tensor = torch.from_numpy(crop).permute(2, 0, 1).float().mul_(2.0 / scale).sub_(1.0)
-    out = mosaic_image(tensor, mask[y0:y1, x0:x1], options=replace(options, block=block), generator=generator)
+    out = mosaic_image(tensor, mask[y0:y1, x0:x1], options=replace(options, block=block), generator=generator,
+                       keep=None if keep is None else keep[y0:y1, x0:x1])
     back = out.add_(1.0).mul_(scale / 2.0).round_().clamp_(0, scale).permute(1, 2, 0)
     frame[y0:y1, x0:x1] = back.numpy().astype(frame.dtype)
     return frame
@@ -166,9 +172,10 @@ def _overlap(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 
 
 def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVideoOptions, path: Path,
-                 result: VideoResult) -> Stage:
+                 result: VideoResult, watch: VideoWatch | None = None) -> Stage:
     """The frame stage of `add`: each frame gets the mosaic over the region `finder` gives
-    (steadied over time for detected regions)."""
+    (steadied over time for detected regions), with the user's --also and --keep; `watch`
+    sees the tracker's boxes and each frame before its cover (see `video_watch`)."""
     hold = BlockHold()
     result.seconds.setdefault("mosaic", 0.0)
 
@@ -182,16 +189,21 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVide
 
     def mosaic(emit, pts: int, frame: np.ndarray, mask: torch.Tensor | None, index: int) -> None:
         t0 = time.perf_counter()
+        keep = None
+        if finder.chooses:
+            mask, keep = _chosen(finder, mask, frame, index, watch)
         if mask is not None:
+            if watch is not None:
+                watch.covering(index, frame, mask)
             generator = mosaic_generator(options, f"{path.name}#{index}")
-            frame = mosaic_frame(frame, mask, options=options_for(mask), generator=generator)
+            frame = mosaic_frame(frame, mask, options=options_for(mask), generator=generator, keep=keep)
         result.add_time("mosaic", time.perf_counter() - t0)
         emit(pts, frame, mask is not None)
 
     def stage(frames, emit) -> None:
         if finder.detected:
             _detected(frames, finder=finder, video=video, path=path, emit=lambda *a: mosaic(emit, *a),
-                      result=result)
+                      result=result, watch=watch)
             return
         fixed = None
         for index, pts, frame in frames:
@@ -204,8 +216,17 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVide
     return stage
 
 
+def _chosen(finder: RegionFinder, mask: torch.Tensor | None, frame: np.ndarray, index: int,
+            watch: VideoWatch | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(mask, keep) of a frame with the user's --also boxes of this frame and --keep areas."""
+    region = finder.compose(Region(mask if mask is not None else torch.zeros(frame.shape[:2])), frame=index)
+    if watch is not None:
+        watch.added(index, region.info.get("also", []))
+    return (None if region.empty else region.mask), region.keep
+
+
 def _detected(frames, *, finder: RegionFinder, video: AddVideoOptions, path: Path, emit,
-              result: VideoResult) -> None:
+              result: VideoResult, watch: VideoWatch | None = None) -> None:
     """Detected regions: a thread searches the frames (the slow part; torch, OpenCV and PyAV
     release the GIL) while this one steadies, mosaics and hands frames on to the encoder."""
     every = video.tracking.detect_every
@@ -257,7 +278,8 @@ def _detected(frames, *, finder: RegionFinder, video: AddVideoOptions, path: Pat
         # Faces are masked as on images: an ellipse inscribed in each (steadied) box of the
         # head, or the box itself (--face-shape).
         shape = finder.request.face_shape if finder.request.kind == "faces" else "box"
-        _steady_and_emit(found, tracking=video.tracking, emit=emit, shape=shape, followed=follower is not None)
+        _steady_and_emit(found, tracking=video.tracking, emit=emit, shape=shape, followed=follower is not None,
+                         watch=watch)
     finally:
         stop.set()
         thread.join()
@@ -266,7 +288,7 @@ def _detected(frames, *, finder: RegionFinder, video: AddVideoOptions, path: Pat
 
 
 def _steady_and_emit(found: queue.Queue, *, tracking: TrackingOptions, emit, shape: str,
-                     followed: bool = False) -> None:
+                     followed: bool = False, watch: VideoWatch | None = None) -> None:
     steadier = None
     waiting: dict[int, tuple[int, np.ndarray]] = {}
     last_mask = None  # frame by frame: a frame not searched gets the last search's region
@@ -287,18 +309,22 @@ def _steady_and_emit(found: queue.Queue, *, tracking: TrackingOptions, emit, sha
             # (followed faces are found in every frame: the window stays short, so a box does not
             # lag behind a face that turns).
             window = tracking.window if followed else max(tracking.window, 2 * tracking.detect_every)
-            steadier = Steadier(window=window, bridge=tracking.reach, size=(width, height))
+            steadier = Steadier(window=window, bridge=tracking.reach, size=(width, height),
+                                labels=watch is not None and watch.labels)
         waiting[i] = (pts, frame)
         boxes = None if mask is None else mask_to_boxes(mask)
         for j, boxes_j in steadier.push(i, boxes):
-            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width, shape)
+            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width, shape, watch, steadier.labels(j))
     if steadier is not None:
         for j, boxes_j in steadier.flush():
-            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width, shape)
+            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width, shape, watch, steadier.labels(j))
 
 
-def _emit_boxes(item, boxes: list[Box], index: int, emit, height: int, width: int, shape: str = "box") -> None:
+def _emit_boxes(item, boxes: list[Box], index: int, emit, height: int, width: int, shape: str = "box",
+                watch: VideoWatch | None = None, labels: list[tuple[int, bool]] | None = None) -> None:
     pts, frame = item
+    if watch is not None:
+        boxes = watch.placed(index, frame, boxes, labels or [])
     emit(pts, frame, regions_mask(boxes, height=height, width=width, shape=shape) if boxes else None, index)
 
 

@@ -98,11 +98,13 @@ def remove_from_image(path: Path, outputs: list[Path], *, restorer: Restorer, op
         mask = read_mask(find_mask_file(options.mask, path), size=(loaded.image.shape[2], loaded.image.shape[1]))
     restored = remove_mosaics(loaded.image, restorer=restorer, mask=mask, grid=options.grid,
                               grow=options.grow, feather=options.feather, detect=detect)
-    item = ItemResult(input=path, kind="image", skipped_regions=len(restored.skipped))
+    item = ItemResult(input=path, kind="image", skipped_regions=len(restored.skipped),
+                      size=(loaded.image.shape[2], loaded.image.shape[1]))
     if not restored.restored:
         item.status = NOTHING_FOUND
         return item
     item.regions = [r.to_dict() for r in restored.restored]
+    item.mask_area = int((restored.mask > 0).sum())
     item.looks_like_face = shows_a_face(restored.frame, [r.box for r in restored.restored])
     out = outputs[0]
     fmt = Image.registered_extensions().get(out.suffix.lower(), "")

@@ -32,15 +32,20 @@ def check_span(*, start: float, duration: float | None, resume: bool, encode: En
 
 def write_video(path: Path, out: Path, *, make_stage: StageFactory, encode: EncodeOptions, settings: dict,
                 start: float = 0.0, duration: float | None = None, metadata: dict[str, str] | None = None,
-                progress=None, resume: bool = False, queue_size: int = 16) -> VideoResult:
+                progress=None, resume: bool = False, queue_size: int = 16,
+                finish: Callable[[Path], None] | None = None) -> VideoResult:
     """Run the frame stage `make_stage(result)` over the video `path` into `out`. settings:
-    everything that changes the output (a resumed job with other settings starts over)."""
+    everything that changes the output (a resumed job with other settings starts over).
+    finish: called with the complete temporary file before it takes the output's name (e.g.
+    --lock-to adds the sealed originals); not with `resume`."""
+    if resume and finish is not None:
+        raise ValueError("a resumable job takes no finish step")
     try:
         if resume:
             return _resumable(path, out, make_stage=make_stage, encode=encode, settings=settings,
                               metadata=metadata, progress=progress, queue_size=queue_size)
         return _whole(path, out, make_stage=make_stage, encode=encode, start=start, duration=duration,
-                      metadata=metadata, progress=progress, queue_size=queue_size)
+                      metadata=metadata, progress=progress, queue_size=queue_size, finish=finish)
     except _NothingFound:
         # An untouched video is never passed off as processed: like an image without a region,
         # it is left out (and a --resume work folder with it).
@@ -55,7 +60,8 @@ def write_video(path: Path, out: Path, *, make_stage: StageFactory, encode: Enco
 
 
 def _whole(path: Path, out: Path, *, make_stage: StageFactory, encode: EncodeOptions, start: float,
-           duration: float | None, metadata: dict[str, str] | None, progress, queue_size: int) -> VideoResult:
+           duration: float | None, metadata: dict[str, str] | None, progress, queue_size: int,
+           finish: Callable[[Path], None] | None = None) -> VideoResult:
     result = VideoResult()
     with VideoInput(path, start=start, duration=duration) as src, atomic_path(out) as tmp:
         _start_progress(progress, src.info.frames)
@@ -72,6 +78,8 @@ def _whole(path: Path, out: Path, *, make_stage: StageFactory, encode: EncodeOpt
         except BaseException:
             sink.abort()
             raise
+        if finish is not None:
+            finish(tmp)
     return result
 
 

@@ -45,6 +45,7 @@ class VideoResult:
     dropped_streams: list[str] = field(default_factory=list)
     written: bool = True  # False: no frame had a region (nothing found), so no file
     faces: bool = False
+    locked: dict | None = None  # add --lock-to: {"sealed_bytes", "sidecar"} (infer/lock/video.py)
 
     def add_time(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds

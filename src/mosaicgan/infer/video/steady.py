@@ -68,13 +68,17 @@ class TrackingOptions:
 class Track:
     seen: dict[int, Box] = field(default_factory=dict)
     last: int = -1
+    id: int = 0  # 1, 2, ... in the order tracks start: the detection report's track ids
 
 
 class Steadier:
     """Streaming: `push(t, boxes)` for t = 0, 1, 2, ... returns the frames now final, as
-    [(t', boxes)], in order; `flush()` returns the rest. size: (width, height) to clip to."""
+    [(t', boxes)], in order; `flush()` returns the rest. size: (width, height) to clip to.
+    labels=True: `labels(t')` then says, for each box of a frame given, (its track's id, whether
+    the track was seen in that frame itself), e.g. for --keep-track and the detection report."""
 
-    def __init__(self, *, window: int = 5, bridge: int = 5, size: tuple[int, int], min_iou: float = 0.1) -> None:
+    def __init__(self, *, window: int = 5, bridge: int = 5, size: tuple[int, int], min_iou: float = 0.1,
+                 labels: bool = False) -> None:
         if window < 0 or bridge < 0:
             raise ValueError(f"window and bridge must be >= 0, got {window}, {bridge}")
         self.window, self.bridge, self.size, self.min_iou = window, bridge, size, min_iou
@@ -82,6 +86,12 @@ class Steadier:
         self.tracks: list[Track] = []
         self.pending: deque[int] = deque()
         self.next_out = 0
+        self.started = 0  # tracks started so far (the last id given)
+        self._labels: dict[int, list[tuple[int, bool]]] | None = {} if labels else None
+
+    def labels(self, t: int) -> list[tuple[int, bool]]:
+        """(track id, seen in frame t) for each box given for frame t, in order (once per frame)."""
+        return self._labels.pop(t, []) if self._labels is not None else []
 
     def push(self, t: int, boxes: list[Box] | None) -> list[tuple[int, list[Box]]]:
         if boxes:
@@ -119,7 +129,8 @@ class Steadier:
             self.tracks[k].last = t
         for i, box in enumerate(boxes):
             if i not in used_b:
-                self.tracks.append(Track(seen={t: box}, last=t))
+                self.started += 1
+                self.tracks.append(Track(seen={t: box}, last=t, id=self.started))
 
     def _forget(self, t: int) -> None:
         oldest = self.pending[0] if self.pending else t
@@ -130,11 +141,14 @@ class Steadier:
         self.tracks = [tr for tr in self.tracks if tr.seen]
 
     def _emit(self, s: int) -> tuple[int, list[Box]]:
-        out = []
+        out, labels = [], []
         for tr in self.tracks:
             near = [u for u in tr.seen if abs(u - s) <= self.bridge]
             if near:
                 out.append(self._smooth(tr, s))
+                labels.append((tr.id, s in tr.seen))
+        if self._labels is not None:
+            self._labels[s] = labels
         return s, out
 
     def _smooth(self, tr: Track, s: int) -> Box:
