@@ -125,11 +125,9 @@ def test_an_eval_gallery_opens_in_the_browser(browser, tiny_run, toy_data, tmp_p
 
 
 def wait_done(page, tab: str, timeout: float = 120_000):
-    """Until the tab's job has ended; returns the result box's text."""
-    page.wait_for_function(f"""() => {{
-        const box = document.querySelector('#{tab}-result');
-        return box && !box.hidden && !box.querySelector('.job.running, .job.queued');
-    }}""", timeout=timeout)
+    """Until the tab's latest job has ended (done, failed, cancelled); returns the result box's text."""
+    page.wait_for_function(f"""() => ['done', 'failed', 'cancelled'].includes(
+        document.querySelector('#{tab}-result').dataset.state)""", timeout=timeout)
     return page.inner_text(f"#{tab}-result")
 
 
@@ -252,3 +250,118 @@ def test_upscale_compares_with_a_slider_and_downloads(page, tmp_path):
 
     with Image.open(got) as img:
         assert img.size == (320 * 4, 214 * 4)
+
+
+def test_keep_one_face_add_a_box_apply_and_check_every_pixel(page, tmp_path):
+    """The kept face's pixels are the input's, the other faces and the added box are covered,
+    and everything else is unchanged."""
+    import numpy as np
+    from PIL import Image
+
+    page.set_input_files("#add-files", str(FIXTURES / "face.jpg"))
+    page.wait_for_selector("#add-overlay .box.cover")
+    page.locator("#add-overlay .box[data-index='1']").click()
+    stage = page.locator("#add-stage").bounding_box()
+    page.mouse.move(stage["x"] + stage["width"] * 0.42, stage["y"] + stage["height"] * 0.75)
+    page.mouse.down()
+    page.mouse.move(stage["x"] + stage["width"] * 0.55, stage["y"] + stage["height"] * 0.92, steps=5)
+    page.mouse.up()
+    page.click("#add-apply")
+    wait_done(page, "add")
+    got = download(page, page.locator("#add-result a.download").first, tmp_path)
+    upload = page.get_attribute("#add-uploads li", "data-id")
+    boxes = page.evaluate(f"async () => (await (await fetch('/api/uploads/{upload}/faces')).json()).faces")
+    before = np.asarray(Image.open(FIXTURES / "face.jpg").convert("RGB")).astype(int)
+    after = np.asarray(Image.open(got).convert("RGB")).astype(int)
+    # Writing the JPEG again (quality 95) moves a pixel by up to 13 levels (measured) where nothing
+    # was covered; a cover moves most of its pixels by more.
+    changed = np.abs(after - before).max(axis=2) > 16
+    x0, y0, x1, y1 = boxes[1]["box"]
+    assert not changed[y0:y1, x0:x1].any()  # the kept face, untouched
+    for i, face in enumerate(boxes):
+        if i != 1 and face["score"] > 0.35:
+            fx0, fy0, fx1, fy1 = face["box"]
+            assert changed[fy0:fy1, fx0:fx1].mean() > 0.5  # the others covered
+    # The dragged box, in the picture's 512 x 355 pixels (give or take a pixel of the drag).
+    ax0, ay0, ax1, ay1 = round(512 * 0.42), round(355 * 0.75), round(512 * 0.55), round(355 * 0.92)
+    assert changed[ay0 + 2:ay1 - 2, ax0 + 2:ax1 - 2].mean() > 0.25  # the added box covered (a flat shirt)
+    # Outside the covered faces' regions (each box stretched to its landmarks and grown 0.3 of its
+    # size on each side by the job: 0.6 leaves room for both) and the added box, nothing changed;
+    # the kept face's whole region included.
+    outside = np.ones_like(changed)
+    for i, face in enumerate(boxes):
+        if i == 1 or face["score"] <= 0.35:
+            continue
+        fx0, fy0, fx1, fy1 = face["box"]
+        dx, dy = int((fx1 - fx0) * 0.6) + 2, int((fy1 - fy0) * 0.6) + 2
+        outside[max(0, fy0 - dy):fy1 + dy, max(0, fx0 - dx):fx1 + dx] = False
+    outside[ay0 - 2:ay1 + 2, ax0 - 2:ax1 + 2] = False
+    assert outside.mean() > 0.3 and not changed[outside].any()
+
+
+def two_faces_clip(path: Path, *, frames: int = 50) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """A 320x240 clip of two photos of faces drifting apart (Grace Hopper left, a face of face.jpg
+    right), H.264 at 25 fps; returns each frame's two photo boxes (x0, y0, x1, y1)."""
+    import av
+    import numpy as np
+    from PIL import Image
+
+    left = Image.open(FIXTURES / "grace_hopper.jpg").convert("RGB").resize((100, 117))
+    right = Image.open(FIXTURES / "face.jpg").convert("RGB").crop((240, 30, 370, 200)).resize((92, 120))
+    boxes = []
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for k in range(frames):
+            frame = Image.fromarray(np.full((240, 320, 3), (90, 120, 150), np.uint8))
+            a, b = (10 + k // 2, 40), (210 - k // 2, 60)
+            frame.paste(left, a)
+            frame.paste(right, b)
+            boxes.append(((a[0], a[1], a[0] + 100, a[1] + 117), (b[0], b[1], b[0] + 92, b[1] + 120)))
+            for packet in stream.encode(av.VideoFrame.from_image(frame)):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return boxes
+
+
+def test_keep_a_video_track_visible_over_the_whole_video(page, tmp_path):
+    """A first run tracks both faces; the left one's track, clicked on a key frame, is kept; the
+    second run leaves that face as it is in every frame (the input's pixels, give or take the
+    encoder) and still covers the other."""
+    import numpy as np
+
+    from video_clips import read_frames
+
+    clip = tmp_path / "two.mp4"
+    boxes = two_faces_clip(clip)
+    page.set_input_files("#add-files", str(clip))
+    page.wait_for_function("() => document.querySelectorAll('#add-strip .box.cover').length >= 12")
+    page.click("#add-apply")
+    wait_done(page, "add")
+    first = download(page, page.locator("#add-result a.download").first, tmp_path / "first")
+    page.wait_for_selector("#add-strip .box.track")
+    assert "2 tracks in the last run" in page.inner_text("#add-count")
+    tracks = page.evaluate("""() => [...document.querySelectorAll('#add-strip figure:first-child .box.track')]
+        .map((b) => [Number(b.dataset.index), b.getBoundingClientRect().left])""")
+    left_track = min(tracks, key=lambda t: t[1])[0]
+    page.locator(f"#add-strip figure:first-child .box.track[data-index='{left_track}']").click()
+    # Every key frame's box of that track is kept, the other track's still covered (the strip
+    # is drawn again, each picture's boxes once it has loaded).
+    page.wait_for_function("""() => document.querySelectorAll('#add-strip .box.track.kept').length === 8
+        && document.querySelectorAll('#add-strip .box.track.cover').length === 8""")
+    screenshot(page, "video-tracks", tmp_path)
+    page.click("#add-apply")
+    wait_done(page, "add")
+    second = download(page, page.locator("#add-result a.download").first, tmp_path / "second")
+    source, _, _ = read_frames(clip)
+
+    def change(path, which):
+        frames, _, _ = read_frames(path)
+        assert len(frames) == 50
+        return [np.abs(f[y0:y1, x0:x1].astype(int) - s[y0:y1, x0:x1].astype(int)).mean()
+                for f, s, (x0, y0, x1, y1) in zip(frames, source, (b[which] for b in boxes), strict=True)]
+
+    assert min(change(first, 0)) > 5 and min(change(first, 1)) > 5  # both covered at first
+    kept, other = change(second, 0), change(second, 1)
+    assert max(kept) < 3 and min(other) > 5, (max(kept), min(other))

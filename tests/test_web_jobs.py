@@ -121,6 +121,10 @@ def test_upscale_and_translate_with_a_model_of_the_models_folder(tmp_path, tiny_
     ({"kind": "add", "uploads": ["UP"], "options": {"keep": {"0" * 32: [[1, 2, 3, 4]]}}}, 400, "not one of"),
     ({"kind": "add", "uploads": ["UP"], "options": {"also": {"UP": [[1, 2, 0, 4]]}}}, 400, "bad option also"),
     ({"kind": "add", "uploads": ["UP"], "options": []}, 400, "options must be an object"),
+    ({"kind": "add", "uploads": ["VID"], "options": {"keep_tracks": {"VID": [0]}}}, 400, "bad option keep_tracks"),
+    ({"kind": "add", "uploads": ["VID"], "options": {"keep_tracks": {"VID": ["1"]}}}, 400, "bad option keep_tracks"),
+    ({"kind": "add", "uploads": ["VID"], "options": {"keep_tracks": {"UP": [1]}}}, 400, "not one of"),
+    ({"kind": "add", "uploads": ["UP"], "options": {"style": "solid", "block": 0}}, 400, "bad option block"),
     ({"kind": "upscale", "uploads": ["VID"]}, 400, "upscale works on images"),
     ([1, 2], 400, "JSON object"),
 ])

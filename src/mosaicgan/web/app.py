@@ -71,6 +71,10 @@ def create_app(settings: ServeSettings, *, state: WebState | None = None) -> Fas
     def index() -> Response:
         return Response(static_file("index.html"), media_type="text/html; charset=utf-8")
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)  # none: the browser asks anyway
+
     @app.get("/static/{name}")
     def static(name: str) -> Response:
         if name not in STATIC:

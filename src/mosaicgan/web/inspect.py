@@ -65,6 +65,12 @@ def write_view(image, out: Path) -> Path:
     return out
 
 
+def cached_faces(path: Path) -> dict | None:
+    """What `faces` found for the upload at `path`, if it ran (None otherwise; nothing is computed)."""
+    cache = path.parent / ".faces.json"
+    return json.loads(cache.read_text(encoding="utf-8")) if cache.is_file() else None
+
+
 def _cached(path: Path, compute) -> dict:
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))

@@ -33,10 +33,11 @@ class Output:
     input: str | None = None  # the upload it came from
     regions: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # a video's tracks (tasks._track_view)
 
     def public(self, index: int) -> dict:
         return {"index": index, "name": self.name, "kind": self.kind, "input": self.input,
-                "regions": self.regions, "notes": self.notes}
+                "regions": self.regions, "notes": self.notes, **self.extra}
 
 
 class WebState:

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from mosaicgan.choices import MOSAIC_STYLES
+from mosaicgan.choices import COVER_STYLES
 from mosaicgan.errors import UserError
 from mosaicgan.web.jobqueue import Job
 from mosaicgan.web.models import list_models, resolve_model
@@ -26,7 +26,7 @@ MAX_INPUTS = 1000
 def describe(settings: ServeSettings) -> dict:
     """What the page offers: styles, models."""
     models = list_models(settings.models)
-    return {"styles": list(MOSAIC_STYLES), "kinds": list(KINDS), "translate_models": models["translate"],
+    return {"styles": list(COVER_STYLES), "kinds": list(KINDS), "translate_models": models["translate"],
             "upscale_models": models["upscale"]}
 
 
@@ -132,9 +132,11 @@ def _outputs(results, items, *, out_dir: Path, nothing: str) -> dict:
         notes = [f"the output container cannot hold {what}; left out" for what in item.dropped_streams]
         if item.looks_like_face:
             notes.append("a restored region looks like a face: it is synthesized, not the person's face")
+        extra = _track_view(item, upload) if item.kind == "video" and item.tracks else {}
         for k, path in enumerate(item.outputs):
             outputs.append(Output(name=Path(path).name, path=Path(path), kind="mask" if k else item.kind,
-                                  input=upload.id if upload else None, regions=item.regions, notes=notes))
+                                  input=upload.id if upload else None, regions=item.regions, notes=notes,
+                                  extra=extra))
     views = out_dir.parent / "views"
     views.mkdir(exist_ok=True)
     for index, out in enumerate(outputs):
@@ -145,34 +147,56 @@ def _outputs(results, items, *, out_dir: Path, nothing: str) -> dict:
     return {"outputs": outputs, "not_written": not_written}
 
 
+def _track_view(item, upload) -> dict:
+    """A video's tracks as the page shows them: each track's summary, and the boxes placed on
+    the frames of the review's key frames (the nearest logged frame, within 3)."""
+    from mosaicgan.web.inspect import cached_faces
+
+    summaries = [{k: t[k] for k in ("id", "first_frame", "last_frame", "frames", "applied")}
+                 for t in item.tracks["tracks"]]
+    logged = {f["frame"]: f["boxes"] for f in item.tracks["frame_boxes"]}
+    keyframes = (cached_faces(upload.path) or {}).get("keyframes", []) if upload else []
+    on_keyframes = {}
+    for key in keyframes:
+        near = min(logged, key=lambda f: abs(f - key["frame"]), default=None)
+        if near is not None and abs(near - key["frame"]) <= 3:
+            on_keyframes[str(key["index"])] = [{"track": b["track"], "box": b["box"]} for b in logged[near]
+                                               if b["track"] is not None]
+    return {"tracks": summaries, "track_boxes": on_keyframes}
+
+
 def _add(items, options: dict, *, out_dir: Path, settings: ServeSettings):
     from mosaicgan import jobs
 
     ids = [u.id for u in items]
     style = options.get("style", "average")
-    if style not in MOSAIC_STYLES:
-        raise UserError(f"bad option style: {str(style)[:40]!r} (one of {', '.join(MOSAIC_STYLES)})")
+    if style not in COVER_STYLES:
+        raise UserError(f"bad option style: {str(style)[:40]!r} (one of {', '.join(COVER_STYLES)})")
     threshold = _number(options, "threshold", low=0.01, high=0.99, default=0.35)
     block = _number(options, "block", low=1, high=4096)
     keep, also = _boxes(options, "keep", ids), _boxes(options, "also", ids)
+    tracks = _tracks(options, ids)
     mosaic = jobs.MosaicOptions(style=style, block=None if block is None else int(block))
     # One job call for the uploads as they are, one per upload with its own kept or added boxes
-    # (a request's boxes hold for every input of its call); all write into one folder.
-    plain = [u for u in items if u.id not in keep and u.id not in also]
-    calls = [(plain, jobs.RegionRequest(kind="faces", face_threshold=threshold))] if plain else []
-    for u in items:
-        if u.id in keep or u.id in also:
-            calls.append(([u], _chosen(jobs.RegionRequest(kind="faces", face_threshold=threshold),
-                                       keep=keep.get(u.id, []), also=also.get(u.id, []))))
+    # or kept tracks (a request's choices hold for every input of its call); one output folder.
+    chosen = set(keep) | set(also) | set(tracks)
+    plain = [u for u in items if u.id not in chosen]
+    region = jobs.RegionRequest(kind="faces", face_threshold=threshold)
+    calls = [(plain, region)] if plain else []
+    calls += [([u], _chosen(region, keep=keep.get(u.id, []), also=also.get(u.id, []), tracks=tracks.get(u.id, [])))
+              for u in items if u.id in chosen]
 
     def run(report, cancelled):
         out_dir.mkdir(parents=True, exist_ok=True)
         progress = Progress(report, images=_images(items))
         done = []
-        for group, region in calls:
+        for k, (group, request) in enumerate(calls):
+            # A video's tracks come with the detection report (the page shows them on its key frames).
+            videos = any(u.info["kind"] == "video" for u in group)
             result = jobs.add([u.path for u in group], out=out_dir,
-                              options=jobs.AddOptions(region=region, mosaic=mosaic), progress=progress,
-                              cancel=cancelled)
+                              options=jobs.AddOptions(region=request, mosaic=mosaic,
+                                                      report=out_dir.parent / f"report-{k}.json" if videos else None),
+                              progress=progress, cancel=cancelled)
             done += result.items
             progress.next_call(_images(group))
         return _outputs(done, items, out_dir=out_dir, nothing="no face found")
@@ -180,13 +204,30 @@ def _add(items, options: dict, *, out_dir: Path, settings: ServeSettings):
     return run
 
 
-def _chosen(region, *, keep: list, also: list):
-    """The request with the user's kept areas and added boxes (add --keep / --also)."""
+def _tracks(options: dict, ids: list[str]) -> dict[str, list[int]]:
+    """{upload id: [track id, ...]}: a video's tracks left uncovered (add --keep-track)."""
+    raw = options.get("keep_tracks") or {}
+    if not isinstance(raw, dict):
+        raise UserError("bad option keep_tracks: an object of upload id -> track ids")
+    tracks = {}
+    for upload_id, items in raw.items():
+        if upload_id not in ids:
+            raise UserError(f"bad option keep_tracks: {str(upload_id)[:40]!r} is not one of the job's uploads")
+        if not isinstance(items, list) or len(items) > 10000 or not all(
+                isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in items):
+            raise UserError("bad option keep_tracks: track ids are whole numbers from 1")
+        tracks[upload_id] = items
+    return tracks
+
+
+def _chosen(region, *, keep: list, also: list, tracks: list):
+    """The request with the user's kept areas, added boxes and kept tracks (add --keep, --also,
+    --keep-track)."""
     from dataclasses import replace
 
     from mosaicgan.infer.add.chosen import Also
 
-    return replace(region, keep=tuple(keep), also=tuple(Also(box=tuple(b)) for b in also))
+    return replace(region, keep=tuple(keep), also=tuple(Also(box=tuple(b)) for b in also), keep_tracks=tuple(tracks))
 
 
 def _remove(items, options: dict, *, out_dir: Path, settings: ServeSettings):

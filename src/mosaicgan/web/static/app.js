@@ -130,7 +130,8 @@ async function reviewFaces(u) {
   const found = await guarded(() => api("GET", `/api/uploads/${u.id}/faces`));
   if (!found) return;
   if (!state.add.reviews[u.id]) {
-    state.add.reviews[u.id] = isVideo ? {keyframes: found.keyframes, review: new FaceReview([])}
+    state.add.reviews[u.id] = isVideo
+      ? {keyframes: found.keyframes, review: new FaceReview([]), keepTracks: new Set(), trackBoxes: null, tracks: []}
       : {review: new FaceReview(found.faces)};
   }
   drawFaces();
@@ -150,7 +151,7 @@ function drawFaces() {
       onClick: () => { review.toggle(f.index); drawFaces(); }};
   };
   if (u.kind === "video") {
-    drawStrip(u, entry.keyframes, t);
+    drawStrip(u, entry, t);
     return;
   }
   const shown = review.shown(t);
@@ -162,24 +163,41 @@ function drawFaces() {
     (kept ? `, ${kept} kept visible` : "") + (review.also.length ? `, ${review.also.length} added` : "");
 }
 
-function drawStrip(u, keyframes, t) {
+// A video's key frames: the faces found on each (before a run), or, once a run has tracked
+// them, each track's boxes: a click keeps that track visible over the whole video.
+function drawStrip(u, entry, t) {
   const strip = $("#add-strip");
   strip.replaceChildren();
   let total = 0;
-  for (const k of keyframes) {
+  for (const k of entry.keyframes) {
     const img = el("img", {alt: `frame ${k.frame}`, draggable: false});
     const overlay = el("div", {className: "overlay"});
     const stage = el("div", {className: "stage"}, img, overlay);
     const figure = el("figure", {}, stage, el("figcaption", {textContent: `${k.time.toFixed(1)} s`}));
     strip.appendChild(figure);
     const view = new BoxOverlay(stage, img, overlay);
-    const shown = k.faces.filter((f) => f.score > t);
-    total += shown.length;
-    view.show(`/api/uploads/${u.id}/key/${k.index}`, u.width, u.height).then(() =>
-      view.setBoxes(shown.map((f) => ({box: f.box, cls: "cover", label: f.score.toFixed(2)}))));
+    let boxes;
+    if (entry.trackBoxes) {
+      boxes = (entry.trackBoxes[k.index] || []).map((b) => {
+        const kept = entry.keepTracks.has(b.track);
+        return {box: b.box, cls: kept ? "kept track" : "cover track", label: `track ${b.track}`, index: b.track,
+          title: kept ? "kept visible over the whole video (click to cover)" : "click to keep this face visible over the whole video",
+          onClick: () => { if (kept) entry.keepTracks.delete(b.track); else entry.keepTracks.add(b.track); drawFaces(); }};
+      });
+    } else {
+      boxes = k.faces.filter((f) => f.score > t).map((f) => ({box: f.box, cls: "cover", label: f.score.toFixed(2)}));
+    }
+    total += boxes.length;
+    view.show(`/api/uploads/${u.id}/key/${k.index}`, u.width, u.height).then(() => view.setBoxes(boxes));
   }
-  $("#add-count").textContent = `${total} face${total === 1 ? "" : "s"} on ${keyframes.length} key frames at ` +
-    `${t.toFixed(2)}`;
+  if (entry.trackBoxes) {
+    const kept = entry.keepTracks.size;
+    $("#add-count").textContent = `${entry.tracks.length} track${entry.tracks.length === 1 ? "" : "s"} in the last ` +
+      `run${kept ? `, ${kept} kept visible` : ""}: click a face to keep its track visible, then apply again`;
+  } else {
+    $("#add-count").textContent = `${total} face${total === 1 ? "" : "s"} on ${entry.keyframes.length} key frames ` +
+      `at ${t.toFixed(2)}`;
+  }
 }
 
 function addOptions(ids) {
@@ -187,19 +205,21 @@ function addOptions(ids) {
   const block = $("#add-block").value;
   const keep = {};
   const also = {};
+  const keepTracks = {};
   for (const id of ids) {
     const entry = state.add.reviews[id];
     if (!entry) continue;
     const r = entry.review.request(t);
     if (r.keep.length) keep[id] = r.keep;
     if (r.also.length) also[id] = r.also;
+    if (entry.keepTracks && entry.keepTracks.size) keepTracks[id] = [...entry.keepTracks];
   }
-  return {threshold: t, style: $("#add-style").value, block: block ? Number(block) : null, keep, also};
+  return {threshold: t, style: $("#add-style").value, block: block ? Number(block) : null, keep, also,
+    keep_tracks: keepTracks};
 }
 
-async function runAdd(ids) {
-  const job = await guarded(() => api("POST", "/api/jobs", {kind: "add", uploads: ids, options: addOptions(ids)}));
-  if (job) follow(job, "add");
+function runAdd(ids) {
+  return submitJob("add", ids, addOptions(ids));
 }
 
 // ---- remove -----------------------------------------------------------------------------
@@ -240,17 +260,32 @@ function progressBlock(job) {
 }
 
 // Show a job's progress in its tab, then its result.
+// box.dataset.state says where the tab's job is (starting, queued, running, done, failed,
+// cancelled): the tests wait on it.
 function follow(job, kind) {
   const box = $(`#${kind}-result`);
+  const show = (j) => { box.dataset.state = j.state; box.replaceChildren(progressBlock(j)); };
   box.hidden = false;
-  box.replaceChildren(progressBlock(job));
-  watched.set(job.id, {kind, update: (j) => box.replaceChildren(progressBlock(j)),
+  show(job);
+  watched.set(job.id, {kind, update: show,
     end: async (j) => {
-      if (j.state !== "done") { box.replaceChildren(progressBlock(j)); return; }
+      if (j.state !== "done") { show(j); return; }
       const full = await guarded(() => api("GET", `/api/jobs/${j.id}`));
       if (full) showResult(box, full, kind);
+      box.dataset.state = full ? "done" : "failed";
     }});
   poll();
+}
+
+// Submit a job from a tab: its result box says "starting" until the server answers.
+async function submitJob(kind, ids, options) {
+  const box = $(`#${kind}-result`);
+  box.hidden = false;
+  box.dataset.state = "starting";
+  box.replaceChildren(el("p", {className: "hint", textContent: "starting..."}));
+  const job = await guarded(() => api("POST", "/api/jobs", {kind, uploads: ids, options}));
+  if (job) follow(job, kind);
+  else { box.dataset.state = "failed"; box.replaceChildren(); }
 }
 
 function uploadOf(kind, id) {
@@ -269,6 +304,12 @@ function showResult(box, job, kind) {
   }
   for (const out of job.outputs) {
     if (out.kind === "mask") continue;
+    const entry = kind === "add" && state.add.reviews[out.input];
+    if (entry && out.track_boxes) {  // the tracks of this run, on the review's key frames
+      entry.trackBoxes = out.track_boxes;
+      entry.tracks = out.tracks;
+      if (state.add.current === out.input) drawFaces();
+    }
     const file = `/api/jobs/${job.id}/outputs/${out.index}`;
     const u = uploadOf(kind, out.input);
     let shown;
@@ -375,8 +416,7 @@ async function start() {
   const simple = (kind, options) => async () => {
     const ids = state[kind].uploads.map((u) => u.id);
     if (!ids.length) { say("drop a file first"); return; }
-    const job = await guarded(() => api("POST", "/api/jobs", {kind, uploads: ids, options: options()}));
-    if (job) follow(job, kind);
+    await submitJob(kind, ids, options());
   };
   $("#remove-apply").addEventListener("click", simple("remove", () => ({})));
   $("#upscale-apply").addEventListener("click", simple("upscale", () => ({model: $("#upscale-model").value || null})));
