@@ -221,3 +221,39 @@ def test_files_expire_after_the_keep_time_and_go_on_shutdown(tmp_path):
         assert not folder.exists() and c.get(f"/api/uploads/{info['id']}").status_code == 404
         root = c.state.store.root
     assert not root.exists() and (tmp_path / "work").is_dir()
+
+
+# ---- serving --------------------------------------------------------------------------------
+def test_serve_refuses_a_wildcard_address_and_warns_off_loopback(tmp_path, capsys):
+    from mosaicgan.cli import main
+    from mosaicgan.web.server import warning
+    from mosaicgan.web.settings import ServeSettings
+
+    for host in ("0.0.0.0", "::"):
+        assert main(["serve", "--host", host, "--port", "0", "--work", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "not a wildcard" in err
+    assert main(["serve", "--port", "70000", "--work", str(tmp_path)]) == 2
+    assert "--port must lie in" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing made in --work before the address is good
+    assert warning(ServeSettings(work=tmp_path)) is None
+    assert warning(ServeSettings(work=tmp_path, host="localhost")) is None
+    assert "WARNING: serving on 192.168.1.20" in warning(ServeSettings(work=tmp_path, host="192.168.1.20"))
+
+
+def test_a_live_server_answers_on_its_printed_address_and_cleans_up(tmp_path):
+    import httpx
+
+    from mosaicgan.web.server import Server
+    from mosaicgan.web.settings import ServeSettings
+
+    server = Server(ServeSettings(work=tmp_path / "work", port=0)).start()
+    try:
+        assert server.url.startswith("http://127.0.0.1:") and server.settings.port > 0
+        assert httpx.get(server.url + "api/jobs").json() == {"jobs": []}
+        assert httpx.get(server.url + "api/jobs", headers={"host": "evil.example"}).status_code == 403
+        root = server.state.store.root
+        assert root.is_dir()
+    finally:
+        server.stop()
+    assert not root.exists()

@@ -92,11 +92,18 @@ class Server:
         self.sock.close()
 
 
+def warning(settings: ServeSettings) -> str | None:
+    """The line printed when the server is reachable from other machines."""
+    if settings.loopback:
+        return None
+    return (f"mosaicgan serve: WARNING: serving on {settings.host}, not on this machine alone: anyone who can "
+            "reach this address can upload files, run jobs and download results (there is no login)")
+
+
 def announce(server: Server, *, out=sys.stdout, err=sys.stderr) -> None:
     s = server.settings
-    if not s.loopback:
-        print(f"mosaicgan serve: WARNING: serving on {s.host}, not on this machine alone: anyone who can reach "
-              "this address can upload files, run jobs and download results (there is no login)", file=err)
+    if warning(s):
+        print(warning(s), file=err)
     print(f"mosaicgan serve: open {server.url} (work folder {server.state.store.root}; "
           f"files are deleted {s.keep_minutes:g} min after their last use and on exit; Ctrl-C stops)", file=out,
           flush=True)
