@@ -186,9 +186,9 @@ def test_faces_are_found_once_with_scores_and_cached(client, monkeypatch):
     assert len([f for f in faces if f["score"] >= 0.35]) == 4  # the fixture's four people
     assert all(len(f["box"]) == 4 and 0 < f["score"] <= 1 for f in faces)
     assert [f["score"] for f in faces] == sorted((f["score"] for f in faces), reverse=True)
-    from mosaicgan.web import inspect
+    from mosaicgan.jobs import review
 
-    monkeypatch.setattr(inspect, "_face_finder", lambda: pytest.fail("the detector ran a second time"))
+    monkeypatch.setattr(review, "faces_in_image", lambda *a, **k: pytest.fail("the detector ran a second time"))
     assert client.get(f"/api/uploads/{info['id']}/faces").json() == first
     cached = client.state.uploads[info["id"]].path.parent / ".faces.json"
     assert json.loads(cached.read_text()) == first
@@ -200,10 +200,11 @@ def test_the_review_slider_shows_what_the_job_finds_at_each_threshold(name):
     shows the boxes a job's pass at that threshold finds (the job's own RegionFinder)."""
     from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
     from mosaicgan.infer.image_io import load_image
-    from mosaicgan.web.inspect import _face_finder
+    from mosaicgan.jobs.review import faces_in_image
+    from mosaicgan.web.inspect import REVIEW_THRESHOLD
 
     image = load_image(FIXTURES / name).image
-    review = _face_finder()(image)
+    review = faces_in_image(FIXTURES / name, threshold=REVIEW_THRESHOLD)
     for threshold in (0.15, 0.35, 0.5, 0.7, 0.9):
         job = RegionFinder(RegionRequest(kind="faces", face_threshold=threshold)).find(image).info["boxes"]
         assert sorted(f["box"] for f in review if f["score"] > threshold) == sorted(job), threshold

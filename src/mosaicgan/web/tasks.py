@@ -12,8 +12,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from mosaicgan import jobs
 from mosaicgan.choices import COVER_STYLES
 from mosaicgan.errors import UserError
+from mosaicgan.jobs import review
 from mosaicgan.web.jobqueue import Job
 from mosaicgan.web.models import list_models, resolve_model
 from mosaicgan.web.settings import ServeSettings
@@ -141,9 +143,7 @@ def _outputs(results, items, *, out_dir: Path, nothing: str) -> dict:
     views.mkdir(exist_ok=True)
     for index, out in enumerate(outputs):
         if out.kind == "image":
-            from mosaicgan.data.images import read_image
-
-            write_view(read_image(out.path, mode="RGB"), views / f"{index}.jpg")
+            write_view(review.picture(out.path), views / f"{index}.jpg")
     return {"outputs": outputs, "not_written": not_written}
 
 
@@ -166,8 +166,6 @@ def _track_view(item, upload) -> dict:
 
 
 def _add(items, options: dict, *, out_dir: Path, settings: ServeSettings):
-    from mosaicgan import jobs
-
     ids = [u.id for u in items]
     style = options.get("style", "average")
     if style not in COVER_STYLES:
@@ -225,14 +223,11 @@ def _chosen(region, *, keep: list, also: list, tracks: list):
     --keep-track)."""
     from dataclasses import replace
 
-    from mosaicgan.infer.add.chosen import Also
-
-    return replace(region, keep=tuple(keep), also=tuple(Also(box=tuple(b)) for b in also), keep_tracks=tuple(tracks))
+    return replace(region, keep=tuple(keep), also=tuple(jobs.Also(box=tuple(b)) for b in also),
+                   keep_tracks=tuple(tracks))
 
 
 def _remove(items, options: dict, *, out_dir: Path, settings: ServeSettings):
-    from mosaicgan import jobs
-
     return _single(jobs.remove, items, jobs.RemoveOptions(), out_dir=out_dir, nothing="no mosaic found")
 
 
@@ -243,16 +238,12 @@ def _images_only(items, kind: str) -> None:
 
 
 def _upscale(items, options: dict, *, out_dir: Path, settings: ServeSettings):
-    from mosaicgan import jobs
-
     _images_only(items, "upscale")
     checkpoint = resolve_model(settings.models, options.get("model"), task="upscale")
     return _single(jobs.upscale, items, jobs.UpscaleOptions(checkpoint=checkpoint), out_dir=out_dir)
 
 
 def _translate(items, options: dict, *, out_dir: Path, settings: ServeSettings):
-    from mosaicgan import jobs
-
     _images_only(items, "translate")
     checkpoint = resolve_model(settings.models, options.get("model"), task="translate")
     if checkpoint is None:
