@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         make_pairs_cmd,
         nets_cmd,
         remove_cmd,
+        serve_cmd,
         train_cmd,
         translate_cmd,
         upscale_cmd,
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mosaicgan {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (nets_cmd, train_cmd, translate_cmd, upscale_cmd, eval_cmd, export_cmd, add_cmd, remove_cmd, info_cmd,
-                   keygen_cmd, make_pairs_cmd, demo_cmd, examples_cmd):
+                   keygen_cmd, make_pairs_cmd, demo_cmd, examples_cmd, serve_cmd):
         module.register(sub)
     return parser
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from tqdm import tqdm
-
 from mosaicgan.errors import NOTHING_DONE  # noqa: F401  (the commands' exit status, re-exported)
 
 
@@ -13,9 +11,12 @@ def add_device_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
 
 
-def progress_bar(total: int, *, desc: str, quiet: bool = False, unit: str = "img") -> tqdm:
-    # disable=None: tqdm turns itself off when stderr is not a terminal, so logs stay clean.
-    return tqdm(total=total, desc=desc, unit=unit, disable=True if quiet else None, dynamic_ncols=True)
+def progress_bar(total: int, *, desc: str, quiet: bool = False, unit: str = "img"):
+    """tqdm's bar on a terminal; a line every few seconds (done/total, rate, ETA) when stderr is
+    not one (nohup, CI), so a long job is not silent (mosaicgan/progress.py)."""
+    from mosaicgan.progress import progress_bar as make
+
+    return make(total, desc=desc, quiet=quiet, unit=unit)
 
 
 def plural(n: int, noun: str) -> str:

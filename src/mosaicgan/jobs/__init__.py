@@ -17,6 +17,7 @@ job with `Cancelled`). Every check that can fail runs before the first write and
 See docs/python-api.md.
 """
 
+from mosaicgan.infer.add.chosen import Also
 from mosaicgan.infer.add.core import MosaicOptions
 from mosaicgan.infer.add.regions import RegionRequest
 from mosaicgan.infer.add.video_stage import AddVideoOptions
@@ -33,6 +34,7 @@ from mosaicgan.jobs.upscale import UpscaleOptions, upscale
 from mosaicgan.ops.grid import Grid
 
 __all__ = [
+    "Also",
     "NOTHING_DONE",
     "NOTHING_FOUND",
     "SHRUNK_AWAY",

@@ -209,6 +209,12 @@ class FaceDetector:
       face when mirrored, many chance patterns score lower). Candidates need half the threshold
       on the image; the score is computed in float32 on a window around each (`mirror_window`),
       so the cost is one pass plus a little per candidate, not two passes.
+    every_threshold (of `detect`): score each face as the highest threshold at which `detect`
+      finds it (with flip: the mirror score of every candidate is computed, and a face whose
+      image score h alone passes is scored max(h/2, min(2h, mirror mean))), so that one pass at a
+      low threshold, filtered by score, gives what a pass at any higher threshold gives (the
+      review step of `serve` moves a threshold slider over one pass). Costs a mirror window per
+      candidate.
     tile: longest input side sent to the network at once; overlap: of neighbouring tiles.
     batch_pixels: most input pixels per forward pass (memory: about 200 bytes per pixel on CPU;
       a 4000x3000 photo peaked at 1.3 GB above the loaded model).
@@ -259,7 +265,7 @@ class FaceDetector:
 
     def detect(self, images: Sequence[Image.Image | torch.Tensor] | Image.Image | torch.Tensor, *,
                threshold: float = DEFAULT_THRESHOLD, min_face: float = DEFAULT_MIN_FACE, nms_iou: float = 0.3,
-               flip: bool = DEFAULT_FLIP) -> list[list[Face]]:
+               flip: bool = DEFAULT_FLIP, every_threshold: bool = False) -> list[list[Face]]:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must lie in (0, 1), got {threshold}")
         if min_face < 4:
@@ -283,7 +289,9 @@ class FaceDetector:
                 score = float(heat[n, i, j])
                 # The mean is above the threshold whatever the mirror image scores when the image
                 # alone scores twice the threshold: the window is only needed below that.
-                if flip and score < 2 * threshold:
+                if flip and every_threshold:
+                    score = max(score / 2, min(2 * score, self._window_score(inputs[n], maps, n, i, j)))
+                elif flip and score < 2 * threshold:
                     score = self._window_score(inputs[n], maps, n, i, j)
                 if score > threshold:
                     found[n].append(decode_peak(maps, n, i, j, score=score))
