@@ -118,13 +118,18 @@ def table_commands(block: str) -> list[str]:
 
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch):
-    """photos/ (a face, a cat, a small image), clip.mp4 (a face moving), unpaired/trainA and trainB."""
+    """photos/ (a face, a cat, a small image), media/ (a photo and a video), clip.mp4 (a face moving),
+    unpaired/trainA and trainB."""
     photos = tmp_path / "photos"
     photos.mkdir()
     shutil.copy(FIXTURES / "face.jpg", photos / "face.jpg")
     shutil.copy(FIXTURES / "cat.jpg", photos / "cat.jpg")
     Image.open(FIXTURES / "bird.jpg").convert("RGB").resize((48, 32)).save(photos / "small.png")
     make_clip(tmp_path / "clip.mp4", width=160, height=120, frames=12, photo="face.jpg", photo_size=72)
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy(FIXTURES / "face.jpg", media / "face.jpg")
+    make_clip(media / "walk.mp4", width=160, height=120, frames=10, photo="face.jpg", photo_size=72, seed=1)
     for side, name in (("trainA", "bird.jpg"), ("trainB", "cat.jpg")):
         (tmp_path / "unpaired" / side).mkdir(parents=True)
         for k in range(2):
@@ -147,6 +152,7 @@ def test_the_readme_command_table_runs(sandbox, capsys):
         assert code == 0, f"{command}: exit {code}\n{out}\n{err}"
     # What the rows promise, checked on their outputs.
     assert (sandbox / "anonymized" / "face.jpg").is_file() and (sandbox / "clip_anonymized.mp4").is_file()
+    assert (sandbox / "anonymized" / "walk.mp4").is_file()  # a folder of photos and videos
     assert (sandbox / "restored" / "face.jpg").is_file()
     assert Image.open(sandbox / "upscaled" / "small.png").size == (192, 128)
     assert (sandbox / "p2p.onnx").is_file()
