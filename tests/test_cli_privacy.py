@@ -5,22 +5,14 @@ from __future__ import annotations
 
 import json
 import stat
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from mosaicgan.cli import main
+from helpers import FIXTURES, run_cli
 
 pytest.importorskip("cryptography", reason="the privacy extra (cryptography) is not installed")
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_the_keyed_round_trip_of_the_readme(capsys, tmp_path):

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from helpers import FIXTURES
+from mosaicgan.cli import build_parser, main
 from video_clips import make_clip
 
-from mosaicgan.cli import build_parser, main
-
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).parent / "fixtures"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 TOY_RUNS = {
     ("train", "pix2pix"): ["--stop-after", "1", "--load-size", "64", "--crop-size", "64", "--net-g", "unet",

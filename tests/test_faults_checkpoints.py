@@ -8,12 +8,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from helpers import FIXTURES as HELPER_FIXTURES
 from mosaicgan import checkpoint
 from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.errors import UserError
 from test_cli import assert_one_line_error, run_cli
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+FIXTURES = str(HELPER_FIXTURES)
 
 
 def edited(tiny_run, tmp_path, change):

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import FIXTURES
 from test_cli import assert_one_line_error, run_cli
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def frames(n=3, size=(40, 30)):

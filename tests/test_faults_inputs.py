@@ -2,19 +2,17 @@
 rule of training data folders."""
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan.data.file_kind import file_kind
 from mosaicgan.data.images import expand_inputs
 from test_cli import assert_one_line_error, run_cli
 from test_video_remove import mosaicked
 from video_clips import make_clip, read_frames
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_file_kind_goes_by_content_then_by_name(tmp_path):

@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from video_clips import make_clip
 
+from helpers import FIXTURES
 from mosaicgan import jobs
 from mosaicgan.errors import UserError
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from video_clips import make_clip
 
 
 def noise_image(path: Path, *, size=(80, 64), seed=0) -> Path:

@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan import jobs
 from mosaicgan.errors import UserError
 from mosaicgan.infer.add.chosen import Also, inside_share, parse_also, parse_track, parse_xywh
 from mosaicgan.infer.add.core import MosaicOptions
 from mosaicgan.infer.add.files import check_inputs
 from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_parse_also_and_track():

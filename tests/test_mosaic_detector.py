@@ -1,11 +1,11 @@
 """The mosaic detector network: its shapes, its training samples and trainer, and the shipped
 weights finding mosaics at odd grid offsets (clean and after JPEG) while leaving clean photos alone."""
 
-from pathlib import Path
 
 import pytest
 import torch
 
+from helpers import FIXTURES
 from mosaicgan.cli import main
 from mosaicgan.data.mosaic_masks import MosaicMasks
 from mosaicgan.infer.image_io import load_image
@@ -17,8 +17,6 @@ from mosaicgan.ops.mosaic import pixelate
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
 from mosaicgan.train.mosaic_detector import cell_target
 from test_localize_mosaics import iou, jpeg
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def photo(name: str) -> torch.Tensor:

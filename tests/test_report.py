@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan import jobs
 from mosaicgan.errors import UserError
 from mosaicgan.infer.add.chosen import Also
 from mosaicgan.infer.report import load_schema
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (the dev extra) checks reports")
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def validate(report: dict) -> None:

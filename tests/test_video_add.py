@@ -9,24 +9,18 @@ import pytest
 import torch
 from PIL import Image
 
-from mosaicgan.cli import main
+from helpers import run_cli
 from mosaicgan.errors import UserError
-from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video, mosaic_frame
-from mosaicgan.infer.video.steady import TrackingOptions
 from mosaicgan.infer.add.core import MosaicOptions, mosaic_image
 from mosaicgan.infer.add.regions import Region, RegionFinder, RegionRequest
+from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video, mosaic_frame
+from mosaicgan.infer.video.steady import TrackingOptions
 from mosaicgan.ops.masks import Box, boxes_to_mask
 from video_clips import make_clip, read_audio, read_frames, read_subtitles
 
 # Grace Hopper's face in grace_hopper.jpg (256 x 300), x0, y0, x1, y1: the inner part of the
 # box the face detector finds there, so it lies inside any mosaic of the face.
 FACE_CORE = (85, 62, 181, 158)
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def face_core(box, photo_width=96):

@@ -8,8 +8,9 @@ import os
 
 import pytest
 
+from helpers import FIXTURES
 from video_clips import make_clip
-from web_helpers import FIXTURES, ORIGIN, PORT, files_under, post_file, web_client
+from web_helpers import ORIGIN, PORT, files_under, post_file, web_client
 
 
 @pytest.fixture

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers import FIXTURES
 from web_browser import CHROMIUM_FLAGS, chromium_path, screenshot, why_no_browser
 
 if why_no_browser() is not None:
     pytest.skip(f"web browser tests: {why_no_browser()}", allow_module_level=True)
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan.cli import main
 from video_clips import make_clip
-from web_helpers import FIXTURES, ORIGIN, post_file, web_client
+from web_helpers import ORIGIN, post_file, web_client
 
 
 def submit(client, kind, uploads, **options):

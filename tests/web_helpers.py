@@ -9,7 +9,6 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install 'mosaicgan[web]')")
 
-FIXTURES = Path(__file__).parent / "fixtures"
 HOST = "127.0.0.1"
 PORT = 8765
 ORIGIN = f"http://{HOST}:{PORT}"
