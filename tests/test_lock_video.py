@@ -160,7 +160,7 @@ def faces_run(tmp_path, clip_path, name, **more):
 def test_video_report_tracks_are_stable_and_keep_track_keeps_the_face(tmp_path):
     import jsonschema
 
-    from mosaicgan.infer.report import load_schema
+    from mosaicgan.infer.report.record import load_schema
 
     clip = make_clip(tmp_path / "walk.mkv", width=160, height=128, frames=20, photo_size=96, motion=3.0)
     first = faces_run(tmp_path, clip.path, "a")

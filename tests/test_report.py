@@ -14,7 +14,7 @@ from helpers import FIXTURES
 from mosaicgan import jobs
 from mosaicgan.errors import UserError
 from mosaicgan.infer.add.chosen import Also
-from mosaicgan.infer.report import load_schema
+from mosaicgan.infer.report.record import load_schema
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (the dev extra) checks reports")
 

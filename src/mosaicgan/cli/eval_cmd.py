@@ -98,7 +98,7 @@ def start_gallery(args: argparse.Namespace, title: str):
     """The --gallery page to fill (its path checked before the evaluation), or None."""
     if args.gallery is None:
         return None
-    from mosaicgan.infer.gallery import Gallery, check_gallery_path
+    from mosaicgan.infer.translate.gallery import Gallery, check_gallery_path
 
     check_gallery_path(args.gallery)
     return Gallery(title)

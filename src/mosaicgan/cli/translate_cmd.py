@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.errors import printable
 
     if args.gallery is not None:
-        from mosaicgan.infer.gallery import check_gallery_path
+        from mosaicgan.infer.translate.gallery import check_gallery_path
 
         check_gallery_path(args.gallery)  # before the job: a page that cannot be written is said now
     options = jobs.TranslateOptions(checkpoint=args.checkpoint, direction=args.direction, batch_size=args.batch_size,
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 def write_gallery(result, args: argparse.Namespace) -> Path:
     """input | output (| more samples) of every image, each output linked to its file."""
-    from mosaicgan.infer.gallery import Gallery
+    from mosaicgan.infer.translate.gallery import Gallery
 
     gallery = Gallery(f"translate with {Path(args.checkpoint).name} ({args.direction})")
     for item in result.items:

@@ -21,7 +21,7 @@ class ItemResult:
     frames, frames_with_region: videos; skipped_regions: masked regions left as they are
     (no block grid); looks_like_face: a restored region looks like a face; no_metadata: the
     output's format cannot say it was restored; dropped_streams: streams the output
-    container could not hold. For the detection report (infer/report.py): size (width, height),
+    container could not hold. For the detection report (infer/report/record.py): size (width, height),
     mask_area (pixels the cover changed, images), fps and tracks (videos: `TrackLog.to_dict`),
     locked (--lock-to: {"sealed_bytes", "sidecar"}); notes: other things the user should be told
     about the output, a line each (a second video stream left out)."""

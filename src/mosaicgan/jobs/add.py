@@ -79,11 +79,11 @@ class _AddJob:
         o.mosaic.check()
         o.video.check()
         if o.report is not None:
-            from mosaicgan.infer.report import check_report_path
+            from mosaicgan.infer.report.record import check_report_path
 
             check_report_path(o.report)
         if o.report_sheet is not None:
-            from mosaicgan.infer.report_sheet import check_sheet_path
+            from mosaicgan.infer.report.sheet import check_sheet_path
 
             check_sheet_path(o.report_sheet)
             if o.lock is not None and not o.sheet_with_lock:
@@ -151,7 +151,7 @@ class _AddJob:
         """The detection report and the contact sheet, once every input is done."""
         o = self.options
         if o.report is not None:
-            from mosaicgan.infer.report import build_report, report_item, shipped_models, write_report
+            from mosaicgan.infer.report.record import build_report, report_item, shipped_models, write_report
 
             lock = None
             if o.lock is not None:
@@ -163,6 +163,6 @@ class _AddJob:
                                   options=o, models=shipped_models(o.region.kind), lock=lock)
             write_report(report, o.report)
         if o.report_sheet is not None:
-            from mosaicgan.infer.report_sheet import sheet_cells, write_sheet
+            from mosaicgan.infer.report.sheet import sheet_cells, write_sheet
 
             write_sheet(o.report_sheet, sheet_cells(result.items, self.thumbs))

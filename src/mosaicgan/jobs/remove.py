@@ -101,7 +101,7 @@ class _RemoveJob:
     def prepare(self, ranks: Ranks) -> None:
         o = self.options
         if o.report is not None:
-            from mosaicgan.infer.report import check_report_path
+            from mosaicgan.infer.report.record import check_report_path
 
             check_report_path(o.report)
         if o.unlock is not None:
@@ -175,7 +175,7 @@ class _RemoveJob:
                           dropped_streams=list(done.dropped_streams), notes=list(done.notes))
 
     def write_report(self, result: JobResult) -> None:
-        from mosaicgan.infer.report import (
+        from mosaicgan.infer.report.record import (
             build_report,
             model_entry,
             report_item,

@@ -36,9 +36,15 @@ from mosaicgan.progress import progress_bar
 from mosaicgan.ranks import ranks_from_env
 from mosaicgan.train import distributed
 from mosaicgan.train.branches import plan_branches
-from mosaicgan.train.levers import (check_compiler, compile_nets, keep_freed_memory, loader_workers, to_device,
-                                    tune_optimizers)
 from mosaicgan.train.init_from import init_from_checkpoint
+from mosaicgan.train.levers import (
+    check_compiler,
+    compile_nets,
+    keep_freed_memory,
+    loader_workers,
+    to_device,
+    tune_optimizers,
+)
 from mosaicgan.train.logging import MetricLog, RunningMeans
 from mosaicgan.train.precision import Precision
 from mosaicgan.train.resume_state import check_config_unchanged, restore

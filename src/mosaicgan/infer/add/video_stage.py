@@ -34,8 +34,8 @@ from mosaicgan.errors import UserError
 from mosaicgan.infer.add.core import MosaicOptions, block_for, mosaic_generator, mosaic_image
 from mosaicgan.infer.add.regions import Region, RegionFinder
 from mosaicgan.infer.add.video_watch import VideoWatch
-from mosaicgan.infer.video.steady import BlockHold, Steadier, TrackingOptions
 from mosaicgan.infer.video.pipeline import END, Stage, VideoResult, put_unless
+from mosaicgan.infer.video.steady import BlockHold, Steadier, TrackingOptions
 from mosaicgan.ops.masks import Box, boxes_to_mask, mask_to_boxes
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
 

@@ -18,8 +18,8 @@ not written, and is listed: an untouched photo is never passed off as restored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -32,9 +32,9 @@ from mosaicgan.infer.mask_io import find_mask_file, read_mask, write_mask
 from mosaicgan.infer.outputs import plan_outputs, same_name, with_mask_name
 from mosaicgan.infer.provenance import carries_metadata, metadata_save_options, provenance_record
 from mosaicgan.infer.remove.core import remove_mosaics
-from mosaicgan.infer.results import NOTHING_FOUND, ItemResult
 from mosaicgan.infer.remove.faces_seen import shows_a_face
 from mosaicgan.infer.remove.restorer import Restorer
+from mosaicgan.infer.results import NOTHING_FOUND, ItemResult
 from mosaicgan.localize.mosaics.finder import DetectMosaics
 from mosaicgan.ops.grid import Grid
 

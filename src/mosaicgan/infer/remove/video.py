@@ -19,11 +19,11 @@ from mosaicgan.errors import UserError
 from mosaicgan.infer.mask_io import find_mask_file, read_mask
 from mosaicgan.infer.provenance import provenance_record
 from mosaicgan.infer.remove.restorer import Restorer
-from mosaicgan.localize.mosaics.detector import mosaic_detector
+from mosaicgan.infer.remove.video_stage import RemoveVideoOptions, restore_stage
 from mosaicgan.infer.video.io import EncodeOptions, VideoInput, check_frame_size, output_format
 from mosaicgan.infer.video.job import check_span, write_video
 from mosaicgan.infer.video.pipeline import VideoResult
-from mosaicgan.infer.remove.video_stage import RemoveVideoOptions, restore_stage
+from mosaicgan.localize.mosaics.detector import mosaic_detector
 
 __all__ = ["RemoveVideoOptions", "check_remove_video", "remove_mosaic_video", "remove_tags"]
 

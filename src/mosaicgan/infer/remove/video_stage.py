@@ -31,14 +31,14 @@ import torch
 
 from mosaicgan.errors import UserError
 from mosaicgan.infer.remove.core import region_weights, remove_mosaics, split_regions
-from mosaicgan.infer.remove.still import HeldRegion, StillRegions
-from mosaicgan.infer.remove.restorer import Restorer
 from mosaicgan.infer.remove.faces_seen import FaceWatch
-from mosaicgan.infer.video.steady import Steadier, TrackingOptions
+from mosaicgan.infer.remove.restorer import Restorer
+from mosaicgan.infer.remove.still import HeldRegion, StillRegions
 from mosaicgan.infer.video.pipeline import Stage, VideoResult
+from mosaicgan.infer.video.steady import Steadier, TrackingOptions
 from mosaicgan.localize.boxes import box_iou
-from mosaicgan.localize.mosaics.grid import estimate_grid
 from mosaicgan.localize.mosaics.finder import DetectMosaics, find_mosaics
+from mosaicgan.localize.mosaics.grid import estimate_grid
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, mask_bbox
 

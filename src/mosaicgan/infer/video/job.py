@@ -104,8 +104,15 @@ def _start_progress(progress, total: int, done: int = 0) -> None:
 
 def _resumable(path: Path, out: Path, *, make_stage: StageFactory, encode: EncodeOptions, settings: dict,
                metadata: dict[str, str] | None, progress, queue_size: int) -> VideoResult:
-    from mosaicgan.infer.video.resume import (SEGMENT_FRAMES, SegmentSink, done_segments, job_key, join_segments,
-                                              region_frames, work_folder)
+    from mosaicgan.infer.video.resume import (
+        SEGMENT_FRAMES,
+        SegmentSink,
+        done_segments,
+        job_key,
+        join_segments,
+        region_frames,
+        work_folder,
+    )
 
     fmt, suffix, folder = output_format(out), out.suffix, work_folder(out)
     first = done_segments(folder, job_key(path, {"metadata": metadata or {}, **settings}), suffix=suffix)

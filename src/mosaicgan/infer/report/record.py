@@ -5,7 +5,7 @@ The schema is `mosaicgan/schemas/report.schema.json` (JSON Schema 2020-12; docs/
 describes it). This module only turns what a job knows per item (a region finder's info, a
 video's track log, the outputs written) into that document and writes it atomically; it finds
 nothing itself. A report names the inputs and where their faces are, so it is as sensitive as
-the list of inputs: it holds no pixels (the contact sheet does: `report_sheet.py`).
+the list of inputs: it holds no pixels (the contact sheet does: `sheet.py`).
 """
 
 from __future__ import annotations
