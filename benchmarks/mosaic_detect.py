@@ -39,9 +39,9 @@ import torch
 from PIL import Image
 
 from mosaicgan.data.images import pil_to_tensor, read_image
-from mosaicgan.localize.mosaics.grid import estimate_grid
 from mosaicgan.localize.mosaics.detector import load_mosaic_detector
 from mosaicgan.localize.mosaics.finder import find_mosaics
+from mosaicgan.localize.mosaics.grid import estimate_grid
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.mosaic import pixelate
 from mosaicgan.ops.shapes import draw_shapes, sample_shape

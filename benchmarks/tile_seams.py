@@ -40,8 +40,8 @@ def cut_distance(height: int, width: int, *, tile: int, overlap: int, box: tuple
                                      (left, left > 0, xs), (left + tw, left + tw < width, xs)):
             if is_cut:
                 dist = np.minimum(dist, np.abs(coords + 0.5 - edge))
-    t, l, h, w = box
-    return dist[t : t + h, l : l + w]
+    box_top, box_left, h, w = box
+    return dist[box_top : box_top + h, box_left : box_left + w]
 
 
 def main() -> None:
