@@ -53,7 +53,7 @@ def test_gradient_ascent_reaches_the_closed_form_mle_while_kl_falls():
     grid = np.linspace(-8, 8, 4001)
     log_p = mle_kl.mixture_log_density(grid)
     kl = np.array([mle_kl.kl_quadrature(log_p, mle_kl.gaussian_log_density(grid, m, s), grid)
-                   for m, s in zip(history["mean"], history["std"])])
+                   for m, s in zip(history["mean"], history["std"], strict=True)])
     loglik_gain = np.diff(history["loglik"])
     assert np.all(loglik_gain > -1e-12)  # small plain gradient steps never lower the likelihood
     rising = loglik_gain > 1e-4

@@ -81,7 +81,7 @@ class CenterFace(nn.Module):
             if i in TAPS:
                 taps.append(x)
         y = self.top(taps[-1])
-        for up, lateral, tap in zip(self.up, self.lateral, reversed(taps[:-1])):
+        for up, lateral, tap in zip(self.up, self.lateral, reversed(taps[:-1]), strict=True):
             y = up(y) + lateral(tap)
         y = self.head(y)
         return {"heatmap": torch.sigmoid(self.heatmap(y)), "scale": self.scale(y), "offset": self.offset(y),

@@ -39,7 +39,7 @@ class RunningMeans:
             torch.distributed.all_reduce(stacked)
             stacked /= torch.distributed.get_world_size()
         values = stacked.tolist()  # the one read from the device
-        means = {k: v / max(1, self.count) for k, v in zip(keys, values)}
+        means = {k: v / max(1, self.count) for k, v in zip(keys, values, strict=True)}
         self.sums.clear()
         self.count = 0
         return means

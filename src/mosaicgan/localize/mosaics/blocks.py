@@ -67,7 +67,7 @@ def mosaic_outline(rgb: np.ndarray, y: np.ndarray, grid: Grid, core: np.ndarray)
         tol = max(tol, STRAY_K * float(np.percentile(block_rms(y, grid)[core], 10)))
     tol_rgb = 2.0 * tol if tol > 1.5 else tol
     keep = in_core.copy()
-    for br, bc in zip(*np.nonzero(ring & ~core)):
+    for br, bc in zip(*np.nonzero(ring & ~core), strict=True):
         r = np.nonzero(rows == br)[0]
         c = np.nonzero(cols == bc)[0]
         block = rgb[r[0] : r[-1] + 1, c[0] : c[-1] + 1].reshape(-1, rgb.shape[2])
