@@ -97,7 +97,8 @@ def cyclegan_steps(branches, *, steps=3, bf16=False, **overrides):
     gen = torch.Generator().manual_seed(1)
     logs = []
     for _ in range(steps):
-        batch = {"a": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1, "b": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1}
+        batch = {"a": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1,
+                 "b": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1}
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):  # as the loop wraps each step
             logs.append({k: float(v) for k, v in task.step(batch).items()})
     return task, logs

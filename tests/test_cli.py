@@ -22,8 +22,8 @@ def test_nets_lists_reference_counts(capsys):
 
 def test_every_command_has_help(capsys):
     for argv in (["--help"], ["train", "--help"], ["train", "pix2pix", "--help"], ["translate", "--help"],
-                 ["eval", "--help"], ["nets", "--help"], ["demo", "--help"], ["add", "--help"], ["make-pairs", "--help"],
-                 ["train", "classifier", "--help"]):
+                 ["eval", "--help"], ["nets", "--help"], ["demo", "--help"], ["add", "--help"],
+                 ["make-pairs", "--help"], ["train", "classifier", "--help"]):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 0
@@ -56,7 +56,8 @@ def test_non_image_file_and_empty_folder(capsys, tmp_path):
 def test_missing_and_foreign_checkpoints(capsys, tmp_path):
     img = tmp_path / "in.png"
     Image.new("RGB", (20, 20)).save(img)
-    code, _, err = run_cli(capsys, "translate", img, "--checkpoint", tmp_path / "nope.safetensors", "--out", tmp_path / "o")
+    code, _, err = run_cli(capsys, "translate", img, "--checkpoint", tmp_path / "nope.safetensors",
+                           "--out", tmp_path / "o")
     assert_one_line_error(code, err, "nope.safetensors", "no such checkpoint")
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x00" * 100)

@@ -117,7 +117,8 @@ def test_switched_network_keeps_its_parameters_keys_and_function():
     params = list(switched.parameters())
     count = use_gemm_for_small_maps(switched)
     assert count == 10  # 5 convolutions down, 5 transposed up
-    assert all(p is q for p, q in zip(switched.parameters(), params, strict=True))  # an optimizer made before still holds them
+    # An optimizer made before still holds them.
+    assert all(p is q for p, q in zip(switched.parameters(), params, strict=True))
     assert list(switched.state_dict()) == list(plain.state_dict())
     assert sum(isinstance(m, GemmConv2d) for m in switched.modules()) == 5
     assert sum(isinstance(m, GemmConvTranspose2d) for m in switched.modules()) == 5

@@ -135,8 +135,9 @@ def test_balanced_gan_covers_most_modes_and_too_strong_d_wins_and_collapses(reco
     # eight seeds and under MKL_CBWR / ATEN_CPU_CAPABILITY / thread settings (README, Development).
     balanced = [_ring_gan("balanced", 800, seed=s) for s in SEEDS]
     strong = [_ring_gan("strong-d", 400, seed=s) for s in SEEDS]
-    modes = {name: [r["end"]["modes_covered"] for r in runs] for name, runs in (("balanced", balanced), ("strong", strong))}
-    loss_d = {name: [r["loss_d"] for r in runs] for name, runs in (("balanced", balanced), ("strong", strong))}
+    named = (("balanced", balanced), ("strong", strong))
+    modes = {name: [r["end"]["modes_covered"] for r in runs] for name, runs in named}
+    loss_d = {name: [r["loss_d"] for r in runs] for name, runs in named}
     record_property("margins", {"modes": modes, "loss_d": loss_d})
     assert all(r["start"]["modes_covered"] == 0 for r in balanced)  # the untrained G sits near the centre
     # R1 and one D step per G step: seeds 0-5 all ended on 7 or 8 of the 8 modes.

@@ -15,7 +15,8 @@ HAVE_ORT = importlib.util.find_spec("onnxruntime") is not None
 needs_onnx = pytest.mark.skipif(not (HAVE_EXPORTER and HAVE_ORT),
                                 reason="onnx, onnxscript and onnxruntime are optional: pip install 'mosaicgan[onnx]'")
 needs_torch = pytest.mark.skipif(torch.__version__ < export_module.MIN_TORCH,
-                                 reason=f"the export needs torch >= {export_module.MIN_TORCH} (this is {torch.__version__})")
+                                 reason=f"the export needs torch >= {export_module.MIN_TORCH} "
+                                        f"(this is {torch.__version__})")
 # float32 kernels of two engines: the same sums in another order.
 TOLERANCE = 1e-4
 

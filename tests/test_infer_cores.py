@@ -178,14 +178,16 @@ def test_mask_files_round_trip_and_say_what_is_wrong(tmp_path):
     with pytest.raises(UserError, match="no mask for other.jpg"):
         find_mask_file(tmp_path / "masks", tmp_path / "other.jpg")
     (tmp_path / "pairs" / "test").mkdir(parents=True)
-    assert pair_mask_path(tmp_path / "pairs", split="test", pair="a/b_01.png") == tmp_path / "pairs" / "test" / "b_01.png"
+    assert (pair_mask_path(tmp_path / "pairs", split="test", pair="a/b_01.png")
+            == tmp_path / "pairs" / "test" / "b_01.png")
     assert pair_mask_path(tmp_path / "pairs", split="train", pair="b_01.png") == tmp_path / "pairs" / "b_01.png"
 
 
 def test_remove_mosaics_reads_only_a_window_around_each_region():
     # The same two mosaicked regions (farther than their reach from the edges) in a small frame
-    # and inside a large one, at a shift that does not match the block grid: the large frame's result, cut at the small frame's
-    # place, is the small frame's result, and nothing outside the regions' reach changes.
+    # and inside a large one, at a shift that does not match the block grid: the large frame's
+    # result, cut at the small frame's place, is the small frame's result, and nothing outside
+    # the regions' reach changes.
     from mosaicgan.infer.remove.core import remove_mosaics
     from mosaicgan.infer.remove.restorer import classical_restorer
     from mosaicgan.ops.mosaic import mosaic_region

@@ -98,7 +98,8 @@ def test_shipped_restorer_beats_the_mosaic_and_bicubic_on_bundled_photos():
     for truth, mask, grid in fixture_cases():
         observed = pixelate(truth, mask, block=grid.block, offset=grid.offset)
         h, w = truth.shape[-2:]
-        bicubic = torch.where(mask > 0, smooth_base(block_means(observed[None], grid), grid, height=h, width=w)[0], observed)
+        bicubic = torch.where(mask > 0, smooth_base(block_means(observed[None], grid), grid, height=h, width=w)[0],
+                              observed)
         restored = restorer.restore(observed, mask, grid=grid)
         score = region_psnr(restored, truth, mask)
         gains_mosaic.append(score - region_psnr(observed, truth, mask))

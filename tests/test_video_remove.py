@@ -138,7 +138,8 @@ def test_a_moving_mosaic_is_followed_and_restored_in_every_frame(tmp_path, ancho
 
 def run_stage(frames, *, steady: bool, mask=None):
     result = VideoResult()
-    stage = restore_stage(restorer=load_restorer(), options=RemoveVideoOptions(tracking=TrackingOptions(window=2, steady=steady)), mask=mask,
+    stage = restore_stage(restorer=load_restorer(),
+                          options=RemoveVideoOptions(tracking=TrackingOptions(window=2, steady=steady)), mask=mask,
                           path=Path("clip.mp4"), result=result)
     out = []
     stage(((i, i, f) for i, f in enumerate(frames)), lambda pts, frame, changed: out.append((frame, changed)))
@@ -298,11 +299,13 @@ def test_a_restored_face_prints_the_warning_once_per_video(capsys, tmp_path, ste
     flags = [] if steady else ["--no-steady"]
     code, stdout, err = run_cli(capsys, "remove", censored, "--out", tmp_path / "out", "--quiet", *flags)
     assert code == 0 and "12 restored" in stdout, err
-    assert err.count("It is not the person's face") == 1 and "censored.mp4: warning: a restored region looks like a face" in err
+    assert err.count("It is not the person's face") == 1
+    assert "censored.mp4: warning: a restored region looks like a face" in err
     # A restored region without a face (a gradient, the mosaic given by a mask): no warning.
     plain = make_clip(tmp_path / "plain.mp4", width=160, height=120, frames=12, photo=None, static=True, shapes=0)
     boxed = tmp_path / "boxed.mp4"
-    code, _, err = run_cli(capsys, "add", plain.path, "--box", "40,30,120,90", "--block", "8", "--out", boxed, "--quiet")
+    code, _, err = run_cli(capsys, "add", plain.path, "--box", "40,30,120,90", "--block", "8", "--out", boxed,
+                           "--quiet")
     assert code == 0, err
     mask = mask_folder(tmp_path / "masks", {"boxed.png": (40, 30, 120, 90)}, size=(160, 120))
     code, stdout, err = run_cli(capsys, "remove", boxed, "--mask", mask, "--out", tmp_path / "out_plain", "--quiet",

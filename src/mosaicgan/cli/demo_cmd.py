@@ -17,9 +17,9 @@ from mosaicgan.errors import printable
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="mosaic a bundled photo's face, then find and restore the mosaic",
                        description="Mosaic the face in a bundled public-domain photo (add --faces), find the mosaic "
-                                   "and restore it (remove), and print the PSNR gain inside the region over the mosaic. "
-                                   "With --pix2pix, also train pix2pix on a toy paired task (shape outlines -> filled "
-                                   "shapes, 64x64; minutes of CPU) and score it. Everything lands in --out.")
+                                   "and restore it (remove), and print the PSNR gain inside the region over the "
+                                   "mosaic. With --pix2pix, also train pix2pix on a toy paired task (shape outlines -> "
+                                   "filled shapes, 64x64; minutes of CPU) and score it. Everything lands in --out.")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), metavar="DIR")
     p.add_argument("--pix2pix", action="store_true", help="also train and score pix2pix on the toy task (slow)")
     p.add_argument("--epochs", type=int, default=8, help="--pix2pix: training epochs (half of them with linear decay)")

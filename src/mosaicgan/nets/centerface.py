@@ -53,8 +53,8 @@ class CenterFace(nn.Module):
         tap_channels = []
         for expand, channels, repeats, stride in BLOCKS:
             for i in range(repeats):
-                layers.append(InvertedResidual(conv=conv_relu, in_ch=in_ch, out_ch=channels, stride=stride if i == 0 else 1,
-                                               expand=expand))
+                layers.append(InvertedResidual(conv=conv_relu, in_ch=in_ch, out_ch=channels,
+                                               stride=stride if i == 0 else 1, expand=expand))
                 in_ch = channels
             if len(layers) - 1 in TAPS:
                 tap_channels.append(channels)

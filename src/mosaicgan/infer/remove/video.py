@@ -68,7 +68,8 @@ def check_remove_video(path: Path, out: Path, *, options: RemoveVideoOptions, ma
     return loaded
 
 
-def remove_mosaic_video(path: Path, out: Path, *, restorer: Restorer, options: RemoveVideoOptions = RemoveVideoOptions(),
+def remove_mosaic_video(path: Path, out: Path, *, restorer: Restorer,
+                        options: RemoveVideoOptions = RemoveVideoOptions(),
                         mask: Path | None = None, encode: EncodeOptions = EncodeOptions(), start: float = 0.0,
                         duration: float | None = None, metadata: dict[str, str] | None = None, progress=None,
                         resume: bool = False, detector: str | None = None) -> VideoResult:

@@ -121,7 +121,8 @@ class AxisFit:
         return self.share * self.block
 
 
-def fold(profile: np.ndarray, *, min_block: int = MIN_BLOCK, max_block: int = MAX_BLOCK) -> dict[int, tuple[int, float]]:
+def fold(profile: np.ndarray, *, min_block: int = MIN_BLOCK,
+         max_block: int = MAX_BLOCK) -> dict[int, tuple[int, float]]:
     """{block size b: (best offset, votes on its lines)} for every b that fits twice in the profile."""
     n = profile.shape[0]
     idx = np.arange(n)
