@@ -139,6 +139,36 @@ def sandbox(tmp_path, monkeypatch):
     return tmp_path
 
 
+def serve_until_it_answers(argv: list[str], *, work: Path) -> None:
+    """`mosaicgan serve` as a process (on a free port, its files in `work`): it must serve the
+    page, then stop on Ctrl-C with its folder removed."""
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "mosaicgan", *argv, "--port", str(port), "--work", str(work)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                    assert answer.status == 200 and b"<html" in answer.read().lower()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert not any(work.iterdir()) if work.exists() else True, (out, err)
+
+
 @pytest.mark.slow
 def test_the_readme_command_table_runs(sandbox, capsys):
     (block,) = marked_blocks((ROOT / "README.md").read_text(), "commands")
@@ -146,6 +176,9 @@ def test_the_readme_command_table_runs(sandbox, capsys):
     assert len(commands) >= 15
     for command in commands:
         argv = shlex.split(command)[1:]
+        if argv[0] == "serve":
+            serve_until_it_answers(argv, work=sandbox / "serve-work")
+            continue
         argv += TOY_RUNS.get(tuple(argv[:2]), [])
         code = main(argv)
         out, err = capsys.readouterr()
