@@ -42,7 +42,8 @@ def main() -> None:
         return
     from video_clips import make_clip, read_frames
 
-    from mosaicgan.infer.add.video import SteadyOptions, add_mosaic_video
+    from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video
+    from mosaicgan.infer.video.steady import TrackingOptions
     from mosaicgan.infer.add.core import MosaicOptions
     from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
 
@@ -63,10 +64,10 @@ def main() -> None:
     frames_in, _, _ = read_frames(clip.path)
     rows = {"input": figures(clip.path)}
     finder = RegionFinder(RegionRequest(kind="faces"))
-    for name, steady in (("frame by frame", SteadyOptions(steady=False, detect_every=1)),
-                         ("steadied", SteadyOptions())):
+    for name, steady in (("frame by frame", AddVideoOptions(tracking=TrackingOptions(steady=False, detect_every=1))),
+                         ("steadied", AddVideoOptions())):
         out = folder / f"{name.replace(' ', '_')}.mp4"
-        add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(), steady=steady)
+        add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(), video=steady)
         row = figures(out)
         frames_out, _, _ = read_frames(out)
         bare = sum(np.abs(a[fy0:fy1, fx0:fx1].astype(int) - b[fy0:fy1, fx0:fx1]).mean() < 3
@@ -119,7 +120,8 @@ def remove_flicker(args) -> None:
     rows = {"clean input": figures(clip.path), "mosaicked input": figures(mosaicked)}
     restorer = load_restorer()
     for where in ("found", "mask"):
-        for name, options in (("frame by frame", RemoveVideoOptions(steady=False)), ("steadied", RemoveVideoOptions())):
+        for name, options in (("frame by frame", RemoveVideoOptions(tracking=TrackingOptions(steady=False))),
+                              ("steadied", RemoveVideoOptions())):
             out = folder / f"{where}_{name.replace(' ', '_')}.mp4"
             t0 = time.perf_counter()
             result = remove_mosaic_video(mosaicked, out, restorer=restorer, options=options,

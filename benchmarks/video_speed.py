@@ -34,7 +34,8 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    from mosaicgan.infer.add.video import SteadyOptions, add_mosaic_video
+    from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video
+    from mosaicgan.infer.video.steady import TrackingOptions
     from mosaicgan.infer.add.core import MosaicOptions
     from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
     from mosaicgan.infer.video.io import EncodeOptions
@@ -45,8 +46,8 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
     else:
         request = RegionRequest(kind="boxes", boxes=((100, 100, 300, 300),))
     finder = RegionFinder(request)
-    steady = SteadyOptions(detect_every=int(args.get("--detect-every", 1)),
-                           detect_side=int(args.get("--detect-side", 0)), follow=args.get("--follow", "1") == "1")
+    steady = AddVideoOptions(tracking=TrackingOptions(detect_every=int(args.get("--detect-every", 1))),
+                             detect_side=int(args.get("--detect-side", 0)), follow=args.get("--follow", "1") == "1")
     encode = EncodeOptions(preset=args.get("--preset", "medium"))
     if region.startswith("remove"):
         from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
@@ -56,11 +57,12 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
         startup = time.perf_counter() - t_start
         t0, cpu0 = time.perf_counter(), _cpu()
         result = remove_mosaic_video(clip, out, restorer=restorer, encode=encode,
-                                     options=RemoveVideoOptions(steady=region == "remove"))
+                                     options=RemoveVideoOptions(
+                                         tracking=TrackingOptions(window=2, steady=region == "remove")))
     else:
         startup = time.perf_counter() - t_start
         t0, cpu0 = time.perf_counter(), _cpu()
-        result = add_mosaic_video(clip, out, finder=finder, options=MosaicOptions(), steady=steady, encode=encode)
+        result = add_mosaic_video(clip, out, finder=finder, options=MosaicOptions(), video=steady, encode=encode)
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     return {"frames": result.frames, "wall_s": round(wall, 2), "fps": round(result.frames / wall, 1),
             "cpu_ms_per_frame": round(1000 * cpu / result.frames, 1),

@@ -11,7 +11,8 @@ from PIL import Image
 
 from mosaicgan.cli import main
 from mosaicgan.errors import UserError
-from mosaicgan.infer.add.video import SteadyOptions, add_mosaic_video, mosaic_frame
+from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video, mosaic_frame
+from mosaicgan.infer.video.steady import TrackingOptions
 from mosaicgan.infer.add.core import MosaicOptions, mosaic_image
 from mosaicgan.infer.add.regions import Region, RegionFinder, RegionRequest
 from mosaicgan.ops.masks import Box, boxes_to_mask
@@ -151,8 +152,9 @@ def test_steadied_faces_flicker_less_than_frame_by_frame(tmp_path):
         out = tmp_path / f"steady_{steady}.mp4"
         finder = JitteryFaces([(16, 20, 56, 64)] * 30)
         # Frame by frame: every frame searched; steadied: the defaults (1 frame in 4 searched).
-        steady_options = SteadyOptions() if steady else SteadyOptions(steady=False, detect_every=1)
-        add_mosaic_video(clip.path, out, finder=finder, options=options, steady=steady_options)
+        steady_options = (AddVideoOptions() if steady
+                          else AddVideoOptions(tracking=TrackingOptions(steady=False, detect_every=1)))
+        add_mosaic_video(clip.path, out, finder=finder, options=options, video=steady_options)
         frames, _, _ = read_frames(out)
         figures[steady] = flicker(frames, (10, 14, 62, 70))
     assert figures[True] < 0.5 * figures[False], figures
@@ -421,7 +423,7 @@ def test_faces_on_video_take_the_face_shape_of_images(tmp_path):
         finder = JitteryFaces([(16, 16, 64, 80)] * 12, jitter=0, miss_every=10**6)
         finder.request = RegionRequest(kind="faces", face_shape=shape)
         out = tmp_path / f"{shape}.mp4"
-        add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(block=4), steady=SteadyOptions())
+        add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(block=4), video=AddVideoOptions())
         frames_out, _, _ = read_frames(out)
         change[shape] = [np.mean([np.abs(a[ys, xs].astype(int) - b[ys, xs]).mean() for a, b in
                                   zip(frames_in, frames_out)]) for ys, xs in (corner, centre)]

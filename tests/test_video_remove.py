@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from mosaicgan.cli import main
+from mosaicgan.infer.video.steady import TrackingOptions
 from mosaicgan.infer.add.core import MosaicOptions
 from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
 from mosaicgan.infer.remove.restorer import load_restorer
@@ -143,7 +144,7 @@ def test_a_moving_mosaic_is_followed_and_restored_in_every_frame(tmp_path, ancho
 
 def run_stage(frames, *, steady: bool, mask=None):
     result = VideoResult()
-    stage = restore_stage(restorer=load_restorer(), options=RemoveVideoOptions(steady=steady), mask=mask,
+    stage = restore_stage(restorer=load_restorer(), options=RemoveVideoOptions(tracking=TrackingOptions(window=2, steady=steady)), mask=mask,
                           path=Path("clip.mp4"), result=result)
     out = []
     stage(((i, i, f) for i, f in enumerate(frames)), lambda pts, frame, changed: out.append((frame, changed)))

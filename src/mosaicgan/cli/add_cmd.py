@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import check_writable_dir, check_writable_file
     from mosaicgan.data.images import expand_inputs
     from mosaicgan.infer.add.files import AddResult, add_mosaic_files, check_inputs
-    from mosaicgan.infer.add.video import (SteadyOptions, add_mosaic_video, check_video, plan_video_outputs,
+    from mosaicgan.infer.add.video import (AddVideoOptions, add_mosaic_video, check_video, plan_video_outputs,
                                            provenance_tags)
     from mosaicgan.infer.video.io import EncodeOptions, is_media_file
     from mosaicgan.infer.add.core import MosaicOptions
@@ -159,13 +159,15 @@ def run(args: argparse.Namespace) -> int:
                         overwrite=args.overwrite, mine=set(mine))
     paths, videos = mine, share(videos, ranks)
     encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
-    steady = SteadyOptions(steady=not args.no_steady, window=args.window, bridge=args.bridge,
-                           detect_every=args.detect_every, detect_side=args.detect_side, follow=not args.no_follow,
-                           follow_every=args.follow_every)
+    from mosaicgan.infer.video.steady import TrackingOptions
+
+    steady = AddVideoOptions(tracking=TrackingOptions(steady=not args.no_steady, window=args.window,
+                                                      bridge=args.bridge, detect_every=args.detect_every),
+                             detect_side=args.detect_side, follow=not args.no_follow, follow_every=args.follow_every)
     if args.save_mask and videos:
         raise UserError("--save-mask is for images; videos do not write masks")
     for video in videos:
-        check_video(video, video_plan[video], finder=finder, options=options, encode=encode, steady=steady,
+        check_video(video, video_plan[video], finder=finder, options=options, encode=encode, video=steady,
                     start=args.start, duration=args.duration, resume=args.resume)
     result = AddResult()
     if paths:
@@ -175,11 +177,11 @@ def run(args: argparse.Namespace) -> int:
         masks = f" and {plural(len(result.masks), 'mask')}" if result.masks else ""
         print(f"wrote {plural(len(result.written), 'image')}{masks} to {out_dir}")
     for video in videos:
-        tags = provenance_tags(request=request, options=options, steady=steady)
+        tags = provenance_tags(request=request, options=options, video=steady)
         try:
             with progress_bar(0, desc=video.name, quiet=args.quiet, unit="frame") as bar:
                 done = add_mosaic_video(video, video_plan[video], finder=finder, options=options, encode=encode,
-                                        steady=steady, start=args.start, duration=args.duration, metadata=tags,
+                                        video=steady, start=args.start, duration=args.duration, metadata=tags,
                                         progress=bar, resume=args.resume)
         except KeyboardInterrupt:
             if args.resume:

@@ -150,8 +150,11 @@ def _check_videos(videos, args: argparse.Namespace, *, images: bool):
         check_writable_dir(args.out)
     else:
         check_writable_file(args.out, flag="--out")
-    options = RemoveVideoOptions(grid=args.grid, grow=args.grow, feather=args.feather, steady=not args.no_steady,
-                                 detect_every=args.detect_every, window=args.window, bridge=args.bridge,
+    from mosaicgan.infer.video.steady import TrackingOptions
+
+    tracking = TrackingOptions(steady=not args.no_steady, detect_every=args.detect_every, window=args.window,
+                               bridge=args.bridge)
+    options = RemoveVideoOptions(grid=args.grid, grow=args.grow, feather=args.feather, tracking=tracking,
                                  tolerance=args.tolerance)
     for video in videos:
         check_remove_video(video, plan[video], options=options, mask=args.mask, encode=_encode(args),

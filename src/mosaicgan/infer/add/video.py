@@ -16,10 +16,10 @@ from mosaicgan.infer.outputs import plan_outputs
 from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
 from mosaicgan.infer.video.io import EncodeOptions, VideoInput
 from mosaicgan.infer.video.job import check_span, write_video
-from mosaicgan.infer.add.video_stage import SteadyOptions, mosaic_frame, mosaic_stage
+from mosaicgan.infer.add.video_stage import AddVideoOptions, mosaic_frame, mosaic_stage
 from mosaicgan.infer.video.pipeline import VideoResult
 
-__all__ = ["SteadyOptions", "VideoResult", "add_mosaic_video", "check_video", "mosaic_frame", "plan_video_outputs",
+__all__ = ["AddVideoOptions", "VideoResult", "add_mosaic_video", "check_video", "mosaic_frame", "plan_video_outputs",
            "provenance_tags", "video_name"]
 
 
@@ -48,7 +48,7 @@ def plan_video_outputs(videos: list[Path], out: Path, *, images: bool = False,
     return out, {v: outs[0] for v, outs in plan.items()}
 
 
-def provenance_tags(*, request: RegionRequest, options: MosaicOptions, steady: SteadyOptions) -> dict[str, str]:
+def provenance_tags(*, request: RegionRequest, options: MosaicOptions, video: AddVideoOptions) -> dict[str, str]:
     """Container metadata saying what made the file: a readable `comment` (every container
     keeps it) and the settings as JSON under `mosaicgan` (MP4/MOV with metadata tags, MKV)."""
     import json
@@ -61,20 +61,21 @@ def provenance_tags(*, request: RegionRequest, options: MosaicOptions, steady: S
     if request.kind == "boxes":
         settings["boxes"] = [list(b) for b in request.boxes]
     if request.kind in ("faces", "cam"):
-        settings["steady"] = ({"window": steady.window, "bridge": steady.bridge, "detect_every": steady.detect_every,
-                               "follow": steady.follow_every if steady.follow and request.kind == "faces" else 0}
-                              if steady.steady else False)
+        steady = video.tracking.describe()
+        if steady:
+            steady["follow"] = video.follow_every if video.follow and request.kind == "faces" else 0
+        settings["steady"] = steady
     what = where.get(request.kind, request.kind)
     return {"comment": f"mosaicgan {__version__} add: {options.style} mosaic over {what}",
             "encoder": f"mosaicgan {__version__}", "mosaicgan": json.dumps(settings, sort_keys=True)}
 
 
 def check_video(path: Path, out: Path, *, finder: RegionFinder, options: MosaicOptions, encode: EncodeOptions,
-                steady: SteadyOptions, start: float = 0.0, duration: float | None = None, resume: bool = False) -> None:
+                video: AddVideoOptions, start: float = 0.0, duration: float | None = None, resume: bool = False) -> None:
     """What can be known wrong before anything is written: the file decodes, the explicit
     region fits its frames, the output container takes the codec, the options."""
     options.check()
-    steady.check()
+    video.check()
     check_span(start=start, duration=duration, resume=resume, encode=encode, out=out)
     with VideoInput(path, start=start, duration=duration) as src:
         options.check_frame((src.info.width, src.info.height), path=path)
@@ -82,17 +83,17 @@ def check_video(path: Path, out: Path, *, finder: RegionFinder, options: MosaicO
 
 
 def add_mosaic_video(path: Path, out: Path, *, finder: RegionFinder, options: MosaicOptions,
-                     encode: EncodeOptions = EncodeOptions(), steady: SteadyOptions = SteadyOptions(),
+                     encode: EncodeOptions = EncodeOptions(), video: AddVideoOptions = AddVideoOptions(),
                      start: float = 0.0, duration: float | None = None, metadata: dict[str, str] | None = None,
                      progress=None, resume: bool = False) -> VideoResult:
     """Mosaic the region `finder` gives in every frame of the video `path`, written to `out`
     (atomically: a temporary file beside it, renamed once complete). resume: work in
     segments that a rerun after an interruption keeps (see `video_resume`)."""
-    check_video(path, out, finder=finder, options=options, encode=encode, steady=steady, start=start,
+    check_video(path, out, finder=finder, options=options, encode=encode, video=video, start=start,
                 duration=duration, resume=resume)
-    settings = {"encode": asdict(encode), "options": asdict(options), "steady": asdict(steady),
+    settings = {"encode": asdict(encode), "options": asdict(options), "steady": asdict(video),
                 "region": repr(finder.request)}
-    return write_video(path, out, make_stage=lambda result: mosaic_stage(finder=finder, options=options, steady=steady,
+    return write_video(path, out, make_stage=lambda result: mosaic_stage(finder=finder, options=options, video=video,
                                                                          path=path, result=result),
                        encode=encode, settings=settings, start=start, duration=duration, metadata=metadata,
-                       progress=progress, resume=resume, queue_size=max(16, 2 * steady.batch))
+                       progress=progress, resume=resume, queue_size=max(16, 2 * video.batch))

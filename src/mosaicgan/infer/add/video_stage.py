@@ -7,7 +7,7 @@ on a copy scaled to `detect_side`; in the frames between, faces are searched for
 they were last found (`FaceFollower`, in 1 frame of `follow_every`: a window around each, a few
 ms instead of a whole frame's search). Everything found passes through `steady.Steadier`, which tracks the boxes,
 smooths them and bridges short misses (a face is covered from `bridge` >= detect_every - 1
-frames before the search that first finds it). A frame
+frames before the search that first finds it: `TrackingOptions.reach`). A frame
 gets the mosaic of `mosaic_core.mosaic_image`, run on the part of the frame that the
 region's blocks cover (`mosaic_frame`: the result is the whole-frame result, because the crop
 starts on a block line and reaches past the grow, feather and blur margins).
@@ -30,40 +30,34 @@ import torch.nn.functional as F
 from mosaicgan.errors import UserError
 from mosaicgan.infer.add.core import MosaicOptions, block_for, mosaic_generator, mosaic_image
 from mosaicgan.infer.add.regions import RegionFinder
-from mosaicgan.infer.video.steady import BlockHold, Steadier
+from mosaicgan.infer.video.steady import BlockHold, Steadier, TrackingOptions
 from mosaicgan.infer.video.pipeline import END, Stage, VideoResult, put_unless
 from mosaicgan.ops.masks import Box, boxes_to_mask, mask_to_boxes
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
 
 
 @dataclass(frozen=True)
-class SteadyOptions:
-    """window: frames either side that smooth a box (0: none). bridge: a region is kept for
-    this many frames before and after it was seen, so misses of up to 2 x bridge frames in a
-    row are covered. detect_every: search 1 frame in N (the others come from the tracks).
+class AddVideoOptions:
+    """tracking: how regions are followed across frames (`steady.TrackingOptions`).
     batch: frames searched per call of the detector (CenterFace costs less CPU per frame one
-    frame at a time than in batches on this CPU: 139 against 215 ms per 640 x 360 frame). detect_side: search a copy of the frame scaled so
-    its long side is at most this (0: full size; faster, but faces under about
-    min-face x frame/detect_side pixels are missed). follow: faces, in frames between searches,
-    are searched for near where they were before (`FaceFollower`; the batch must be 1), in 1
-    frame of `follow_every` (the steadied boxes fill the frames between: a 1-frame gap costs no
-    coverage in benchmarks/video_face_cover.py and saves about a fifth of the CPU at 720p).
-    steady=False: each frame's own region."""
+    frame at a time than in batches on this CPU: 139 against 215 ms per 640 x 360 frame).
+    detect_side: search a copy of the frame scaled so its long side is at most this (0: full
+    size; faster, but faces under about min-face x frame/detect_side pixels are missed).
+    follow: faces, in frames between searches, are searched for near where they were before
+    (`FaceFollower`; the batch must be 1), in 1 frame of `follow_every` (the steadied boxes
+    fill the frames between: a 1-frame gap costs no coverage in benchmarks/video_face_cover.py
+    and saves about a fifth of the CPU at 720p)."""
 
-    steady: bool = True
-    window: int = 4
-    bridge: int = 4
-    detect_every: int = 8
+    tracking: TrackingOptions = TrackingOptions()
     batch: int = 1
     detect_side: int = 0
     follow: bool = True
     follow_every: int = 2
 
     def check(self) -> None:
-        if self.window < 0 or self.bridge < 0:
-            raise UserError(f"--window and --bridge must be >= 0, got {self.window} and {self.bridge}")
-        if self.detect_every < 1 or self.batch < 1 or self.follow_every < 1:
-            raise UserError("--detect-every, --follow-every and the batch size must be >= 1")
+        self.tracking.check()
+        if self.batch < 1 or self.follow_every < 1:
+            raise UserError("--follow-every and the batch size must be >= 1")
         if self.detect_side < 0 or 0 < self.detect_side < 64:
             raise UserError(f"--detect-side must be 0 (full size) or at least 64 pixels, got {self.detect_side}")
 
@@ -171,7 +165,7 @@ def _overlap(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, steady: SteadyOptions, path: Path,
+def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVideoOptions, path: Path,
                  result: VideoResult) -> Stage:
     """The frame stage of `add`: each frame gets the mosaic over the region `finder` gives
     (steadied over time for detected regions)."""
@@ -179,7 +173,7 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, steady: Steady
     result.seconds.setdefault("mosaic", 0.0)
 
     def options_for(mask: torch.Tensor) -> MosaicOptions:
-        if options.block is not None or not steady.steady:
+        if options.block is not None or not video.tracking.steady:
             return options
         box = _bbox(mask)
         grow = max(options.grow, 0)
@@ -196,7 +190,7 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, steady: Steady
 
     def stage(frames, emit) -> None:
         if finder.detected:
-            _detected(frames, finder=finder, steady=steady, path=path, emit=lambda *a: mosaic(emit, *a),
+            _detected(frames, finder=finder, video=video, path=path, emit=lambda *a: mosaic(emit, *a),
                       result=result)
             return
         fixed = None
@@ -210,17 +204,16 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, steady: Steady
     return stage
 
 
-def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path, emit,
+def _detected(frames, *, finder: RegionFinder, video: AddVideoOptions, path: Path, emit,
               result: VideoResult) -> None:
     """Detected regions: a thread searches the frames (the slow part; torch, OpenCV and PyAV
     release the GIL) while this one steadies, mosaics and hands frames on to the encoder."""
-    every = steady.detect_every
-    bridge = max(steady.bridge, every - 1)
-    found: queue.Queue = queue.Queue(maxsize=2 * every + 2 * steady.batch + 8)
+    every = video.tracking.detect_every
+    found: queue.Queue = queue.Queue(maxsize=2 * every + 2 * video.batch + 8)
     stop = threading.Event()
     errors: list[BaseException] = []
 
-    follower = FaceFollower(finder) if steady.follow and finder.request.kind == "faces" else None
+    follower = FaceFollower(finder) if video.follow and finder.request.kind == "faces" else None
 
     def search() -> None:
         try:
@@ -231,13 +224,13 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
                 waiting += item[0] % every == 0
                 if waiting == 0:  # nothing to search before it: on at once (followed faces, if any)
                     mask = None
-                    if follower is not None and item[0] % steady.follow_every == 0:
+                    if follower is not None and item[0] % video.follow_every == 0:
                         t0 = time.perf_counter()
                         mask = follower.follow(item[2], path=path)
                         result.add_time("find", time.perf_counter() - t0)
                     if not put_unless(found, (*group.pop(), mask), stop):
                         return
-                elif waiting == steady.batch:
+                elif waiting == video.batch:
                     if not _search_group(group):
                         return
                     group, waiting = [], 0
@@ -252,7 +245,7 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
         searched = [g for g in group if g[0] % every == 0]
         t0 = time.perf_counter()
         regions = dict(zip([g[0] for g in searched], _find_many(finder, [g[2] for g in searched], path,
-                                                                 side=steady.detect_side)))
+                                                                 side=video.detect_side)))
         result.add_time("find", time.perf_counter() - t0)
         if follower is not None and searched:
             follower.searched(regions[searched[-1][0]][1])
@@ -264,7 +257,7 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
         # Faces are masked as on images: an ellipse inscribed in each (steadied) box of the
         # head, or the box itself (--face-shape).
         shape = finder.request.face_shape if finder.request.kind == "faces" else "box"
-        _steady_and_emit(found, steady=steady, bridge=bridge, emit=emit, shape=shape, followed=follower is not None)
+        _steady_and_emit(found, tracking=video.tracking, emit=emit, shape=shape, followed=follower is not None)
     finally:
         stop.set()
         thread.join()
@@ -272,7 +265,7 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
         raise errors[0]
 
 
-def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, emit, shape: str,
+def _steady_and_emit(found: queue.Queue, *, tracking: TrackingOptions, emit, shape: str,
                      followed: bool = False) -> None:
     steadier = None
     waiting: dict[int, tuple[int, np.ndarray]] = {}
@@ -283,7 +276,7 @@ def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, 
         if item is END:
             break
         i, pts, frame, mask = item
-        if not steady.steady:
+        if not tracking.steady:
             if mask is not None:
                 last_mask = mask if bool((mask > 0).any()) else None
             emit(pts, frame, last_mask, i)
@@ -293,8 +286,8 @@ def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, 
             # The window holds at least two searches either side, whatever --detect-every is
             # (followed faces are found in every frame: the window stays short, so a box does not
             # lag behind a face that turns).
-            window = steady.window if followed else max(steady.window, 2 * steady.detect_every)
-            steadier = Steadier(window=window, bridge=bridge, size=(width, height))
+            window = tracking.window if followed else max(tracking.window, 2 * tracking.detect_every)
+            steadier = Steadier(window=window, bridge=tracking.reach, size=(width, height))
         waiting[i] = (pts, frame)
         boxes = None if mask is None else mask_to_boxes(mask)
         for j, boxes_j in steadier.push(i, boxes):

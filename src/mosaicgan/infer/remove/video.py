@@ -36,9 +36,8 @@ def remove_tags(*, restorer: Restorer, options: RemoveVideoOptions, mask: Path |
     record["video"] = {"where": "a mask file" if mask is not None else "found per frame",
                        "grid": None if options.grid is None else options.grid.to_dict(),
                        "grow": options.grow, "feather": options.feather,
-                       "steady": ({"detect_every": options.detect_every, "window": options.window,
-                                   "bridge": options.bridge, "tolerance": options.tolerance}
-                                  if options.steady else False)}
+                       "steady": ({**options.tracking.describe(), "tolerance": options.tolerance}
+                                  if options.tracking.steady else False)}
     return {"comment": f"mosaicgan {__version__} remove: restored with {restorer.name}. {record['statement']}",
             "encoder": f"mosaicgan {__version__}", "mosaicgan": json.dumps(record, sort_keys=True)}
 

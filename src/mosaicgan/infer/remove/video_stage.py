@@ -34,7 +34,7 @@ from mosaicgan.infer.remove.core import region_weights, remove_mosaics, split_re
 from mosaicgan.infer.remove.still import HeldRegion, StillRegions
 from mosaicgan.infer.remove.restorer import Restorer
 from mosaicgan.infer.remove.faces_seen import FaceWatch
-from mosaicgan.infer.video.steady import Steadier
+from mosaicgan.infer.video.steady import Steadier, TrackingOptions
 from mosaicgan.infer.video.pipeline import Stage, VideoResult
 from mosaicgan.localize.boxes import box_iou
 from mosaicgan.localize.mosaics.grid import estimate_grid
@@ -45,28 +45,22 @@ from mosaicgan.ops.masks import Box, mask_bbox
 
 @dataclass(frozen=True)
 class RemoveVideoOptions:
-    """grid, grow, feather: as for images (`remove_files.RemoveOptions`). steady=False: every
-    frame on its own (the image path). detect_every: search the whole frame (or read a mask
-    region's grid) 1 frame in N. window, bridge: of the tracks (`steady.Steadier`).
-    tolerance: levels (0-255) a block mean may move and still count as the same mosaic
-    (`remove_temporal`; 0: restore every frame afresh)."""
+    """grid, grow, feather: as for images (`remove.files.RemoveOptions`). tracking: how
+    mosaics are followed (`steady.TrackingOptions`; steady=False: every frame on its own, the
+    image path; detect_every: search the whole frame, or read a mask region's grid, 1 frame in
+    N). tolerance: levels (0-255) a block mean may move and still count as the same mosaic
+    (`still`; 0: restore every frame afresh)."""
 
     grid: Grid | None = None
     grow: int = 0
     feather: int = 0
-    steady: bool = True
-    detect_every: int = 8
-    window: int = 2
-    bridge: int = 4
+    tracking: TrackingOptions = TrackingOptions(window=2)
     tolerance: float = 6.0
 
     def check(self) -> None:
         if self.grow < 0 or self.feather < 0:
             raise UserError(f"--grow and --feather must be >= 0, got {self.grow} and {self.feather}")
-        if self.detect_every < 1:
-            raise UserError(f"--detect-every must be >= 1, got {self.detect_every}")
-        if self.window < 0 or self.bridge < 0:
-            raise UserError(f"--window and --bridge must be >= 0, got {self.window} and {self.bridge}")
+        self.tracking.check()
         if self.tolerance < 0:
             raise UserError(f"--tolerance must be >= 0, got {self.tolerance}")
 
@@ -94,7 +88,7 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
     """The frame stage of `remove`. mask: (H, W) in [0, 1] for every frame (None: find the mosaics)."""
     result.seconds.setdefault("restore", 0.0)
     still = StillRegions(tolerance=options.tolerance)
-    watch = FaceWatch(every=options.detect_every)
+    watch = FaceWatch(every=options.tracking.detect_every)
 
     def look_for_faces(out: torch.Tensor, boxes) -> None:
         """out: a frame with restored regions; boxes: theirs (an iterable read only when checked)."""
@@ -140,7 +134,7 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
         grids: list[Grid | None] = [options.grid] * len(parts)
         for index, pts, frame in frames:
             x = to_tensor(frame)
-            if options.grid is None and (index % options.detect_every == 0 or None in grids):
+            if options.grid is None and (index % options.tracking.detect_every == 0 or None in grids):
                 t0 = time.perf_counter()
                 for k, part in enumerate(parts):
                     grids[k] = estimate_grid(x, part) or grids[k]
@@ -148,7 +142,7 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
             finish(emit, pts, frame, x, [(p, g) for p, g in zip(parts, grids) if g is not None])
 
     def stage(frames, emit) -> None:
-        if not options.steady:
+        if not options.tracking.steady:
             per_frame(frames, emit)
         elif mask is not None:
             masked(frames, emit)
@@ -160,12 +154,13 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
 
 def _tracked(frames, *, emit, finish, still: StillRegions, options: RemoveVideoOptions, result: VideoResult,
              batch: int = 8) -> None:
-    every = options.detect_every
+    tracking = options.tracking
+    every = tracking.detect_every
     steadier = None
     waiting: dict[int, tuple[int, np.ndarray]] = {}
     searched: dict[int, list] = {}  # frame -> mosaics the whole-frame search found there
     known: list[tuple[int, Box, Grid]] = []  # (frame, box, grid) of mosaics found lately
-    keep = 2 * max(options.bridge, every - 1) + options.window + every
+    keep = 2 * tracking.reach + tracking.window + every
 
     def regions_of(j: int, x: torch.Tensor, boxes: list[Box]) -> list[tuple[torch.Tensor, Grid]]:
         t0 = time.perf_counter()
@@ -205,7 +200,7 @@ def _tracked(frames, *, emit, finish, still: StillRegions, options: RemoveVideoO
             first = i if first is None else first
             if steadier is None:
                 height, width = frame.shape[:2]
-                steadier = Steadier(window=options.window, bridge=max(options.bridge, every - 1),
+                steadier = Steadier(window=tracking.window, bridge=tracking.reach,
                                     size=(width, height))
             boxes = None
             if i % every == 0 or not known and not searched and i == first:

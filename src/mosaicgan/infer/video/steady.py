@@ -24,8 +24,44 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mosaicgan.errors import UserError
 from mosaicgan.localize.boxes import box_iou
 from mosaicgan.ops.masks import Box
+
+
+@dataclass(frozen=True)
+class TrackingOptions:
+    """How regions are followed across a video's frames; `add` and `remove` share it.
+
+    steady=False: each frame gets its own region (no tracks, no smoothing). detect_every: the
+    whole frame is searched 1 frame in N (the frames between come from the tracks). window:
+    frames either side whose boxes smooth a track's box. bridge: a track covers the frames
+    within this many frames of one where it was seen (misses of up to 2 x bridge frames in a
+    row stay covered); at least detect_every - 1 is used (`reach`).
+    """
+
+    steady: bool = True
+    detect_every: int = 8
+    window: int = 4
+    bridge: int = 4
+
+    @property
+    def reach(self) -> int:
+        """The bridge in force: a region first found by one search is covered back to the
+        search before it, so no frame between two searches goes uncovered."""
+        return max(self.bridge, self.detect_every - 1)
+
+    def check(self) -> None:
+        if self.window < 0 or self.bridge < 0:
+            raise UserError(f"--window and --bridge must be >= 0, got {self.window} and {self.bridge}")
+        if self.detect_every < 1:
+            raise UserError(f"--detect-every must be >= 1, got {self.detect_every}")
+
+    def describe(self) -> dict | bool:
+        """The settings a video's provenance records (False: frame by frame)."""
+        if not self.steady:
+            return False
+        return {"window": self.window, "bridge": self.bridge, "detect_every": self.detect_every}
 
 
 @dataclass
