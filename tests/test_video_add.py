@@ -15,6 +15,7 @@ from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video, mosaic_
 from mosaicgan.infer.video.steady import TrackingOptions
 from mosaicgan.infer.add.core import MosaicOptions, mosaic_image
 from mosaicgan.infer.add.regions import Region, RegionFinder, RegionRequest
+from mosaicgan.localize.faces.centerface import Face
 from mosaicgan.ops.masks import Box, boxes_to_mask
 from video_clips import make_clip, read_audio, read_frames, read_subtitles
 
@@ -118,7 +119,7 @@ class JitteryFaces(RegionFinder):
 
     def __init__(self, boxes, *, jitter=4, miss_every=5, seed=0):
         super().__init__(RegionRequest(kind="boxes", boxes=((0, 0, 1, 1),)))
-        self.request = RegionRequest(kind="faces")
+        self.request = RegionRequest(kind="faces", face_grow=0.0)  # the region is the box given
         self.boxes, self.jitter, self.miss_every = boxes, jitter, miss_every
         self.rng = np.random.default_rng(seed)
         self.calls = 0
@@ -135,6 +136,26 @@ class JitteryFaces(RegionFinder):
 
     def find_batch(self, images, *, path=None):  # RegionFinder's batched faces would run the real detector
         return [self.find(image, path=path) for image in images]
+
+    def find_faces(self, frame, *, known=(), tiny="confirm"):  # a video's whole-frame search
+        box = self._next(frame)
+        return [] if box is None else [self.found_face(Face(*box, score=0.9), height=frame.shape[0],
+                                                       width=frame.shape[1])]
+
+    def follow_faces(self, frame, boxes):  # a video's search near known faces
+        box = self._next(frame)
+        return [None if box is None else self.found_face(Face(*box, score=0.9), height=frame.shape[0],
+                                                         width=frame.shape[1])] + [None] * (len(boxes) - 1)
+
+    def _next(self, frame):
+        """The true box shifted by jitter (a detector box: face_grow makes the region), or None."""
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = self.boxes[min(self.calls, len(self.boxes) - 1)]
+        self.calls += 1
+        if self.calls % self.miss_every == 0:
+            return None
+        d = self.rng.integers(-self.jitter, self.jitter + 1, 4)
+        return max(0, x0 + d[0]), max(0, y0 + d[1]), min(w, x1 + d[2]), min(h, y1 + d[3])
 
 
 def flicker(frames, box):
@@ -421,7 +442,7 @@ def test_faces_on_video_take_the_face_shape_of_images(tmp_path):
     change = {}
     for shape in ("ellipse", "box"):
         finder = JitteryFaces([(16, 16, 64, 80)] * 12, jitter=0, miss_every=10**6)
-        finder.request = RegionRequest(kind="faces", face_shape=shape)
+        finder.request = RegionRequest(kind="faces", face_shape=shape, face_grow=0.0)
         out = tmp_path / f"{shape}.mp4"
         add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(block=4), video=AddVideoOptions())
         frames_out, _, _ = read_frames(out)

@@ -85,15 +85,16 @@ def check_video(path: Path, out: Path, *, finder: RegionFinder, options: MosaicO
 def add_mosaic_video(path: Path, out: Path, *, finder: RegionFinder, options: MosaicOptions,
                      encode: EncodeOptions = EncodeOptions(), video: AddVideoOptions = AddVideoOptions(),
                      start: float = 0.0, duration: float | None = None, metadata: dict[str, str] | None = None,
-                     progress=None, resume: bool = False) -> VideoResult:
+                     progress=None, resume: bool = False, on_frame=None) -> VideoResult:
     """Mosaic the region `finder` gives in every frame of the video `path`, written to `out`
     (atomically: a temporary file beside it, renamed once complete). resume: work in
-    segments that a rerun after an interruption keeps (see `video_resume`)."""
+    segments that a rerun after an interruption keeps (see `video_resume`). on_frame: called
+    with each frame's `video_stage.FrameRegions` (detected regions: boxes, track ids), in order."""
     check_video(path, out, finder=finder, options=options, encode=encode, video=video, start=start,
                 duration=duration, resume=resume)
     settings = {"encode": asdict(encode), "options": asdict(options), "steady": asdict(video),
                 "region": repr(finder.request)}
     return write_video(path, out, make_stage=lambda result: mosaic_stage(finder=finder, options=options, video=video,
-                                                                         path=path, result=result),
+                                                                         path=path, result=result, on_frame=on_frame),
                        encode=encode, settings=settings, start=start, duration=duration, metadata=metadata,
                        progress=progress, resume=resume, queue_size=max(16, 2 * video.batch))

@@ -19,6 +19,7 @@ import math
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,8 +31,9 @@ import torch.nn.functional as F
 from mosaicgan.errors import UserError
 from mosaicgan.infer.add.core import MosaicOptions, block_for, mosaic_generator, mosaic_image
 from mosaicgan.infer.add.regions import RegionFinder
-from mosaicgan.infer.video.steady import BlockHold, Steadier, TrackingOptions
-from mosaicgan.infer.video.pipeline import END, Stage, VideoResult, put_unless
+from mosaicgan.infer.add.face_track import FaceTracker
+from mosaicgan.infer.video.pipeline import END, Stage, VideoResult, put_unless, torch_threads
+from mosaicgan.infer.video.steady import BlockHold, Steadier, TrackBox, TrackingOptions
 from mosaicgan.ops.masks import Box, boxes_to_mask, mask_to_boxes
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
 
@@ -128,47 +130,40 @@ def _find_many(finder: RegionFinder, frames: list[np.ndarray], path: Path, *,
     return found
 
 
-class FaceFollower:
-    """Faces between whole-frame searches: a frame followed is searched only near the faces last
-    found (`RegionFinder.find_near`), so a moving face is found all along at a small cost,
-    while new faces wait for the next whole search (and are covered back to the search before
-    by the bridge). A face not found near its last place is looked for there again `patience`
-    more times, then left to the next whole search."""
-
-    def __init__(self, finder: RegionFinder, *, patience: int = 2) -> None:
-        self.finder, self.patience = finder, patience
-        self.boxes: dict[tuple[int, ...], int] = {}  # box -> frames missed since it was seen
-
-    def searched(self, boxes: list[list[int]]) -> None:
-        self.boxes = {tuple(b): 0 for b in boxes}
-
-    def follow(self, frame: np.ndarray, *, path: Path) -> torch.Tensor | None:
-        """The mask of the faces found near the last ones (None when there are none to follow)."""
-        if not self.boxes:
-            return None
-        region = self.finder.find_near(_as_uint8(frame), [list(b) for b in self.boxes], path=path)
-        found = [tuple(b) for b in region.info["boxes"]]
-        kept = {b: 0 for b in found}
-        for box, missed in self.boxes.items():
-            if missed < self.patience and not any(_overlap(box, f) for f in found):
-                kept[box] = missed + 1
-        self.boxes = kept
-        return region.mask
-
-
 def _as_uint8(frame: np.ndarray) -> np.ndarray:
     """A frame as the detectors take it: 8 bits (a 16-bit frame keeps its high byte)."""
     return frame if frame.dtype == np.uint8 else (frame >> 8).astype(np.uint8)
 
 
-def _overlap(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+@dataclass(frozen=True)
+class FrameRegions:
+    """The regions of one output frame as mosaicked: each box with its track (steadied: the
+    track id and whether that track was seen in this frame, `steady.TrackBox`; frame by frame:
+    track -1), and how the frame itself was searched ("search": whole, "follow": near the known
+    faces, "": not searched, filled from the frames around). Given to `on_frame` in order."""
+
+    index: int
+    boxes: tuple[TrackBox, ...]
+    how: str
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the search thread hands on for a frame it searched or followed: boxes (faces: the
+    regions their masks fill) or a mask (CAM), whether the frame starts a shot, and how."""
+
+    boxes: list[Box] | None
+    mask: torch.Tensor | None
+    cut: bool
+    how: str
+    keys: list[int] | None = None  # faces: which is which, while followed (`FaceTracker`)
 
 
 def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVideoOptions, path: Path,
-                 result: VideoResult) -> Stage:
+                 result: VideoResult, on_frame: Callable[[FrameRegions], None] | None = None) -> Stage:
     """The frame stage of `add`: each frame gets the mosaic over the region `finder` gives
-    (steadied over time for detected regions)."""
+    (steadied over time for detected regions). on_frame: told each frame's regions (detected
+    regions only), in order, before the frame is mosaicked."""
     hold = BlockHold()
     result.seconds.setdefault("mosaic", 0.0)
 
@@ -190,8 +185,13 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVide
 
     def stage(frames, emit) -> None:
         if finder.detected:
-            _detected(frames, finder=finder, video=video, path=path, emit=lambda *a: mosaic(emit, *a),
-                      result=result)
+            # One thread per torch operation: the search, the mosaic, the decoder and the
+            # encoder already run side by side, and a second torch thread only spins while it
+            # waits (a CPU core busy for nothing: `add --box` on a 720p crowd clip took 63 ms of
+            # CPU a frame with 2 threads, 39 with 1).
+            with torch_threads(1):
+                _detected(frames, finder=finder, video=video, path=path, emit=lambda *a: mosaic(emit, *a),
+                          result=result, on_frame=on_frame)
             return
         fixed = None
         for index, pts, frame in frames:
@@ -204,60 +204,38 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVide
     return stage
 
 
-def _detected(frames, *, finder: RegionFinder, video: AddVideoOptions, path: Path, emit,
-              result: VideoResult) -> None:
+def _detected(frames, *, finder: RegionFinder, video: AddVideoOptions, path: Path, emit, result: VideoResult,
+              on_frame: Callable[[FrameRegions], None] | None = None) -> None:
     """Detected regions: a thread searches the frames (the slow part; torch, OpenCV and PyAV
     release the GIL) while this one steadies, mosaics and hands frames on to the encoder."""
     every = video.tracking.detect_every
     found: queue.Queue = queue.Queue(maxsize=2 * every + 2 * video.batch + 8)
     stop = threading.Event()
     errors: list[BaseException] = []
+    faces = finder.request.kind == "faces"
 
-    follower = FaceFollower(finder) if video.follow and finder.request.kind == "faces" else None
+    def put(item) -> bool:
+        return put_unless(found, item, stop)
 
     def search() -> None:
         try:
-            group: list[tuple[int, int, np.ndarray]] = []  # frames up to the last one to search
-            waiting = 0
-            for item in frames:
-                group.append(item)
-                waiting += item[0] % every == 0
-                if waiting == 0:  # nothing to search before it: on at once (followed faces, if any)
-                    mask = None
-                    if follower is not None and item[0] % video.follow_every == 0:
-                        t0 = time.perf_counter()
-                        mask = follower.follow(item[2], path=path)
-                        result.add_time("find", time.perf_counter() - t0)
-                    if not put_unless(found, (*group.pop(), mask), stop):
-                        return
-                elif waiting == video.batch:
-                    if not _search_group(group):
-                        return
-                    group, waiting = [], 0
-            if group:
-                _search_group(group)
+            if faces:
+                _search_faces(frames, put, finder=finder, video=video, result=result)
+            else:
+                _search_cam(frames, put, finder=finder, video=video, path=path, result=result)
         except BaseException as err:  # noqa: BLE001  (handed to the stage's thread)
             errors.append(err)
         finally:
-            put_unless(found, END, stop)
-
-    def _search_group(group) -> bool:
-        searched = [g for g in group if g[0] % every == 0]
-        t0 = time.perf_counter()
-        regions = dict(zip([g[0] for g in searched], _find_many(finder, [g[2] for g in searched], path,
-                                                                 side=video.detect_side)))
-        result.add_time("find", time.perf_counter() - t0)
-        if follower is not None and searched:
-            follower.searched(regions[searched[-1][0]][1])
-        return all(put_unless(found, (*g, regions[g[0]][0] if g[0] in regions else None), stop) for g in group)
+            put(END)
 
     thread = threading.Thread(target=search, daemon=True)
     thread.start()
     try:
         # Faces are masked as on images: an ellipse inscribed in each (steadied) box of the
         # head, or the box itself (--face-shape).
-        shape = finder.request.face_shape if finder.request.kind == "faces" else "box"
-        _steady_and_emit(found, tracking=video.tracking, emit=emit, shape=shape, followed=follower is not None)
+        shape = finder.request.face_shape if faces else "box"
+        _steady_and_emit(found, tracking=video.tracking, emit=emit, shape=shape, followed=faces and video.follow,
+                         on_frame=on_frame)
     finally:
         stop.set()
         thread.join()
@@ -265,20 +243,71 @@ def _detected(frames, *, finder: RegionFinder, video: AddVideoOptions, path: Pat
         raise errors[0]
 
 
-def _steady_and_emit(found: queue.Queue, *, tracking: TrackingOptions, emit, shape: str,
-                     followed: bool = False) -> None:
+def _search_faces(frames, put, *, finder: RegionFinder, video: AddVideoOptions, result: VideoResult) -> None:
+    """Every frame through the `FaceTracker` (whole searches where the picture changed, faces
+    followed between); frames neither searched nor followed are handed on with nothing."""
+    tracker = FaceTracker(finder, detect_every=video.tracking.detect_every, follow=video.follow,
+                          follow_every=video.follow_every, detect_side=video.detect_side)
+    for index, pts, frame in frames:
+        t0 = time.perf_counter()
+        seen = tracker(_as_uint8(frame))
+        result.add_time("find", time.perf_counter() - t0)
+        if not put((index, pts, frame,
+                    None if seen is None else _Seen(seen.regions, None, seen.cut, seen.how, seen.keys))):
+            return
+
+
+def _search_cam(frames, put, *, finder: RegionFinder, video: AddVideoOptions, path: Path,
+                result: VideoResult) -> None:
+    """CAM regions: the whole frame searched 1 frame in detect_every, `batch` frames per call."""
+    every = video.tracking.detect_every
+    group: list[tuple[int, int, np.ndarray]] = []  # frames up to the last one to search
+    waiting = 0
+    for item in frames:
+        group.append(item)
+        waiting += item[0] % every == 0
+        if waiting == 0:  # nothing to search before it: on at once
+            if not put((*group.pop(), None)):
+                return
+        elif waiting == video.batch:
+            if not _search_group(group, put, finder=finder, every=every, path=path, side=video.detect_side,
+                                 result=result):
+                return
+            group, waiting = [], 0
+    if group:
+        _search_group(group, put, finder=finder, every=every, path=path, side=video.detect_side, result=result)
+
+
+def _search_group(group, put, *, finder: RegionFinder, every: int, path: Path, side: int, result: VideoResult) -> bool:
+    searched = [g for g in group if g[0] % every == 0]
+    t0 = time.perf_counter()
+    masks = dict(zip([g[0] for g in searched], _find_many(finder, [g[2] for g in searched], path, side=side),
+                     strict=True))
+    result.add_time("find", time.perf_counter() - t0)
+    return all(put((*g, _Seen(None, masks[g[0]][0], False, "search") if g[0] in masks else None)) for g in group)
+
+
+def _steady_and_emit(found: queue.Queue, *, tracking: TrackingOptions, emit, shape: str, followed: bool = False,
+                     on_frame: Callable[[FrameRegions], None] | None = None) -> None:
     steadier = None
-    waiting: dict[int, tuple[int, np.ndarray]] = {}
-    last_mask = None  # frame by frame: a frame not searched gets the last search's region
+    waiting: dict[int, tuple[int, np.ndarray, str]] = {}
+    last_mask, last_boxes = None, ()  # frame by frame: a frame not searched gets the last search's region
     height = width = 0
     while True:
         item = found.get()
         if item is END:
             break
-        i, pts, frame, mask = item
+        i, pts, frame, seen = item
         if not tracking.steady:
-            if mask is not None:
+            if seen is not None:
+                height, width = frame.shape[:2]
+                mask = seen.mask if seen.mask is not None else regions_mask(seen.boxes, height=height, width=width,
+                                                                             shape=shape)
                 last_mask = mask if bool((mask > 0).any()) else None
+                boxes = seen.boxes if seen.boxes is not None else mask_to_boxes(mask)
+                last_boxes = tuple(TrackBox(-1, b, True) for b in boxes)
+            if on_frame is not None:
+                on_frame(FrameRegions(i, last_boxes if last_mask is not None else (), seen.how if seen else ""))
             emit(pts, frame, last_mask, i)
             continue
         if steadier is None:
@@ -288,17 +317,22 @@ def _steady_and_emit(found: queue.Queue, *, tracking: TrackingOptions, emit, sha
             # lag behind a face that turns).
             window = tracking.window if followed else max(tracking.window, 2 * tracking.detect_every)
             steadier = Steadier(window=window, bridge=tracking.reach, size=(width, height))
-        waiting[i] = (pts, frame)
-        boxes = None if mask is None else mask_to_boxes(mask)
-        for j, boxes_j in steadier.push(i, boxes):
-            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width, shape)
+        waiting[i] = (pts, frame, seen.how if seen else "")
+        boxes = None if seen is None else seen.boxes if seen.boxes is not None else mask_to_boxes(seen.mask)
+        for j, tracked in steadier.push_tracks(i, boxes, cut=seen is not None and seen.cut,
+                                               keys=seen.keys if seen is not None else None):
+            _emit_boxes(waiting.pop(j), tracked, j, emit, height, width, shape, on_frame)
     if steadier is not None:
-        for j, boxes_j in steadier.flush():
-            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width, shape)
+        for j, tracked in steadier.flush_tracks():
+            _emit_boxes(waiting.pop(j), tracked, j, emit, height, width, shape, on_frame)
 
 
-def _emit_boxes(item, boxes: list[Box], index: int, emit, height: int, width: int, shape: str = "box") -> None:
-    pts, frame = item
+def _emit_boxes(item, tracked: list[TrackBox], index: int, emit, height: int, width: int, shape: str,
+                on_frame: Callable[[FrameRegions], None] | None) -> None:
+    pts, frame, how = item
+    if on_frame is not None:
+        on_frame(FrameRegions(index, tuple(tracked), how))
+    boxes = [t.box for t in tracked]
     emit(pts, frame, regions_mask(boxes, height=height, width=width, shape=shape) if boxes else None, index)
 
 

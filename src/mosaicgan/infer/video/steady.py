@@ -13,11 +13,15 @@ frame's boxes back `delay` frames later:
 - its centre at t is a straight-line fit to its centres seen within `window` frames of t
   (no lag on steady motion, jitter averaged out), its size the largest seen in that window
   (never smaller than what the detector saw), rounded outwards to whole pixels.
+A cut (`push(..., cut=True)` at the first frame of a new shot) ends every track: no box is
+carried over it either way, and a face of the new shot is not covered before it. Each track
+has an id (0, 1, 2... in the order they start), so a caller can say which face a box is.
 Nothing here touches pixels; masks are made from the boxes by the caller.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -68,11 +72,25 @@ class TrackingOptions:
 class Track:
     seen: dict[int, Box] = field(default_factory=dict)
     last: int = -1
+    id: int = 0
+    shot: int = 0
+    key: object = None  # the caller's name for it (a detector that follows faces knows which is which)
+
+
+@dataclass(frozen=True)
+class TrackBox:
+    """A steadied box of one frame: the track it belongs to, and whether that track was seen
+    in this very frame (False: smoothed or bridged from frames around it)."""
+
+    track: int
+    box: Box
+    seen: bool
 
 
 class Steadier:
     """Streaming: `push(t, boxes)` for t = 0, 1, 2, ... returns the frames now final, as
-    [(t', boxes)], in order; `flush()` returns the rest. size: (width, height) to clip to."""
+    [(t', boxes)], in order; `flush()` returns the rest. size: (width, height) to clip to.
+    `push_tracks` / `flush_tracks`: the same frames with each box's track (`TrackBox`)."""
 
     def __init__(self, *, window: int = 5, bridge: int = 5, size: tuple[int, int], min_iou: float = 0.1) -> None:
         if window < 0 or bridge < 0:
@@ -82,10 +100,24 @@ class Steadier:
         self.tracks: list[Track] = []
         self.pending: deque[int] = deque()
         self.next_out = 0
+        self.next_id = 0
+        self.shot_starts = [0]  # first frame of each shot
 
-    def push(self, t: int, boxes: list[Box] | None) -> list[tuple[int, list[Box]]]:
+    def push(self, t: int, boxes: list[Box] | None, *, cut: bool = False) -> list[tuple[int, list[Box]]]:
+        return [(s, [b.box for b in found]) for s, found in self.push_tracks(t, boxes, cut=cut)]
+
+    def flush(self) -> list[tuple[int, list[Box]]]:
+        return [(s, [b.box for b in found]) for s, found in self.flush_tracks()]
+
+    def push_tracks(self, t: int, boxes: list[Box] | None, *, cut: bool = False,
+                    keys: list | None = None) -> list[tuple[int, list[TrackBox]]]:
+        """keys: the caller's name for each box's face, where it knows which is which (a video
+        follower that moved a face's window with the camera): a box joins the live track of its
+        key whatever their overlap (a small face in a fast pan overlaps nothing it was)."""
+        if cut and t > self.shot_starts[-1]:
+            self.shot_starts.append(t)
         if boxes:
-            self._link(t, boxes)
+            self._link(t, boxes, keys)
         self.pending.append(t)
         ready = []
         while self.pending and t - self.pending[0] >= self.delay:
@@ -93,17 +125,29 @@ class Steadier:
         self._forget(t)
         return ready
 
-    def flush(self) -> list[tuple[int, list[Box]]]:
+    def flush_tracks(self) -> list[tuple[int, list[TrackBox]]]:
         ready = [self._emit(s) for s in self.pending]
         self.pending.clear()
         return ready
 
-    def _link(self, t: int, boxes: list[Box]) -> None:
-        # Greedy by overlap with each live track's last box; a box that overlaps none, or
-        # whose centre lies in none, starts a track.
-        live = [k for k, tr in enumerate(self.tracks) if t - tr.last <= 2 * self.bridge + 1]
+    def _shot(self, t: int) -> int:
+        return bisect.bisect_right(self.shot_starts, t) - 1
+
+    def _link(self, t: int, boxes: list[Box], keys: list | None = None) -> None:
+        # By key where the caller gave one; the others greedy by overlap with each live track's
+        # last box; a box that overlaps none, or whose centre lies in none, starts a track.
+        # Tracks of an earlier shot are over.
+        shot = self._shot(t)
+        live = [k for k, tr in enumerate(self.tracks) if t - tr.last <= 2 * self.bridge + 1 and tr.shot == shot]
+        keys = keys if keys is not None else [None] * len(boxes)
         pairs = []
+        by_key = {self.tracks[k].key: k for k in live if self.tracks[k].key is not None}
+        for i, key in enumerate(keys):
+            if key is not None and key in by_key:
+                pairs.append((2.0, i, by_key[key]))  # before any overlap
         for i, box in enumerate(boxes):
+            if keys[i] is not None:
+                continue
             for k in live:
                 prev = self.tracks[k].seen[self.tracks[k].last]
                 score = box_iou(box, prev)
@@ -119,7 +163,8 @@ class Steadier:
             self.tracks[k].last = t
         for i, box in enumerate(boxes):
             if i not in used_b:
-                self.tracks.append(Track(seen={t: box}, last=t))
+                self.tracks.append(Track(seen={t: box}, last=t, id=self.next_id, shot=shot, key=keys[i]))
+                self.next_id += 1
 
     def _forget(self, t: int) -> None:
         oldest = self.pending[0] if self.pending else t
@@ -129,12 +174,12 @@ class Steadier:
                 del tr.seen[s]
         self.tracks = [tr for tr in self.tracks if tr.seen]
 
-    def _emit(self, s: int) -> tuple[int, list[Box]]:
+    def _emit(self, s: int) -> tuple[int, list[TrackBox]]:
         out = []
+        shot = self._shot(s)
         for tr in self.tracks:
-            near = [u for u in tr.seen if abs(u - s) <= self.bridge]
-            if near:
-                out.append(self._smooth(tr, s))
+            if tr.shot == shot and any(abs(u - s) <= self.bridge for u in tr.seen):
+                out.append(TrackBox(tr.id, self._smooth(tr, s), s in tr.seen))
         return s, out
 
     def _smooth(self, tr: Track, s: int) -> Box:
