@@ -12,7 +12,7 @@ from mosaicgan.errors import UserError
 
 # The defaults of --faces (kept here as plain numbers so `--help` needs no torch import;
 # infer.region_finder.RegionRequest has the same ones, and a test checks they agree).
-FACE_THRESHOLD, FACE_MIN, FACE_GROW = 0.35, 16.0, 0.3
+FACE_THRESHOLD, FACE_MIN, FACE_GROW = 0.35, 10.0, 0.3
 LISTED = 10  # inputs named on stderr; a longer list goes to a file
 
 
@@ -56,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"--faces: detector score a face needs, in (0, 1) (default {FACE_THRESHOLD}; lower finds "
                         "more faces and more false ones)")
     p.add_argument("--min-face", type=float, default=None, metavar="N",
-                   help=f"--faces: smallest face searched for, in pixels (default {FACE_MIN}; smaller is slower)")
+                   help=f"--faces: smallest face searched for, in pixels (default {FACE_MIN:g}; faces under 16 "
+                        "are proposed at 16 and confirmed at full scale, and need a score of 0.7)")
     p.add_argument("--face-shape", choices=choices.FACE_SHAPES, default=None,
                    help="--faces: mask each head as an ellipse (default) or a box")
     p.add_argument("--no-mirror", action="store_true",

@@ -15,6 +15,7 @@ starts on a block line and reaches past the grow, feather and blur margins).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import threading
@@ -248,13 +249,17 @@ def _search_faces(frames, put, *, finder: RegionFinder, video: AddVideoOptions, 
     followed between); frames neither searched nor followed are handed on with nothing."""
     tracker = FaceTracker(finder, detect_every=video.tracking.detect_every, follow=video.follow,
                           follow_every=video.follow_every, detect_side=video.detect_side)
-    for index, pts, frame in frames:
-        t0 = time.perf_counter()
-        seen = tracker(_as_uint8(frame))
-        result.add_time("find", time.perf_counter() - t0)
-        if not put((index, pts, frame,
-                    None if seen is None else _Seen(seen.regions, None, seen.cut, seen.how, seen.keys))):
-            return
+    detector = getattr(finder, "face_detector", None)
+    # The network through onnxruntime where it is installed: faster on a CPU, above all for the
+    # small windows of followed faces (`localize/faces/onnx_engine.py`).
+    with detector.onnxruntime() if detector is not None else contextlib.nullcontext():
+        for index, pts, frame in frames:
+            t0 = time.perf_counter()
+            seen = tracker(_as_uint8(frame))
+            result.add_time("find", time.perf_counter() - t0)
+            if not put((index, pts, frame,
+                        None if seen is None else _Seen(seen.regions, None, seen.cut, seen.how, seen.keys))):
+                return
 
 
 def _search_cam(frames, put, *, finder: RegionFinder, video: AddVideoOptions, path: Path,

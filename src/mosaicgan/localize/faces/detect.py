@@ -50,7 +50,7 @@ def detect_faces(
     min_face: float = DEFAULT_MIN_FACE,
     flip: bool = DEFAULT_FLIP,
     detector: FaceDetector | None = None,
-    tiny: str = "exact",
+    tiny: str = "confirm",
 ) -> list[Face]:
     """The faces in one image (PIL image, uint8 RGB array (H, W, 3), or tensor (3, H, W) in
     [-1, 1]), best first, in its own pixels. See `FaceDetector` for the options."""
