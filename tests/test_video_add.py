@@ -195,6 +195,25 @@ def test_frame_crop_mosaic_equals_the_image_core(style, feather, grow):
     assert (cropped != frame).any()
 
 
+@pytest.mark.parametrize("style,feather,grow", [("average", 0, 0), ("blur", 3, 2), ("median", 2, 4)])
+def test_a_crowds_faces_mosaicked_crop_by_crop_equal_one_crop(style, feather, grow):
+    """Faces far apart are mosaicked each in its own crop (a crowd's union would be most of the
+    frame), overlapping crops merged: the frame comes out the same as from one crop over all."""
+    from mosaicgan.infer.add.video_stage import _crops, regions_mask
+
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (180, 320, 3), dtype=np.uint8)
+    boxes = [Box(10, 20, 50, 70), Box(58, 25, 90, 60), Box(200, 100, 260, 170), Box(280, 10, 310, 40)]
+    mask = regions_mask(boxes, height=180, width=320, shape="ellipse")
+    options = MosaicOptions(style=style, feather=feather, grow=grow, block=8)
+    one = mosaic_frame(frame.copy(), mask, options=options)
+    parts = mosaic_frame(frame.copy(), mask, options=options, boxes=boxes)
+    assert np.array_equal(one, parts)
+    crops = _crops(boxes, block=8, margin=max(grow, 0) + feather + (13 if style == "blur" else 0), height=180,
+                   width=320)
+    assert len(crops) >= 2 and sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in crops) < 0.6 * 180 * 320
+
+
 @pytest.mark.parametrize("audio", [False, True])
 def test_start_duration_with_and_without_audio(capsys, tmp_path, audio):
     clip = make_clip(tmp_path / "in.mp4", width=64, height=64, frames=50, photo=None, audio=audio)

@@ -25,13 +25,20 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def add_generator_run_flags(p: argparse.ArgumentParser) -> None:
-    """--precision, --tile, --tile-overlap: how a generator runs (translate, eval)."""
+def add_precision_flag(p: argparse.ArgumentParser, *, default: str = "auto", what: str = "the network") -> None:
+    """--precision of an inference command: auto (bf16 where native, else fp32), fp32, bf16, fp16."""
     from mosaicgan.choices import INFER_PRECISIONS
 
-    p.add_argument("--precision", choices=INFER_PRECISIONS, default="fp32",
-                   help="arithmetic of the generator: bf16 autocast (faster on CPUs with AVX512-BF16 or AMX, "
-                        "and on GPUs), fp16 (CUDA only); weights stay as stored (default: fp32)")
+    p.add_argument("--precision", choices=INFER_PRECISIONS, default=default,
+                   help=f"arithmetic of {what}: auto (bf16 autocast where the device runs it natively: CPUs with "
+                        "AVX512-BF16 or AMX, GPUs from Ampere on; else fp32), fp32, bf16, fp16 (CUDA only); "
+                        f"weights stay as stored (default: {default})")
+
+
+def add_generator_run_flags(p: argparse.ArgumentParser, *, precision: str = "auto") -> None:
+    """--precision, --tile, --tile-overlap: how a generator runs (translate: auto; eval: fp32, the
+    figures the literature compares)."""
+    add_precision_flag(p, default=precision, what="the generator")
     p.add_argument("--tile", default="auto", metavar="N",
                    help="run images larger than N x N pixels in overlapping tiles (N: a multiple of the "
                         "network's size multiple, 256 for unet_256); 0: always whole images; auto: whole "

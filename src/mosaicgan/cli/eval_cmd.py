@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, metavar="FILE",
                    help="where to write the results (default: eval_SPLIT.json beside the checkpoint)")
     add_device_flag(p)
-    add_generator_run_flags(p)
+    add_generator_run_flags(p, precision="fp32")
     p.set_defaults(func=run)
 
 

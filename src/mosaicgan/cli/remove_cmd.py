@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from mosaicgan.choices import DEFAULT_MOSAIC_DETECTOR, MOSAIC_DETECTORS
-from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, add_encode_flags, plural, progress_bar
+from mosaicgan.cli.common import (NOTHING_DONE, add_device_flag, add_encode_flags, add_precision_flag, plural,
+                                  progress_bar)
 
 FACE_WARNING = ("warning: a restored region looks like a face. It is not the person's face: the restorer "
                 "invented it from the block means. Never use it to identify anyone.")
@@ -79,6 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "restoration, shifted by that change (default 6; 0: restore every frame afresh)")
     video.add_argument("--no-steady", action="store_true",
                        help="every frame on its own, as an image (slower; the restoration flickers)")
+    add_precision_flag(p, what="the restorer")
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -107,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     plan = check_inputs(paths, out_dir=out_dir, options=options, mine=set(mine)) if paths else {}
     paths, videos = mine, share(videos, ranks)
     device = rank_device(resolve_device(args.device or "auto"), ranks)
-    restorer = load_restorer(args.checkpoint, device=device)
+    restorer = load_restorer(args.checkpoint, device=device, precision=args.precision)
     written = 0
     if paths:
         finder = None if args.mask else mosaic_finder(args.detector, device=device)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from mosaicgan.choices import UPSCALE_OVERLAP as DEFAULT_OVERLAP, UPSCALE_TILE as DEFAULT_TILE
-from mosaicgan.cli.common import add_device_flag, plural, progress_bar
+from mosaicgan.cli.common import add_device_flag, add_precision_flag, plural, progress_bar
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile-overlap", type=int, default=DEFAULT_OVERLAP, metavar="N",
                    help=f"input pixels shared by neighbouring tiles (default {DEFAULT_OVERLAP})")
     p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
+    add_precision_flag(p)
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     check_writable_dir(args.out)
     paths = expand_inputs(args.inputs)
     upscaler = Upscaler.from_checkpoint(args.checkpoint, device=resolve_device(args.device or "auto"),
-                                        tile=args.tile, overlap=args.tile_overlap)
+                                        tile=args.tile, overlap=args.tile_overlap, precision=args.precision)
     with progress_bar(len(paths), desc="upscale", quiet=args.quiet) as bar:
         written = upscale_files(paths, upscaler=upscaler, out_dir=args.out, progress=bar, overwrite=args.overwrite)
     print(f"wrote {plural(len(written), 'image')} (x{upscaler.scale}) to {args.out}")

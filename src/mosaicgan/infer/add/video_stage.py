@@ -66,9 +66,14 @@ class AddVideoOptions:
 
 
 def mosaic_frame(frame: np.ndarray, mask: torch.Tensor, *, options: MosaicOptions,
-                 generator: torch.Generator | None = None) -> np.ndarray:
+                 generator: torch.Generator | None = None, boxes: list[Box] | None = None) -> np.ndarray:
     """`mosaic_image` on an array frame (H, W, 3) uint8/uint16, in place, computing only the
-    crop that the region's blocks, grow, feather and blur reach. mask: (H, W) in [0, 1]."""
+    crop that the region's blocks, grow, feather and blur reach. mask: (H, W) in [0, 1].
+    boxes: the mask's parts (e.g. the faces of a crowd), each computed in a crop of its own
+    where those crops do not overlap (the same result: the block grid starts at the frame's
+    corner, crops end on block lines and reach past every margin), instead of one crop over all
+    of them (most of a frame, for faces spread across it). Not for the "random" style, whose
+    picks follow one generator over one crop."""
     box = _bbox(mask)
     if box is None:
         return frame
@@ -80,19 +85,39 @@ def mosaic_frame(frame: np.ndarray, mask: torch.Tensor, *, options: MosaicOption
         block = block_for(mask[gy0:box.y1 + margin, gx0:box.x1 + margin], options)
     if options.style == "blur":
         margin += math.ceil(1.5 * block) + 1
-    # Out to block lines (the mosaic grid starts at the frame's corner), so every block the
-    # region meets is whole in the crop.
-    y0 = (max(0, box.y0 - margin) // block) * block
-    x0 = (max(0, box.x0 - margin) // block) * block
-    y1 = min(height, -(-(box.y1 + margin) // block) * block)
-    x1 = min(width, -(-(box.x1 + margin) // block) * block)
-    crop = frame[y0:y1, x0:x1]
+    parts = boxes if boxes and options.style != "random" else [box]
     scale = 255.0 if frame.dtype == np.uint8 else 65535.0
-    tensor = torch.from_numpy(crop).permute(2, 0, 1).float().mul_(2.0 / scale).sub_(1.0)
-    out = mosaic_image(tensor, mask[y0:y1, x0:x1], options=replace(options, block=block), generator=generator)
-    back = out.add_(1.0).mul_(scale / 2.0).round_().clamp_(0, scale).permute(1, 2, 0)
-    frame[y0:y1, x0:x1] = back.numpy().astype(frame.dtype)
+    for y0, y1, x0, x1 in _crops(parts, block=block, margin=margin, height=height, width=width):
+        crop = frame[y0:y1, x0:x1]
+        tensor = torch.from_numpy(crop).permute(2, 0, 1).float().mul_(2.0 / scale).sub_(1.0)
+        out = mosaic_image(tensor, mask[y0:y1, x0:x1], options=replace(options, block=block), generator=generator)
+        back = out.add_(1.0).mul_(scale / 2.0).round_().clamp_(0, scale).permute(1, 2, 0)
+        frame[y0:y1, x0:x1] = back.numpy().astype(frame.dtype)
     return frame
+
+
+def _crops(boxes: list[Box], *, block: int, margin: int, height: int, width: int) -> list[tuple[int, int, int, int]]:
+    """(y0, y1, x0, x1) of the crops that hold the boxes with their margins, out to block lines
+    (the mosaic grid starts at the frame's corner, so every block a region meets is whole in
+    its crop); overlapping crops merged into one, so no pixel is computed twice."""
+    crops = []
+    for b in boxes:
+        crops.append([(max(0, b.y0 - margin) // block) * block, min(height, -(-(b.y1 + margin) // block) * block),
+                      (max(0, b.x0 - margin) // block) * block, min(width, -(-(b.x1 + margin) // block) * block)])
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(crops)):
+            for j in range(i + 1, len(crops)):
+                a, c = crops[i], crops[j]
+                if a[0] < c[1] and c[0] < a[1] and a[2] < c[3] and c[2] < a[3]:
+                    crops[i] = [min(a[0], c[0]), max(a[1], c[1]), min(a[2], c[2]), max(a[3], c[3])]
+                    del crops[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [tuple(c) for c in crops]
 
 
 def _bbox(mask: torch.Tensor) -> Box | None:
@@ -176,31 +201,33 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVide
         sub = mask[max(0, box.y0 - grow):box.y1 + grow, max(0, box.x0 - grow):box.x1 + grow]
         return replace(options, block=hold(block_for(sub, options)))
 
-    def mosaic(emit, pts: int, frame: np.ndarray, mask: torch.Tensor | None, index: int) -> None:
+    def mosaic(emit, pts: int, frame: np.ndarray, mask: torch.Tensor | None, index: int,
+               boxes: list[Box] | None = None) -> None:
         t0 = time.perf_counter()
         if mask is not None:
             generator = mosaic_generator(options, f"{path.name}#{index}")
-            frame = mosaic_frame(frame, mask, options=options_for(mask), generator=generator)
+            frame = mosaic_frame(frame, mask, options=options_for(mask), generator=generator, boxes=boxes)
         result.add_time("mosaic", time.perf_counter() - t0)
         emit(pts, frame, mask is not None)
 
     def stage(frames, emit) -> None:
-        if finder.detected:
-            # One thread per torch operation: the search, the mosaic, the decoder and the
-            # encoder already run side by side, and a second torch thread only spins while it
-            # waits (a CPU core busy for nothing: `add --box` on a 720p crowd clip took 63 ms of
-            # CPU a frame with 2 threads, 39 with 1).
-            with torch_threads(1):
+        # One thread per torch operation: the search, the mosaic, the decoder and the encoder
+        # already run side by side, and a second torch thread only spins while it waits (a CPU
+        # core busy for nothing: `add --box` on a 720p crowd clip took 63 ms of CPU a frame with
+        # 2 threads, 39 with 1).
+        with torch_threads(1):
+            if finder.detected:
                 _detected(frames, finder=finder, video=video, path=path, emit=lambda *a: mosaic(emit, *a),
                           result=result, on_frame=on_frame)
-            return
-        fixed = None
-        for index, pts, frame in frames:
-            if fixed is None:
-                t0 = time.perf_counter()
-                fixed = finder.find(torch.zeros(3, 1, 1).expand(3, frame.shape[0], frame.shape[1]), path=path).mask
-                result.add_time("find", time.perf_counter() - t0)
-            mosaic(emit, pts, frame, fixed, index)
+                return
+            fixed = None
+            for index, pts, frame in frames:
+                if fixed is None:
+                    t0 = time.perf_counter()
+                    blank = torch.zeros(3, 1, 1).expand(3, frame.shape[0], frame.shape[1])
+                    fixed = finder.find(blank, path=path).mask
+                    result.add_time("find", time.perf_counter() - t0)
+                mosaic(emit, pts, frame, fixed, index)
 
     return stage
 
@@ -338,7 +365,7 @@ def _emit_boxes(item, tracked: list[TrackBox], index: int, emit, height: int, wi
     if on_frame is not None:
         on_frame(FrameRegions(index, tuple(tracked), how))
     boxes = [t.box for t in tracked]
-    emit(pts, frame, regions_mask(boxes, height=height, width=width, shape=shape) if boxes else None, index)
+    emit(pts, frame, regions_mask(boxes, height=height, width=width, shape=shape) if boxes else None, index, boxes)
 
 
 def regions_mask(boxes: list[Box], *, height: int, width: int, shape: str = "box") -> torch.Tensor:

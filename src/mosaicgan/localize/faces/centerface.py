@@ -69,9 +69,9 @@ FP32_COST = 2.5  # float32 / bf16 time of a pass on a CPU with native bf16 (1280
 # of benchmarks/faces_boxes.json.
 TINY_CANDIDATE = 0.05
 TINY_BELOW = 24
-# A face under 16 pixels needs this score (or the threshold, if higher): on the 292 photos of
-# benchmarks/faces.py, the faces under 16 pixels found at the threshold (0.35) made 10 false
-# mosaics more than the defaults had; at 0.7 none more (2 tiny faces on people photos kept).
+# A face under 16 pixels, or one found only in a window of tiny="confirm", needs this score (or
+# the threshold, if higher): on the 292 photos of benchmarks/faces.py, the faces under 16 pixels
+# found at the threshold (0.35) made 10 false mosaics more than min_face 16 had, at 0.7 none.
 TINY_SCORE = 0.7
 TINY_WINDOW = 64
 TINY_INPUT = 128
@@ -296,7 +296,8 @@ class FaceDetector:
                 # Faces this small and near the window's middle: the rest is the 16-pixel level's.
                 x0, y0, x1, y1 = piece.crop
                 cx, cy = (det[0] + det[2]) / 2, (det[1] + det[3]) / 2
-                if (max(det[2] - det[0], det[3] - det[1]) < 2 * NET_MIN_FACE
+                # ... and, as what the 16-pixel level did not settle, TINY_SCORE whatever its size.
+                if (max(det[2] - det[0], det[3] - det[1]) < 2 * NET_MIN_FACE and det[4] > max(threshold, TINY_SCORE)
                         and abs(cx - (x0 + x1) / 2) < TINY_WINDOW / 4 and abs(cy - (y0 + y1) / 2) < TINY_WINDOW / 4):
                     raw[piece.index].append(det)
         return [self._finish(found, min_face=min_face, nms_iou=nms_iou, threshold=threshold) for found in raw]
