@@ -182,6 +182,21 @@ def test_steadied_faces_flicker_less_than_frame_by_frame(tmp_path):
     assert figures[False] > 2  # the jitter and misses really show frame by frame
 
 
+def test_each_frames_boxes_tracks_and_scores_are_told_in_order(tmp_path):
+    clip = make_clip(tmp_path / "still.mp4", width=128, height=96, frames=20, photo_size=48, static=True,
+                     shapes=0, audio=False)
+    seen = []
+    finder = JitteryFaces([(16, 20, 56, 64)] * 20, jitter=1, miss_every=10**6)
+    add_mosaic_video(clip.path, tmp_path / "out.mp4", finder=finder, options=MosaicOptions(block=6),
+                     video=AddVideoOptions(), on_frame=seen.append)
+    assert [f.index for f in seen] == list(range(20))
+    assert all(len(f.boxes) == 1 and f.boxes[0].track == 0 for f in seen)  # one face, one track all along
+    searched = [f for f in seen if f.how]
+    assert searched[0].how == "search" and {f.how for f in searched} == {"search", "follow"}
+    assert all(f.boxes[0].seen and f.boxes[0].score == 0.9 for f in searched)
+    assert all(not f.boxes[0].seen and f.boxes[0].score is None for f in seen if not f.how)
+
+
 @pytest.mark.parametrize("style,feather,grow", [("average", 0, 0), ("blur", 3, 2), ("median", 2, -1)])
 def test_frame_crop_mosaic_equals_the_image_core(style, feather, grow):
     rng = np.random.default_rng(1)

@@ -60,13 +60,13 @@ def generator_run_options(args: argparse.Namespace) -> dict:
     return {"precision": args.precision, "tile": tile, "overlap": args.tile_overlap}
 
 
-def add_encode_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+def add_encode_flags(p: argparse.ArgumentParser, *, preset: str = "medium", preset_note: str = "") -> argparse._ArgumentGroup:
     """The flags every video command takes (encoder, part of the video, --resume); returns the group."""
     video = p.add_argument_group("videos")
     video.add_argument("--codec", default=None,
                        help="video encoder (default libx264; libvpx-vp9 for .webm; also libx265, libsvtav1, mpeg4)")
     video.add_argument("--crf", type=int, default=18, help="encoder quality, lower is better (default 18)")
-    video.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
+    video.add_argument("--preset", default=preset, help=f"x264/x265 speed preset (default {preset}{preset_note})")
     video.add_argument("--start", type=float, default=0.0, metavar="SEC", help="begin at this time (seconds)")
     video.add_argument("--duration", type=float, default=None, metavar="SEC", help="process this many seconds")
     video.add_argument("--resume", action="store_true",

@@ -41,17 +41,18 @@ from mosaicgan.ops.shapes import Ellipse, draw_shapes
 
 @dataclass(frozen=True)
 class AddVideoOptions:
-    """tracking: how regions are followed across frames (`steady.TrackingOptions`).
-    batch: frames searched per call of the detector (CenterFace costs less CPU per frame one
-    frame at a time than in batches on this CPU: 139 against 215 ms per 640 x 360 frame).
-    detect_side: search a copy of the frame scaled so its long side is at most this (0: full
-    size; faster, but faces under about min-face x frame/detect_side pixels are missed).
-    follow: faces, in frames between searches, are searched for near where they were before
-    (`FaceFollower`; the batch must be 1), in 1 frame of `follow_every` (the steadied boxes
-    fill the frames between: a 1-frame gap costs no coverage in benchmarks/video_face_cover.py
-    and saves about a fifth of the CPU at 720p)."""
+    """tracking: how regions are followed across frames (`steady.TrackingOptions`; for faces,
+    detect_every is the longest gap between whole-frame searches, `face_track.FaceTracker`).
+    batch: CAM only, frames searched per call. detect_side: search a copy of the frame scaled
+    so its long side is at most this (0: full size; faster, but faces under about
+    min-face x frame/detect_side pixels are missed). follow: faces, in frames between
+    searches, are searched for where the camera's motion took them (`FaceTracker`), in 1 frame
+    of `follow_every` (the steadied boxes fill the frames between: a 1-frame gap costs no
+    coverage in benchmarks/video_face_cover.py and saves about a fifth of the CPU at 720p)."""
 
-    tracking: TrackingOptions = TrackingOptions()
+    # Whole-frame searches at least 1 frame in 16 (faces are also searched at cuts and pans, and
+    # followed between; the periodic search is for faces appearing inside the picture).
+    tracking: TrackingOptions = TrackingOptions(detect_every=16)
     batch: int = 1
     detect_side: int = 0
     follow: bool = True
@@ -164,9 +165,10 @@ def _as_uint8(frame: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class FrameRegions:
     """The regions of one output frame as mosaicked: each box with its track (steadied: the
-    track id and whether that track was seen in this frame, `steady.TrackBox`; frame by frame:
-    track -1), and how the frame itself was searched ("search": whole, "follow": near the known
-    faces, "": not searched, filled from the frames around). Given to `on_frame` in order."""
+    track id, whether that track was seen in this frame and the detector's score there,
+    `steady.TrackBox`; frame by frame: track -1), and how the frame itself was searched
+    ("search": whole, "follow": near the known faces, "": not searched, filled from the frames
+    around). Given to `on_frame` in order: the place a per-frame report reads from."""
 
     index: int
     boxes: tuple[TrackBox, ...]
@@ -183,6 +185,7 @@ class _Seen:
     cut: bool
     how: str
     keys: list[int] | None = None  # faces: which is which, while followed (`FaceTracker`)
+    scores: list[float] | None = None  # faces: the detector's score of each
 
 
 def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVideoOptions, path: Path,
@@ -285,7 +288,8 @@ def _search_faces(frames, put, *, finder: RegionFinder, video: AddVideoOptions, 
             seen = tracker(_as_uint8(frame))
             result.add_time("find", time.perf_counter() - t0)
             if not put((index, pts, frame,
-                        None if seen is None else _Seen(seen.regions, None, seen.cut, seen.how, seen.keys))):
+                        None if seen is None else _Seen(seen.regions, None, seen.cut, seen.how, seen.keys,
+                                                        [f.face.score for f in seen.found]))):
                 return
 
 
@@ -337,7 +341,8 @@ def _steady_and_emit(found: queue.Queue, *, tracking: TrackingOptions, emit, sha
                                                                              shape=shape)
                 last_mask = mask if bool((mask > 0).any()) else None
                 boxes = seen.boxes if seen.boxes is not None else mask_to_boxes(mask)
-                last_boxes = tuple(TrackBox(-1, b, True) for b in boxes)
+                scores = seen.scores or [None] * len(boxes)
+                last_boxes = tuple(TrackBox(-1, b, True, score) for b, score in zip(boxes, scores, strict=True))
             if on_frame is not None:
                 on_frame(FrameRegions(i, last_boxes if last_mask is not None else (), seen.how if seen else ""))
             emit(pts, frame, last_mask, i)
@@ -352,7 +357,8 @@ def _steady_and_emit(found: queue.Queue, *, tracking: TrackingOptions, emit, sha
         waiting[i] = (pts, frame, seen.how if seen else "")
         boxes = None if seen is None else seen.boxes if seen.boxes is not None else mask_to_boxes(seen.mask)
         for j, tracked in steadier.push_tracks(i, boxes, cut=seen is not None and seen.cut,
-                                               keys=seen.keys if seen is not None else None):
+                                               keys=seen.keys if seen is not None else None,
+                                               scores=seen.scores if seen is not None else None):
             _emit_boxes(waiting.pop(j), tracked, j, emit, height, width, shape, on_frame)
     if steadier is not None:
         for j, tracked in steadier.flush_tracks():

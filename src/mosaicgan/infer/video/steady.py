@@ -75,16 +75,19 @@ class Track:
     id: int = 0
     shot: int = 0
     key: object = None  # the caller's name for it (a detector that follows faces knows which is which)
+    scores: dict[int, float] = field(default_factory=dict)  # frame -> the detector's score, where given
 
 
 @dataclass(frozen=True)
 class TrackBox:
-    """A steadied box of one frame: the track it belongs to, and whether that track was seen
-    in this very frame (False: smoothed or bridged from frames around it)."""
+    """A steadied box of one frame: the track it belongs to, whether that track was seen in this
+    very frame (False: smoothed or bridged from frames around it), and the detector's score
+    there (None where not seen, or not given)."""
 
     track: int
     box: Box
     seen: bool
+    score: float | None = None
 
 
 class Steadier:
@@ -109,15 +112,16 @@ class Steadier:
     def flush(self) -> list[tuple[int, list[Box]]]:
         return [(s, [b.box for b in found]) for s, found in self.flush_tracks()]
 
-    def push_tracks(self, t: int, boxes: list[Box] | None, *, cut: bool = False,
-                    keys: list | None = None) -> list[tuple[int, list[TrackBox]]]:
+    def push_tracks(self, t: int, boxes: list[Box] | None, *, cut: bool = False, keys: list | None = None,
+                    scores: list[float] | None = None) -> list[tuple[int, list[TrackBox]]]:
         """keys: the caller's name for each box's face, where it knows which is which (a video
         follower that moved a face's window with the camera): a box joins the live track of its
-        key whatever their overlap (a small face in a fast pan overlaps nothing it was)."""
+        key whatever their overlap (a small face in a fast pan overlaps nothing it was).
+        scores: the detector's score of each box, handed back with the frame's `TrackBox`."""
         if cut and t > self.shot_starts[-1]:
             self.shot_starts.append(t)
         if boxes:
-            self._link(t, boxes, keys)
+            self._link(t, boxes, keys, scores)
         self.pending.append(t)
         ready = []
         while self.pending and t - self.pending[0] >= self.delay:
@@ -133,7 +137,7 @@ class Steadier:
     def _shot(self, t: int) -> int:
         return bisect.bisect_right(self.shot_starts, t) - 1
 
-    def _link(self, t: int, boxes: list[Box], keys: list | None = None) -> None:
+    def _link(self, t: int, boxes: list[Box], keys: list | None = None, scores: list[float] | None = None) -> None:
         # By key where the caller gave one; the others greedy by overlap with each live track's
         # last box; a box that overlaps none, or whose centre lies in none, starts a track.
         # Tracks of an earlier shot are over.
@@ -161,9 +165,12 @@ class Steadier:
             used_t.add(k)
             self.tracks[k].seen[t] = boxes[i]
             self.tracks[k].last = t
+            if scores is not None:
+                self.tracks[k].scores[t] = scores[i]
         for i, box in enumerate(boxes):
             if i not in used_b:
-                self.tracks.append(Track(seen={t: box}, last=t, id=self.next_id, shot=shot, key=keys[i]))
+                self.tracks.append(Track(seen={t: box}, last=t, id=self.next_id, shot=shot, key=keys[i],
+                                         scores={t: scores[i]} if scores is not None else {}))
                 self.next_id += 1
 
     def _forget(self, t: int) -> None:
@@ -172,6 +179,7 @@ class Steadier:
         for tr in self.tracks:
             for s in [s for s in tr.seen if s < keep]:
                 del tr.seen[s]
+                tr.scores.pop(s, None)
         self.tracks = [tr for tr in self.tracks if tr.seen]
 
     def _emit(self, s: int) -> tuple[int, list[TrackBox]]:
@@ -179,7 +187,7 @@ class Steadier:
         shot = self._shot(s)
         for tr in self.tracks:
             if tr.shot == shot and any(abs(u - s) <= self.bridge for u in tr.seen):
-                out.append(TrackBox(tr.id, self._smooth(tr, s), s in tr.seen))
+                out.append(TrackBox(tr.id, self._smooth(tr, s), s in tr.seen, tr.scores.get(s)))
         return s, out
 
     def _smooth(self, tr: Track, s: int) -> Box:
