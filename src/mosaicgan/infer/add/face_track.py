@@ -8,6 +8,9 @@ are searched whole, which only near the faces already found, and which not at al
   round, walking in from behind something; the steadier covers them back to that search).
   Faces already followed need no mirror-image score in it, so a crowd costs little more than
   an empty street.
+- Where a pan or a zoom out brings new picture in, the strips along the edges it came in at
+  are searched once a twentieth of the frame is new (NEW_EDGES): a face walking or panned into
+  the picture is found within a few frames, for a small part of a whole search.
 - Between searches, in 1 frame of `follow_every`, the known faces are looked for where the
   camera's motion (`video.motion.SceneMotion`) has carried them (`RegionFinder.follow_faces`:
   one batch of small windows, about as costly for 10 faces as for 1 on a CPU). A face not found
@@ -28,7 +31,13 @@ from mosaicgan.infer.video.motion import SceneMotion, move_box
 from mosaicgan.localize.faces.detect import shift_face
 from mosaicgan.ops.masks import Box
 
-NEW_PICTURE = 0.2  # share of the frame not seen at the last whole search that calls for another
+# Share of the frame not seen at the last whole search that calls for another (a zoom out, a long
+# pan: by then the edges were searched several times over), and at the last edge search that calls
+# for one of the strips along the edges it came in at (a pan of 18 px a frame across 1280: every 4
+# frames, each strip 64 + EDGE_MARGIN of the frame's height wide).
+NEW_PICTURE = 0.5
+NEW_EDGES = 0.05
+EDGE_MARGIN = 0.15
 
 
 @dataclass(frozen=True)
@@ -77,8 +86,21 @@ class FaceTracker:
             keys = self._keys(found)
             self.known = [(_box(f), 0, key) for f, key in zip(found, keys, strict=True)]
             return Observation(found, keys, "search", motion.cut)
-        if not (self.follow and self.known and self.since % self.follow_every == 0):
-            return None
+        found, keys, how = [], [], ""
+        if self.follow and self.known and self.since % self.follow_every == 0:
+            found, keys, how = *self._follow(frame), "follow"
+        if self.scene.moved_since_edges() > NEW_EDGES:
+            for f in self._edges(frame):
+                # New faces only: a part of a followed face cut by the strip's border is that face.
+                if not any(_iou(_box(f), box) > 0.3 or _centre_in(_box(f), box) for box, _, _ in self.known):
+                    found.append(f)
+                    keys.append(self.next_key)
+                    self.known.append((_box(f), 0, self.next_key))
+                    self.next_key += 1
+            how = how or "edges"
+        return Observation(found, keys, how, False) if how else None
+
+    def _follow(self, frame: np.ndarray) -> tuple[list[FoundFace], list[int]]:
         followed = self.finder.follow_faces(frame, [box for box, _, _ in self.known])
         known, found, keys = [], [], []
         for (box, missed, key), hit in zip(self.known, followed, strict=True):
@@ -89,7 +111,22 @@ class FaceTracker:
             elif hit is None and missed < self.patience:
                 known.append((box, missed + 1, key))
         self.known = known
-        return Observation(found, keys, "follow", False)
+        return found, keys
+
+    def _edges(self, frame: np.ndarray) -> list[FoundFace]:
+        """Faces in the strips of new picture along the frame's edges."""
+        height, width = frame.shape[:2]
+        strips = self.scene.new_edges(margin=round(EDGE_MARGIN * height))
+        self.scene.edges_searched()
+        found = []
+        for x0, y0, x1, y1 in strips:
+            if x1 - x0 < 32 or y1 - y0 < 32:
+                continue
+            for f in self.finder.find_faces(np.ascontiguousarray(frame[y0:y1, x0:x1])):
+                face = shift_face(f.face, dx=x0, dy=y0)
+                if not any(_iou(_box_of(face), _box(g)) > 0.3 for g in found):
+                    found.append(self.finder.found_face(face, height=height, width=width))
+        return found
 
     def _keys(self, found: list[FoundFace]) -> list[int]:
         """Keys for the faces of a whole search: a known face's (where it was expected) or new."""
@@ -117,8 +154,16 @@ class FaceTracker:
 
 
 def _box(found: FoundFace) -> tuple[float, float, float, float]:
-    f = found.face
+    return _box_of(found.face)
+
+
+def _box_of(f) -> tuple[float, float, float, float]:
     return f.x0, f.y0, f.x1, f.y1
+
+
+def _centre_in(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    cx, cy = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    return b[0] <= cx <= b[2] and b[1] <= cy <= b[3]
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:

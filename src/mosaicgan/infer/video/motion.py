@@ -39,13 +39,15 @@ class Motion:
 class SceneMotion:
     """`update(frame)` for each frame in order -> its `Motion`. `moved_since_search()`: the
     share of the current frame that the frame of the last `searched()` did not show (a pan
-    brings new picture in at one side, a zoom out all around)."""
+    brings new picture in at one side, a zoom out all around); `new_edges()`: where that new
+    picture is since the last `edges_searched()` (or search)."""
 
     def __init__(self) -> None:
         self.previous: np.ndarray | None = None
         self.scale = 1.0  # frame pixels per thumbnail pixel
         self.size = (0, 0)  # (width, height) of the frames
         self.since_search = np.eye(3)
+        self.since_edges = np.eye(3)
 
     def update(self, frame: np.ndarray) -> Motion:
         height, width = frame.shape[:2]
@@ -56,33 +58,68 @@ class SceneMotion:
         previous, self.previous = self.previous, grey
         self.scale, self.size = width / THUMB_WIDTH, (width, height)
         if previous is None or previous.shape != grey.shape:
-            self.since_search = np.eye(3)
+            self.since_search = self.since_edges = np.eye(3)
             return Motion(np.eye(3), True)
         fit, inliers = _fit(previous, grey)
         warped = cv2.warpAffine(previous, fit, grey.shape[::-1], flags=cv2.INTER_LINEAR)
         seen = cv2.warpAffine(np.ones_like(previous), fit, grey.shape[::-1], flags=cv2.INTER_NEAREST) > 0
         residual = float(np.abs(warped.astype(np.int16) - grey)[seen].mean()) if seen.any() else 255.0
         if residual > CUT_RESIDUAL or (residual > CUT_RESIDUAL_WEAK and inliers < CUT_INLIERS):
-            self.since_search = np.eye(3)
+            self.since_search = self.since_edges = np.eye(3)
             return Motion(np.eye(3), True)
         matrix = np.vstack([fit, [0.0, 0.0, 1.0]])
         matrix[:2, 2] *= self.scale  # thumbnail shifts -> frame pixels (rotation and scale are the same)
         self.since_search = matrix @ self.since_search
+        self.since_edges = matrix @ self.since_edges
         return Motion(matrix, False)
 
     def searched(self) -> None:
         """The current frame was searched whole."""
-        self.since_search = np.eye(3)
+        self.since_search = self.since_edges = np.eye(3)
+
+    def edges_searched(self) -> None:
+        """The new picture at the current frame's edges (`new_edges`) was searched."""
+        self.since_edges = np.eye(3)
 
     def moved_since_search(self) -> float:
         """Share (0..1) of the current frame outside what the last searched frame showed."""
+        return self._new_share(self.since_search)
+
+    def moved_since_edges(self) -> float:
+        """Share (0..1) of the current frame outside what it showed at the last edge search."""
+        return self._new_share(self.since_edges)
+
+    def new_edges(self, *, margin: int) -> list[tuple[int, int, int, int]]:
+        """(x0, y0, x1, y1) of the strips along the frame's edges that hold the picture new since
+        the last edge (or whole) search, each reaching `margin` pixels into what was seen (a face
+        that stood across the old edge is whole in it)."""
+        width, height = self.size
+        seen = self._seen(self.since_edges)
+        x0, y0 = seen[:, 0].min(), seen[:, 1].min()
+        x1, y1 = seen[:, 0].max(), seen[:, 1].max()
+        strips = []
+        if x0 > 0.5:
+            strips.append((0, 0, min(width, int(x0) + 1 + margin), height))
+        if x1 < width - 0.5:
+            strips.append((max(0, int(x1) - margin), 0, width, height))
+        if y0 > 0.5:
+            strips.append((0, 0, width, min(height, int(y0) + 1 + margin)))
+        if y1 < height - 0.5:
+            strips.append((0, max(0, int(y1) - margin), width, height))
+        return strips
+
+    def _seen(self, since: np.ndarray) -> np.ndarray:
+        """Corners (4, 2) of the frame of then, in the current frame's pixels."""
+        width, height = self.size
+        corners = np.array([[0, 0, 1], [width, 0, 1], [width, height, 1], [0, height, 1]], dtype=np.float64)
+        return (since @ corners.T).T[:, :2]
+
+    def _new_share(self, since: np.ndarray) -> float:
         width, height = self.size
         if not width:
             return 1.0
-        corners = np.array([[0, 0, 1], [width, 0, 1], [width, height, 1], [0, height, 1]], dtype=np.float64)
-        seen = (self.since_search @ corners.T).T[:, :2].astype(np.float32)
-        frame = corners[:, :2].astype(np.float32)
-        area, _ = cv2.intersectConvexConvex(frame, seen)
+        frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+        area, _ = cv2.intersectConvexConvex(frame, self._seen(since).astype(np.float32))
         return max(0.0, 1.0 - area / (width * height))
 
 

@@ -296,11 +296,14 @@ class FaceDetector:
                 # Faces this small and near the window's middle: the rest is the 16-pixel level's.
                 x0, y0, x1, y1 = piece.crop
                 cx, cy = (det[0] + det[2]) / 2, (det[1] + det[3]) / 2
-                # ... and, as what the 16-pixel level did not settle, TINY_SCORE whatever its size.
-                if (max(det[2] - det[0], det[3] - det[1]) < 2 * NET_MIN_FACE and det[4] > max(threshold, TINY_SCORE)
+                # ... and, as what the 16-pixel level did not settle, TINY_SCORE whatever its size
+                # (a known face: what the rules of `_search` gave it).
+                strong = det[4] > max(threshold, TINY_SCORE) or _centre_inside(det, known[piece.index])
+                if (max(det[2] - det[0], det[3] - det[1]) < 2 * NET_MIN_FACE and strong
                         and abs(cx - (x0 + x1) / 2) < TINY_WINDOW / 4 and abs(cy - (y0 + y1) / 2) < TINY_WINDOW / 4):
                     raw[piece.index].append(det)
-        return [self._finish(found, min_face=min_face, nms_iou=nms_iou, threshold=threshold) for found in raw]
+        return [self._finish(found, min_face=min_face, nms_iou=nms_iou, threshold=threshold, known=k)
+                for found, k in zip(raw, known, strict=True)]
 
     def follow(self, image, boxes: Sequence[tuple[float, float, float, float]], *, threshold: float = DEFAULT_THRESHOLD,
                flip: bool = DEFAULT_FLIP, min_face: float = DEFAULT_MIN_FACE) -> list[Face | None]:
@@ -453,12 +456,13 @@ class FaceDetector:
         return out
 
     @staticmethod
-    def _finish(found: list[Raw], *, min_face: float, nms_iou: float, threshold: float) -> list[Face]:
+    def _finish(found: list[Raw], *, min_face: float, nms_iou: float, threshold: float,
+                known: Sequence[tuple[float, float, float, float]] = ()) -> list[Face]:
         # A face under the network's 16 pixels, which it sees at the edge of what it learnt, needs
-        # TINY_SCORE (see there).
+        # TINY_SCORE (see there), unless it is a known one.
         tiny = max(threshold, TINY_SCORE)
         found = [d for d in found if max(d[2] - d[0], d[3] - d[1]) >= min_face
-                 and (max(d[2] - d[0], d[3] - d[1]) >= NET_MIN_FACE or d[4] > tiny)]
+                 and (max(d[2] - d[0], d[3] - d[1]) >= NET_MIN_FACE or d[4] > tiny or _centre_inside(d, known))]
         if not found:
             return []
         table = torch.tensor(found, dtype=torch.float64)
