@@ -10,6 +10,10 @@ process, alternated round by round (`benchmarks/train_speed.py --cli` runs this)
   = the batch, so every step is logged), the time of a step read from its loss_log.txt
   ("time:", the computing time per image, times the batch), same median.
 
+--threads N sets OMP_NUM_THREADS=N for every run (on a machine shared with other jobs two
+threads wait for each other at every parallel region while one of them is descheduled, which
+made a 0.4 s pix2pix step take 5-9 s at load average 8; one thread does not).
+
 Both train on the same made-up data set: real photos of ../shared/data/Sun_Hays80 (training
 photos), as aligned A|B pairs for pix2pix (B the photo mirrored) and two folders for CycleGAN.
 Default threads (no OMP_NUM_THREADS), as a user runs them. Print the load average beside the
@@ -58,9 +62,18 @@ def make_data(root: Path, *, model: str, count: int = 16, size: int = 286) -> Pa
     return root
 
 
-def ours(*, model: str, batch: int, data: Path, out: Path, steps: int, extra: list[str]) -> list[float]:
-    """Seconds of each step of `mosaicgan train` (fresh process; from its log.jsonl)."""
+def _env(threads: int) -> dict[str, str]:
+    """The environment of a run: default threads (0), or OMP/MKL_NUM_THREADS = threads."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    if threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    return env
+
+
+def ours(*, model: str, batch: int, data: Path, out: Path, steps: int, extra: list[str],
+         threads: int = 0) -> list[float]:
+    """Seconds of each step of `mosaicgan train` (fresh process; from its log.jsonl)."""
+    env = _env(threads)
     cmd = [sys.executable, "-m", "mosaicgan", "train", model, "--data", str(data), "--out", str(out),
            "--stop-after", str(steps), "--batch-size", str(batch), "--set", "run.log_every=1", "--quiet", *extra]
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
@@ -68,9 +81,10 @@ def ours(*, model: str, batch: int, data: Path, out: Path, steps: int, extra: li
     return [b - a for a, b in zip(times, times[1:], strict=False)]
 
 
-def reference(*, model: str, batch: int, data: Path, out: Path, steps: int, root: Path) -> list[float]:
+def reference(*, model: str, batch: int, data: Path, out: Path, steps: int, root: Path,
+              threads: int = 0) -> list[float]:
     """Seconds of each step of the reference's train.py (fresh process; from its loss_log.txt)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env = _env(threads)
     cmd = [sys.executable, str(root / "train.py"), "--dataroot", str(data), "--name", "bench", "--model",
            "pix2pix" if model == "pix2pix" else "cycle_gan", "--checkpoints_dir", str(out), "--display_id", "-1",
            "--no_html", "--print_freq", str(batch), "--batch_size", str(batch), "--gpu_ids", "-1",
@@ -87,7 +101,8 @@ def run(args) -> None:
     import torch
 
     cases = [(c.split(":")[0], int(c.split(":")[1])) for c in (args.cases or ["pix2pix:1", "pix2pix:4", "cyclegan:1"])]
-    print(f"{date.today()}  torch {torch.__version__}  {os.cpu_count()} CPUs, default threads; load average "
+    threads = f"OMP_NUM_THREADS={args.threads}" if args.threads else "default threads"
+    print(f"{date.today()}  torch {torch.__version__}  {os.cpu_count()} CPUs, {threads}; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="train_cli_") as tmp:
         tmp = Path(tmp)
@@ -101,12 +116,12 @@ def run(args) -> None:
                 if args.reference:
                     out = tmp / f"ref_{model}_{batch}_{r}"
                     steps = reference(model=model, batch=batch, data=data, out=out, steps=args.steps + args.warmup,
-                                      root=Path(args.reference))
+                                      root=Path(args.reference), threads=args.threads)
                     runs.setdefault("reference, defaults", []).append(statistics.median(steps[args.warmup:]))
                 for name, extra in variants:
                     out = tmp / f"ours_{model}_{batch}_{r}_{len(extra)}"
                     steps = ours(model=model, batch=batch, data=data, out=out, steps=args.steps + args.warmup,
-                                 extra=extra)
+                                 extra=extra, threads=args.threads)
                     runs.setdefault(name, []).append(statistics.median(steps[args.warmup - 1:]))
                 loads.append(os.getloadavg()[0])
             base_name = "reference, defaults" if args.reference else "ours, --precision fp32"

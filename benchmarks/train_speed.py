@@ -480,6 +480,7 @@ def main() -> None:
     parser.add_argument("--cli", action="store_true",
                         help="whole training commands with their defaults, fresh processes (benchmarks/train_cli.py)")
     parser.add_argument("--steps", type=int, default=8, help="with --cli: steps timed per process (after --warmup)")
+    parser.add_argument("--threads", type=int, default=0, help="with --cli: OMP_NUM_THREADS of every run (0: default)")
     args = parser.parse_args()
     if args.cli:
         sys.path.insert(0, str(Path(__file__).resolve().parent))

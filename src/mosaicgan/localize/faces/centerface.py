@@ -21,26 +21,26 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
 from mosaicgan.checkpoint import load_checkpoint
-from mosaicgan.data.images import array_to_tensor, pil_to_tensor
+from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.device import bf16_is_fast
 from mosaicgan.errors import UserError
+from mosaicgan.localize.faces.decode import (Raw, cell_size, centre_inside, decode_peak, find_peaks, mirror_window,
+                                             to_image)
 from mosaicgan.localize.faces.onnx_engine import onnx_engine
 from mosaicgan.localize.faces.pyramid import (LEVEL_STEP, MULTIPLE, NET_MAX_FACE, NET_MIN_FACE, Piece, box_overlaps,
-                                              nms, plan_pieces, pyramid_scales, round_up, tile_windows, window_piece)
+                                              nms, piece_input, plan_pieces, pyramid_scales, round_up, tile_windows,
+                                              window_piece)
 
 __all__ = ["DEFAULT_FLIP", "DEFAULT_MIN_FACE", "DEFAULT_THRESHOLD", "LANDMARKS", "LEVEL_STEP", "MULTIPLE",
            "NET_MAX_FACE", "NET_MIN_FACE", "Face", "FaceDetector", "Piece", "box_overlaps", "load_face_detector", "nms",
@@ -53,20 +53,15 @@ DEFAULT_THRESHOLD = 0.35
 # Privacy favours recall: faces from 10 pixels up (under 16 proposed and confirmed, tiny="confirm").
 DEFAULT_MIN_FACE = 10.0
 DEFAULT_FLIP = True
-# The mirror-image score is computed on a window around each candidate face (not the whole
-# input: most of a frame holds no face). The window holds the face and this much context; on
-# the photos of benchmarks/faces.py the scores then match those of whole mirrored inputs.
-MIRROR_CONTEXT = 3.0  # x the face's size, on every side
-MIRROR_MARGIN = 96  # px
 # Where the windows would cost more than one bf16 pass over the mirrored input (a crowd), that
 # pass scores every candidate; those it puts within this of the threshold are scored again on
 # float32 windows, so bf16 still only chooses which candidates (see `_mirror_scores`).
 MIRROR_EXACT_MARGIN = 0.1
 FP32_COST = 2.5  # float32 / bf16 time of a pass on a CPU with native bf16 (1280x736: 253 / 102 ms)
-# tiny="confirm": a peak of the 16-pixel level this high, with a box under TINY_BELOW pixels, is
-# searched again at full scale in a window of about TINY_WINDOW image pixels (TINY_INPUT input
-# pixels). Faces scaled to 10 and 12 pixels peak above 0.05 in 94% and 97% of the labelled faces
-# of benchmarks/faces_boxes.json.
+# tiny="confirm": a peak of the 16-pixel level this high, with a box under TINY_BELOW pixels, is searched
+# again at full scale in a window of TINY_INPUT input pixels (80 image pixels for min_face 10); candidates
+# nearer than TINY_WINDOW / 4 share a window, which counts what it finds within TINY_WINDOW / 4 of its
+# middle. Faces scaled to 10 and 12 px peak above 0.05 in 94% and 97% of benchmarks/faces_boxes.json's.
 TINY_CANDIDATE = 0.05
 TINY_BELOW = 24
 # A face under 16 pixels, or one found only in a window of tiny="confirm", needs this score (or
@@ -82,9 +77,6 @@ FOLLOW_SIZE = 32
 FOLLOW_INPUT = 96
 # As seen in the image: "left" is the image's left.
 LANDMARKS = ("left eye", "right eye", "nose", "left mouth corner", "right mouth corner")
-
-Raw = tuple[float, ...]  # x0, y0, x1, y1, score, 10 landmark coordinates, in image pixels
-
 
 def shipped_detector_path() -> Path:
     """The CenterFace checkpoint inside the package (see assets/README.md)."""
@@ -116,57 +108,6 @@ class Face:
     def size(self) -> float:
         """The face's size: its box's longer side."""
         return max(self.width, self.height)
-
-
-def find_peaks(heat: torch.Tensor, *, threshold: float) -> list[tuple[int, int, int]]:
-    """(n, i, j) of the local maxima (3x3, as in CenterNet) of heatmaps (N, h, w) above
-    `threshold`: one per face."""
-    peaks = (heat == F.max_pool2d(heat[:, None], 3, 1, 1)[:, 0]) & (heat > threshold)
-    return [tuple(p) for p in peaks.nonzero().tolist()]
-
-
-def decode_peak(maps: dict[str, torch.Tensor], n: int, i: int, j: int, *, score: float) -> tuple[float, ...]:
-    """The face at heatmap cell (i, j) of input n, in input pixels: (x0, y0, x1, y1, score,
-    10 landmark coordinates x, y, x, y, ...)."""
-    size_h, size_w = (maps["scale"][n, :, i, j].float().exp() * 4).tolist()
-    off_y, off_x = maps["offset"][n, :, i, j].tolist()
-    cy, cx = (i + off_y + 0.5) * 4, (j + off_x + 0.5) * 4
-    x0, y0 = cx - size_w / 2, cy - size_h / 2
-    lm = maps["landmarks"][n, :, i, j].tolist()
-    points = []
-    for k in range(5):  # stored as (y, x) fractions of the box
-        points += [x0 + lm[2 * k + 1] * size_w, y0 + lm[2 * k] * size_h]
-    return (x0, y0, x0 + size_w, y0 + size_h, score, *points)
-
-
-def to_image(det: tuple[float, ...], piece: Piece) -> Raw:
-    """A detection in a piece's input pixels -> the image's pixels."""
-    if piece.crop is None:
-        sx = sy = 1 / piece.scale
-        ox, oy = piece.x * sx, piece.y * sy
-    else:  # the crop's exact scale (its size was rounded)
-        x0, y0, x1, y1 = piece.crop
-        sx, sy, ox, oy = (x1 - x0) / piece.width, (y1 - y0) / piece.height, x0, y0
-    coords = [v * sx + ox if k % 2 == 0 else v * sy + oy for k, v in enumerate(det[:4] + det[5:])]
-    return (*coords[:4], det[4], *coords[4:])
-
-
-def mirror_window(cy: float, cx: float, *, size: float, height: int, width: int) -> tuple[int, int, int, int]:
-    """(y0, y1, x0, x1) of the part of an input (height, width) around a face centred at
-    (cy, cx) of `size` pixels that its mirror-image score is computed on: the face and
-    `MIRROR_CONTEXT` x its size plus `MIRROR_MARGIN` pixels on every side, on the network's
-    32-pixel grid (so the features inside match those of the whole input), cut to the input."""
-    reach = MIRROR_CONTEXT * size + size / 2 + MIRROR_MARGIN
-    y0 = max(0, math.floor((cy - reach) / MULTIPLE) * MULTIPLE)
-    x0 = max(0, math.floor((cx - reach) / MULTIPLE) * MULTIPLE)
-    y1 = min(height, math.ceil((cy + reach) / MULTIPLE) * MULTIPLE)
-    x1 = min(width, math.ceil((cx + reach) / MULTIPLE) * MULTIPLE)
-    return y0, y1, x0, x1
-
-
-def _centre_inside(det: Raw, boxes: Sequence[tuple[float, float, float, float]]) -> bool:
-    cx, cy = (det[0] + det[2]) / 2, (det[1] + det[3]) / 2
-    return any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes)
 
 
 class FaceDetector:
@@ -298,7 +239,7 @@ class FaceDetector:
                 cx, cy = (det[0] + det[2]) / 2, (det[1] + det[3]) / 2
                 # ... and, as what the 16-pixel level did not settle, TINY_SCORE whatever its size
                 # (a known face: what the rules of `_search` gave it).
-                strong = det[4] > max(threshold, TINY_SCORE) or _centre_inside(det, known[piece.index])
+                strong = det[4] > max(threshold, TINY_SCORE) or centre_inside(det, known[piece.index])
                 if (max(det[2] - det[0], det[3] - det[1]) < 2 * NET_MIN_FACE and strong
                         and abs(cx - (x0 + x1) / 2) < TINY_WINDOW / 4 and abs(cy - (y0 + y1) / 2) < TINY_WINDOW / 4):
                     raw[piece.index].append(det)
@@ -334,7 +275,7 @@ class FaceDetector:
             table = torch.tensor([d[:4] for d in dets] + [list(box)], dtype=torch.float64)
             iou = box_overlaps(table)[0][-1, :-1]
             best = int(iou.argmax())
-            out.append(_face(dets[best]) if float(iou[best]) > 0.1 or _centre_inside(dets[best], [box]) else None)
+            out.append(_face(dets[best]) if float(iou[best]) > 0.1 or centre_inside(dets[best], [box]) else None)
         return out
 
     def _search(self, tensors: list, pieces: list[Piece], *, threshold: float, flip: bool,
@@ -352,7 +293,7 @@ class FaceDetector:
         low = threshold / 2 if flip else threshold
         floor = min(low, TINY_CANDIDATE) if tiny_below else low
         for batch, shape in self._batches(pieces):
-            inputs = torch.stack([self._input(tensors, piece, batch_shape=shape, scaled=scaled) for piece in batch])
+            inputs = torch.stack([piece_input(tensors, piece, batch_shape=shape, scaled=scaled) for piece in batch])
             maps = self._run(inputs)
             heat = maps["heatmap"][:, 0]
             pending = []
@@ -364,7 +305,7 @@ class FaceDetector:
                     small.append((piece.index, (det[0] + det[2]) / 2, (det[1] + det[3]) / 2))
                 if score <= low:
                     continue
-                elif _centre_inside(det, known[piece.index]):
+                elif centre_inside(det, known[piece.index]):
                     found.append((piece, det))  # confirmed before: half the threshold will do
                 elif flip and score < 2 * threshold:
                     pending.append((n, i, j, det))
@@ -386,7 +327,7 @@ class FaceDetector:
         height, width = inputs.shape[-2:]
         cost = 0.0
         for n, i, j, _ in pending:
-            y0, y1, x0, x1 = mirror_window((i + 0.5) * 4, (j + 0.5) * 4, size=_cell_size(maps, n, i, j),
+            y0, y1, x0, x1 = mirror_window((i + 0.5) * 4, (j + 0.5) * 4, size=cell_size(maps, n, i, j),
                                            height=height, width=width)
             cost += 2 * (y1 - y0) * (x1 - x0) * (FP32_COST if self.precision == "bf16" and self._engine is None else 1)
         which = sorted({n for n, *_ in pending})
@@ -408,7 +349,7 @@ class FaceDetector:
         back) at cell (i, j), both computed in float32 on `mirror_window` around the face the
         maps put there (so bf16 only chooses the candidates: its scores moved a few chance
         patterns over the threshold on the benchmark photos)."""
-        y0, y1, x0, x1 = mirror_window((i + 0.5) * 4, (j + 0.5) * 4, size=_cell_size(maps, n, i, j),
+        y0, y1, x0, x1 = mirror_window((i + 0.5) * 4, (j + 0.5) * 4, size=cell_size(maps, n, i, j),
                                        height=image.shape[-2], width=image.shape[-1])
         window = image[:, y0:y1, x0:x1]
         heat = self._run(torch.stack([window, window.flip(-1)]), precision="fp32")["heatmap"][:, 0]
@@ -425,44 +366,13 @@ class FaceDetector:
                 yield group[start:start + per_batch], shape
 
     @staticmethod
-    def _input(tensors: list, piece: Piece, *, batch_shape: tuple[int, int],
-               scaled: dict[tuple[int, float], torch.Tensor]) -> torch.Tensor:
-        """The piece's pixels, padded with black at the bottom and right to the batch's shape.
-        `scaled` caches each image at each scale, shared by that level's tiles; a window is
-        cut first (from a uint8 frame: only it becomes floats) and scaled after."""
-        image = tensors[piece.index]
-        if piece.crop is not None:
-            x0, y0, x1, y1 = piece.crop
-            if isinstance(image, np.ndarray):  # OpenCV scales uint8 several times faster than torch's antialias
-                interpolation = cv2.INTER_AREA if piece.scale < 1 else cv2.INTER_LINEAR
-                crop = array_to_tensor(cv2.resize(image[y0:y1, x0:x1], (piece.width, piece.height),
-                                                  interpolation=interpolation))
-            else:
-                crop = F.interpolate(image[:, y0:y1, x0:x1].float()[None], size=(piece.height, piece.width),
-                                     mode="bilinear", align_corners=False, antialias=piece.scale < 1)[0]
-        else:
-            key = (piece.index, piece.scale)
-            if key not in scaled:
-                full = array_to_tensor(image) if isinstance(image, np.ndarray) else image.float()
-                if piece.scale != 1.0:
-                    size = (max(1, round(full.shape[-2] * piece.scale)), max(1, round(full.shape[-1] * piece.scale)))
-                    full = F.interpolate(full[None], size=size, mode="bilinear", align_corners=False,
-                                         antialias=piece.scale < 1)[0]
-                scaled[key] = full
-            x, y = int(piece.x), int(piece.y)
-            crop = scaled[key][:, y:y + piece.height, x:x + piece.width]
-        out = torch.full((3, *batch_shape), -1.0)
-        out[:, :crop.shape[1], :crop.shape[2]] = crop
-        return out
-
-    @staticmethod
     def _finish(found: list[Raw], *, min_face: float, nms_iou: float, threshold: float,
                 known: Sequence[tuple[float, float, float, float]] = ()) -> list[Face]:
         # A face under the network's 16 pixels, which it sees at the edge of what it learnt, needs
         # TINY_SCORE (see there), unless it is a known one.
         tiny = max(threshold, TINY_SCORE)
         found = [d for d in found if max(d[2] - d[0], d[3] - d[1]) >= min_face
-                 and (max(d[2] - d[0], d[3] - d[1]) >= NET_MIN_FACE or d[4] > tiny or _centre_inside(d, known))]
+                 and (max(d[2] - d[0], d[3] - d[1]) >= NET_MIN_FACE or d[4] > tiny or centre_inside(d, known))]
         if not found:
             return []
         table = torch.tensor(found, dtype=torch.float64)
@@ -477,10 +387,6 @@ def _face(d: Raw) -> Face:
 def _size(image: torch.Tensor | np.ndarray) -> tuple[int, int]:
     """(H, W) of a tensor (3, H, W) or an array (H, W, 3)."""
     return tuple(image.shape[:2]) if isinstance(image, np.ndarray) else tuple(image.shape[-2:])
-
-
-def _cell_size(maps: dict[str, torch.Tensor], n: int, i: int, j: int) -> float:
-    return float((maps["scale"][n, :, i, j].float().exp() * 4).max())
 
 
 def load_face_detector(path: str | Path | None = None, *, device: str | torch.device = "cpu",

@@ -6,6 +6,7 @@ face may need, and the suppression of the boxes they find twice.
 - `window_pieces`: windows of an image around given spots, each at its own scale (the faces
   followed in a video, tiny candidates confirmed at full size), cut first and scaled after,
   so a few small windows never scale the whole image;
+- `piece_input`: a piece's pixels as a network input;
 - `nms`: greedy non-maximum suppression across levels, tiles and windows.
 """
 
@@ -15,7 +16,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
+import torch.nn.functional as F
+
+from mosaicgan.data.images import array_to_tensor
 
 NET_MIN_FACE = 16  # px: the smallest face the network finds reliably (heatmap peak > 0.5)
 NET_MAX_FACE = 512  # px: the largest
@@ -97,6 +103,37 @@ def window_piece(index: int, *, centre: tuple[float, float], side: float, out: i
         return None
     return Piece(index, scale, x0 * scale, y0 * scale, min(out, max(1, round((x1 - x0) * scale))),
                  min(out, max(1, round((y1 - y0) * scale))), crop=(x0, y0, x1, y1), side=round_up(out))
+
+
+def piece_input(tensors: list, piece: Piece, *, batch_shape: tuple[int, int],
+           scaled: dict[tuple[int, float], torch.Tensor]) -> torch.Tensor:
+    """The piece's pixels, padded with black at the bottom and right to the batch's shape.
+    `scaled` caches each image at each scale, shared by that level's tiles; a window is
+    cut first (from a uint8 frame: only it becomes floats) and scaled after."""
+    image = tensors[piece.index]
+    if piece.crop is not None:
+        x0, y0, x1, y1 = piece.crop
+        if isinstance(image, np.ndarray):  # OpenCV scales uint8 several times faster than torch's antialias
+            interpolation = cv2.INTER_AREA if piece.scale < 1 else cv2.INTER_LINEAR
+            crop = array_to_tensor(cv2.resize(image[y0:y1, x0:x1], (piece.width, piece.height),
+                                              interpolation=interpolation))
+        else:
+            crop = F.interpolate(image[:, y0:y1, x0:x1].float()[None], size=(piece.height, piece.width),
+                                 mode="bilinear", align_corners=False, antialias=piece.scale < 1)[0]
+    else:
+        key = (piece.index, piece.scale)
+        if key not in scaled:
+            full = array_to_tensor(image) if isinstance(image, np.ndarray) else image.float()
+            if piece.scale != 1.0:
+                size = (max(1, round(full.shape[-2] * piece.scale)), max(1, round(full.shape[-1] * piece.scale)))
+                full = F.interpolate(full[None], size=size, mode="bilinear", align_corners=False,
+                                     antialias=piece.scale < 1)[0]
+            scaled[key] = full
+        x, y = int(piece.x), int(piece.y)
+        crop = scaled[key][:, y:y + piece.height, x:x + piece.width]
+    out = torch.full((3, *batch_shape), -1.0)
+    out[:, :crop.shape[1], :crop.shape[2]] = crop
+    return out
 
 
 def box_overlaps(boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
