@@ -76,7 +76,6 @@ def crowd_child(clip: str, out: str, record: str, extra: list[str]) -> None:
 
 def crowd(args) -> None:
     from crowd_clip import make_crowd_clip
-
     from mosaicgan.infer.add.video_stage import regions_mask
     from mosaicgan.ops.masks import Box
 

@@ -92,6 +92,7 @@ def remove_flicker(args) -> None:
     from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
     from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
     from mosaicgan.infer.remove.restorer import load_restorer
+    from mosaicgan.infer.video.steady import TrackingOptions
     from PIL import Image
 
     folder = Path(tempfile.mkdtemp(prefix="video_flicker_remove_"))

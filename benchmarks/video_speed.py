@@ -44,11 +44,11 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video
-    from mosaicgan.infer.video.steady import TrackingOptions
     from mosaicgan.infer.add.core import MosaicOptions
     from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
+    from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video
     from mosaicgan.infer.video.io import EncodeOptions
+    from mosaicgan.infer.video.steady import TrackingOptions
 
     args = dict(zip(extra[::2], extra[1::2]))
     if region in ("faces", "censor"):
@@ -60,8 +60,8 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
                              detect_side=int(args.get("--detect-side", 0)), follow=args.get("--follow", "1") == "1")
     encode = EncodeOptions(preset=args.get("--preset", "medium"))
     if region.startswith("remove"):
-        from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
         from mosaicgan.infer.remove.restorer import load_restorer
+        from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
 
         restorer = load_restorer()
         startup = time.perf_counter() - t_start

@@ -8,16 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mosaicgan.cli import add_cmd, main
+from helpers import FIXTURES, run_cli
+from mosaicgan.cli import add_cmd
 from mosaicgan.infer.add.regions import RegionRequest
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

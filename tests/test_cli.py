@@ -7,22 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from helpers import assert_one_line_error, run_cli
 from mosaicgan.cli import main
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mosaicgan: error: "), err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert str(fragment) in lines[0]
 
 
 def test_nets_lists_reference_counts(capsys):
@@ -76,8 +62,8 @@ def test_missing_and_foreign_checkpoints(capsys, tmp_path):
     junk.write_bytes(b"\x00" * 100)
     code, _, err = run_cli(capsys, "translate", img, "--checkpoint", junk, "--out", tmp_path / "o")
     assert_one_line_error(code, err, "junk.safetensors", "not a mosaicgan checkpoint")
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     other = tmp_path / "other.safetensors"
     save_file({"w": torch.zeros(2)}, str(other))

@@ -6,9 +6,7 @@ import torch
 from PIL import Image
 
 from mosaicgan.cli import main
-from mosaicgan.examples import get_example, list_examples
-from mosaicgan.examples import inverse_cdf, l2_blur, mle_kl, plot, toy_data_2d, toy_gan_2d
-
+from mosaicgan.examples import get_example, inverse_cdf, l2_blur, list_examples, mle_kl, plot, toy_data_2d, toy_gan_2d
 
 # -- inverse-CDF sampling --------------------------------------------------------------------
 

@@ -1,7 +1,6 @@
 """The per-frame cores on tensors (no files), and the one home each for image, output and
 mask files that the file loops share."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,15 +8,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.errors import UserError
+from mosaicgan.infer.add.core import MosaicOptions, applied_mask, mosaic_generator, mosaic_image
+from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
 from mosaicgan.infer.image_io import as_frame, load_image, write_image
 from mosaicgan.infer.mask_io import find_mask_file, pair_mask_path, read_mask, write_mask
-from mosaicgan.infer.add.core import MosaicOptions, applied_mask, mosaic_generator, mosaic_image
 from mosaicgan.infer.outputs import plan_outputs, png_names, same_name, with_mask_name
-from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
 
-FIXTURES = Path(__file__).parent / "fixtures"
 FACE = (75, 75, 110, 110)  # Grace Hopper's face (x, y, w, h), as in test_localize_faces
 
 

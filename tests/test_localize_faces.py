@@ -1,19 +1,19 @@
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.errors import UserError
 from mosaicgan.localize import detect_faces, detect_faces_batch, face_mask, load_face_detector
 from mosaicgan.localize.boxes import Box, box_iou
-from mosaicgan.localize.faces.centerface import FaceDetector, plan_pieces, pyramid_scales, tile_windows
+from mosaicgan.localize.faces.centerface import FaceDetector
 from mosaicgan.localize.faces.detect import detect_faces_near, face_extent
+from mosaicgan.localize.faces.pyramid import plan_pieces, pyramid_scales, tile_windows
 
-FIXTURES = Path(__file__).parent / "fixtures"
 # Faces checked by eye (x0, y0, x1, y1), brow to chin: Grace Hopper in grace_hopper.jpg (256x300),
 # and the 4 people of face.jpg (512x355), left to right.
 HOPPER = Box(75, 60, 185, 175)

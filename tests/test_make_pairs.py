@@ -9,12 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan.cli import main
 from mosaicgan.data.images import pil_to_tensor, tensor_to_pil
 from mosaicgan.data.paired import PairedDataset
 from mosaicgan.data.transforms import MosaicParams, apply_mosaic
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
-from pathlib import Path
 
 import pytest
 import torch
 
+from helpers import FIXTURES
 from mosaicgan.checkpoint import save_checkpoint
 from mosaicgan.data.images import pil_to_tensor, read_image
 from mosaicgan.errors import UserError
@@ -18,8 +18,6 @@ from mosaicgan.ops.masks import Box
 from mosaicgan.ops.mosaic import pixelate
 from mosaicgan.ops.shapes import Ellipse, Rect, draw_shapes
 from mosaicgan.ops.unmosaic import block_means, smooth_base
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def region_psnr(x, truth, mask):

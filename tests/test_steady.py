@@ -79,7 +79,7 @@ def test_a_cut_ends_every_track_both_ways_and_tracks_have_ids():
     for t, found in out:
         assert len(found) == 1, (t, found)
         assert abs(found[0].box.x0 - (10 if t < 10 else 120)) <= 1
-        assert found[0].track == (0 if t < 10 else 1) and found[0].seen
+        assert found[0].track == (1 if t < 10 else 2) and found[0].seen
     # Without the cut, the bridge carries each across (the reason for cutting).
     plain = run(Steadier(window=2, bridge=6, size=(200, 100)), seq)
     assert len(plain[9]) == 2 and len(plain[10]) == 2
@@ -90,4 +90,4 @@ def test_bridged_frames_say_their_track_was_not_seen():
     seq = [[Box(10, 10, 30, 30)], None, None, [Box(12, 10, 32, 30)]]
     out = [x for t, b in enumerate(seq) for x in steadier.push_tracks(t, b)] + steadier.flush_tracks()
     assert [[tb.seen for tb in found] for _, found in out] == [[True], [False], [False], [True]]
-    assert {tb.track for _, found in out for tb in found} == {0}
+    assert {tb.track for _, found in out for tb in found} == {1}

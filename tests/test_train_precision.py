@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny_pix2pix_config
-from test_srgan import synthetic_images
-from test_train_cyclegan import make_red_blue, tiny_cyclegan_config
-from test_train_restorer import tiny_restorer_config, write_wavy_photos
 
+from conftest import tiny_pix2pix_config
 from mosaicgan import device as devices
 from mosaicgan.cli import main
 from mosaicgan.config import default_config, load_toml, with_values
 from mosaicgan.train.logging import read_log
 from mosaicgan.train.loop import train
 from mosaicgan.train.precision import resolve_precision
+from test_srgan import synthetic_images
+from test_train_cyclegan import make_red_blue, tiny_cyclegan_config
+from test_train_restorer import tiny_restorer_config, write_wavy_photos
 
 
 @pytest.mark.parametrize("native", ["AVX512-BF16", None])

@@ -4,7 +4,12 @@ import torch
 from PIL import Image
 
 from mosaicgan.cli import main
-from mosaicgan.infer.translate.tile_plan import IMAGE_BYTES_PER_PIXEL, activation_bytes_per_pixel, default_overlap, plan_run
+from mosaicgan.infer.translate.tile_plan import (
+    IMAGE_BYTES_PER_PIXEL,
+    activation_bytes_per_pixel,
+    default_overlap,
+    plan_run,
+)
 from mosaicgan.infer.translate.translator import Translator
 from mosaicgan.nets.registry import get_net
 

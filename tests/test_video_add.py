@@ -9,12 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from mosaicgan.cli import main
+from helpers import run_cli
 from mosaicgan.errors import UserError
-from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video, mosaic_frame
-from mosaicgan.infer.video.steady import TrackingOptions
 from mosaicgan.infer.add.core import MosaicOptions, mosaic_image
 from mosaicgan.infer.add.regions import Region, RegionFinder, RegionRequest
+from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video, mosaic_frame
+from mosaicgan.infer.video.steady import TrackingOptions
 from mosaicgan.localize.faces.centerface import Face
 from mosaicgan.ops.masks import Box, boxes_to_mask
 from video_clips import make_clip, read_audio, read_frames, read_subtitles
@@ -22,12 +22,6 @@ from video_clips import make_clip, read_audio, read_frames, read_subtitles
 # Grace Hopper's face in grace_hopper.jpg (256 x 300), x0, y0, x1, y1: the inner part of the
 # box the face detector finds there, so it lies inside any mosaic of the face.
 FACE_CORE = (85, 62, 181, 158)
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def face_core(box, photo_width=96):
@@ -182,19 +176,24 @@ def test_steadied_faces_flicker_less_than_frame_by_frame(tmp_path):
     assert figures[False] > 2  # the jitter and misses really show frame by frame
 
 
-def test_each_frames_boxes_tracks_and_scores_are_told_in_order(tmp_path):
+def test_each_frames_tracks_sources_and_scores_reach_the_watch(tmp_path):
+    """The report's view of a still face: one track all along, detected in the frames searched
+    whole, followed in those followed, bridged in the others, with the detector's score."""
+    from mosaicgan.infer.add.video_watch import TrackLog, VideoWatch
+
     clip = make_clip(tmp_path / "still.mp4", width=128, height=96, frames=20, photo_size=48, static=True,
                      shapes=0, audio=False)
-    seen = []
     finder = JitteryFaces([(16, 20, 56, 64)] * 20, jitter=1, miss_every=10**6)
+    log = TrackLog()
     add_mosaic_video(clip.path, tmp_path / "out.mp4", finder=finder, options=MosaicOptions(block=6),
-                     video=AddVideoOptions(), on_frame=seen.append)
-    assert [f.index for f in seen] == list(range(20))
-    assert all(len(f.boxes) == 1 and f.boxes[0].track == 0 for f in seen)  # one face, one track all along
-    searched = [f for f in seen if f.how]
-    assert searched[0].how == "search" and {f.how for f in searched} == {"search", "follow"}
-    assert all(f.boxes[0].seen and f.boxes[0].score == 0.9 for f in searched)
-    assert all(not f.boxes[0].seen and f.boxes[0].score is None for f in seen if not f.how)
+                     video=AddVideoOptions(), watch=VideoWatch(log=log))
+    report = log.to_dict()
+    assert [f["frame"] for f in report["frame_boxes"]] == list(range(20))
+    (track,) = report["tracks"]
+    assert track["id"] == 1 and track["frames"] == 20 and track["best_score"] == 0.9
+    sources = [f["boxes"][0]["source"] for f in report["frame_boxes"]]
+    assert sources[0] == "detected" and {"detected", "followed", "bridged"} <= set(sources)
+    assert track["detected"] + track["followed"] + track["bridged"] == 20
 
 
 @pytest.mark.parametrize("style,feather,grow", [("average", 0, 0), ("blur", 3, 2), ("median", 2, -1)])
@@ -364,10 +363,11 @@ def test_resume_keeps_finished_segments_and_gives_the_whole_video(monkeypatch, t
         add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(), progress=Counter(45), resume=True)
     assert not out.exists()
     kept = sorted(p.name for p in video_resume.work_folder(out).iterdir())
-    assert kept == ["job.json", "seg_00000.mp4", "seg_00001.mp4"]
+    assert kept == ["job.json", "seg_00000.json", "seg_00000.mp4", "seg_00001.json", "seg_00001.mp4"]
     again = Counter()
     result = add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(), progress=again, resume=True)
     assert again.done == 60 and result.frames == 60  # 40 counted as done, 20 processed
+    assert result.frames_with_region == 60  # the kept segments' frames counted too
     assert no_leftovers(out.parent) == ["long.mp4"]
     whole = tmp_path / "whole.mp4"
     add_mosaic_video(clip.path, whole, finder=finder, options=MosaicOptions())

@@ -12,26 +12,20 @@ import pytest
 import torch
 from PIL import Image
 
-from mosaicgan.cli import main
-from mosaicgan.infer.video.steady import TrackingOptions
+from helpers import run_cli
 from mosaicgan.infer.add.core import MosaicOptions
-from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
-from mosaicgan.infer.remove.restorer import load_restorer
 from mosaicgan.infer.add.video_stage import mosaic_frame
-from mosaicgan.infer.video.pipeline import VideoResult
+from mosaicgan.infer.remove.restorer import load_restorer
+from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
 from mosaicgan.infer.remove.video_stage import restore_stage, to_tensor
+from mosaicgan.infer.video.pipeline import VideoResult
+from mosaicgan.infer.video.steady import TrackingOptions
 from mosaicgan.localize.mosaics.finder import find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, boxes_to_mask
 from mosaicgan.ops.mosaic import pixelate
 from test_video_add import LEFT, RIGHT, bad_files, changed, mask_folder
 from video_clips import make_clip, read_audio, read_frames
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def mosaicked(tmp_path: Path, name: str, *, boxes, block: int = 8, anchored: bool = False, **clip_args):

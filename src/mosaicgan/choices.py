@@ -42,7 +42,14 @@ DIRECTIONS = ("AtoB", "BtoA")
 PREPROCESS = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
 
 # Mosaic styles (ops/mosaic.py): block mean, block median, one random pixel per block, Gaussian blur.
+# Restorable, more or less: training data (make-pairs, the restorer's augmentation) draws from these.
 MOSAIC_STYLES = ("average", "median", "random", "blur")
+# What `add --style` covers a region with: the mosaics, or one of two covers that keep nothing of
+# the region (an opaque fill; random colours, one per block), which recognition models cannot undo
+# (docs/privacy.md says which style resists which attack).
+COVER_STYLES = MOSAIC_STYLES + ("solid", "noise")
+# Styles that draw random numbers (they need an explicit generator).
+DRAWN_STYLES = ("random", "noise")
 
 # How `remove` finds mosaics with no mask (infer/remove_core.mosaic_finder): the shipped network
 # proposes regions and the classical grid reader confirms each (localize/mosaics/detector.py), or the

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from tqdm import tqdm
-
-# Exit status of a command that ran without error but found nothing to do (`add --faces` where no
-# image has a face): scripts can tell it from success (0), bad input (2) and Ctrl-C (130).
-NOTHING_DONE = 3
+from mosaicgan.errors import NOTHING_DONE  # noqa: F401  (the commands' exit status, re-exported)
 
 
 def add_device_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
 
 
-def progress_bar(total: int, *, desc: str, quiet: bool = False, unit: str = "img") -> tqdm:
-    # disable=None: tqdm turns itself off when stderr is not a terminal, so logs stay clean.
-    return tqdm(total=total, desc=desc, unit=unit, disable=True if quiet else None, dynamic_ncols=True)
+def progress_bar(total: int, *, desc: str, quiet: bool = False, unit: str = "img"):
+    """tqdm's bar on a terminal; a line every few seconds (done/total, rate, ETA) when stderr is
+    not one (nohup, CI), so a long job is not silent (mosaicgan/progress.py)."""
+    from mosaicgan.progress import progress_bar as make
+
+    return make(total, desc=desc, quiet=quiet, unit=unit)
 
 
 def plural(n: int, noun: str) -> str:
@@ -60,7 +59,15 @@ def generator_run_options(args: argparse.Namespace) -> dict:
     return {"precision": args.precision, "tile": tile, "overlap": args.tile_overlap}
 
 
-def add_encode_flags(p: argparse.ArgumentParser, *, preset: str = "medium", preset_note: str = "") -> argparse._ArgumentGroup:
+def encode_options(args: argparse.Namespace):
+    """The video encoder of the flags of `add_encode_flags`."""
+    from mosaicgan.infer.video.io import EncodeOptions
+
+    return EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
+
+
+def add_encode_flags(p: argparse.ArgumentParser, *, preset: str = "medium",
+                     preset_note: str = "") -> argparse._ArgumentGroup:
     """The flags every video command takes (encoder, part of the video, --resume); returns the group."""
     video = p.add_argument_group("videos")
     video.add_argument("--codec", default=None,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mosaicgan import choices
 from mosaicgan.cli.common import add_device_flag
-from mosaicgan.errors import UserError
+from mosaicgan.errors import UserError, printable
 
 # flag -> config key; flags left unset do not override the config file.
 FLAG_KEYS = {
@@ -144,11 +144,11 @@ def run(args: argparse.Namespace) -> int:
     if result.finished:
         state = "finished"
     elif result.stopped_by:
-        state = f"stopped by {result.stopped_by} (continue with --resume {run_dir})"
+        state = f"stopped by {result.stopped_by} (continue with --resume {printable(run_dir)})"
     else:
-        state = f"stopped (continue with --resume {run_dir})"
+        state = f"stopped (continue with --resume {printable(run_dir)})"
     if ranks_from_env().main:  # under torchrun, one summary (rank 0 wrote the run)
         print(f"{config.model}: {state} at iteration {result.step}, epoch {result.epoch}, "
-              f"{result.seconds:.1f} s; checkpoint: {run_dir / 'checkpoints' / 'latest.safetensors'}")
+              f"{result.seconds:.1f} s; checkpoint: {printable(run_dir / 'checkpoints' / 'latest.safetensors')}")
     # Like a shell's status for a process a signal ended (130 for Ctrl-C), so scripts can tell.
     return 128 + signal.Signals[result.stopped_by].value if result.stopped_by else 0

@@ -23,7 +23,8 @@ from torch import nn
 
 from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.errors import UserError
-from mosaicgan.nets.vgg19 import LAYERS as VGG_LAYERS, vgg19_features
+from mosaicgan.nets.vgg19 import LAYERS as VGG_LAYERS
+from mosaicgan.nets.vgg19 import vgg19_features
 
 MOBILENET_LAYERS = {"block3": 4, "block6": 7, "block13": 14}  # name -> number of `features` modules kept
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -11,6 +11,9 @@ frames before the search that first finds it: `TrackingOptions.reach`). A frame
 gets the mosaic of `mosaic_core.mosaic_image`, run on the part of the frame that the
 region's blocks cover (`mosaic_frame`: the result is the whole-frame result, because the crop
 starts on a block line and reaches past the grow, feather and blur margins).
+The user's --also boxes and --keep areas apply frame by frame (`RegionFinder.compose`); an
+optional `VideoWatch` sees the tracker's boxes (--keep-track, the report) and each frame before
+its cover (--lock-to).
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,8 +33,9 @@ import torch.nn.functional as F
 
 from mosaicgan.errors import UserError
 from mosaicgan.infer.add.core import MosaicOptions, block_for, mosaic_generator, mosaic_image
-from mosaicgan.infer.add.regions import RegionFinder
 from mosaicgan.infer.add.face_track import FaceTracker
+from mosaicgan.infer.add.regions import Region, RegionFinder
+from mosaicgan.infer.add.video_watch import VideoWatch
 from mosaicgan.infer.video.pipeline import END, Stage, VideoResult, put_unless, torch_threads
 from mosaicgan.infer.video.steady import BlockHold, Steadier, TrackBox, TrackingOptions
 from mosaicgan.ops.masks import Box, boxes_to_mask, mask_to_boxes
@@ -67,9 +70,11 @@ class AddVideoOptions:
 
 
 def mosaic_frame(frame: np.ndarray, mask: torch.Tensor, *, options: MosaicOptions,
-                 generator: torch.Generator | None = None, boxes: list[Box] | None = None) -> np.ndarray:
+                 generator: torch.Generator | None = None, keep: torch.Tensor | None = None,
+                 boxes: list[Box] | None = None) -> np.ndarray:
     """`mosaic_image` on an array frame (H, W, 3) uint8/uint16, in place, computing only the
     crop that the region's blocks, grow, feather and blur reach. mask: (H, W) in [0, 1].
+    keep: (H, W) bool, pixels never changed (--keep), or None.
     boxes: the mask's parts (e.g. the faces of a crowd), each computed in a crop of its own
     where those crops do not overlap (the same result: the block grid starts at the frame's
     corner, crops end on block lines and reach past every margin), instead of one crop over all
@@ -91,7 +96,8 @@ def mosaic_frame(frame: np.ndarray, mask: torch.Tensor, *, options: MosaicOption
     for y0, y1, x0, x1 in _crops(parts, block=block, margin=margin, height=height, width=width):
         crop = frame[y0:y1, x0:x1]
         tensor = torch.from_numpy(crop).permute(2, 0, 1).float().mul_(2.0 / scale).sub_(1.0)
-        out = mosaic_image(tensor, mask[y0:y1, x0:x1], options=replace(options, block=block), generator=generator)
+        out = mosaic_image(tensor, mask[y0:y1, x0:x1], options=replace(options, block=block), generator=generator,
+                           keep=None if keep is None else keep[y0:y1, x0:x1])
         back = out.add_(1.0).mul_(scale / 2.0).round_().clamp_(0, scale).permute(1, 2, 0)
         frame[y0:y1, x0:x1] = back.numpy().astype(frame.dtype)
     return frame
@@ -163,19 +169,6 @@ def _as_uint8(frame: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class FrameRegions:
-    """The regions of one output frame as mosaicked: each box with its track (steadied: the
-    track id, whether that track was seen in this frame and the detector's score there,
-    `steady.TrackBox`; frame by frame: track -1), and how the frame itself was searched
-    ("search": whole, "follow": near the known faces, "": not searched, filled from the frames
-    around). Given to `on_frame` in order: the place a per-frame report reads from."""
-
-    index: int
-    boxes: tuple[TrackBox, ...]
-    how: str
-
-
-@dataclass(frozen=True)
 class _Seen:
     """What the search thread hands on for a frame it searched or followed: boxes (faces: the
     regions their masks fill) or a mask (CAM), whether the frame starts a shot, and how."""
@@ -189,10 +182,10 @@ class _Seen:
 
 
 def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVideoOptions, path: Path,
-                 result: VideoResult, on_frame: Callable[[FrameRegions], None] | None = None) -> Stage:
+                 result: VideoResult, watch: VideoWatch | None = None) -> Stage:
     """The frame stage of `add`: each frame gets the mosaic over the region `finder` gives
-    (steadied over time for detected regions). on_frame: told each frame's regions (detected
-    regions only), in order, before the frame is mosaicked."""
+    (steadied over time for detected regions), with the user's --also and --keep; `watch`
+    sees the tracker's boxes and each frame before its cover (see `video_watch`)."""
     hold = BlockHold()
     result.seconds.setdefault("mosaic", 0.0)
 
@@ -207,9 +200,15 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVide
     def mosaic(emit, pts: int, frame: np.ndarray, mask: torch.Tensor | None, index: int,
                boxes: list[Box] | None = None) -> None:
         t0 = time.perf_counter()
+        keep = None
+        if finder.chooses:
+            mask, keep = _chosen(finder, mask, frame, index, watch)
+            boxes = None  # --also boxes are in the mask too: one crop
         if mask is not None:
+            if watch is not None:
+                watch.covering(index, frame, mask)
             generator = mosaic_generator(options, f"{path.name}#{index}")
-            frame = mosaic_frame(frame, mask, options=options_for(mask), generator=generator, boxes=boxes)
+            frame = mosaic_frame(frame, mask, options=options_for(mask), generator=generator, keep=keep, boxes=boxes)
         result.add_time("mosaic", time.perf_counter() - t0)
         emit(pts, frame, mask is not None)
 
@@ -221,7 +220,7 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVide
         with torch_threads(1):
             if finder.detected:
                 _detected(frames, finder=finder, video=video, path=path, emit=lambda *a: mosaic(emit, *a),
-                          result=result, on_frame=on_frame)
+                          result=result, watch=watch)
                 return
             fixed = None
             for index, pts, frame in frames:
@@ -235,8 +234,17 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVide
     return stage
 
 
+def _chosen(finder: RegionFinder, mask: torch.Tensor | None, frame: np.ndarray, index: int,
+            watch: VideoWatch | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(mask, keep) of a frame with the user's --also boxes of this frame and --keep areas."""
+    region = finder.compose(Region(mask if mask is not None else torch.zeros(frame.shape[:2])), frame=index)
+    if watch is not None:
+        watch.added(index, region.info.get("also", []))
+    return (None if region.empty else region.mask), region.keep
+
+
 def _detected(frames, *, finder: RegionFinder, video: AddVideoOptions, path: Path, emit, result: VideoResult,
-              on_frame: Callable[[FrameRegions], None] | None = None) -> None:
+              watch: VideoWatch | None = None) -> None:
     """Detected regions: a thread searches the frames (the slow part; torch, OpenCV and PyAV
     release the GIL) while this one steadies, mosaics and hands frames on to the encoder."""
     every = video.tracking.detect_every
@@ -266,7 +274,7 @@ def _detected(frames, *, finder: RegionFinder, video: AddVideoOptions, path: Pat
         # head, or the box itself (--face-shape).
         shape = finder.request.face_shape if faces else "box"
         _steady_and_emit(found, tracking=video.tracking, emit=emit, shape=shape, followed=faces and video.follow,
-                         on_frame=on_frame)
+                         watch=watch)
     finally:
         stop.set()
         thread.join()
@@ -324,10 +332,10 @@ def _search_group(group, put, *, finder: RegionFinder, every: int, path: Path, s
 
 
 def _steady_and_emit(found: queue.Queue, *, tracking: TrackingOptions, emit, shape: str, followed: bool = False,
-                     on_frame: Callable[[FrameRegions], None] | None = None) -> None:
+                     watch: VideoWatch | None = None) -> None:
     steadier = None
     waiting: dict[int, tuple[int, np.ndarray, str]] = {}
-    last_mask, last_boxes = None, ()  # frame by frame: a frame not searched gets the last search's region
+    last_mask = None  # frame by frame: a frame not searched gets the last search's region
     height = width = 0
     while True:
         item = found.get()
@@ -340,11 +348,6 @@ def _steady_and_emit(found: queue.Queue, *, tracking: TrackingOptions, emit, sha
                 mask = seen.mask if seen.mask is not None else regions_mask(seen.boxes, height=height, width=width,
                                                                              shape=shape)
                 last_mask = mask if bool((mask > 0).any()) else None
-                boxes = seen.boxes if seen.boxes is not None else mask_to_boxes(mask)
-                scores = seen.scores or [None] * len(boxes)
-                last_boxes = tuple(TrackBox(-1, b, True, score) for b, score in zip(boxes, scores, strict=True))
-            if on_frame is not None:
-                on_frame(FrameRegions(i, last_boxes if last_mask is not None else (), seen.how if seen else ""))
             emit(pts, frame, last_mask, i)
             continue
         if steadier is None:
@@ -359,18 +362,21 @@ def _steady_and_emit(found: queue.Queue, *, tracking: TrackingOptions, emit, sha
         for j, tracked in steadier.push_tracks(i, boxes, cut=seen is not None and seen.cut,
                                                keys=seen.keys if seen is not None else None,
                                                scores=seen.scores if seen is not None else None):
-            _emit_boxes(waiting.pop(j), tracked, j, emit, height, width, shape, on_frame)
+            _emit_boxes(waiting.pop(j), tracked, j, emit, height, width, shape, watch)
     if steadier is not None:
         for j, tracked in steadier.flush_tracks():
-            _emit_boxes(waiting.pop(j), tracked, j, emit, height, width, shape, on_frame)
+            _emit_boxes(waiting.pop(j), tracked, j, emit, height, width, shape, watch)
 
 
 def _emit_boxes(item, tracked: list[TrackBox], index: int, emit, height: int, width: int, shape: str,
-                on_frame: Callable[[FrameRegions], None] | None) -> None:
+                watch: VideoWatch | None = None) -> None:
+    """A frame's steadied boxes (with their tracks) become its mask; the watch sees them first
+    (it may drop kept tracks) with how the frame was searched and each box's score."""
     pts, frame, how = item
-    if on_frame is not None:
-        on_frame(FrameRegions(index, tuple(tracked), how))
     boxes = [t.box for t in tracked]
+    if watch is not None:
+        boxes = watch.placed(index, frame, boxes, [(t.track, t.seen) for t in tracked], how=how,
+                             scores=[t.score for t in tracked])
     emit(pts, frame, regions_mask(boxes, height=height, width=width, shape=shape) if boxes else None, index, boxes)
 
 

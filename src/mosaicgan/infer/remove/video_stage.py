@@ -31,14 +31,14 @@ import torch
 
 from mosaicgan.errors import UserError
 from mosaicgan.infer.remove.core import region_weights, remove_mosaics, split_regions
-from mosaicgan.infer.remove.still import HeldRegion, StillRegions
-from mosaicgan.infer.remove.restorer import Restorer
 from mosaicgan.infer.remove.faces_seen import FaceWatch
-from mosaicgan.infer.video.steady import Steadier, TrackingOptions
+from mosaicgan.infer.remove.restorer import Restorer
+from mosaicgan.infer.remove.still import HeldRegion, StillRegions
 from mosaicgan.infer.video.pipeline import Stage, VideoResult
+from mosaicgan.infer.video.steady import Steadier, TrackingOptions
 from mosaicgan.localize.boxes import box_iou
+from mosaicgan.localize.mosaics.finder import DetectMosaics, find_mosaics
 from mosaicgan.localize.mosaics.grid import estimate_grid
-from mosaicgan.localize.mosaics.finder import find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, mask_bbox
 
@@ -84,8 +84,10 @@ def paste_back(frame: np.ndarray, out: torch.Tensor, applied: torch.Tensor) -> n
 
 
 def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torch.Tensor | None, path: Path,
-                  result: VideoResult) -> Stage:
-    """The frame stage of `remove`. mask: (H, W) in [0, 1] for every frame (None: find the mosaics)."""
+                  result: VideoResult, detect: DetectMosaics | None = None) -> Stage:
+    """The frame stage of `remove`. mask: (H, W) in [0, 1] for every frame (None: find the
+    mosaics). detect: how a whole frame is searched (`localize.mosaics.detector.mosaic_detector`;
+    None: the classical finder); a followed mosaic is searched on a crop with its known grid."""
     result.seconds.setdefault("restore", 0.0)
     still = StillRegions(tolerance=options.tolerance)
     watch = FaceWatch(every=options.tracking.detect_every)
@@ -118,7 +120,7 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
             t0 = time.perf_counter()
             x = to_tensor(frame)
             done = remove_mosaics(x, restorer=restorer, mask=mask, grid=options.grid, grow=options.grow,
-                                  feather=options.feather)
+                                  feather=options.feather, detect=detect)
             frame = paste_back(frame, done.frame, done.mask)
             result.add_time("restore", time.perf_counter() - t0)
             if done.restored:
@@ -131,15 +133,47 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
             part = torch.zeros(mask.shape, dtype=torch.bool)
             part[box.y0:box.y1, box.x0:box.x1] = inside
             parts.append(part)
+        # A grid read under the mask counts once the next frame reads the same one: a mosaic
+        # shows its grid frame after frame, while the grids read in a region without one (the
+        # codec's blocks, texture) change from frame to frame. Without this, one chance read
+        # in any frame was kept for the rest of the video: every frame "restored" where an
+        # image of the same frame would be left alone (exit status 3).
         grids: list[Grid | None] = [options.grid] * len(parts)
+        held = None  # (pts, frame, x, reads): a frame whose new reads wait for the next frame's
+        count = 0
+
+        def read(x: torch.Tensor) -> list[Grid | None]:
+            t0 = time.perf_counter()
+            reads = [estimate_grid(x, part) for part in parts]
+            result.add_time("find", time.perf_counter() - t0)
+            return reads
+
+        def confirm(reads: list[Grid | None], by: list[Grid | None] | None) -> None:
+            for k, g in enumerate(reads):
+                if g is not None and (by is None or by[k] == g):
+                    grids[k] = g
+
+        def regions() -> list[tuple[torch.Tensor, Grid]]:
+            return [(p, g) for p, g in zip(parts, grids) if g is not None]
+
         for index, pts, frame in frames:
+            count += 1
             x = to_tensor(frame)
-            if options.grid is None and (index % options.tracking.detect_every == 0 or None in grids):
-                t0 = time.perf_counter()
-                for k, part in enumerate(parts):
-                    grids[k] = estimate_grid(x, part) or grids[k]
-                result.add_time("find", time.perf_counter() - t0)
-            finish(emit, pts, frame, x, [(p, g) for p, g in zip(parts, grids) if g is not None])
+            due = options.grid is None and (index % options.tracking.detect_every == 0 or None in grids
+                                            or held is not None)
+            reads = read(x) if due else None
+            if held is not None:
+                confirm(held[3], reads)
+                finish(emit, *held[:3], regions())
+                held = None
+            if reads is not None and any(g is not None and g != grids[k] for k, g in enumerate(reads)):
+                held = (pts, frame, x, reads)
+                continue
+            finish(emit, pts, frame, x, regions())
+        if held is not None:
+            if count == 1:
+                confirm(held[3], None)  # a video of one frame: read as an image is
+            finish(emit, *held[:3], regions())
 
     def stage(frames, emit) -> None:
         if not options.tracking.steady:
@@ -147,13 +181,14 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
         elif mask is not None:
             masked(frames, emit)
         else:
-            _tracked(frames, emit=emit, finish=finish, still=still, options=options, result=result)
+            _tracked(frames, emit=emit, finish=finish, still=still, options=options, result=result,
+                     detect=detect or find_mosaics)
 
     return stage
 
 
 def _tracked(frames, *, emit, finish, still: StillRegions, options: RemoveVideoOptions, result: VideoResult,
-             batch: int = 8) -> None:
+             detect: DetectMosaics, batch: int = 8) -> None:
     tracking = options.tracking
     every = tracking.detect_every
     steadier = None
@@ -205,7 +240,7 @@ def _tracked(frames, *, emit, finish, still: StillRegions, options: RemoveVideoO
             boxes = None
             if i % every == 0 or not known and not searched and i == first:
                 t0 = time.perf_counter()
-                _, found = find_mosaics(to_tensor(frame))
+                _, found = detect(to_tensor(frame))
                 result.add_time("find", time.perf_counter() - t0)
                 searched[i] = found
                 boxes = [Box(*f.box) for f in found]

@@ -30,9 +30,9 @@ from mosaicgan.infer.translate.tile_plan import (
     autocast,
     available_bytes,
     check_precision,
-    resolve_precision,
     default_overlap,
     plan_run,
+    resolve_precision,
 )
 from mosaicgan.models import MODELS
 from mosaicgan.nets.unet import UNetGenerator

@@ -1,7 +1,8 @@
 """Video files in and out of the per-frame cores, with PyAV (it bundles FFmpeg; no ffmpeg
 binary, no folder of frames on disk).
 
-`is_media_file` tells a video (or audio) file from an image by its first bytes, not its name.
+`is_media_file` (from `data.file_kind`) tells a video (or audio) file from an image by its
+first bytes, not its name.
 `VideoInput` decodes frames as arrays (H, W, 3), uint8, or uint16 for 10/12-bit input, turned
 upright by the stream's rotation; packets of the other streams (audio, subtitles) are handed
 on untouched. `VideoOutput` encodes frames with the input's timestamps (so a variable frame
@@ -18,7 +19,9 @@ shot in the file. Stream languages are kept.
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,42 +31,17 @@ from pathlib import Path
 import av
 import numpy as np
 
+from mosaicgan.data.file_kind import is_media_file as is_media_file  # (by content; the media commands ask here)
+from mosaicgan.data.images import MAX_PIXELS
 from mosaicgan.errors import UserError
+from mosaicgan.infer.video.container_size import declared_size
 
-# First bytes of the containers handled here (and of common audio files, so that an audio
-# file given to a video command gets "no video stream", not "cannot read image").
-_FTYP_IMAGE_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 # The audio codec a container takes when a copy is refused.
 _AUDIO_FALLBACK = {"webm": "libopus", "matroska": "libopus"}
-
-
-def is_media_file(path: str | Path) -> bool:
-    """True for an MP4/MOV/M4A, Matroska/WebM, AVI, MPEG-TS, Ogg, WAV, MP3 or FLAC file, by content."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except OSError:
-        return False
-    if len(head) < 12:
-        return False
-    if head[4:8] == b"ftyp":
-        return head[8:12] not in _FTYP_IMAGE_BRANDS
-    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
-        return True
-    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: Matroska, WebM
-        return True
-    if head[:4] == b"RIFF" and head[8:12] in (b"AVI ", b"WAVE"):
-        return True
-    if head[0] == 0x47:  # MPEG-TS sync byte, confirmed a packet later
-        return _probe_ts(path)
-    return head[:4] in (b"OggS", b"fLaC") or head[:3] == b"ID3" or head[:2] in (b"\xff\xfb", b"\xff\xf3")
-
-
-def _probe_ts(path: str | Path) -> bool:
-    with open(path, "rb") as f:
-        data = f.read(188 * 3 + 1)
-    return len(data) > 188 * 2 and data[188] == 0x47 and data[376] == 0x47
+# Encoders whose 4:2:0 takes even frame sizes only.
+_EVEN_ONLY = ("libx264", "libx265")
+_ATTACHED_PIC = 0x0400  # AV_DISPOSITION_ATTACHED_PIC: a cover picture, not a moving picture
 
 
 @dataclass(frozen=True)
@@ -92,12 +70,32 @@ def _bits(pix_fmt: str) -> int:
     return 8
 
 
+def check_span(start: float, duration: float | None) -> None:
+    """--start and --duration: finite, start >= 0, duration > 0 (one line naming the flag)."""
+    if not math.isfinite(start) or start < 0:
+        raise UserError(f"--start must be a number of seconds >= 0, got {start}")
+    if duration is not None and (not math.isfinite(duration) or duration <= 0):
+        raise UserError(f"--duration must be a number of seconds > 0, got {duration}")
+
+
+def _is_picture(stream: av.stream.Stream) -> bool:
+    """A cover picture (an attached still), not a moving picture."""
+    try:
+        return bool(int(getattr(stream, "disposition", 0)) & _ATTACHED_PIC)
+    except (TypeError, ValueError):
+        return False
+
+
 class VideoInput:
-    """An open video file. Errors (not a video, no video stream, cannot decode) are one-line
-    UserErrors naming the file. Use as a context manager."""
+    """An open video file. Errors (not a video, no video stream, cannot decode, frames over
+    the pixel limit of images, a file shorter than its container declares) are one-line
+    UserErrors naming the file. The first video stream that is not a cover picture is read;
+    the other video streams are listed in `ignored` (the caller says they are left out). Use as
+    a context manager."""
 
     def __init__(self, path: str | Path, *, start: float = 0.0, duration: float | None = None) -> None:
         self.path = Path(path)
+        check_span(start, duration)
         self.start, self.end = start, None if duration is None else start + duration
         try:
             self.container = av.open(str(self.path), metadata_errors="ignore")
@@ -108,10 +106,37 @@ class VideoInput:
             what = "an audio-only file" if kinds == ["audio"] else f"streams: {', '.join(kinds) or 'none'}"
             self.container.close()
             raise UserError(f"no video stream ({what})", path=self.path)
-        self.stream = self.container.streams.video[0]
+        self._open_streams()
+        self.ignored = [f"video stream {s.index} ({s.codec_context.name}, {s.codec_context.width}x"
+                        f"{s.codec_context.height}{', a cover picture' if _is_picture(s) else ''})"
+                        for s in self.container.streams.video if s.index != self.stream.index]
+        self.declared: int | None = None
+        try:
+            self._check_header()
+            self.info = self._probe()
+        except BaseException:
+            self.container.close()
+            raise
+
+    def _open_streams(self) -> None:
+        videos = self.container.streams.video
+        self.stream = next((s for s in videos if not _is_picture(s)), videos[0])
         self.stream.thread_type = "AUTO"  # frame threads: decoding keeps pace with the encoder
         self.others = [s for s in self.container.streams if s.type in ("audio", "subtitle")]
-        self.info = self._probe()
+
+    def _check_header(self) -> None:
+        """What the header tells before a frame is decoded: the frame size against the pixel
+        limit of images (a video's frames go through the image path one by one), and, for a
+        whole video, whether the file holds the bytes its container declares."""
+        ctx = self.stream.codec_context
+        if ctx.width * ctx.height > MAX_PIXELS:
+            raise UserError(f"video frames too large ({ctx.width} x {ctx.height}; limit {MAX_PIXELS / 1e6:.1f} "
+                            "megapixels, as for images)", path=self.path)
+        self.declared = declared_size(self.path, self.container.format.name)
+        actual = self.path.stat().st_size
+        if self.start == 0 and self.end is None and self.declared is not None and self.declared > actual:
+            raise UserError(f"truncated video: the container declares {self.declared:,} bytes, the file holds "
+                            f"{actual:,} ({100 * actual / self.declared:.0f}%)", path=self.path)
 
     def _probe(self) -> VideoInfo:
         first = self._first_frame()
@@ -148,9 +173,7 @@ class VideoInput:
         # containers (AVI, MPEG-TS) do not promise, and the first frame must not be lost.
         self.container.close()
         self.container = av.open(str(self.path), metadata_errors="ignore")
-        self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "AUTO"
-        self.others = [s for s in self.container.streams if s.type in ("audio", "subtitle")]
+        self._open_streams()
 
     def frames(self, *, on_packet: Callable[[av.Packet], None] | None = None, skip: int = 0
                ) -> Iterator[tuple[int, np.ndarray]]:
@@ -164,7 +187,7 @@ class VideoInput:
         if self.start > 0:
             self.container.seek(int(self.start / tb), stream=self.stream, backward=True)
         last_pts = None
-        count = 0
+        count = packets = 0
         try:
             for packet in self.container.demux(self.stream, *self.others):
                 if packet.stream.type != "video":
@@ -172,6 +195,7 @@ class VideoInput:
                             self.end is None or packet.pts is None or packet.pts * packet.time_base < self.end):
                         on_packet(packet)
                     continue
+                packets += packet.size > 0
                 for frame in packet.decode():
                     pts = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + 1)
                     t = float(pts * tb)
@@ -188,15 +212,21 @@ class VideoInput:
         except av.FFmpegError as err:
             raise UserError(f"cannot decode video ({_reason(err)})", path=self.path) from None
         if self.start == 0 and self.end is None:
-            self._check_complete(count, None if last_pts is None else float(last_pts * tb))
+            self._check_complete(count, None if last_pts is None else float(last_pts * tb), packets)
 
-    def _check_complete(self, count: int, last: float | None) -> None:
-        """A file cut short decodes without an error, only fewer frames: compare with what
-        its header promised (the frame count, or else the duration, give or take a second:
-        the audio may run a little longer than the pictures)."""
-        promised = self.stream.frames
-        if promised and count < promised:
+    def _check_complete(self, count: int, last: float | None, packets: int) -> None:
+        """A file cut short decodes without an error, only fewer frames. Where the container
+        declares its size (MP4/MOV, Matroska, AVI), that was checked when the file was opened
+        (`container_size`). MP4/MOV also count their frames: fewer packets than that count is a
+        cut. Elsewhere the time of the last frame is compared with the duration, give or take
+        a second (the audio may run a little longer than the pictures). (AVI's count is in
+        ticks of its time base, not frames: no evidence.)"""
+        fmt = self.container.format.name
+        promised = self.stream.frames if ("mp4" in fmt or "mov" in fmt) else 0
+        if promised and count < promised and packets < promised:
             raise UserError(f"truncated video: {count} of {promised} frames decode", path=self.path)
+        if self.declared is not None:
+            return
         if not promised and last is not None and self.info.duration:
             slack = max(1.0, 5 / float(self.info.rate))
             if last + slack < self.info.duration:
@@ -280,6 +310,47 @@ def _pix_fmt(codec: str, bits: int) -> str:
     return want if not formats or want in formats else ("yuv420p" if "yuv420p" in formats else formats[0])
 
 
+@functools.lru_cache(maxsize=64)
+def encoder_pix_fmt(codec: str, bits: int, width: int, height: int) -> str | None:
+    """The pixel format frames of width x height (as coded) are encoded in: 4:2:0 (10-bit for
+    deeper input) where the encoder takes it. A frame of odd width or height (321 x 241) has no
+    4:2:0 form in x264 and x265; there the first of 4:2:0 and 4:4:4 (every pixel's colour kept,
+    the size kept) that the encoder opens at that size is used. None: the encoder takes
+    neither (`check_frame_size` refuses the video before any work)."""
+    want = _pix_fmt(codec, bits)
+    if width % 2 == 0 and height % 2 == 0:
+        return want
+    formats = {f.name for f in (av.Codec(codec, "w").video_formats or ())}
+    for candidate in dict.fromkeys((want, "yuv444p10le" if bits > 8 else "yuv444p", "yuv444p")):
+        if codec in _EVEN_ONLY and candidate.startswith("yuv420p"):
+            continue  # known to refuse (and x265 says so on stderr when tried)
+        if (not formats or candidate in formats) and _opens(codec, candidate, width, height):
+            return candidate
+    return None
+
+
+def _opens(codec: str, pix_fmt: str, width: int, height: int) -> bool:
+    ctx = av.CodecContext.create(codec, "w")
+    ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
+    ctx.time_base, ctx.framerate = Fraction(1, 25), Fraction(25)
+    if codec == "libx265":
+        ctx.options = {"x265-params": "log-level=error"}
+    try:
+        ctx.open()
+        return True
+    except (av.FFmpegError, ValueError):
+        return False
+
+
+def check_frame_size(options: EncodeOptions, fmt: str, info: VideoInfo, *, path: Path) -> None:
+    """Refuse, before any work, a video whose frame size the encoder cannot take."""
+    codec = options.codec_for(fmt)
+    coded = (info.width, info.height) if info.rotation in (0, 180) else (info.height, info.width)
+    if encoder_pix_fmt(codec, info.bits, *coded) is None:
+        raise UserError(f"frames of {coded[0]} x {coded[1]} (an odd size): the encoder {codec} takes none of its pixel "
+                        "formats at that size; give another --codec (libx264 and libvpx-vp9 take it)", path=path)
+
+
 class VideoOutput:
     """Encodes frames to `path` (written as given: the caller passes a temporary name) with the
     input's time base and timestamps, and copies or re-encodes the input's other streams."""
@@ -316,7 +387,7 @@ class VideoOutput:
         coded_w, coded_h = (info.width, info.height) if info.rotation in (0, 180) else (info.height, info.width)
         stream = self.container.add_stream(codec, rate=info.rate)
         stream.width, stream.height = coded_w, coded_h
-        stream.pix_fmt = _pix_fmt(codec, info.bits)
+        stream.pix_fmt = encoder_pix_fmt(codec, info.bits, coded_w, coded_h) or _pix_fmt(codec, info.bits)
         # pts pass through: VFR stays VFR. AVI has no timestamps, only a frame rate: there
         # frames are numbered (a variable rate cannot be kept in AVI).
         self.numbered = fmt == "avi"
@@ -360,8 +431,9 @@ class VideoOutput:
         """Output times start at 0 when --start cuts the head: every stream is shifted alike."""
         self.pts_offset = pts_offset
 
-    def write(self, pts: int, frame: np.ndarray) -> None:
-        """One frame (H, W, 3) upright, as `VideoInput.frames` gave it, at its input pts."""
+    def write(self, pts: int, frame: np.ndarray, *, changed: bool = False) -> None:
+        """One frame (H, W, 3) upright, as `VideoInput.frames` gave it, at its input pts.
+        changed: the stage put a region into it (counted by a resumable job's segments)."""
         if self.turns:
             frame = np.ascontiguousarray(np.rot90(frame, -self.turns))
         vf = av.VideoFrame.from_ndarray(frame, format=self.frame_format)

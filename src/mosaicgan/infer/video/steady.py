@@ -15,7 +15,7 @@ frame's boxes back `delay` frames later:
   (never smaller than what the detector saw), rounded outwards to whole pixels.
 A cut (`push(..., cut=True)` at the first frame of a new shot) ends every track: no box is
 carried over it either way, and a face of the new shot is not covered before it. Each track
-has an id (0, 1, 2... in the order they start), so a caller can say which face a box is.
+has an id (1, 2, 3... in the order they start), so a caller can say which face a box is.
 Nothing here touches pixels; masks are made from the boxes by the caller.
 """
 
@@ -72,7 +72,7 @@ class TrackingOptions:
 class Track:
     seen: dict[int, Box] = field(default_factory=dict)
     last: int = -1
-    id: int = 0
+    id: int = 0  # 1, 2, ... in the order tracks start: the detection report's track ids
     shot: int = 0
     key: object = None  # the caller's name for it (a detector that follows faces knows which is which)
     scores: dict[int, float] = field(default_factory=dict)  # frame -> the detector's score, where given
@@ -93,9 +93,13 @@ class TrackBox:
 class Steadier:
     """Streaming: `push(t, boxes)` for t = 0, 1, 2, ... returns the frames now final, as
     [(t', boxes)], in order; `flush()` returns the rest. size: (width, height) to clip to.
-    `push_tracks` / `flush_tracks`: the same frames with each box's track (`TrackBox`)."""
+    `push_tracks` / `flush_tracks`: the same frames with each box's track (`TrackBox`).
+    labels=True: `labels(t')` then says, for each box of a frame given by `push`/`flush`, (its
+    track's id, whether the track was seen in that frame itself), e.g. for --keep-track and the
+    detection report."""
 
-    def __init__(self, *, window: int = 5, bridge: int = 5, size: tuple[int, int], min_iou: float = 0.1) -> None:
+    def __init__(self, *, window: int = 5, bridge: int = 5, size: tuple[int, int], min_iou: float = 0.1,
+                 labels: bool = False) -> None:
         if window < 0 or bridge < 0:
             raise ValueError(f"window and bridge must be >= 0, got {window}, {bridge}")
         self.window, self.bridge, self.size, self.min_iou = window, bridge, size, min_iou
@@ -103,14 +107,24 @@ class Steadier:
         self.tracks: list[Track] = []
         self.pending: deque[int] = deque()
         self.next_out = 0
-        self.next_id = 0
+        self.started = 0  # tracks started so far (the last id given)
         self.shot_starts = [0]  # first frame of each shot
+        self._labels: dict[int, list[tuple[int, bool]]] | None = {} if labels else None
+
+    def labels(self, t: int) -> list[tuple[int, bool]]:
+        """(track id, seen in frame t) for each box given for frame t, in order (once per frame)."""
+        return self._labels.pop(t, []) if self._labels is not None else []
 
     def push(self, t: int, boxes: list[Box] | None, *, cut: bool = False) -> list[tuple[int, list[Box]]]:
-        return [(s, [b.box for b in found]) for s, found in self.push_tracks(t, boxes, cut=cut)]
+        return [self._boxes(s, found) for s, found in self.push_tracks(t, boxes, cut=cut)]
 
     def flush(self) -> list[tuple[int, list[Box]]]:
-        return [(s, [b.box for b in found]) for s, found in self.flush_tracks()]
+        return [self._boxes(s, found) for s, found in self.flush_tracks()]
+
+    def _boxes(self, s: int, found: list[TrackBox]) -> tuple[int, list[Box]]:
+        if self._labels is not None:
+            self._labels[s] = [(b.track, b.seen) for b in found]
+        return s, [b.box for b in found]
 
     def push_tracks(self, t: int, boxes: list[Box] | None, *, cut: bool = False, keys: list | None = None,
                     scores: list[float] | None = None) -> list[tuple[int, list[TrackBox]]]:
@@ -169,9 +183,9 @@ class Steadier:
                 self.tracks[k].scores[t] = scores[i]
         for i, box in enumerate(boxes):
             if i not in used_b:
-                self.tracks.append(Track(seen={t: box}, last=t, id=self.next_id, shot=shot, key=keys[i],
+                self.started += 1
+                self.tracks.append(Track(seen={t: box}, last=t, id=self.started, shot=shot, key=keys[i],
                                          scores={t: scores[i]} if scores is not None else {}))
-                self.next_id += 1
 
     def _forget(self, t: int) -> None:
         oldest = self.pending[0] if self.pending else t

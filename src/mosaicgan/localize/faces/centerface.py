@@ -23,7 +23,6 @@ import contextlib
 import importlib.resources
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,16 +34,33 @@ from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.device import bf16_is_fast
 from mosaicgan.errors import UserError
-from mosaicgan.localize.faces.decode import (Raw, cell_size, centre_inside, decode_peak, find_peaks, mirror_window,
-                                             to_image)
+from mosaicgan.localize.faces.decode import (
+    LANDMARKS,
+    Face,
+    Raw,
+    cell_size,
+    centre_inside,
+    decode_peak,
+    face_of,
+    find_peaks,
+    mirror_window,
+    to_image,
+)
 from mosaicgan.localize.faces.onnx_engine import onnx_engine
-from mosaicgan.localize.faces.pyramid import (LEVEL_STEP, MULTIPLE, NET_MAX_FACE, NET_MIN_FACE, Piece, box_overlaps,
-                                              nms, piece_input, plan_pieces, pyramid_scales, round_up, tile_windows,
-                                              window_piece)
+from mosaicgan.localize.faces.pyramid import (
+    MULTIPLE,
+    NET_MIN_FACE,
+    Piece,
+    batches,
+    box_overlaps,
+    nms,
+    piece_input,
+    plan_pieces,
+    window_piece,
+)
 
-__all__ = ["DEFAULT_FLIP", "DEFAULT_MIN_FACE", "DEFAULT_THRESHOLD", "LANDMARKS", "LEVEL_STEP", "MULTIPLE",
-           "NET_MAX_FACE", "NET_MIN_FACE", "Face", "FaceDetector", "Piece", "box_overlaps", "load_face_detector", "nms",
-           "plan_pieces", "pyramid_scales", "round_up", "shipped_detector_path", "tile_windows"]
+__all__ = ["DEFAULT_FLIP", "DEFAULT_MIN_FACE", "DEFAULT_THRESHOLD", "LANDMARKS", "Face", "FaceDetector",
+           "load_face_detector", "nms", "shipped_detector_path"]
 
 SHIPPED_WEIGHTS = "centerface.safetensors"
 # 0.35 is the threshold of CenterFace's own demo. With the mirror-image score (flip) it keeps the
@@ -75,39 +91,10 @@ TINY_INPUT = 128
 # frames on in the crowd clips, at 32 / 48: 2 / 1 of 62 lost, median score 0.78 / 0.85.
 FOLLOW_SIZE = 32
 FOLLOW_INPUT = 96
-# As seen in the image: "left" is the image's left.
-LANDMARKS = ("left eye", "right eye", "nose", "left mouth corner", "right mouth corner")
 
 def shipped_detector_path() -> Path:
     """The CenterFace checkpoint inside the package (see assets/README.md)."""
     return Path(str(importlib.resources.files("mosaicgan") / "assets" / SHIPPED_WEIGHTS))
-
-
-@dataclass(frozen=True)
-class Face:
-    """A detected face in image pixels: box corners (x0, y0) - (x1, y1) (floats, may reach
-    past the image border), the heatmap score in [0, 1], and 5 landmarks (x, y) in the order
-    of `LANDMARKS`."""
-
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    score: float
-    landmarks: tuple[tuple[float, float], ...] = ()
-
-    @property
-    def width(self) -> float:
-        return self.x1 - self.x0
-
-    @property
-    def height(self) -> float:
-        return self.y1 - self.y0
-
-    @property
-    def size(self) -> float:
-        """The face's size: its box's longer side."""
-        return max(self.width, self.height)
 
 
 class FaceDetector:
@@ -125,6 +112,11 @@ class FaceDetector:
       or for many candidates by one bf16 pass over the mirrored input (`_mirror_scores`).
     known: per image, boxes (x0, y0, x1, y1) of faces already confirmed (a video's tracks): a
       candidate centred in one needs only half the threshold and no mirror score.
+    every_threshold (of `detect`): score each face as the highest threshold at which `detect`
+      finds it (with flip: the mirror score of every candidate is computed on its window, and a
+      face whose image score h alone passes is scored max(h/2, min(2h, mirror mean))), so that
+      one pass at a low threshold, filtered by score, gives what a pass at any higher threshold
+      gives (the review step of `serve` moves a threshold slider over one pass).
     tile: longest input side sent to the network at once; overlap: of neighbouring tiles.
     batch_pixels: most input pixels per forward pass (memory: about 200 bytes per pixel on CPU;
       a 4000x3000 photo peaked at 1.3 GB above the loaded model).
@@ -199,7 +191,8 @@ class FaceDetector:
 
     def detect(self, images, *, threshold: float = DEFAULT_THRESHOLD, min_face: float = DEFAULT_MIN_FACE,
                nms_iou: float = 0.3, flip: bool = DEFAULT_FLIP, tiny: str = "confirm",
-               known: Sequence[Sequence[tuple[float, float, float, float]]] | None = None) -> list[list[Face]]:
+               known: Sequence[Sequence[tuple[float, float, float, float]]] | None = None,
+               every_threshold: bool = False) -> list[list[Face]]:
         """tiny: "confirm" (faces under 16 pixels proposed by the 16-pixel level and confirmed in
         windows at full scale; see the module's docstring) or "exact" (every face from min_face up
         searched on a level at the scale it needs: for min_face 10, a level of 2.6x the image's
@@ -218,7 +211,7 @@ class FaceDetector:
         pieces = plan_pieces(sizes, min_face=NET_MIN_FACE if confirm else min_face, tile=self.tile,
                              overlap=self.overlap)
         found, small = self._search(tensors, pieces, threshold=threshold, flip=flip, known=known,
-                                    tiny_below=TINY_BELOW if confirm else 0)
+                                    tiny_below=TINY_BELOW if confirm else 0, every_threshold=every_threshold)
         raw: list[list[Raw]] = [[] for _ in tensors]
         for piece, det in found:
             raw[piece.index].append(det)
@@ -232,7 +225,8 @@ class FaceDetector:
                 if piece is not None:
                     windows.append(piece)
                     centres.append((index, cx, cy))
-            confirmed, _ = self._search(tensors, windows, threshold=threshold, flip=flip, known=known)
+            confirmed, _ = self._search(tensors, windows, threshold=threshold, flip=flip, known=known,
+                                        every_threshold=every_threshold)
             for piece, det in confirmed:
                 # Faces this small and near the window's middle: the rest is the 16-pixel level's.
                 x0, y0, x1, y1 = piece.crop
@@ -275,12 +269,12 @@ class FaceDetector:
             table = torch.tensor([d[:4] for d in dets] + [list(box)], dtype=torch.float64)
             iou = box_overlaps(table)[0][-1, :-1]
             best = int(iou.argmax())
-            out.append(_face(dets[best]) if float(iou[best]) > 0.1 or centre_inside(dets[best], [box]) else None)
+            out.append(face_of(dets[best]) if float(iou[best]) > 0.1 or centre_inside(dets[best], [box]) else None)
         return out
 
     def _search(self, tensors: list, pieces: list[Piece], *, threshold: float, flip: bool,
-                known: Sequence[Sequence[tuple[float, float, float, float]]],
-                tiny_below: float = 0) -> tuple[list[tuple[Piece, Raw]], list[tuple[int, float, float]]]:
+                known: Sequence[Sequence[tuple[float, float, float, float]]], tiny_below: float = 0,
+                every_threshold: bool = False) -> tuple[list[tuple[Piece, Raw]], list[tuple[int, float, float]]]:
         """The faces of `pieces` [(piece, detection in image pixels)], and with tiny_below > 0
         the tiny candidates [(image index, centre x, centre y)] (boxes under tiny_below pixels)."""
         found: list[tuple[Piece, Raw]] = []
@@ -292,7 +286,7 @@ class FaceDetector:
         # the mirror image scores when the image alone scores twice the threshold.
         low = threshold / 2 if flip else threshold
         floor = min(low, TINY_CANDIDATE) if tiny_below else low
-        for batch, shape in self._batches(pieces):
+        for batch, shape in batches(pieces, batch_pixels=self.batch_pixels):
             inputs = torch.stack([piece_input(tensors, piece, batch_shape=shape, scaled=scaled) for piece in batch])
             maps = self._run(inputs)
             heat = maps["heatmap"][:, 0]
@@ -307,18 +301,20 @@ class FaceDetector:
                     continue
                 elif centre_inside(det, known[piece.index]):
                     found.append((piece, det))  # confirmed before: half the threshold will do
-                elif flip and score < 2 * threshold:
+                elif flip and (every_threshold or score < 2 * threshold):
                     pending.append((n, i, j, det))
                 elif score > threshold:
                     found.append((piece, det))
-            scores = self._mirror_scores(inputs, maps, pending, threshold=threshold)
+            scores = self._mirror_scores(inputs, maps, pending, threshold=threshold, exact=every_threshold)
             for (n, _, _, det), score in zip(pending, scores, strict=True):
+                if every_threshold:  # the highest threshold at which the rules above find it
+                    score = max(det[4] / 2, min(2 * det[4], score))
                 if score > threshold:
                     found.append((batch[n], (*det[:4], score, *det[5:])))
         return found, small
 
     def _mirror_scores(self, inputs: torch.Tensor, maps: dict[str, torch.Tensor], pending: list, *,
-                       threshold: float) -> list[float]:
+                       threshold: float, exact: bool = False) -> list[float]:
         """Mirror-image scores of candidates (n, i, j, ...) of a batch: on float32 windows around
         each, or where those would cost more than a bf16 pass over the mirrored inputs that hold
         candidates, from that pass (windows again for the scores it puts near the threshold)."""
@@ -331,7 +327,7 @@ class FaceDetector:
                                            height=height, width=width)
             cost += 2 * (y1 - y0) * (x1 - x0) * (FP32_COST if self.precision == "bf16" and self._engine is None else 1)
         which = sorted({n for n, *_ in pending})
-        if cost <= len(which) * height * width:
+        if exact or cost <= len(which) * height * width:
             return [self._window_score(inputs[n], maps, n, i, j) for n, i, j, _ in pending]
         mirrored = self._run(inputs[which].flip(-1))["heatmap"][:, 0].flip(-1)
         row = {n: k for k, n in enumerate(which)}
@@ -355,16 +351,6 @@ class FaceDetector:
         heat = self._run(torch.stack([window, window.flip(-1)]), precision="fp32")["heatmap"][:, 0]
         return float(heat[0, i - y0 // 4, j - x0 // 4] + heat[1].flip(-1)[i - y0 // 4, j - x0 // 4]) / 2
 
-    def _batches(self, pieces: list[Piece]):
-        """Groups of pieces of one padded input shape, each within `batch_pixels`."""
-        by_shape: dict[tuple[int, int], list[Piece]] = defaultdict(list)
-        for piece in pieces:
-            by_shape[piece.shape].append(piece)
-        for shape, group in by_shape.items():
-            per_batch = max(1, self.batch_pixels // (shape[0] * shape[1]))
-            for start in range(0, len(group), per_batch):
-                yield group[start:start + per_batch], shape
-
     @staticmethod
     def _finish(found: list[Raw], *, min_face: float, nms_iou: float, threshold: float,
                 known: Sequence[tuple[float, float, float, float]] = ()) -> list[Face]:
@@ -377,11 +363,7 @@ class FaceDetector:
             return []
         table = torch.tensor(found, dtype=torch.float64)
         keep = nms(table[:, :4], table[:, 4], iou=nms_iou)
-        return [_face(found[i]) for i in keep]
-
-
-def _face(d: Raw) -> Face:
-    return Face(*d[:5], landmarks=tuple((d[5 + 2 * k], d[6 + 2 * k]) for k in range(5)))
+        return [face_of(found[i]) for i in keep]
 
 
 def _size(image: torch.Tensor | np.ndarray) -> tuple[int, int]:

@@ -1,11 +1,12 @@
-"""From CenterFace's maps to faces: the heatmap's local maxima, each decoded to a box and 5
-landmarks, carried from a piece's input pixels to the image's, and the window a candidate's
+"""From CenterFace's maps to faces (`Face`): the heatmap's local maxima, each decoded to a box and
+5 landmarks, carried from a piece's input pixels to the image's, and the window a candidate's
 mirror-image score is computed on (`FaceDetector._window_score`)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +18,40 @@ from mosaicgan.localize.faces.pyramid import MULTIPLE, Piece
 # the photos of benchmarks/faces.py the scores then match those of whole mirrored inputs.
 MIRROR_CONTEXT = 3.0  # x the face's size, on every side
 MIRROR_MARGIN = 96  # px
+# As seen in the image: "left" is the image's left.
+LANDMARKS = ("left eye", "right eye", "nose", "left mouth corner", "right mouth corner")
 Raw = tuple[float, ...]  # x0, y0, x1, y1, score, 10 landmark coordinates, in image pixels
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face in image pixels: box corners (x0, y0) - (x1, y1) (floats, may reach
+    past the image border), the heatmap score in [0, 1], and 5 landmarks (x, y) in the order
+    of `LANDMARKS`."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float
+    landmarks: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def size(self) -> float:
+        """The face's size: its box's longer side."""
+        return max(self.width, self.height)
+
+
+def face_of(d: Raw) -> Face:
+    return Face(*d[:5], landmarks=tuple((d[5 + 2 * k], d[6 + 2 * k]) for k in range(5)))
 
 
 def find_peaks(heat: torch.Tensor, *, threshold: float) -> list[tuple[int, int, int]]:

@@ -19,9 +19,17 @@ import torch
 from PIL import Image
 
 from mosaicgan.choices import FACE_SHAPES
-from mosaicgan.localize.faces.centerface import (DEFAULT_FLIP, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Face, FaceDetector,
-                                           load_face_detector, nms)
+from mosaicgan.localize.faces.centerface import (
+    DEFAULT_FLIP,
+    DEFAULT_MIN_FACE,
+    DEFAULT_THRESHOLD,
+    Face,
+    FaceDetector,
+    load_face_detector,
+    nms,
+)
 from mosaicgan.ops.masks import Box
+
 DEFAULT_GROW = 0.3
 __all__ = ["DEFAULT_FLIP", "DEFAULT_GROW", "DEFAULT_MIN_FACE", "DEFAULT_THRESHOLD", "detect_faces",
            "detect_faces_batch", "detect_faces_near", "face_box", "face_extent", "face_mask", "shipped_detector"]

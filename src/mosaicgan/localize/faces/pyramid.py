@@ -13,6 +13,7 @@ face may need, and the suppression of the boxes they find twice.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -134,6 +135,18 @@ def piece_input(tensors: list, piece: Piece, *, batch_shape: tuple[int, int],
     out = torch.full((3, *batch_shape), -1.0)
     out[:, :crop.shape[1], :crop.shape[2]] = crop
     return out
+
+
+def batches(pieces: list[Piece], *, batch_pixels: int):
+    """Groups of pieces of one padded input shape, each within `batch_pixels` input pixels:
+    yields (pieces, (H, W))."""
+    by_shape: dict[tuple[int, int], list[Piece]] = defaultdict(list)
+    for piece in pieces:
+        by_shape[piece.shape].append(piece)
+    for shape, group in by_shape.items():
+        per_batch = max(1, batch_pixels // (shape[0] * shape[1]))
+        for start in range(0, len(group), per_batch):
+            yield group[start:start + per_batch], shape
 
 
 def box_overlaps(boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
