@@ -128,7 +128,8 @@ def crowd_speed(args) -> None:
     import torch
 
     print(f"# torch {torch.__version__}, cpu cores {os.cpu_count()}, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; add defaults{' + ' + args.add_args if args.add_args else ''}")
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; add defaults"
+          f"{' + ' + args.add_args if args.add_args else ''}")
     variants = [("faces", ["--faces", *args.add_args.split()], None), ("box", ["--box", "100,100,200,200"], None)]
     if args.baseline_src:
         variants.append(("faces (baseline)", ["--faces"], args.baseline_src))
