@@ -171,7 +171,8 @@ def test_video_report_tracks_are_stable_and_keep_track_keeps_the_face(tmp_path):
     tracks = video["tracks"]
     assert tracks and tracks == again["items"][0]["tracks"]  # a rerun gives the same ids
     main = max(tracks, key=lambda t: t["frames"])
-    assert main["first_frame"] == 0 and main["last_frame"] == 19 and main["detected"] >= 3
+    # Searched whole at frames 0 and 16 (--detect-every 16; the camera does not move), followed between.
+    assert main["first_frame"] == 0 and main["last_frame"] == 19 and main["detected"] >= 2
     assert main["detected"] + main["followed"] + main["bridged"] == main["frames"]
     sources = {b["source"] for f in video["frame_boxes"] for b in f["boxes"]}
     assert "detected" in sources and sources <= {"detected", "followed", "bridged"}

@@ -26,9 +26,12 @@ from mosaicgan.train.precision import Precision
 # torch's own kernels for the small maps instead of one matrix product (run.small_map_gemm)
 # sum in another order only.
 TOLERANCE = {"bf16": 0.02, "channels_last": 0.02, "fp16": 0.08, "native_convs": 0.02}
-LEVERS = {"fp32": {"run.channels_last": False}, "bf16": {"run.precision": "bf16", "run.channels_last": False},
-          "channels_last": {"run.channels_last": True}, "fp16": {"run.precision": "fp16", "run.channels_last": False},
-          "native_convs": {"run.small_map_gemm": False}}
+# Each lever alone, against fp32 (the default precision, "auto", is bf16 on some machines).
+LEVERS = {"fp32": {"run.precision": "fp32", "run.channels_last": False},
+          "bf16": {"run.precision": "bf16", "run.channels_last": False},
+          "channels_last": {"run.precision": "fp32", "run.channels_last": True},
+          "fp16": {"run.precision": "fp16", "run.channels_last": False},
+          "native_convs": {"run.precision": "fp32", "run.small_map_gemm": False}}
 
 
 def l1_curve(toy_data, run_dir, seed: int = 0, **values) -> list[float]:

@@ -15,6 +15,7 @@ from mosaicgan.infer.add.core import MosaicOptions, mosaic_image
 from mosaicgan.infer.add.regions import Region, RegionFinder, RegionRequest
 from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video, mosaic_frame
 from mosaicgan.infer.video.steady import TrackingOptions
+from mosaicgan.localize.faces.centerface import Face
 from mosaicgan.ops.masks import Box, boxes_to_mask
 from video_clips import make_clip, read_audio, read_frames, read_subtitles
 
@@ -112,7 +113,7 @@ class JitteryFaces(RegionFinder):
 
     def __init__(self, boxes, *, jitter=4, miss_every=5, seed=0):
         super().__init__(RegionRequest(kind="boxes", boxes=((0, 0, 1, 1),)))
-        self.request = RegionRequest(kind="faces")
+        self.request = RegionRequest(kind="faces", face_grow=0.0)  # the region is the box given
         self.boxes, self.jitter, self.miss_every = boxes, jitter, miss_every
         self.rng = np.random.default_rng(seed)
         self.calls = 0
@@ -129,6 +130,26 @@ class JitteryFaces(RegionFinder):
 
     def find_batch(self, images, *, path=None):  # RegionFinder's batched faces would run the real detector
         return [self.find(image, path=path) for image in images]
+
+    def find_faces(self, frame, *, known=(), tiny="confirm"):  # a video's whole-frame search
+        box = self._next(frame)
+        return [] if box is None else [self.found_face(Face(*box, score=0.9), height=frame.shape[0],
+                                                       width=frame.shape[1])]
+
+    def follow_faces(self, frame, boxes):  # a video's search near known faces
+        box = self._next(frame)
+        return [None if box is None else self.found_face(Face(*box, score=0.9), height=frame.shape[0],
+                                                         width=frame.shape[1])] + [None] * (len(boxes) - 1)
+
+    def _next(self, frame):
+        """The true box shifted by jitter (a detector box: face_grow makes the region), or None."""
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = self.boxes[min(self.calls, len(self.boxes) - 1)]
+        self.calls += 1
+        if self.calls % self.miss_every == 0:
+            return None
+        d = self.rng.integers(-self.jitter, self.jitter + 1, 4)
+        return max(0, x0 + d[0]), max(0, y0 + d[1]), min(w, x1 + d[2]), min(h, y1 + d[3])
 
 
 def flicker(frames, box):
@@ -155,6 +176,26 @@ def test_steadied_faces_flicker_less_than_frame_by_frame(tmp_path):
     assert figures[False] > 2  # the jitter and misses really show frame by frame
 
 
+def test_each_frames_tracks_sources_and_scores_reach_the_watch(tmp_path):
+    """The report's view of a still face: one track all along, detected in the frames searched
+    whole, followed in those followed, bridged in the others, with the detector's score."""
+    from mosaicgan.infer.add.video_watch import TrackLog, VideoWatch
+
+    clip = make_clip(tmp_path / "still.mp4", width=128, height=96, frames=20, photo_size=48, static=True,
+                     shapes=0, audio=False)
+    finder = JitteryFaces([(16, 20, 56, 64)] * 20, jitter=1, miss_every=10**6)
+    log = TrackLog()
+    add_mosaic_video(clip.path, tmp_path / "out.mp4", finder=finder, options=MosaicOptions(block=6),
+                     video=AddVideoOptions(), watch=VideoWatch(log=log))
+    report = log.to_dict()
+    assert [f["frame"] for f in report["frame_boxes"]] == list(range(20))
+    (track,) = report["tracks"]
+    assert track["id"] == 1 and track["frames"] == 20 and track["best_score"] == 0.9
+    sources = [f["boxes"][0]["source"] for f in report["frame_boxes"]]
+    assert sources[0] == "detected" and {"detected", "followed", "bridged"} <= set(sources)
+    assert track["detected"] + track["followed"] + track["bridged"] == 20
+
+
 @pytest.mark.parametrize("style,feather,grow", [("average", 0, 0), ("blur", 3, 2), ("median", 2, -1)])
 def test_frame_crop_mosaic_equals_the_image_core(style, feather, grow):
     rng = np.random.default_rng(1)
@@ -166,6 +207,25 @@ def test_frame_crop_mosaic_equals_the_image_core(style, feather, grow):
     cropped = mosaic_frame(frame.copy(), mask, options=options)
     assert np.abs(cropped.astype(int) - whole).max() <= 1
     assert (cropped != frame).any()
+
+
+@pytest.mark.parametrize("style,feather,grow", [("average", 0, 0), ("blur", 3, 2), ("median", 2, 4)])
+def test_a_crowds_faces_mosaicked_crop_by_crop_equal_one_crop(style, feather, grow):
+    """Faces far apart are mosaicked each in its own crop (a crowd's union would be most of the
+    frame), overlapping crops merged: the frame comes out the same as from one crop over all."""
+    from mosaicgan.infer.add.video_stage import _crops, regions_mask
+
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (180, 320, 3), dtype=np.uint8)
+    boxes = [Box(10, 20, 50, 70), Box(58, 25, 90, 60), Box(200, 100, 260, 170), Box(280, 10, 310, 40)]
+    mask = regions_mask(boxes, height=180, width=320, shape="ellipse")
+    options = MosaicOptions(style=style, feather=feather, grow=grow, block=8)
+    one = mosaic_frame(frame.copy(), mask, options=options)
+    parts = mosaic_frame(frame.copy(), mask, options=options, boxes=boxes)
+    assert np.array_equal(one, parts)
+    crops = _crops(boxes, block=8, margin=max(grow, 0) + feather + (13 if style == "blur" else 0), height=180,
+                   width=320)
+    assert len(crops) >= 2 and sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in crops) < 0.6 * 180 * 320
 
 
 @pytest.mark.parametrize("audio", [False, True])
@@ -416,7 +476,7 @@ def test_faces_on_video_take_the_face_shape_of_images(tmp_path):
     change = {}
     for shape in ("ellipse", "box"):
         finder = JitteryFaces([(16, 16, 64, 80)] * 12, jitter=0, miss_every=10**6)
-        finder.request = RegionRequest(kind="faces", face_shape=shape)
+        finder.request = RegionRequest(kind="faces", face_shape=shape, face_grow=0.0)
         out = tmp_path / f"{shape}.mp4"
         add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(block=4), video=AddVideoOptions())
         frames_out, _, _ = read_frames(out)

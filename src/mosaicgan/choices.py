@@ -18,10 +18,14 @@ UPSAMPLES = ("deconv", "resize")  # transposed convolutions | nearest x2 + 3x3 c
 NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer", "segmenter", "upscaler")
 
 # Training arithmetic (train/precision.py): bf16/fp16 autocast each step, weights stay float32;
-# fp16 also scales the loss (a GradScaler per optimizer).
-PRECISIONS = ("fp32", "bf16", "fp16")
+# fp16 also scales the loss (a GradScaler per optimizer). "auto" (the default) is bf16 where the
+# device runs it natively and fp32 elsewhere (device.default_precision), decided when a run
+# starts and written to its config.toml as the one it chose, so a resume keeps it.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Inference arithmetic (infer/translate/tile_plan.py): autocast around the forward; fp16 on CUDA only.
-INFER_PRECISIONS = ("fp32", "bf16", "fp16")
+# "auto": bf16 where the device runs it natively, else fp32 (device.default_precision), the default
+# of translate, upscale and remove (their outputs stay within the tolerances in docs/performance.md).
+INFER_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 # Super-resolution (nets/srresnet.py, train/srgan.py): training stages, factors, upsampling tails.
 SR_STAGES = ("mse", "gan")

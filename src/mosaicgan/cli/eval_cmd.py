@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write a web page: input | output | target of every pair with its PSNR and SSIM "
                         "(srgan: bicubic | model | target), pictures embedded, opens with no server")
     add_device_flag(p)
-    add_generator_run_flags(p)
+    add_generator_run_flags(p, precision="fp32")
     p.set_defaults(func=run)
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from mosaicgan.choices import DEFAULT_MOSAIC_DETECTOR, MOSAIC_DETECTORS
-from mosaicgan.cli.common import add_device_flag, add_encode_flags, encode_options, plural
+from mosaicgan.cli.common import add_device_flag, add_encode_flags, add_precision_flag, encode_options, plural
 from mosaicgan.errors import printable
 
 FACE_WARNING = ("warning: a restored region looks like a face. It is not the person's face: the restorer "
@@ -86,6 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "restoration, shifted by that change (default 6; 0: restore every frame afresh)")
     video.add_argument("--no-steady", action="store_true",
                        help="every frame on its own, as an image (slower; the restoration flickers)")
+    add_precision_flag(p, what="the restorer")
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -102,7 +103,7 @@ def options_from_args(args: argparse.Namespace):
                               overwrite=args.overwrite, tracking=tracking, tolerance=args.tolerance,
                               encode=encode_options(args), start=args.start, duration=args.duration,
                               resume=args.resume, device=args.device or "auto", unlock=unlock_options(args),
-                              report=args.report)
+                              report=args.report, precision=args.precision)
 
 
 def unlock_options(args: argparse.Namespace):

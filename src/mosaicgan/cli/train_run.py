@@ -53,8 +53,10 @@ def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: st
     p.add_argument("--seed", type=int)
     add_device_flag(p)
     p.add_argument("--precision", choices=choices.PRECISIONS,
-                   help="arithmetic of each step: fp32, bf16 autocast (CPUs with AVX512-BF16 or AMX, recent GPUs), "
-                        "fp16 autocast with loss scaling (GPUs without bf16)")
+                   help="arithmetic of each step: auto (the default: bf16 where the device runs it natively, "
+                        "i.e. CPUs with AVX512-BF16 or AMX and GPUs from Ampere on, else fp32; the choice is printed "
+                        "and kept in the run's config.toml), fp32, bf16 autocast, fp16 autocast with loss scaling "
+                        "(GPUs without bf16)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC memory layout for the networks and batches (the default for the GAN trainers)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,

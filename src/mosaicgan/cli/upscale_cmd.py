@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mosaicgan.choices import UPSCALE_OVERLAP as DEFAULT_OVERLAP
 from mosaicgan.choices import UPSCALE_TILE as DEFAULT_TILE
-from mosaicgan.cli.common import add_device_flag, plural
+from mosaicgan.cli.common import add_device_flag, add_precision_flag, plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile-overlap", type=int, default=DEFAULT_OVERLAP, metavar="N",
                    help=f"input pixels shared by neighbouring tiles (default {DEFAULT_OVERLAP})")
     p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
+    add_precision_flag(p)
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from mosaicgan.errors import printable
 
     options = jobs.UpscaleOptions(checkpoint=args.checkpoint, tile=args.tile, overlap=args.tile_overlap,
-                                  overwrite=args.overwrite, device=args.device or "auto")
+                                  overwrite=args.overwrite, device=args.device or "auto", precision=args.precision)
     with ProgressBars(desc="upscale", quiet=args.quiet) as bars:
         result = jobs.upscale(args.inputs, out=args.out, options=options, progress=bars)
     if result.primary:

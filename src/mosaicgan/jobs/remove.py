@@ -67,6 +67,7 @@ class RemoveOptions:
     device: str = "auto"
     unlock: UnlockOptions | None = None
     report: Path | None = None
+    precision: str = "auto"  # of the restorer: auto (bf16 where native, else fp32), fp32, bf16 (`infer.precision`)
 
     def image_options(self) -> RemoveImageOptions:
         return RemoveImageOptions(mask=self.mask, grid=self.grid, grow=self.grow, feather=self.feather,
@@ -112,7 +113,7 @@ class _RemoveJob:
         o.image_options().check()
         o.video_options().check()
         device = rank_device(resolve_device(o.device), ranks)
-        self.restorer = load_restorer(o.checkpoint, device=device)
+        self.restorer = load_restorer(o.checkpoint, device=device, precision=o.precision)
         if o.mask is None:
             self.detect = mosaic_detector(o.detector or DEFAULT_MOSAIC_DETECTOR, device=device)
 

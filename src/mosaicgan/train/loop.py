@@ -24,7 +24,7 @@ from tqdm import tqdm
 from mosaicgan import __version__
 from mosaicgan.atomic import atomic_path, writing
 from mosaicgan.checkpoint import LATEST, load_train_state, save_checkpoint, save_train_state
-from mosaicgan.config import TrainConfig, save_toml, to_dict
+from mosaicgan.config import TrainConfig, save_toml, to_dict, with_values
 from mosaicgan.data.images import image_grid, save_image
 from mosaicgan.data.sampler import EpochBatches, derive_seed
 from mosaicgan.device import resolve_device
@@ -46,7 +46,7 @@ from mosaicgan.train.levers import (
     tune_optimizers,
 )
 from mosaicgan.train.logging import MetricLog, RunningMeans
-from mosaicgan.train.precision import Precision
+from mosaicgan.train.precision import Precision, resolve_precision
 from mosaicgan.train.resume_state import check_config_unchanged, restore
 from mosaicgan.train.run_folder import RunLock, remove_temporaries
 from mosaicgan.train.stop_signals import StopSignals
@@ -117,6 +117,12 @@ def _train(
     device = distributed.start(ranks, device=device)
     stack.callback(distributed.stop, ranks)
     main = ranks.main
+    # "auto" is decided here, once, and the run's config.toml gets the result: a resume (which
+    # reads that file) keeps what the run started with, on whatever machine it continues.
+    chosen, why = resolve_precision(config.run.precision, device)
+    config = with_values(config, {"run.precision": chosen})
+    if progress and main:
+        tqdm.write(why)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest kernels once
     if device.type == "cpu" and config.run.keep_freed_memory:

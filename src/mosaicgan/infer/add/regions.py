@@ -17,6 +17,7 @@ The user's own choices over any of these (--keep, --also; `chosen.py`) are appli
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,16 @@ class RegionRequest:
     keep: tuple[XYWH, ...] = ()
     also: tuple[Also, ...] = ()
     keep_tracks: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    """A face found in a video frame: the detector's `Face`, and `region`, the box (whole
+    pixels, cut to the frame) of the pixels its mask fills: its box stretched to its landmarks
+    and grown by the request's face_grow (`localize.faces.detect.face_extent`)."""
+
+    face: Any
+    region: Box
 
 
 @dataclass
@@ -263,6 +274,33 @@ class RegionFinder:
         faces = detect_faces_near(frame, [tuple(b) for b in boxes], threshold=request.face_threshold,
                                   min_face=request.min_face, flip=request.face_flip, detector=self.face_detector)
         return self._faces_region(faces, height=height, width=width)
+
+    def find_faces(self, frame: np.ndarray, *, known: list[tuple[float, float, float, float]] = (),
+                   tiny: str = "confirm") -> list[FoundFace]:
+        """Faces only, for video frames (uint8 RGB (H, W, 3)): every face of the frame, each with
+        the box of the region its mask fills. known: detector boxes of faces followed from
+        earlier frames (they need no mirror score, `FaceDetector.detect`). tiny: how faces under
+        16 pixels are searched (video: "confirm", see `localize/faces/centerface.py`)."""
+        found = self.face_detector.detect([frame], threshold=self.request.face_threshold,
+                                          min_face=self.request.min_face, flip=self.request.face_flip,
+                                          known=[list(known)], tiny=tiny)[0]
+        return [self.found_face(f, height=frame.shape[0], width=frame.shape[1]) for f in found]
+
+    def follow_faces(self, frame: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> list[FoundFace | None]:
+        """Faces only: each known face (its detector box where it is expected) found again in
+        the frame, or None (`FaceDetector.follow`: one batch of small windows)."""
+        found = self.face_detector.follow(frame, boxes, threshold=self.request.face_threshold,
+                                          flip=self.request.face_flip, min_face=self.request.min_face)
+        return [None if f is None else self.found_face(f, height=frame.shape[0], width=frame.shape[1]) for f in found]
+
+    def found_face(self, face, *, height: int, width: int) -> FoundFace:
+        """A `Face` of a frame (H, W) and the box of the pixels its mask fills."""
+        from mosaicgan.localize.faces.detect import face_extent
+
+        x0, y0, x1, y1 = face_extent(face, grow=self.request.face_grow)
+        left, top = min(width - 1, max(0, math.floor(x0))), min(height - 1, max(0, math.floor(y0)))
+        region = Box(left, top, max(left + 1, min(width, math.ceil(x1))), max(top + 1, min(height, math.ceil(y1))))
+        return FoundFace(face=face, region=region)
 
     def _faces_region(self, faces: list, *, height: int, width: int) -> Region:
         """The mask of faces (grown, shaped as the request says) and their boxes; a face mostly

@@ -34,7 +34,8 @@ class TrackLog:
             self.frames.append({"frame": index, "boxes": []})
         return self.frames[-1]["boxes"]
 
-    def place(self, index: int, box: Box, *, track: int | None, source: str, applied: bool) -> None:
+    def place(self, index: int, box: Box, *, track: int | None, source: str, applied: bool,
+              score: float | None = None) -> None:
         self._frame(index).append({"track": track, "box": [int(v) for v in box], "source": source,
                                    "applied": applied})
         if track is None:
@@ -45,6 +46,8 @@ class TrackLog:
         summary["last_frame"] = index
         summary["frames"] += 1
         summary[source] += 1
+        if score is not None and (summary["best_score"] is None or score > summary["best_score"]):
+            summary["best_score"] = round(float(score), 4)
 
     def to_dict(self) -> dict:
         return {"tracks": [self.tracks[k] for k in sorted(self.tracks)], "frame_boxes": self.frames}
@@ -70,17 +73,24 @@ class VideoWatch:
         """Whether the tracker must say which track each box is (`Steadier(labels=True)`)."""
         return bool(self.keep_tracks) or self.log is not None or self.thumbs is not None
 
-    def placed(self, index: int, frame: np.ndarray, boxes: list[Box], labels: list[tuple[int, bool]]) -> list[Box]:
+    def placed(self, index: int, frame: np.ndarray, boxes: list[Box], labels: list[tuple[int, bool]], *,
+               how: str | None = None, scores: list[float | None] | None = None) -> list[Box]:
         """The tracker's boxes of frame `index` (and (track id, seen here) for each); returns the
-        boxes to cover. `frame` is still the input's."""
+        boxes to cover. `frame` is still the input's. how: how the frame was searched, where the
+        stage knows ("search" or "edges": detected; "follow": followed; else by `every`).
+        scores: the detector's score of each box seen here (the tracks' best_score)."""
         if not labels:
             return boxes
         kept = []
-        for box, (track, seen) in zip(boxes, labels, strict=True):
+        scores = scores if scores is not None else [None] * len(boxes)
+        for box, (track, seen), score in zip(boxes, labels, scores, strict=True):
             applied = track not in self.keep_tracks
             if self.log is not None:
-                source = ("detected" if index % self.every == 0 else "followed") if seen else "bridged"
-                self.log.place(index, box, track=track, source=source, applied=applied)
+                if how:
+                    source = ("followed" if how == "follow" else "detected") if seen else "bridged"
+                else:
+                    source = ("detected" if index % self.every == 0 else "followed") if seen else "bridged"
+                self.log.place(index, box, track=track, source=source, applied=applied, score=score)
             if self.thumbs is not None and seen:
                 self._thumb(track, frame, box)
             if applied:

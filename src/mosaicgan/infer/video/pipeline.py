@@ -14,6 +14,7 @@ ahead), with changed=True where it put a region into the frame.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -149,6 +150,20 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
         raise errors[0]
     if result.frames == 0 and not skip:
         raise UserError("no frames to write (the video is empty, or --start is past its end)", path=path)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int):
+    """torch's intra-op threads set to `count` for a block (then put back): for a pipeline
+    whose stages already keep the cores busy side by side."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def join_all(threads: list[threading.Thread], *, stops: tuple[threading.Event, ...]) -> None:
