@@ -39,7 +39,8 @@ class AddOptions:
     region: RegionRequest
     mosaic: MosaicOptions = MosaicOptions()
     video: AddVideoOptions = AddVideoOptions()
-    encode: EncodeOptions = EncodeOptions()
+    # x264's faster preset: 1.5x less encoder CPU than medium for -0.13 dB at crf 18 (docs/video.md).
+    encode: EncodeOptions = EncodeOptions(preset="faster")
     start: float = 0.0
     duration: float | None = None
     resume: bool = False
