@@ -47,7 +47,7 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
     from mosaicgan.infer.add.core import MosaicOptions
     from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
     from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video
-    from mosaicgan.infer.video.io import EncodeOptions
+    from mosaicgan.infer.video.encode import EncodeOptions
     from mosaicgan.infer.video.steady import TrackingOptions
 
     args = dict(zip(extra[::2], extra[1::2]))

@@ -41,7 +41,7 @@ def long_clip(tmp_path_factory):
 
 @pytest.mark.parametrize("command", ["add", "remove"])
 def test_sigterm_in_the_middle_of_a_video_is_ctrl_c_with_status_143(capsys, tmp_path, monkeypatch, command):
-    from mosaicgan.infer.video import io as video_io
+    from mosaicgan.infer.video import encode as video_io
 
     clip = make_clip(tmp_path / "c.mp4", width=64, height=48, frames=40, photo=None, audio=False).path
     real_write = video_io.VideoOutput.write

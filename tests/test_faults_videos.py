@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mosaicgan.infer.video import io as video_io
+from mosaicgan.infer.video import decode as video_io
 from test_cli import assert_one_line_error, run_cli
 from test_video_remove import mosaicked
 from video_clips import make_clip, read_frames

@@ -396,7 +396,7 @@ def test_resume_keeps_finished_segments_and_gives_the_whole_video(monkeypatch, t
 
 
 def test_a_write_failure_is_one_line_and_leaves_no_file(capsys, monkeypatch, tmp_path):
-    from mosaicgan.infer.video import io as video_io
+    from mosaicgan.infer.video import encode as video_io
 
     clip = make_clip(tmp_path / "in.mp4", width=64, height=48, frames=60, photo=None)
 

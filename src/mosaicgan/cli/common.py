@@ -61,7 +61,7 @@ def generator_run_options(args: argparse.Namespace) -> dict:
 
 def encode_options(args: argparse.Namespace):
     """The video encoder of the flags of `add_encode_flags`."""
-    from mosaicgan.infer.video.io import EncodeOptions
+    from mosaicgan.infer.video.encode import EncodeOptions
 
     return EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
 

@@ -37,7 +37,7 @@ def lock_line(path: Path, *, video: bool) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.errors import printable
     from mosaicgan.infer.provenance import format_record, read_provenance, read_video_provenance
-    from mosaicgan.infer.video.io import is_media_file
+    from mosaicgan.infer.video.decode import is_media_file
 
     missing = 0
     for path in args.files:

@@ -17,7 +17,7 @@ adapt files and streams to the cores and back. Each job is a package laid out al
   report/      record (`--report`: the detection report as JSON), sheet (`--report-sheet`)
 
 Shared machinery
-  video/       io (is_media_file by content, VideoInput, VideoOutput, EncodeOptions),
+  video/       decode (is_media_file by content, VideoInput), encode (VideoOutput, EncodeOptions),
                pipeline (decode / frame stage / encode threads), job (atomic or resumable
                write), resume (segments), steady (boxes -> tracks, no pixels)
   image_io.py  load_image(path) -> frame + alpha (EXIF-upright); write_image(frame, path)

@@ -74,7 +74,7 @@ def with_mask_name(names: Callable[[Path], list[str]]) -> Callable[[Path], list[
 def video_name(path: Path) -> str:
     """The output's name for --out DIR: the input's name, or NAME.mp4 where the input's
     container is not one `add` writes (MPEG-TS, Ogg)."""
-    from mosaicgan.infer.video.io import OUTPUT_FORMATS
+    from mosaicgan.infer.video.encode import OUTPUT_FORMATS
 
     return path.name if path.suffix.lower() in OUTPUT_FORMATS else f"{path.stem}.mp4"
 
@@ -84,7 +84,7 @@ def plan_video_outputs(videos: list[Path], out: Path, *, images: bool = False, o
     """(the output folder, video -> output file). --out names a file when it has a video
     extension, is not a folder and there is one video (and no image); otherwise a folder.
     `mine`: as for `plan_outputs`."""
-    from mosaicgan.infer.video.io import OUTPUT_FORMATS
+    from mosaicgan.infer.video.encode import OUTPUT_FORMATS
 
     out = Path(out)
     as_file = out.suffix.lower() in OUTPUT_FORMATS and not out.is_dir()

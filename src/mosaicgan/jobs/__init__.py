@@ -22,7 +22,7 @@ from mosaicgan.infer.add.core import MosaicOptions
 from mosaicgan.infer.add.regions import RegionRequest
 from mosaicgan.infer.add.video_stage import AddVideoOptions
 from mosaicgan.infer.make_pairs import PairsOptions, PairsSummary
-from mosaicgan.infer.video.io import EncodeOptions
+from mosaicgan.infer.video.encode import EncodeOptions
 from mosaicgan.infer.video.steady import TrackingOptions
 from mosaicgan.jobs.add import AddOptions, add
 from mosaicgan.jobs.make_pairs import make_pairs

@@ -18,7 +18,7 @@ from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video, check_v
 from mosaicgan.infer.add.video_watch import TrackLog, VideoWatch
 from mosaicgan.infer.lock.options import LockOptions
 from mosaicgan.infer.results import NOTHING_FOUND, ItemResult
-from mosaicgan.infer.video.io import EncodeOptions
+from mosaicgan.infer.video.encode import EncodeOptions
 from mosaicgan.jobs.media import run_media_job
 from mosaicgan.jobs.progress import Cancel, OnProgress, Ticker
 from mosaicgan.jobs.results import JobResult
@@ -131,7 +131,7 @@ class _AddJob:
                           frames_with_region=done.frames_with_region, dropped_streams=list(done.dropped_streams),
                           locked=done.locked, notes=list(done.notes))
         if watch.log is not None:
-            from mosaicgan.infer.video.io import VideoInput
+            from mosaicgan.infer.video.decode import VideoInput
 
             with VideoInput(path, start=o.start, duration=o.duration) as src:
                 item.size, item.fps = (src.info.width, src.info.height), float(src.info.rate)

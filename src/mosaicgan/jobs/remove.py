@@ -26,7 +26,7 @@ from mosaicgan.infer.remove.video import (
     remove_mosaic_video,
 )
 from mosaicgan.infer.results import NOTHING_FOUND, ItemResult
-from mosaicgan.infer.video.io import EncodeOptions
+from mosaicgan.infer.video.encode import EncodeOptions
 from mosaicgan.infer.video.steady import TrackingOptions
 from mosaicgan.jobs.media import run_media_job
 from mosaicgan.jobs.progress import Cancel, OnProgress, Ticker

@@ -28,7 +28,7 @@ def probe(path: Path) -> dict:
     """{'kind': 'image'|'video', 'width', 'height'} (+ 'frames', 'fps', 'duration', 'audio' for a
     video); UserError naming the file when it does not decode."""
     from mosaicgan.data.images import probe_image
-    from mosaicgan.infer.video.io import VideoInput, is_media_file
+    from mosaicgan.infer.video.decode import VideoInput, is_media_file
 
     if is_media_file(path):
         with VideoInput(path) as video:
@@ -78,7 +78,7 @@ def faces_in_image(path: Path, *, threshold: float) -> list[dict]:
 def faces_in_keyframes(path: Path, *, threshold: float, count: int) -> list[dict]:
     """[{'index', 'time', 'frame' (its number), 'image' (H, W, 3) uint8, 'faces': [...]}] for
     `count` frames spread over the video, with the detector's own scores."""
-    from mosaicgan.infer.video.io import VideoInput
+    from mosaicgan.infer.video.decode import VideoInput
 
     find = _face_finder(threshold, exact=False)
     with VideoInput(path) as video:

@@ -16,7 +16,8 @@ from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
 from mosaicgan.infer.add.video_stage import AddVideoOptions, mosaic_frame, mosaic_stage
 from mosaicgan.infer.add.video_watch import VideoWatch
 from mosaicgan.infer.lock.options import LockOptions
-from mosaicgan.infer.video.io import EncodeOptions, VideoInput, check_frame_size, output_format
+from mosaicgan.infer.video.decode import VideoInput
+from mosaicgan.infer.video.encode import EncodeOptions, check_frame_size, output_format
 from mosaicgan.infer.video.job import check_span, write_video
 from mosaicgan.infer.video.pipeline import VideoResult
 

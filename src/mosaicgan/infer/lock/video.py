@@ -21,7 +21,7 @@ import torch
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
 from mosaicgan.infer.lock.options import sidecar_path, video_embeds
-from mosaicgan.infer.video.io import EncodeOptions
+from mosaicgan.infer.video.encode import EncodeOptions
 from mosaicgan.lock import bmff
 from mosaicgan.lock.identity import video_digest
 from mosaicgan.lock.keys import show_fingerprint

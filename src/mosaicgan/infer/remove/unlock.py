@@ -57,7 +57,8 @@ def check_unlock_video(path: Path, out: Path, *, private_key) -> None:
     the lossless encoder; nothing is written."""
     from mosaicgan.infer.lock.video import UNLOCK_ENCODE
     from mosaicgan.infer.lock.video import check_unlock_video as check_payload
-    from mosaicgan.infer.video.io import VideoInput, check_encoder, output_format
+    from mosaicgan.infer.video.decode import VideoInput
+    from mosaicgan.infer.video.encode import check_encoder, output_format
 
     with VideoInput(path) as src:
         size, bits = (src.info.width, src.info.height), src.info.bits

@@ -20,7 +20,8 @@ from mosaicgan.infer.mask_io import find_mask_file, read_mask
 from mosaicgan.infer.provenance import provenance_record
 from mosaicgan.infer.remove.restorer import Restorer
 from mosaicgan.infer.remove.video_stage import RemoveVideoOptions, restore_stage
-from mosaicgan.infer.video.io import EncodeOptions, VideoInput, check_frame_size, output_format
+from mosaicgan.infer.video.decode import VideoInput
+from mosaicgan.infer.video.encode import EncodeOptions, check_frame_size, output_format
 from mosaicgan.infer.video.job import check_span, write_video
 from mosaicgan.infer.video.pipeline import VideoResult
 from mosaicgan.localize.mosaics.detector import mosaic_detector

@@ -187,7 +187,7 @@ def check_report_path(path: str | Path, *, flag: str = "--report") -> None:
 
 def _probe_size(path: Path, kind: str) -> tuple[int, int]:
     if kind == "video":
-        from mosaicgan.infer.video.io import VideoInput
+        from mosaicgan.infer.video.decode import VideoInput
 
         with VideoInput(path) as src:
             return src.info.width, src.info.height

@@ -15,8 +15,9 @@ import av
 
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
-from mosaicgan.infer.video.io import EncodeOptions, VideoInput, VideoOutput, check_encoder, output_format
-from mosaicgan.infer.video.io import check_span as span_ok
+from mosaicgan.infer.video.decode import VideoInput
+from mosaicgan.infer.video.decode import check_span as span_ok
+from mosaicgan.infer.video.encode import EncodeOptions, VideoOutput, check_encoder, output_format
 from mosaicgan.infer.video.pipeline import Stage, VideoResult, run_pipeline
 
 # Makes the frame stage of one run, given the run's result (the stage adds its times there).

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from mosaicgan.errors import UserError
-from mosaicgan.infer.video.io import VideoInput, VideoOutput
+from mosaicgan.infer.video.decode import VideoInput
+from mosaicgan.infer.video.encode import VideoOutput
 
 END = object()  # the end of a queue's items
 

@@ -24,7 +24,8 @@ import av
 
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
-from mosaicgan.infer.video.io import EncodeOptions, VideoInput, VideoOutput
+from mosaicgan.infer.video.decode import VideoInput
+from mosaicgan.infer.video.encode import EncodeOptions, VideoOutput
 
 SEGMENT_FRAMES = 250
 
