@@ -176,7 +176,8 @@ def speed(configs: list[tuple[int, int, bool]]) -> list[dict]:
     """photos/s of the detector (package defaults) on 1080p photos, per (threads, batch, flip)."""
     from mosaicgan.localize.faces.detect import detect_faces_batch, shipped_detector
 
-    names = ["coral_test_data/cat_1080p.jpg"] + [f"Sun_Hays80/{p.name}" for p in sorted((PHOTOS / "Sun_Hays80").iterdir())[:3]]
+    sun = sorted((PHOTOS / "Sun_Hays80").iterdir())[:3]
+    names = ["coral_test_data/cat_1080p.jpg"] + [f"Sun_Hays80/{p.name}" for p in sun]
     frames = [read_rgb(n).resize((1920, 1080), Image.BILINEAR) for n in names]
     detector = shipped_detector()
     detect_faces_batch(frames[:1], detector=detector)  # warm-up
@@ -272,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             elif args.scale == 1.0:
                 masks["centerface"][name] = finder.find(image).mask.numpy() > 0
             else:
-                small = cv2.resize(np.asarray(image), (round(image.width * args.scale), round(image.height * args.scale)),
+                small = cv2.resize(np.asarray(image),
+                                   (round(image.width * args.scale), round(image.height * args.scale)),
                                    interpolation=cv2.INTER_AREA)
                 found = finder.find(small).mask.numpy().astype(np.uint8)
                 masks["centerface"][name] = cv2.resize(found, image.size, interpolation=cv2.INTER_NEAREST) > 0

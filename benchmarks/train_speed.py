@@ -261,7 +261,7 @@ def curve_deviation(model: str, batch: int, size: int, device: torch.device, lev
     def smooth(c):
         return [sum(c[max(0, i - 2):i + 1]) / len(c[max(0, i - 2):i + 1]) for i in range(len(c))]
 
-    dev = max(abs(x - y) / abs(y) for x, y in zip(smooth(curve), smooth(base)))
+    dev = max(abs(x - y) / abs(y) for x, y in zip(smooth(curve), smooth(base), strict=True))
     return curve, dev
 
 
@@ -291,7 +291,8 @@ def memory_child(argv: list[str]) -> None:
 
 
 def run_case(*, model: str, batch: int, size: int, device: torch.device, args, networks) -> list[dict]:
-    table: dict[str, Levers | None] = {name: levers for name, levers in variants(device, skip_compile=args.skip_compile).items()
+    known = variants(device, skip_compile=args.skip_compile)
+    table: dict[str, Levers | None] = {name: levers for name, levers in known.items()
                                        if not args.variants or name in args.variants or name == "eager fp32"}
     if model != "cyclegan":
         table.pop("branches", None)  # only CycleGAN's step has two independent halves
@@ -476,7 +477,8 @@ def main() -> None:
     parser.add_argument("--allocator", action="store_true",
                         help="CPU: only the allocator lever (keep_freed_memory), variants in fresh processes")
     parser.add_argument("--allocators", nargs="+", choices=("default", "keep"), default=["default", "keep"],
-                        help="with --allocator: which allocators our variants run with (the reference: glibc's default)")
+                        help="with --allocator: which allocators our variants run with "
+                             "(the reference: glibc's default)")
     parser.add_argument("--cli", action="store_true",
                         help="whole training commands with their defaults, fresh processes (benchmarks/train_cli.py)")
     parser.add_argument("--steps", type=int, default=8, help="with --cli: steps timed per process (after --warmup)")

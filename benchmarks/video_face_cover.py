@@ -166,7 +166,8 @@ def main() -> None:
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
                 frames_out, _, _ = read_frames(out)
-                hits = [covered(a, b, box, args.photo) for a, b, box in zip(frames_in, frames_out, clip.boxes)]
+                hits = [covered(a, b, box, args.photo)
+                        for a, b, box in zip(frames_in, frames_out, clip.boxes, strict=True)]
                 longest = run = 0
                 for hit in hits:
                     run = 0 if hit else run + 1

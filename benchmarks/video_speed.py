@@ -50,7 +50,7 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
     from mosaicgan.infer.video.encode import EncodeOptions
     from mosaicgan.infer.video.steady import TrackingOptions
 
-    args = dict(zip(extra[::2], extra[1::2]))
+    args = dict(zip(extra[::2], extra[1::2], strict=False))  # flag, value pairs
     if region in ("faces", "censor"):
         request = RegionRequest(kind="faces", face_flip=args.get("--mirror", "1") == "1")
     else:
@@ -237,10 +237,12 @@ def main() -> None:
         if args.remove:
             censored = folder / f"censored_{size}.mp4"
             if not censored.exists():
-                run_child(clip, censored, "censor", ["--detect-every", "4", "--detect-side", "0", "--preset", "veryfast"])
+                run_child(clip, censored, "censor",
+                          ["--detect-every", "4", "--detect-side", "0", "--preset", "veryfast"])
             for region in ("remove", "remove-no-steady"):
                 row = run_child(censored, folder / f"out_{size}_{region}.mp4", region, ["--preset", args.preset])
-                row.update({"size": f"{size}p", "region": region.replace("-", " "), "load": round(os.getloadavg()[0], 1)})
+                row.update({"size": f"{size}p", "region": region.replace("-", " "),
+                            "load": round(os.getloadavg()[0], 1)})
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     if not args.no_memory:
@@ -255,7 +257,8 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     print("\nfps: wall clock; CPU ms/frame: user+sys of the process per frame (all threads), the load-free "
           "figure: 2 idle cores give at most 2000 / that fps")
-    print("\n| clip | region | frames | fps | CPU ms/frame | decode s | find s | mosaic/restore s | encode s | peak MiB "
+    print("\n| clip | region | frames | fps | CPU ms/frame | decode s | find s | mosaic/restore s | encode s "
+          "| peak MiB "
           "| load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -143,9 +143,9 @@ def test_batch_gives_the_same_faces_as_one_by_one(hopper, group):
     frames = [hopper, group, Image.open(FIXTURES / "cat.jpg").convert("RGB"), group]
     batched = detect_faces_batch(frames)
     assert [len(f) for f in batched] == [1, 4, 0, 4]
-    for image, faces in zip(frames, batched):
+    for image, faces in zip(frames, batched, strict=True):
         alone = detect_faces(image)
-        for a, b in zip(sorted(faces, key=lambda f: f.x0), sorted(alone, key=lambda f: f.x0)):
+        for a, b in zip(sorted(faces, key=lambda f: f.x0), sorted(alone, key=lambda f: f.x0), strict=True):
             assert box_iou(as_box(a), as_box(b)) > 0.95
 
 
@@ -159,7 +159,7 @@ def test_pyramid_and_tiles_cover_every_size_and_place():
         windows = tile_windows(length, tile=tile, overlap=overlap)
         assert windows[0][0] == 0 and windows[-1][0] + windows[-1][1] == length
         assert len({size for _, size in windows}) == 1 and all(size <= tile for _, size in windows)
-        for (a, size), (b, _) in zip(windows, windows[1:]):
+        for (a, size), (b, _) in zip(windows, windows[1:], strict=False):
             assert a + size - b >= overlap
 
 

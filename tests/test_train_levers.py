@@ -42,7 +42,7 @@ def l1_curve(toy_data, run_dir, seed: int = 0, **values) -> list[float]:
 
 def deviation(curve: list[float], base: list[float]) -> float:
     assert len(curve) == len(base) == 8
-    return max(abs(a - b) / b for a, b in zip(curve, base))
+    return max(abs(a - b) / b for a, b in zip(curve, base, strict=True))
 
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,7 @@ def test_box_video_keeps_timing_audio_rotation_and_metadata(capsys, tmp_path):
     # The box is in display coordinates: each frame is the image core's mosaic of that box,
     # to codec noise, and far from the unmosaicked frame inside it.
     mask = boxes_to_mask([Box(8, 8, 48, 40)], height=96, width=64)[0]
-    for a, b in zip(frames_in, frames_out):
+    for a, b in zip(frames_in, frames_out, strict=True):
         expected = mosaic_frame(a.copy(), mask, options=MosaicOptions(block=8)).astype(int)
         assert np.abs(b - expected).mean() < 2.5
         inside_expected = np.abs(b - expected)[8:40, 8:48].mean()
@@ -74,7 +74,7 @@ def test_mosaic_follows_a_moving_face_in_every_frame(capsys, tmp_path):
     assert len(frames_out) == 20 and facts["audio"] == ["pcm_s16le"]
     moved = {b[0] for b in clip.boxes}
     assert len(moved) > 10  # the face really moves
-    for a, b, box in zip(frames_in, frames_out, clip.boxes):
+    for a, b, box in zip(frames_in, frames_out, clip.boxes, strict=True):
         x0, y0, x1, y1 = face_core(box)
         inside = np.abs(a[y0:y1, x0:x1].astype(int) - b[y0:y1, x0:x1]).mean()
         # Pixelated: blocks flatten the face's detail, so its local contrast drops.
@@ -102,7 +102,8 @@ def test_followed_faces_stay_covered_through_turns_between_searches(capsys, tmp_
                                "--quiet", *extra)
         assert code == 0, err
         frames_out, _, _ = read_frames(tmp_path / name / "turns.mkv")
-        covered[name] = sum(pixelated(a, b, box, 96) for a, b, box in zip(frames_in, frames_out, clip.boxes))
+        covered[name] = sum(pixelated(a, b, box, 96)
+                            for a, b, box in zip(frames_in, frames_out, clip.boxes, strict=True))
     assert covered["follow"] == 40
     assert covered["interpolate"] <= 35  # the clip is hard enough to need the following
 
@@ -389,8 +390,8 @@ def test_resume_keeps_finished_segments_and_gives_the_whole_video(monkeypatch, t
     for i, a in enumerate(frames):
         own = error(a, frames_in[i])
         assert all(own < error(a, frames_in[j]) for j in (i - 1, i + 1) if 0 <= j < len(frames_in)), i
-    resumed = np.mean([error(a, c) for a, c in zip(frames, frames_in)])
-    whole_error = np.mean([error(b, c) for b, c in zip(frames_whole, frames_in)])
+    resumed = np.mean([error(a, c) for a, c in zip(frames, frames_in, strict=True)])
+    whole_error = np.mean([error(b, c) for b, c in zip(frames_whole, frames_in, strict=True)])
     assert resumed < whole_error + 0.5, (resumed, whole_error)
     assert read_audio(out)[1] == read_audio(clip.path)[1]
 
@@ -481,7 +482,7 @@ def test_faces_on_video_take_the_face_shape_of_images(tmp_path):
         add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(block=4), video=AddVideoOptions())
         frames_out, _, _ = read_frames(out)
         change[shape] = [np.mean([np.abs(a[ys, xs].astype(int) - b[ys, xs]).mean() for a, b in
-                                  zip(frames_in, frames_out)]) for ys, xs in (corner, centre)]
+                                  zip(frames_in, frames_out, strict=True)]) for ys, xs in (corner, centre)]
     # Mosaicked in the middle either way; the box's corner lies outside the ellipse, so there
     # only the codec's noise remains.
     assert change["ellipse"][1] > 10 and change["box"][1] > 10, change
@@ -519,7 +520,7 @@ def test_a_folder_of_masks_gives_each_video_its_own(capsys, tmp_path):
         before, _, _ = read_frames(clip.path)
         after, _, _ = read_frames(out / clip.path.name)
         assert len(after) == 6
-        for x, y in zip(before, after):
+        for x, y in zip(before, after, strict=True):
             # The output is the image core's mosaic under its own mask, not under the other one.
             mine, theirs = (mosaic_frame(x.copy(), boxes_to_mask([Box(*box)], height=96, width=128)[0],
                                          options=MosaicOptions(block=8)) for box in (own, other))

@@ -21,7 +21,8 @@ def grid_arg(text: str):
     try:
         parts = [int(p) for p in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected BLOCK_H,BLOCK_W,OFFSET_Y,OFFSET_X in pixels, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected BLOCK_H,BLOCK_W,OFFSET_Y,OFFSET_X in pixels, got {text!r}") from None
     if len(parts) == 1:
         parts = [parts[0], parts[0], 0, 0]
     elif len(parts) == 3:

@@ -41,15 +41,19 @@ FLAG_KEYS = {
 }
 
 
-def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: str, data_nargs: str | None = None) -> None:
+def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: str,
+                  data_nargs: str | None = None) -> None:
     """Flags every trainer shares: where the data and the run are, config overrides, and run control."""
     p.add_argument("--data", metavar="DIR", nargs=data_nargs, help=data_help)
-    p.add_argument("--out", metavar="RUN_DIR", type=Path, help="run folder to create (checkpoints, log.jsonl; GANs: sample grids)")
-    p.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--out", metavar="RUN_DIR", type=Path,
+                   help="run folder to create (checkpoints, log.jsonl; GANs: sample grids)")
+    p.add_argument("--resume", metavar="RUN_DIR", type=Path,
+                   help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--config", metavar="FILE.toml", type=Path, help="a TOML config (see configs/)")
     p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                    help=f"override any config key, e.g. --set {set_example} (repeatable)")
-    p.add_argument("--workers", type=int, help="data loader processes (-1, the default: one fewer than the CPUs, at most 4)")
+    p.add_argument("--workers", type=int,
+                   help="data loader processes (-1, the default: one fewer than the CPUs, at most 4)")
     p.add_argument("--seed", type=int)
     add_device_flag(p)
     p.add_argument("--precision", choices=choices.PRECISIONS,
@@ -117,7 +121,8 @@ def resume_config(args: argparse.Namespace):
     config = load_toml(run_dir / "config.toml")
     if config.model != args.model:
         raise UserError(f"this run trains {config.model}, not {args.model}", path=run_dir)
-    changes = {FLAG_KEYS[name]: getattr(args, name) for name in sorted(allowed) if getattr(args, name, None) is not None}
+    changes = {FLAG_KEYS[name]: getattr(args, name) for name in sorted(allowed)
+               if getattr(args, name, None) is not None}
     return with_values(config, changes)
 
 

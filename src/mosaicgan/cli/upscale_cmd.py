@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "recovered. Writes NAME.png per input; inputs are never overwritten.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (PNG files)")
-    p.add_argument("--checkpoint", metavar="CKPT", help="an srgan checkpoint or run folder (default: the shipped x4 model)")
+    p.add_argument("--checkpoint", metavar="CKPT",
+                   help="an srgan checkpoint or run folder (default: the shipped x4 model)")
     p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="N",
                    help=f"input pixels per tile side (default {DEFAULT_TILE}; smaller uses less memory)")
     p.add_argument("--tile-overlap", type=int, default=DEFAULT_OVERLAP, metavar="N",

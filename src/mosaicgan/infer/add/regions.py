@@ -257,7 +257,7 @@ class RegionFinder:
         found = detect_faces_batch([to_rgb(f) for f in frames], threshold=request.face_threshold,
                                    min_face=request.min_face, flip=request.face_flip, detector=self.face_detector)
         return [self._faces_region(faces, height=frame.shape[-2], width=frame.shape[-1])
-                for frame, faces in zip(frames, found)]
+                for frame, faces in zip(frames, found, strict=True)]
 
     def find_near(self, image: torch.Tensor | np.ndarray, boxes: list[list[int]], *,
                   path: Path | None = None) -> Region:

@@ -80,5 +80,5 @@ class Upscaler:
             y = run_tiled(lambda t: self.net(t).float().clamp_(-1, 1), x, tile=self.tile, overlap=self.overlap,
                           scale=self.scale)[0].clamp_(-1, 1).cpu()
         if frame.shape[0] == 1:
-            y = sum(w * c for w, c in zip(_LUMA, y))[None]
+            y = sum(w * c for w, c in zip(_LUMA, y, strict=True))[None]
         return y
