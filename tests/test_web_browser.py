@@ -363,4 +363,6 @@ def test_keep_a_video_track_visible_over_the_whole_video(page, tmp_path):
 
     assert min(change(first, 0)) > 5 and min(change(first, 1)) > 5  # both covered at first
     kept, other = change(second, 0), change(second, 1)
-    assert max(kept) < 3 and min(other) > 5, (max(kept), min(other))
+    # The kept face differs from the input by the encoder's loss only (1.9 mean, up to 3.2 with an
+    # older libx264); a covered face by more than 20.
+    assert max(kept) < 6 and min(other) > 12, (max(kept), min(other))
