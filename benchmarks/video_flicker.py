@@ -51,12 +51,11 @@ def main() -> None:
     if args.remove:
         remove_flicker(args)
         return
-    from video_clips import make_clip, read_frames
-
-    from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video
-    from mosaicgan.infer.video.steady import TrackingOptions
     from mosaicgan.infer.add.core import MosaicOptions
     from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
+    from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video
+    from mosaicgan.infer.video.steady import TrackingOptions
+    from video_clips import make_clip, read_frames
 
     folder = Path(tempfile.mkdtemp(prefix="video_flicker_"))
     width, height = args.size
@@ -96,15 +95,15 @@ def remove_flicker(args) -> None:
     mean absolute difference from the clean clip there (the mosaic's own is the baseline)."""
     import time
 
-    from video_clips import make_clip, read_frames
+    from PIL import Image
 
-    from mosaicgan.infer.add.video import add_mosaic_video
     from mosaicgan.infer.add.core import MosaicOptions
     from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
-    from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
+    from mosaicgan.infer.add.video import add_mosaic_video
     from mosaicgan.infer.remove.restorer import load_restorer
+    from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
     from mosaicgan.infer.video.steady import TrackingOptions
-    from PIL import Image
+    from video_clips import make_clip, read_frames
 
     folder = Path(tempfile.mkdtemp(prefix="video_flicker_remove_"))
     width, height = args.size

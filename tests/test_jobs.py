@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from video_clips import make_clip
 
+from helpers import FIXTURES
 from mosaicgan import jobs
 from mosaicgan.errors import UserError
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from video_clips import make_clip
 
 
 def noise_image(path: Path, *, size=(80, 64), seed=0) -> Path:
@@ -170,3 +169,18 @@ def test_torchrun_processes_end_a_job_together_and_report_once(photos, tmp_path)
     assert bad.stderr.count("mosaicgan: error: ") == 1 and "broken.png" in bad.stderr
     assert "exitcode  : 2" in bad.stderr and "exitcode  : 1" not in bad.stderr  # both processes: 2
     assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())
+
+
+@pytest.mark.parametrize("command, options", [
+    (["add", "x.png", "--faces", "--out", "o"], lambda: jobs.AddOptions(region=jobs.RegionRequest(kind="faces"))),
+    (["add", "x.png", "--box", "1,2,3,4", "--out", "o"],
+     lambda: jobs.AddOptions(region=jobs.RegionRequest(kind="boxes", boxes=((1, 2, 3, 4),)))),
+    (["remove", "x.png", "--out", "o"], lambda: jobs.RemoveOptions()),
+])
+def test_the_cli_with_no_flags_runs_the_jobs_defaults(command, options):
+    """One set of defaults: a Python user who gives no option gets what `mosaicgan` gives with no flag."""
+    from mosaicgan.cli import add_cmd, build_parser, remove_cmd
+
+    args = build_parser().parse_args(command)
+    parsed = (add_cmd if command[0] == "add" else remove_cmd).options_from_args(args)
+    assert parsed == options()

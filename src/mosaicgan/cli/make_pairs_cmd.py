@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mosaicgan import choices
 from mosaicgan.cli.common import add_device_flag
-from mosaicgan.errors import UserError
+from mosaicgan.errors import UserError, printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         summary = jobs.make_pairs(args.images, out=args.out, options=options, region=region,
                                   device=args.device or "auto", progress=bars)
     print(f"{summary.sources} photos: {summary.train_sources} train, {summary.test_sources} test; "
-          f"wrote {summary.train_pairs} train and {summary.test_pairs} test pairs to {args.out}")
+          f"wrote {summary.train_pairs} train and {summary.test_pairs} test pairs to {printable(args.out)}")
     if summary.no_region:
         print(f"skipped {summary.no_region} photos where {args.regions} found no region")
     if summary.lost_pairs:

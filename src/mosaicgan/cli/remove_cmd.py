@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from mosaicgan.choices import DEFAULT_MOSAIC_DETECTOR, MOSAIC_DETECTORS
-from mosaicgan.cli.common import add_device_flag, add_encode_flags, encode_options, plural
+from mosaicgan.cli.common import add_device_flag, add_encode_flags, add_precision_flag, encode_options, plural
+from mosaicgan.errors import printable
 
 FACE_WARNING = ("warning: a restored region looks like a face. It is not the person's face: the restorer "
                 "invented it from the block means. Never use it to identify anyone.")
@@ -20,7 +21,8 @@ def grid_arg(text: str):
     try:
         parts = [int(p) for p in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected BLOCK_H,BLOCK_W,OFFSET_Y,OFFSET_X in pixels, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected BLOCK_H,BLOCK_W,OFFSET_Y,OFFSET_X in pixels, got {text!r}") from None
     if len(parts) == 1:
         parts = [parts[0], parts[0], 0, 0]
     elif len(parts) == 3:
@@ -65,6 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="JPEG/WebP output quality 1-100 (default: a JPEG keeps its input's estimated quality)")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the pixels the restorer changed")
     p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
+    p.add_argument("--unlock", type=Path, metavar="KEY.key",
+                   help="files locked by `add --lock-to`: put the original pixels of their regions back with this "
+                        "private key, bit for bit (nothing is synthesized; no network is used). A JPEG comes out "
+                        "as NAME.png, a video losslessly")
+    p.add_argument("--report", type=Path, metavar="FILE.json",
+                   help="write every region restored (or put back), per input, with the options and models")
     video = add_encode_flags(p)
     video.add_argument("--detect-every", type=int, default=8, metavar="N",
                        help="search the whole frame for mosaics (with --mask: read each region's grid) 1 frame in "
@@ -79,6 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "restoration, shifted by that change (default 6; 0: restore every frame afresh)")
     video.add_argument("--no-steady", action="store_true",
                        help="every frame on its own, as an image (slower; the restoration flickers)")
+    add_precision_flag(p, what="the restorer")
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -94,7 +103,35 @@ def options_from_args(args: argparse.Namespace):
                               grow=args.grow, feather=args.feather, quality=args.quality, save_mask=args.save_mask,
                               overwrite=args.overwrite, tracking=tracking, tolerance=args.tolerance,
                               encode=encode_options(args), start=args.start, duration=args.duration,
-                              resume=args.resume, device=args.device or "auto")
+                              resume=args.resume, device=args.device or "auto", unlock=unlock_options(args),
+                              report=args.report, precision=args.precision)
+
+
+def unlock_options(args: argparse.Namespace):
+    if args.unlock is None:
+        return None
+    from mosaicgan.infer.lock.options import UnlockOptions
+
+    return UnlockOptions(args.unlock)
+
+
+def say_unlocked(result, args: argparse.Namespace) -> None:
+    from mosaicgan.cli.render import names
+
+    key = result.info["unlocked_with"]
+    written = [item for item in result.items if item.written]
+    images = [item for item in written if item.kind == "image"]
+    if images:
+        print(f"put back the original pixels of {plural(len(images), 'image')} into {printable(result.out_dir)} with "
+              f"key {key} (original pixels restored with a key, not synthesized)")
+    for item in written:
+        if item.kind == "video":
+            print(f"wrote {printable(item.outputs[0])} ({plural(item.frames, 'frame')}, {item.frames_with_region} "
+                  f"with their original pixels restored with key {key}; lossless)")
+    renamed = [item.input for item in images if item.outputs[0].suffix.lower() != item.input.suffix.lower()]
+    if renamed:
+        print(f"{plural(len(renamed), 'JPEG')} written as PNG, so the original pixels stay exact: {names(renamed)}",
+              file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,14 +148,20 @@ def run(args: argparse.Namespace) -> int:
             raise
     if not result.primary:
         return result.exit_status  # under torchrun, rank 0 reports
-    restorer = result.info["restorer"]
+    if args.report is not None:
+        print(f"wrote the report {printable(args.report)}")
+    if args.unlock is not None:
+        dropped_streams(result)
+        say_unlocked(result, args)
+        return result.exit_status
+    restorer = printable(result.info["restorer"])  # (a checkpoint's own name for itself)
     nothing = "no mosaic grid found inside the mask" if args.mask else "no mosaic found"
     images = [item for item in result.items if item.kind == "image"]
     if images:
         written = [item for item in images if item.written]
         masks = sum(len(item.outputs) - 1 for item in written)
         also = f" and {plural(masks, 'mask')}" if masks else ""
-        print(f"restored {plural(len(written), 'image')}{also} into {args.out} with {restorer} "
+        print(f"restored {plural(len(written), 'image')}{also} into {printable(args.out)} with {restorer} "
               "(synthesized detail, not the original)")
         sys.stdout.flush()  # the summary first, then the warnings, in a terminal too
         if any(item.looks_like_face for item in images):
@@ -138,11 +181,11 @@ def run(args: argparse.Namespace) -> int:
     videos = [item for item in result.items if item.kind == "video"]
     for item in videos:
         if item.written:
-            print(f"wrote {item.outputs[0]} ({plural(item.frames, 'frame')}, {item.frames_with_region} restored "
-                  f"with {restorer}; synthesized detail, not the original)")
+            print(f"wrote {printable(item.outputs[0])} ({plural(item.frames, 'frame')}, {item.frames_with_region} "
+                  f"restored with {restorer}; synthesized detail, not the original)")
             if item.looks_like_face:
                 sys.stdout.flush()  # the summary first, then the warning, as for images
-                print(f"{item.input.name}: {FACE_WARNING}", file=sys.stderr)
+                print(f"{printable(item.input.name)}: {FACE_WARNING}", file=sys.stderr)
     sys.stdout.flush()
     missed = [item.input for item in videos if not item.written]
     if missed:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from mosaicgan.cli.common import progress_bar
+from mosaicgan.errors import printable
 from mosaicgan.jobs import JobResult, Progress
 
 LISTED = 10  # inputs named on stderr; a longer list goes to a file (add) or is cut
@@ -24,7 +25,7 @@ class ProgressBars:
         if self.bar is None or event.input != self.current:
             self.close()
             self.current = event.input
-            name = self.desc if event.input is None else event.input.name
+            name = self.desc if event.input is None else printable(event.input.name)
             self.bar = progress_bar(event.total or 0, desc=name, quiet=self.quiet,
                                     unit="img" if event.unit == "image" else "frame")
         if event.total and self.bar.total != event.total:
@@ -49,17 +50,23 @@ class ProgressBars:
 def say_resumable(bars: ProgressBars) -> None:
     """After Ctrl-C of a --resume job: the video under way keeps its finished segments."""
     if bars.current is not None:
-        print(f"{bars.current.name}: finished segments are kept; run the same command to continue", file=sys.stderr)
+        print(printable(f"{bars.current.name}: finished segments are kept; run the same command to continue"),
+              file=sys.stderr)
 
 
 def dropped_streams(result: JobResult) -> None:
+    """The streams each output left out, and the other notes on it, a line each (names made
+    printable: they come from outside)."""
     for item in result.items:
         for what in item.dropped_streams:
-            print(f"{item.input.name}: the output container cannot hold {what}; left out", file=sys.stderr)
+            print(printable(f"{item.input.name}: the output container cannot hold {what}; left out"),
+                  file=sys.stderr)
+        for note in item.notes:
+            print(printable(f"{item.input.name}: {note}"), file=sys.stderr)
 
 
 def names(paths: list[Path], *, limit: int = LISTED) -> str:
-    listed = ", ".join(p.name for p in paths[:limit])
+    listed = ", ".join(printable(p.name) for p in paths[:limit])
     return listed + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 

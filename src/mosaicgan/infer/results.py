@@ -21,7 +21,10 @@ class ItemResult:
     frames, frames_with_region: videos; skipped_regions: masked regions left as they are
     (no block grid); looks_like_face: a restored region looks like a face; no_metadata: the
     output's format cannot say it was restored; dropped_streams: streams the output
-    container could not hold."""
+    container could not hold. For the detection report (infer/report/record.py): size (width, height),
+    mask_area (pixels the cover changed, images), fps and tracks (videos: `TrackLog.to_dict`),
+    locked (--lock-to: {"sealed_bytes", "sidecar"}); notes: other things the user should be told
+    about the output, a line each (a second video stream left out)."""
 
     input: Path
     kind: str
@@ -34,6 +37,12 @@ class ItemResult:
     looks_like_face: bool = False
     no_metadata: bool = False
     dropped_streams: list[str] = field(default_factory=list)
+    size: tuple[int, int] | None = None
+    mask_area: int = 0
+    fps: float = 0.0
+    tracks: dict[str, Any] | None = None
+    locked: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def written(self) -> bool:
@@ -45,4 +54,8 @@ class ItemResult:
                 "outputs": [str(p) for p in self.outputs], "regions": self.regions, "frames": self.frames,
                 "frames_with_region": self.frames_with_region, "skipped_regions": self.skipped_regions,
                 "looks_like_face": self.looks_like_face, "no_metadata": self.no_metadata,
-                "dropped_streams": list(self.dropped_streams)}
+                "dropped_streams": list(self.dropped_streams), "notes": list(self.notes),
+                "size": list(self.size) if self.size else None,
+                "mask_area": self.mask_area, "fps": self.fps,
+                "locked": None if self.locked is None else {
+                    k: v if v is None or isinstance(v, int) else str(v) for k, v in self.locked.items()}}

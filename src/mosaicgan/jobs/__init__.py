@@ -17,11 +17,12 @@ job with `Cancelled`). Every check that can fail runs before the first write and
 See docs/python-api.md.
 """
 
+from mosaicgan.infer.add.chosen import Also
 from mosaicgan.infer.add.core import MosaicOptions
 from mosaicgan.infer.add.regions import RegionRequest
 from mosaicgan.infer.add.video_stage import AddVideoOptions
 from mosaicgan.infer.make_pairs import PairsOptions, PairsSummary
-from mosaicgan.infer.video.io import EncodeOptions
+from mosaicgan.infer.video.encode import EncodeOptions
 from mosaicgan.infer.video.steady import TrackingOptions
 from mosaicgan.jobs.add import AddOptions, add
 from mosaicgan.jobs.make_pairs import make_pairs
@@ -33,6 +34,7 @@ from mosaicgan.jobs.upscale import UpscaleOptions, upscale
 from mosaicgan.ops.grid import Grid
 
 __all__ = [
+    "Also",
     "NOTHING_DONE",
     "NOTHING_FOUND",
     "SHRUNK_AWAY",

@@ -26,7 +26,7 @@ from mosaicgan.data.images import expand_inputs
 from mosaicgan.errors import UserError
 from mosaicgan.infer.outputs import plan_video_outputs
 from mosaicgan.infer.results import ItemResult
-from mosaicgan.infer.video.io import is_media_file
+from mosaicgan.infer.video.decode import is_media_file
 from mosaicgan.jobs.progress import Cancel, OnProgress, Ticker
 from mosaicgan.jobs.results import JobResult
 from mosaicgan.ranks import Agreement, Ranks, ranks_from_env, share

@@ -10,7 +10,6 @@ from typing import Any
 from mosaicgan.errors import NOTHING_DONE
 from mosaicgan.infer.results import NOTHING_FOUND, SHRUNK_AWAY, WRITTEN, ItemResult
 
-
 __all__ = ["NOTHING_DONE", "NOTHING_FOUND", "SHRUNK_AWAY", "WRITTEN", "ItemResult", "JobResult"]
 
 

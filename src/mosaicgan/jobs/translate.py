@@ -22,13 +22,14 @@ class TranslateOptions:
     """checkpoint: a checkpoint file or run folder; direction: CycleGAN's generator ("AtoB",
     "BtoA"); batch_size: images per forward (of one size); samples: outputs per input (a
     generator that keeps dropout at test time); precision, tile, overlap: how the generator
-    runs (`Translator`: "fp32"/"bf16"/"fp16"; tile None: whole images while they fit)."""
+    runs (`Translator`: "auto" (bf16 where the device runs it natively, else fp32), "fp32", "bf16",
+    "fp16"; tile None: whole images while they fit)."""
 
     checkpoint: Path
     direction: str = "AtoB"
     batch_size: int = 4
     samples: int = 1
-    precision: str = "fp32"
+    precision: str = "auto"
     tile: int | None = None
     overlap: int | None = None
     overwrite: bool = False

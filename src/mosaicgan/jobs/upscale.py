@@ -19,13 +19,15 @@ from mosaicgan.ranks import Ranks, rank_device
 @dataclass(frozen=True)
 class UpscaleOptions:
     """checkpoint: an srgan checkpoint or run folder (None: the shipped x4 model); tile,
-    overlap: the network runs on tiles of this size, blended over the overlap."""
+    overlap: the network runs on tiles of this size, blended over the overlap. precision: auto
+    (bf16 where the device runs it natively, else fp32), fp32, bf16, fp16 (`infer.precision`)."""
 
     checkpoint: Path | None = None
     tile: int = DEFAULT_TILE
     overlap: int = DEFAULT_OVERLAP
     overwrite: bool = False
     device: str = "auto"
+    precision: str = "auto"
 
 
 def upscale(inputs: Iterable[str | Path], *, out: str | Path, options: UpscaleOptions = UpscaleOptions(),
@@ -46,7 +48,7 @@ class _UpscaleJob:
     def prepare(self, ranks: Ranks) -> None:
         o = self.options
         self.upscaler = Upscaler.from_checkpoint(o.checkpoint, device=rank_device(resolve_device(o.device), ranks),
-                                                 tile=o.tile, overlap=o.overlap)
+                                                 tile=o.tile, overlap=o.overlap, precision=o.precision)
 
     def info(self) -> dict:
         return {"scale": self.upscaler.scale}

@@ -23,9 +23,9 @@ from mosaicgan.config import TrainConfig
 from mosaicgan.data.mosaic_pairs import MosaicPairs
 from mosaicgan.data.recipe_mix import parse_mix
 from mosaicgan.errors import UserError
-from mosaicgan.train.precision import Precision
 from mosaicgan.localize.mosaics.recipe import FAMILIES, STATS
 from mosaicgan.nets import get_net
+from mosaicgan.train.precision import Precision
 
 # The recipe head's cross-entropy beside the L1 (about 0.05 at the start, in [-1, 1] units):
 # enough to train the head, small enough that the body's L1 leads.

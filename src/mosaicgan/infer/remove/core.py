@@ -21,8 +21,8 @@ import torch
 
 from mosaicgan.infer.image_io import to_rgb
 from mosaicgan.infer.remove.restorer import MARGIN_BLOCKS, Restorer
-from mosaicgan.localize.mosaics.grid import estimate_grid
 from mosaicgan.localize.mosaics.finder import DetectMosaics, find_mosaics
+from mosaicgan.localize.mosaics.grid import estimate_grid
 from mosaicgan.localize.mosaics.recipe import RecipeEstimate
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, feather_mask, grow_mask

@@ -7,7 +7,8 @@ input's folder), so a bad input stops the run with one line and an untouched --o
 Outputs keep the input's file name, size and format: lossless formats stay lossless (every
 pixel outside the grown, feathered region is the input's, bit for bit), a JPEG is re-encoded
 at the input's quality (estimated from its quantisation tables) and chroma subsampling, or
-at --quality. Grey stays grey, alpha is kept; palette images come out RGB(A). Every output
+at --quality. Grey stays grey, alpha is kept; palette images come out RGB(A), except GIFs,
+which keep their palette (every pixel outside the region keeps its index). Every output
 says inside it that it was restored by mosaicgan, by which restorer, and that the regions
 are synthesized (`provenance`); the input's own metadata (EXIF, GPS) is not copied.
 
@@ -17,8 +18,8 @@ not written, and is listed: an untouched photo is never passed off as restored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -31,9 +32,9 @@ from mosaicgan.infer.mask_io import find_mask_file, read_mask, write_mask
 from mosaicgan.infer.outputs import plan_outputs, same_name, with_mask_name
 from mosaicgan.infer.provenance import carries_metadata, metadata_save_options, provenance_record
 from mosaicgan.infer.remove.core import remove_mosaics
-from mosaicgan.infer.results import NOTHING_FOUND, ItemResult
 from mosaicgan.infer.remove.faces_seen import shows_a_face
 from mosaicgan.infer.remove.restorer import Restorer
+from mosaicgan.infer.results import NOTHING_FOUND, ItemResult
 from mosaicgan.localize.mosaics.finder import DetectMosaics
 from mosaicgan.ops.grid import Grid
 
@@ -98,17 +99,19 @@ def remove_from_image(path: Path, outputs: list[Path], *, restorer: Restorer, op
         mask = read_mask(find_mask_file(options.mask, path), size=(loaded.image.shape[2], loaded.image.shape[1]))
     restored = remove_mosaics(loaded.image, restorer=restorer, mask=mask, grid=options.grid,
                               grow=options.grow, feather=options.feather, detect=detect)
-    item = ItemResult(input=path, kind="image", skipped_regions=len(restored.skipped))
+    item = ItemResult(input=path, kind="image", skipped_regions=len(restored.skipped),
+                      size=(loaded.image.shape[2], loaded.image.shape[1]))
     if not restored.restored:
         item.status = NOTHING_FOUND
         return item
     item.regions = [r.to_dict() for r in restored.restored]
+    item.mask_area = int((restored.mask > 0).sum())
     item.looks_like_face = shows_a_face(restored.frame, [r.box for r in restored.restored])
     out = outputs[0]
     fmt = Image.registered_extensions().get(out.suffix.lower(), "")
     record = provenance_record(restorer=restorer.describe(), regions=item.regions, source=path.name)
     save = {**matching_save_options(path, out, quality=options.quality), **metadata_save_options(fmt, record)}
-    item.outputs.append(write_image(restored.frame, out, alpha=loaded.alpha, options=save))
+    item.outputs.append(write_image(restored.frame, out, alpha=loaded.alpha, options=save, source=path))
     item.no_metadata = not carries_metadata(fmt)
     if options.save_mask:
         item.outputs.append(write_mask(restored.mask, outputs[1]))

@@ -19,11 +19,12 @@ from mosaicgan.errors import UserError
 from mosaicgan.infer.mask_io import find_mask_file, read_mask
 from mosaicgan.infer.provenance import provenance_record
 from mosaicgan.infer.remove.restorer import Restorer
-from mosaicgan.localize.mosaics.detector import mosaic_detector
-from mosaicgan.infer.video.io import EncodeOptions, VideoInput
+from mosaicgan.infer.remove.video_stage import RemoveVideoOptions, restore_stage
+from mosaicgan.infer.video.decode import VideoInput
+from mosaicgan.infer.video.encode import EncodeOptions, check_frame_size, output_format
 from mosaicgan.infer.video.job import check_span, write_video
 from mosaicgan.infer.video.pipeline import VideoResult
-from mosaicgan.infer.remove.video_stage import RemoveVideoOptions, restore_stage
+from mosaicgan.localize.mosaics.detector import mosaic_detector
 
 __all__ = ["RemoveVideoOptions", "check_remove_video", "remove_mosaic_video", "remove_tags"]
 
@@ -55,6 +56,7 @@ def check_remove_video(path: Path, out: Path, *, options: RemoveVideoOptions, ma
     options.check()
     check_span(start=start, duration=duration, resume=resume, encode=encode, out=out)
     with VideoInput(path, start=start, duration=duration) as src:
+        check_frame_size(encode, output_format(out), src.info, path=path)
         size = (src.info.width, src.info.height)
     if mask is None:
         return None
@@ -67,7 +69,8 @@ def check_remove_video(path: Path, out: Path, *, options: RemoveVideoOptions, ma
     return loaded
 
 
-def remove_mosaic_video(path: Path, out: Path, *, restorer: Restorer, options: RemoveVideoOptions = RemoveVideoOptions(),
+def remove_mosaic_video(path: Path, out: Path, *, restorer: Restorer,
+                        options: RemoveVideoOptions = RemoveVideoOptions(),
                         mask: Path | None = None, encode: EncodeOptions = EncodeOptions(), start: float = 0.0,
                         duration: float | None = None, metadata: dict[str, str] | None = None, progress=None,
                         resume: bool = False, detector: str | None = None) -> VideoResult:

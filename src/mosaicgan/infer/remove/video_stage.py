@@ -33,15 +33,15 @@ import torch
 
 from mosaicgan.errors import UserError
 from mosaicgan.infer.remove.core import region_weights, remove_mosaics, split_regions
-from mosaicgan.infer.remove.still import HeldRegion, StillRegions
-from mosaicgan.infer.remove.restorer import Restorer
 from mosaicgan.infer.remove.faces_seen import FaceWatch
-from mosaicgan.infer.video.steady import Steadier, TrackingOptions
+from mosaicgan.infer.remove.restorer import Restorer
+from mosaicgan.infer.remove.still import HeldRegion, StillRegions
 from mosaicgan.infer.video.pipeline import Stage, VideoResult
+from mosaicgan.infer.video.steady import Steadier, TrackingOptions
 from mosaicgan.localize.boxes import box_iou
+from mosaicgan.localize.mosaics.finder import DetectMosaics, find_mosaics
 from mosaicgan.localize.mosaics.grid import estimate_grid
 from mosaicgan.localize.mosaics.recipe import RecipeMemory
-from mosaicgan.localize.mosaics.finder import DetectMosaics, find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, mask_bbox
 
@@ -140,15 +140,47 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
             part = torch.zeros(mask.shape, dtype=torch.bool)
             part[box.y0:box.y1, box.x0:box.x1] = inside
             parts.append(part)
+        # A grid read under the mask counts once the next frame reads the same one: a mosaic
+        # shows its grid frame after frame, while the grids read in a region without one (the
+        # codec's blocks, texture) change from frame to frame. Without this, one chance read
+        # in any frame was kept for the rest of the video: every frame "restored" where an
+        # image of the same frame would be left alone (exit status 3).
         grids: list[Grid | None] = [options.grid] * len(parts)
+        held = None  # (pts, frame, x, reads): a frame whose new reads wait for the next frame's
+        count = 0
+
+        def read(x: torch.Tensor) -> list[Grid | None]:
+            t0 = time.perf_counter()
+            reads = [estimate_grid(x, part) for part in parts]
+            result.add_time("find", time.perf_counter() - t0)
+            return reads
+
+        def confirm(reads: list[Grid | None], by: list[Grid | None] | None) -> None:
+            for k, g in enumerate(reads):
+                if g is not None and (by is None or by[k] == g):
+                    grids[k] = g
+
+        def regions() -> list[tuple[torch.Tensor, Grid]]:
+            return [(p, g) for p, g in zip(parts, grids) if g is not None]
+
         for index, pts, frame in frames:
+            count += 1
             x = to_tensor(frame)
-            if options.grid is None and (index % options.tracking.detect_every == 0 or None in grids):
-                t0 = time.perf_counter()
-                for k, part in enumerate(parts):
-                    grids[k] = estimate_grid(x, part) or grids[k]
-                result.add_time("find", time.perf_counter() - t0)
-            finish(emit, pts, frame, x, [(p, g) for p, g in zip(parts, grids) if g is not None])
+            due = options.grid is None and (index % options.tracking.detect_every == 0 or None in grids
+                                            or held is not None)
+            reads = read(x) if due else None
+            if held is not None:
+                confirm(held[3], reads)
+                finish(emit, *held[:3], regions())
+                held = None
+            if reads is not None and any(g is not None and g != grids[k] for k, g in enumerate(reads)):
+                held = (pts, frame, x, reads)
+                continue
+            finish(emit, pts, frame, x, regions())
+        if held is not None:
+            if count == 1:
+                confirm(held[3], None)  # a video of one frame: read as an image is
+            finish(emit, *held[:3], regions())
 
     def stage(frames, emit) -> None:
         if not options.tracking.steady:

@@ -55,6 +55,6 @@ def translate_batches(paths: list[Path], plan: dict[Path, list[Path]], *, transl
         items = [ItemResult(input=p, kind="image") for p in group]
         for k in range(samples):
             y = translator(x)
-            for path, item, out, result in zip(group, loaded, y, items):
+            for path, item, out, result in zip(group, loaded, y, items, strict=True):
                 result.outputs.append(write_image(out, plan[path][k], alpha=item.alpha))
         yield items

@@ -32,7 +32,8 @@ def block_mean(values: np.ndarray, grid: Grid) -> np.ndarray:
     nr, nc = int(rows[-1]) + 1, int(cols[-1]) + 1
     ids = (rows[:, None] * nc + cols[None, :]).ravel()
     n = np.bincount(ids, minlength=nr * nc)
-    return (np.bincount(ids, weights=values.ravel().astype(np.float64), minlength=nr * nc) / np.maximum(n, 1)).reshape(nr, nc)
+    sums = np.bincount(ids, weights=values.ravel().astype(np.float64), minlength=nr * nc)
+    return (sums / np.maximum(n, 1)).reshape(nr, nc)
 
 
 def block_rms(y: np.ndarray, grid: Grid) -> np.ndarray:
@@ -67,13 +68,14 @@ def mosaic_outline(rgb: np.ndarray, y: np.ndarray, grid: Grid, core: np.ndarray)
         tol = max(tol, STRAY_K * float(np.percentile(block_rms(y, grid)[core], 10)))
     tol_rgb = 2.0 * tol if tol > 1.5 else tol
     keep = in_core.copy()
-    for br, bc in zip(*np.nonzero(ring & ~core)):
+    for br, bc in zip(*np.nonzero(ring & ~core), strict=True):
         r = np.nonzero(rows == br)[0]
         c = np.nonzero(cols == bc)[0]
         block = rgb[r[0] : r[-1] + 1, c[0] : c[-1] + 1].reshape(-1, rgb.shape[2])
         value = _mode_value(block, tol)
         block_y = y[r[0] : r[-1] + 1, c[0] : c[-1] + 1].ravel()
-        value_y = float(np.median(block_y[np.abs(block - value).max(axis=1) <= tol])) if rgb.shape[2] == 3 else float(value[0])
+        value_y = (float(np.median(block_y[np.abs(block - value).max(axis=1) <= tol])) if rgb.shape[2] == 3
+                   else float(value[0]))
         close = (np.abs(block_y - value_y) <= tol) & (np.abs(block - value).max(axis=1) <= tol_rgb)
         keep[r[0] : r[-1] + 1, c[0] : c[-1] + 1] |= close.reshape(len(r), len(c))
     keep &= in_core | in_ring

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.choices import MOSAIC_DETECTORS
 from mosaicgan.errors import UserError
-from mosaicgan.localize.mosaics.grid import estimate_grid, luma
 from mosaicgan.localize.mosaics.blocks import block_index, block_mean, block_rms, mosaic_outline, to_pixels
 from mosaicgan.localize.mosaics.finder import DetectMosaics, FoundMosaic, find_mosaics
+from mosaicgan.localize.mosaics.grid import estimate_grid, luma
 from mosaicgan.ops.tiles import run_tiled
 
 SHIPPED_WEIGHTS = "mosaic_detector.safetensors"

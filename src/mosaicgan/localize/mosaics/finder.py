@@ -223,7 +223,8 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
             if not _is_mosaic(part, grid, ratios=ratios, voted=voted, edge=edge):
                 continue
             if _on_jpeg_lines(grid) and not (
-                    _stands_out(part, fit_ratio, whole & (edge >= EDGE_MIN)) and float(np.median(edge[part])) >= JPEG_EDGE_MIN):
+                    _stands_out(part, fit_ratio, whole & (edge >= EDGE_MIN))
+                    and float(np.median(edge[part])) >= JPEG_EDGE_MIN):
                 continue
             noise = float(np.median(flat[part]))
             # Flat blocks beside the group join it: a mosaic block whose neighbours happen to
@@ -249,7 +250,8 @@ def _block_fit(y: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     half = Grid(grid.block_h, grid.block_w, grid.offset_y + grid.block_h // 2, grid.offset_x + grid.block_w // 2)
     shifted = block_rms(y, half)
     h, w = y.shape
-    per_pixel = shifted[block_index(h, half.block_h, half.offset_y)[:, None], block_index(w, half.block_w, half.offset_x)[None, :]]
+    per_pixel = shifted[block_index(h, half.block_h, half.offset_y)[:, None],
+                        block_index(w, half.block_w, half.offset_x)[None, :]]
     return own, block_mean(per_pixel, grid)
 
 
