@@ -4,8 +4,19 @@ Importing this package registers every network (explicit imports, no file-name m
 """
 
 from mosaicgan.nets import (  # noqa: F401  (registration)
-    centerface, cogan, discogan, dong, mobilenet_v2, mosaic_detector, patchgan, resnet_gen, restorer, srresnet, unet,
-    unit)
+    centerface,
+    cogan,
+    discogan,
+    dong,
+    mobilenet_v2,
+    mosaic_detector,
+    patchgan,
+    resnet_gen,
+    restorer,
+    srresnet,
+    unet,
+    unit,
+)
 from mosaicgan.nets.layers import init_weights
 from mosaicgan.nets.registry import build_from_spec, count_parameters, get_net, list_nets, register_net
 

@@ -35,9 +35,9 @@ class DiscoGANGenerator(nn.Module):
         bias = conv_bias(norm)
         widths = [ngf * 2**i for i in range(_LEVELS)]  # ngf .. 8 ngf
         layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        for prev, width in zip(widths, widths[1:]):
+        for prev, width in zip(widths, widths[1:], strict=False):
             layers += [nn.Conv2d(prev, width, 4, 2, 1, bias=bias), norm_layer(norm, width), nn.LeakyReLU(0.2, True)]
-        for i, (width, nxt) in enumerate(zip(widths[::-1], widths[-2::-1])):
+        for i, (width, nxt) in enumerate(zip(widths[::-1], widths[-2::-1], strict=False)):
             layers += [upsample2x(upsample, width, nxt, kernel=4, bias=bias), norm_layer(norm, nxt), nn.ReLU(True)]
             if dropout and i < 2:
                 layers.append(nn.Dropout(0.5))
@@ -57,7 +57,7 @@ class DiscoGANDiscriminator(nn.Module):
         bias = conv_bias(norm)
         widths = [ndf * 2**i for i in range(_LEVELS)]
         layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        for prev, width in zip(widths, widths[1:]):
+        for prev, width in zip(widths, widths[1:], strict=False):
             layers += [nn.Conv2d(prev, width, 4, 2, 1, bias=bias), norm_layer(norm, width), nn.LeakyReLU(0.2, True)]
         layers.append(nn.Conv2d(widths[-1], 1, 4, 1, 0))
         self.model = nn.Sequential(*layers)

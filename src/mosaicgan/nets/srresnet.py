@@ -6,7 +6,8 @@ conv-BN, + input), a conv-BN whose output is added to the first layer's (the lon
 sub-pixel upsampling (conv to 4x the channels, pixel shuffle x2, PReLU, once per factor of 2) and
 a last 9x9 convolution. Every convolution before a pixel shuffle starts with ICNR (`layers.icnr_`):
 its sub-pixels share one kernel, so the untrained network has no checkerboard (PyTorch's default
-draw gives each sub-pixel its own kernel, which prints a grid at the shuffle's period). Two options the paper does not have, both off by default:
+draw gives each sub-pixel its own kernel, which prints a grid at the shuffle's period).
+Two options the paper does not have, both off by default:
 - `upsampler="espcn"`: one 3x3 convolution at low resolution to 3*scale^2 channels and a single
   pixel shuffle (Shi et al., ESPCN). Every convolution then runs at the input's resolution, which
   is what makes training on a CPU affordable (the paper's tail costs more than a thin body).

@@ -44,8 +44,8 @@ def with_domain(images: torch.Tensor, domain: str) -> torch.Tensor:
 def check_previous_stage(config: TrainConfig) -> None:
     """Stages encoder and joint start from an earlier stage's checkpoint of the same networks."""
     if not config.run.init_from:
-        raise UserError(f"dong.stage={config.dong.stage} starts from the previous stage's run: give --init-from RUN_DIR "
-                        "(stage gan before encoder, encoder before joint)")
+        raise UserError(f"dong.stage={config.dong.stage} starts from the previous stage's run: give --init-from "
+                        "RUN_DIR (stage gan before encoder, encoder before joint)")
     stored = json.loads(read_metadata(config.run.init_from)["nets"]).get("gen", {}).get("kwargs", {})
     n = config.nets
     for key, value in (("ngf", n.ngf), ("z_dim", n.z_dim), ("image_size", config.data.crop_size)):
