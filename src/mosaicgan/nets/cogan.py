@@ -42,7 +42,7 @@ class CoGANGenerator(nn.Module):
 
     def __init__(self, *, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, norm: str = "batch",
                  dropout: bool = False, upsample: str = "deconv", z_dim: int = 64, image_size: int = 128,
-                 own_stages: int = 1, inversion_steps: int = 200) -> None:
+                 own_stages: int = 0, inversion_steps: int = 200) -> None:
         super().__init__()
         check_norm(norm)
         if dropout:

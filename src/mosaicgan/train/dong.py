@@ -29,16 +29,9 @@ from mosaicgan.errors import UserError
 from mosaicgan.losses.adversarial import clip_weights_, critic_loss, generator_loss
 from mosaicgan.losses.pixel import l1
 from mosaicgan.nets import get_net
-from mosaicgan.nets.dong import DOMAINS
+from mosaicgan.nets.dong import DOMAINS, with_domain
 from mosaicgan.train.precision import Precision
 from mosaicgan.train.task import adam, discriminator_from_config, set_requires_grad
-
-
-def with_domain(images: torch.Tensor, domain: str) -> torch.Tensor:
-    """The image with its domain as one-hot planes: the conditional discriminator's input."""
-    planes = torch.zeros(images.shape[0], len(DOMAINS), *images.shape[2:], device=images.device, dtype=images.dtype)
-    planes[:, DOMAINS.index(domain)] = 1
-    return torch.cat([images, planes], dim=1)
 
 
 def check_previous_stage(config: TrainConfig) -> None:
