@@ -89,6 +89,9 @@ def train_once(config, run_dir: Path, *, steps: int) -> dict:
         raise SystemExit(f"{run_dir} was trained for {done['steps']} steps, not {steps}; give a new --out")
     resume = (run_dir / "checkpoints" / "resume.pt").is_file()
     result = train(config, run_dir=run_dir, resume=resume, stop_after=steps, progress=False)
+    if result.step < steps:  # stopped by a signal (after a checkpoint): the next start resumes it
+        raise SystemExit(f"{run_dir}: stopped at iteration {result.step} of {steps} ({result.stopped_by}); "
+                         "run the same command again to continue")
     summary = {"run_dir": str(run_dir), "steps": result.step, "seconds": round(result.seconds, 1)}
     record.write_text(json.dumps(summary) + "\n")
     return summary

@@ -377,3 +377,13 @@ def test_recovers_a_known_correspondence_better_than_chance(model, squares, squa
     record_property("scores", scores)
     assert median["to_other"] > 0.5, scores
     assert median["correspondence"] > 0.5, scores
+
+
+@pytest.mark.parametrize("model", FAMILY)
+def test_presets_are_the_model_defaults(model):
+    from pathlib import Path
+
+    from mosaicgan.config import load_toml
+
+    configs = Path(__file__).parents[1] / "configs"
+    assert load_toml(configs / f"{model}.toml") == default_config(model)
