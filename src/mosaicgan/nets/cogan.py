@@ -2,7 +2,7 @@
 domain, whose generators share their first layers and whose discriminators share their last.
 
 The generators start from one code z: the shared layers decode what the two domains have in
-common (layout, shapes: the high-level semantics), and each domain's own last layers render it
+common (layout, shapes: the high-level semantics), and each domain's own last layer renders it
 in that domain's look. Trained only on unpaired images of each domain, the pair
 (gen(z, "a"), gen(z, "b")) comes out corresponding, because the shared weights can afford only
 one layout per z. The discriminators mirror it: each domain's own first layer sees the pixels,
@@ -35,8 +35,11 @@ INVERSION_PRIOR = 0.01
 class CoGANGenerator(nn.Module):
     """gen(z, domain): (N, z_dim) -> (N, C, image_size, image_size) in [-1, 1]; a "two_way"
     network (nets.two_way) whose translation is latent inversion. Domain A has `in_channels`,
-    B `out_channels`. `own_stages` of the upsampling stages (the last ones) and the output
-    layer are each domain's own; the code projection and the stages before them are shared."""
+    B `out_channels`. Each domain's own layers: its output layer (a 3x3 convolution to tanh) and
+    the last `own_stages` upsampling stages (default 0: as the paper's generators, which differ
+    in their last layer only); the code projection and the other stages are shared. With a stage
+    of their own at 32x32, our toy runs drew one code's square at different places in the two
+    domains (the shared 16x16 map had room for two layouts), which breaks the correspondence."""
 
     exportable = False  # a translation is an optimisation per image
 
@@ -125,7 +128,7 @@ class CoGANDiscriminator(nn.Module):
         return self.shared((self.own_a if domain == "a" else self.own_b)(x))
 
 
-@register_net("cogan_g", kind="two_way", summary="CoGAN: coupled generators from one code, shared first layers",
+@register_net("cogan_g", kind="two_way", summary="CoGAN: coupled generators from one code, all but the output shared",
               defaults={"norm": "batch", "image_size": 128})
 def cogan_g(**kwargs) -> CoGANGenerator:
     return CoGANGenerator(**kwargs)
