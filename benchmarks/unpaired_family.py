@@ -64,6 +64,9 @@ ROWS: dict[str, tuple[str, dict, str]] = {
     "dong": ("dong", _INSTANCE, "Dong et al. (gan 1/2, encoder 1/4, joint 1/4 of the steps)"),
     "cyclegan_skip": ("cyclegan", {"nets.net_g": "resnet_6blocks", "nets.global_skip": True, "nets.upsample": "resize"},
                       "CycleGAN + global skip + resize upsampling"),
+    "cyclegan_skip_noidt": ("cyclegan", {"nets.net_g": "resnet_6blocks", "nets.global_skip": True,
+                                         "nets.upsample": "resize", "loss.lambda_identity": 0.0},
+                            "CycleGAN + global skip + resize upsampling, identity loss off"),
 }
 DONG_STAGES = (("gan", 0.5), ("encoder", 0.25), ("joint", 0.25))
 
@@ -204,7 +207,8 @@ def main() -> None:
 
 
 def _metrics(scored: dict) -> dict:
-    return {k: round(float(scored[k]), 4) for k in ("psnr", "ssim", "diversity", "colour_diversity")}
+    return {**{k: round(float(scored[k]), 4) for k in ("psnr", "ssim", "diversity", "colour_diversity")},
+            "mean_rgb": scored["mean_rgb"]}
 
 
 if __name__ == "__main__":
