@@ -136,6 +136,18 @@ def scored_run(row: str, *, seed: int, root: Path, args, n_train: int, test_phot
     return result
 
 
+def figure(rows: list[str], *, seed: int, root: Path, args, n_train: int, targets: torch.Tensor) -> None:
+    """args.out/comparison.png: for the first 6 test images (one per row of the sheet), the input,
+    the hidden target, then each row's output at `seed` (one column per row, in --rows order)."""
+    inputs = torch.stack([H.pil_to_tensor(H.read_image(p)) for p in H.list_images(root / "test" / "A")[:6]])
+    columns = [inputs, targets[:6]]
+    for row in rows:
+        run, _ = train_row(row, seed=seed, root=root, args=args, n_train=n_train)  # trained already: reused
+        columns.append(Translator.from_checkpoint(run, device=args.device)(inputs))
+    H.save_image(H.image_grid(columns, max_rows=6), args.out / "comparison.png")
+    print(f"wrote {args.out / 'comparison.png'} (input | target | {' | '.join(rows)}; seed {seed})")
+
+
 def mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
@@ -198,6 +210,7 @@ def main() -> None:
                  f"| {target['colour_diversity']:.4f} | - | - |")
     table = "\n".join(lines)
     print(table)
+    figure(rows, seed=seeds[0], root=root, args=args, n_train=n_train, targets=targets)
     device = f"CPU ({platform.machine()}, {os.cpu_count()} cores), {args.threads} thread(s)"
     summary = {"table": table, "args": {k: str(v) for k, v in vars(args).items()}, "data": info, "results": results,
                "targets": target, "device": device, "torch": torch.__version__,
