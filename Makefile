@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 install: $(BIN)/mosaicgan
 
@@ -27,6 +27,12 @@ test: install
 # Skips the tests marked slow (training runs over several seeds, the end-to-end demo).
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
+
+# ruff (pycodestyle, pyflakes, bugbear, import order; settings in pyproject.toml) and the
+# layers contract of import-linter (an import from a higher layer fails).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python benchmarks/train_speed.py

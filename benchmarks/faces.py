@@ -176,7 +176,8 @@ def speed(configs: list[tuple[int, int, bool]]) -> list[dict]:
     """photos/s of the detector (package defaults) on 1080p photos, per (threads, batch, flip)."""
     from mosaicgan.localize.faces.detect import detect_faces_batch, shipped_detector
 
-    names = ["coral_test_data/cat_1080p.jpg"] + [f"Sun_Hays80/{p.name}" for p in sorted((PHOTOS / "Sun_Hays80").iterdir())[:3]]
+    sun = sorted((PHOTOS / "Sun_Hays80").iterdir())[:3]
+    names = ["coral_test_data/cat_1080p.jpg"] + [f"Sun_Hays80/{p.name}" for p in sun]
     frames = [read_rgb(n).resize((1920, 1080), Image.BILINEAR) for n in names]
     detector = shipped_detector()
     detect_faces_batch(frames[:1], detector=detector)  # warm-up
@@ -213,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", action="store_true", help="also measure photos/s at 1080p")
     parser.add_argument("--save-masks", type=Path, help="save every method's masks here (.npz) for rescoring")
     parser.add_argument("--load-masks", type=Path, help="score the masks saved by --save-masks (no detection)")
+    parser.add_argument("--tiny", choices=["exact", "confirm"], default=None,
+                        help="centerface: faces under 16 px searched at their scale (exact, what `add` does on "
+                             "images) or proposed at 16 px and confirmed in windows (confirm, what `add` does on "
+                             "videos); default: through RegionFinder, as `add` on images")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--scale", type=float, default=1.0,
                         help="centerface: search each photo scaled by this (as `add --detect-side` scales video "
@@ -260,10 +265,16 @@ def main(argv: list[str] | None = None) -> int:
         image = read_rgb(name)
         if "centerface" in methods:
             start = time.perf_counter()
-            if args.scale == 1.0:
+            if args.tiny is not None:
+                faces = detect_faces(image, threshold=request.face_threshold, min_face=request.min_face,
+                                     flip=request.face_flip, detector=detector, tiny=args.tiny)
+                masks["centerface"][name] = face_mask(faces, height=image.height, width=image.width,
+                                                      grow=request.face_grow, shape=request.face_shape).numpy()
+            elif args.scale == 1.0:
                 masks["centerface"][name] = finder.find(image).mask.numpy() > 0
             else:
-                small = cv2.resize(np.asarray(image), (round(image.width * args.scale), round(image.height * args.scale)),
+                small = cv2.resize(np.asarray(image),
+                                   (round(image.width * args.scale), round(image.height * args.scale)),
                                    interpolation=cv2.INTER_AREA)
                 found = finder.find(small).mask.numpy().astype(np.uint8)
                 masks["centerface"][name] = cv2.resize(found, image.size, interpolation=cv2.INTER_NEAREST) > 0
@@ -299,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     total_faces = sum(len(labels[n]["faces"]) for n in names)
     results = {"photos": len(names), "photos_with_people": len(people), "faces": total_faces,
                "machine": platform.processor() or platform.machine(), "threads": args.threads,
-               "options": options, "scale": args.scale, "methods": {}}
+               "options": options, "scale": args.scale, "tiny": args.tiny, "methods": {}}
     print(f"{len(names)} photos ({len(people)} with people, {total_faces} labelled faces; "
           f"{len(names) - len(people)} face-free)")
     print(f"{'method':<16} {'recall':>14} {'false mosaics':>14} {'per photo':>10} {'s/photo':>8}")

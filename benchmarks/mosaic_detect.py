@@ -18,7 +18,8 @@ Clean photos: every image file under the data folder, searched as it is; "touche
 found. The 16 files the data README calls not photos (checkerboards, label masks, a 4x6 test
 pattern, an MNIST digit, Set14's slide screenshot and drawing) are counted apart.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/mosaic_detect.py --data ../shared/data [--pairs 2] [--every N] [--json out.json]
+    PYTHONPATH=src .venv/bin/python benchmarks/mosaic_detect.py --data ../shared/data
+        [--pairs 2] [--every N] [--json out.json]
 
 --sets Sun_Hays80,Urban100 makes the pairs from train photos instead (where the net's thresholds
 are set); --clean-sets limits the clean photos to some folders.
@@ -39,9 +40,9 @@ import torch
 from PIL import Image
 
 from mosaicgan.data.images import pil_to_tensor, read_image
-from mosaicgan.localize.mosaics.grid import estimate_grid
 from mosaicgan.localize.mosaics.detector import load_mosaic_detector
 from mosaicgan.localize.mosaics.finder import find_mosaics
+from mosaicgan.localize.mosaics.grid import estimate_grid
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.mosaic import pixelate
 from mosaicgan.ops.shapes import draw_shapes, sample_shape
@@ -91,7 +92,8 @@ def iou(found: torch.Tensor, truth: torch.Tensor) -> float:
     return (a & b).sum().item() / union if union else 1.0
 
 
-def held_out(data: Path, *, finders: dict, pairs: int, seed: int, every: int = 1, sets: tuple[str, ...] = HELD_OUT) -> dict:
+def held_out(data: Path, *, finders: dict, pairs: int, seed: int, every: int = 1,
+             sets: tuple[str, ...] = HELD_OUT) -> dict:
     photos = sorted(p for d in sets for p in (data / d).iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
     # --every keeps each photo's own pairs (the seed depends on its index in the full list).
     photos = [(i, p) for i, p in enumerate(photos) if i % every == 0]

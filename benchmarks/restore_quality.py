@@ -24,8 +24,9 @@ With --cli N, the first N photos are also written to a temporary folder (mosaick
 JPEG q75 with --jpeg) with one mask per photo, `mosaicgan remove DIR --mask MASKS --out OUT` is
 run once, and its files are scored against the in-process figures for the same photos (a JPEG
 output is re-encoded at the input's estimated quality, which the in-process path skips).
-The mosaicked photo is rounded to 8 bits, as a saved file is. With --jpeg Q, each mosaicked photo is also re-encoded as JPEG at quality Q (4:2:0) before
-restoration, and scored against the clean photo (extra rows). PSNR (dB) is over the region's
+The mosaicked photo is rounded to 8 bits, as a saved file is. With --jpeg Q, each mosaicked
+photo is also re-encoded as JPEG at quality Q (4:2:0) before restoration, and scored against
+the clean photo (extra rows). PSNR (dB) is over the region's
 pixels at 8 bits; SSIM (Gaussian window 11, sigma 1.5, on the region's bounding box) is the
 mean of the SSIM map over the region's pixels. Figures are means over photos.
 """
@@ -263,7 +264,8 @@ def main() -> None:
 
     methods = list(dict.fromkeys(k[2] for k in scores))
     variants = list(dict.fromkeys(k[0] for k in scores))
-    print(f"{len(files)} photos ({', '.join(args.sets)}); restorer: {restorer.name} ({restorer.kind}, flips {restorer.flips}); "
+    print(f"{len(files)} photos ({', '.join(args.sets)}); "
+          f"restorer: {restorer.name} ({restorer.kind}, flips {restorer.flips}); "
           f"{platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread; "
           f"{seconds:.0f} s in all, restorer {restore_seconds:.1f} s")
     print()
@@ -288,10 +290,12 @@ def main() -> None:
         for variant in variants:
             for b in args.blocks:
                 r = np.array(scores[(variant, b, method)])
-                best_other = max(("mosaic", "bicubic", "telea"), key=lambda m: np.mean(scores[(variant, b, m)], axis=0)[0])
+                best_other = max(("mosaic", "bicubic", "telea"),
+                                 key=lambda m: np.mean(scores[(variant, b, m)], axis=0)[0])
                 o = np.array(scores[(variant, b, best_other)])
                 wins = int((r[:, 0] > o[:, 0]).sum())
-                print(f"{variant}, block {b}: {method} - {best_other} (true grid) = {r[:, 0].mean() - o[:, 0].mean():+.2f} dB, "
+                print(f"{variant}, block {b}: {method} - {best_other} (true grid) = "
+                      f"{r[:, 0].mean() - o[:, 0].mean():+.2f} dB, "
                       f"{r[:, 1].mean() - o[:, 1].mean():+.4f} SSIM; higher PSNR on {wins}/{len(r)} photos")
     if reads:
         print()

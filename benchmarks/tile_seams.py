@@ -40,8 +40,8 @@ def cut_distance(height: int, width: int, *, tile: int, overlap: int, box: tuple
                                      (left, left > 0, xs), (left + tw, left + tw < width, xs)):
             if is_cut:
                 dist = np.minimum(dist, np.abs(coords + 0.5 - edge))
-    t, l, h, w = box
-    return dist[t : t + h, l : l + w]
+    box_top, box_left, h, w = box
+    return dist[box_top : box_top + h, box_left : box_left + w]
 
 
 def main() -> None:
@@ -65,7 +65,7 @@ def main() -> None:
     tiled = Translator.from_net(whole.net, tile=args.tile, overlap=args.overlap, **options)
     print(f"# {args.checkpoint or 'untrained ' + args.net}, tile {args.tile}, overlap {args.overlap}, "
           f"{args.precision}; |tiled - whole| in 8-bit levels by distance to the nearest cut")
-    labels = [f"{a}-{b}" if b < 10**9 else f">={a}" for a, b in zip(BINS, BINS[1:])]
+    labels = [f"{a}-{b}" if b < 10**9 else f">={a}" for a, b in zip(BINS, BINS[1:], strict=False)]
     print("| image | size | " + " | ".join(f"{s} px: mean / p99" for s in labels) + " | all: mean / max |")
     print("|---|---|" + "---|" * (len(labels) + 1))
     for path in args.images:
@@ -78,7 +78,7 @@ def main() -> None:
         padded, box = pad_to_multiple(x, whole.multiple)
         dist = cut_distance(padded.shape[-2], padded.shape[-1], tile=args.tile, overlap=args.overlap, box=box)
         cells = []
-        for lo, hi in zip(BINS, BINS[1:]):
+        for lo, hi in zip(BINS, BINS[1:], strict=False):
             sel = diff[(dist >= lo) & (dist < hi)]
             cells.append(f"{sel.mean():.2f} / {np.percentile(sel, 99):.1f}" if sel.size else "-")
         print(f"| {path.name} | {x.shape[-1]}x{x.shape[-2]} | " + " | ".join(cells) +

@@ -22,6 +22,9 @@ its update order (pix2pix / CycleGAN `optimize_parameters`), in the same rounds.
 
 `--allocator` measures the one process-wide lever, `keep_freed_memory` (train/levers.py, on by
 default for CPU training): each variant with and without it in fresh processes, alternated.
+
+`--cli` times whole training commands with their defaults instead (`mosaicgan train`, and the
+reference's train.py with --reference), fresh processes, alternated: see benchmarks/train_cli.py.
 """
 
 from __future__ import annotations
@@ -258,7 +261,7 @@ def curve_deviation(model: str, batch: int, size: int, device: torch.device, lev
     def smooth(c):
         return [sum(c[max(0, i - 2):i + 1]) / len(c[max(0, i - 2):i + 1]) for i in range(len(c))]
 
-    dev = max(abs(x - y) / abs(y) for x, y in zip(smooth(curve), smooth(base)))
+    dev = max(abs(x - y) / abs(y) for x, y in zip(smooth(curve), smooth(base), strict=True))
     return curve, dev
 
 
@@ -288,7 +291,8 @@ def memory_child(argv: list[str]) -> None:
 
 
 def run_case(*, model: str, batch: int, size: int, device: torch.device, args, networks) -> list[dict]:
-    table: dict[str, Levers | None] = {name: levers for name, levers in variants(device, skip_compile=args.skip_compile).items()
+    known = variants(device, skip_compile=args.skip_compile)
+    table: dict[str, Levers | None] = {name: levers for name, levers in known.items()
                                        if not args.variants or name in args.variants or name == "eager fp32"}
     if model != "cyclegan":
         table.pop("branches", None)  # only CycleGAN's step has two independent halves
@@ -473,8 +477,20 @@ def main() -> None:
     parser.add_argument("--allocator", action="store_true",
                         help="CPU: only the allocator lever (keep_freed_memory), variants in fresh processes")
     parser.add_argument("--allocators", nargs="+", choices=("default", "keep"), default=["default", "keep"],
-                        help="with --allocator: which allocators our variants run with (the reference: glibc's default)")
+                        help="with --allocator: which allocators our variants run with "
+                             "(the reference: glibc's default)")
+    parser.add_argument("--cli", action="store_true",
+                        help="whole training commands with their defaults, fresh processes (benchmarks/train_cli.py)")
+    parser.add_argument("--steps", type=int, default=8, help="with --cli: steps timed per process (after --warmup)")
+    parser.add_argument("--threads", type=int, default=0, help="with --cli: OMP_NUM_THREADS of every run (0: default)")
     args = parser.parse_args()
+    if args.cli:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import train_cli
+
+        args.warmup = max(args.warmup, 3)
+        train_cli.run(args)
+        return
 
     networks = load_reference(args.reference)
     cpu_name = platform.processor() or platform.machine()

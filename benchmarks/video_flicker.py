@@ -40,11 +40,11 @@ def main() -> None:
     if args.remove:
         remove_flicker(args)
         return
-    from video_clips import make_clip, read_frames
-
-    from mosaicgan.infer.add.video import SteadyOptions, add_mosaic_video
     from mosaicgan.infer.add.core import MosaicOptions
     from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
+    from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video
+    from mosaicgan.infer.video.steady import TrackingOptions
+    from video_clips import make_clip, read_frames
 
     folder = Path(tempfile.mkdtemp(prefix="video_flicker_"))
     width, height = args.size
@@ -63,10 +63,10 @@ def main() -> None:
     frames_in, _, _ = read_frames(clip.path)
     rows = {"input": figures(clip.path)}
     finder = RegionFinder(RegionRequest(kind="faces"))
-    for name, steady in (("frame by frame", SteadyOptions(steady=False, detect_every=1)),
-                         ("steadied", SteadyOptions())):
+    for name, steady in (("frame by frame", AddVideoOptions(tracking=TrackingOptions(steady=False, detect_every=1))),
+                         ("steadied", AddVideoOptions())):
         out = folder / f"{name.replace(' ', '_')}.mp4"
-        add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(), steady=steady)
+        add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(), video=steady)
         row = figures(out)
         frames_out, _, _ = read_frames(out)
         bare = sum(np.abs(a[fy0:fy1, fx0:fx1].astype(int) - b[fy0:fy1, fx0:fx1]).mean() < 3
@@ -84,14 +84,15 @@ def remove_flicker(args) -> None:
     mean absolute difference from the clean clip there (the mosaic's own is the baseline)."""
     import time
 
-    from video_clips import make_clip, read_frames
+    from PIL import Image
 
-    from mosaicgan.infer.add.video import add_mosaic_video
     from mosaicgan.infer.add.core import MosaicOptions
     from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
-    from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
+    from mosaicgan.infer.add.video import add_mosaic_video
     from mosaicgan.infer.remove.restorer import load_restorer
-    from PIL import Image
+    from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
+    from mosaicgan.infer.video.steady import TrackingOptions
+    from video_clips import make_clip, read_frames
 
     folder = Path(tempfile.mkdtemp(prefix="video_flicker_remove_"))
     width, height = args.size
@@ -119,7 +120,8 @@ def remove_flicker(args) -> None:
     rows = {"clean input": figures(clip.path), "mosaicked input": figures(mosaicked)}
     restorer = load_restorer()
     for where in ("found", "mask"):
-        for name, options in (("frame by frame", RemoveVideoOptions(steady=False)), ("steadied", RemoveVideoOptions())):
+        for name, options in (("frame by frame", RemoveVideoOptions(tracking=TrackingOptions(steady=False))),
+                              ("steadied", RemoveVideoOptions())):
             out = folder / f"{where}_{name.replace(' ', '_')}.mp4"
             t0 = time.perf_counter()
             result = remove_mosaic_video(mosaicked, out, restorer=restorer, options=options,

@@ -10,6 +10,16 @@ are the busy time of each stage; the stages run in parallel threads, so they can
 more than the wall time. fps = frames / wall time of the processing (not counting start-up:
 imports and the detector load, reported apart). Print the machine's load average beside the
 figures: on a shared machine they move with it.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/video_speed.py --crowd crowd crowd-b --sizes 720 1080 --rounds 3 \
+        [--baseline-src /path/to/other/src] [--add-args "..."]
+
+--crowd: the crowd clips of benchmarks/crowd_clip.py (real photos of people, pans, zooms, cuts; 125
+frames) instead, through the `mosaicgan add` command line with its defaults (what a user gets):
+`add --faces` and `add --box`, each a fresh process, alternated over --rounds; fps = frames /
+wall time of the streaming pipeline (decode, search, mosaic, encode; start-up not counted), CPU
+ms per frame the process's over the same span. --baseline-src also times `add --faces` with another
+tree's src (e.g. main's) in the same rounds, for a ratio on the same machine and load.
 """
 
 from __future__ import annotations
@@ -34,33 +44,35 @@ def one_run(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    from mosaicgan.infer.add.video import SteadyOptions, add_mosaic_video
     from mosaicgan.infer.add.core import MosaicOptions
     from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
-    from mosaicgan.infer.video.io import EncodeOptions
+    from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video
+    from mosaicgan.infer.video.encode import EncodeOptions
+    from mosaicgan.infer.video.steady import TrackingOptions
 
-    args = dict(zip(extra[::2], extra[1::2]))
+    args = dict(zip(extra[::2], extra[1::2], strict=False))  # flag, value pairs
     if region in ("faces", "censor"):
         request = RegionRequest(kind="faces", face_flip=args.get("--mirror", "1") == "1")
     else:
         request = RegionRequest(kind="boxes", boxes=((100, 100, 300, 300),))
     finder = RegionFinder(request)
-    steady = SteadyOptions(detect_every=int(args.get("--detect-every", 1)),
-                           detect_side=int(args.get("--detect-side", 0)), follow=args.get("--follow", "1") == "1")
+    steady = AddVideoOptions(tracking=TrackingOptions(detect_every=int(args.get("--detect-every", 1))),
+                             detect_side=int(args.get("--detect-side", 0)), follow=args.get("--follow", "1") == "1")
     encode = EncodeOptions(preset=args.get("--preset", "medium"))
     if region.startswith("remove"):
-        from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
         from mosaicgan.infer.remove.restorer import load_restorer
+        from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
 
         restorer = load_restorer()
         startup = time.perf_counter() - t_start
         t0, cpu0 = time.perf_counter(), _cpu()
         result = remove_mosaic_video(clip, out, restorer=restorer, encode=encode,
-                                     options=RemoveVideoOptions(steady=region == "remove"))
+                                     options=RemoveVideoOptions(
+                                         tracking=TrackingOptions(window=2, steady=region == "remove")))
     else:
         startup = time.perf_counter() - t_start
         t0, cpu0 = time.perf_counter(), _cpu()
-        result = add_mosaic_video(clip, out, finder=finder, options=MosaicOptions(), steady=steady, encode=encode)
+        result = add_mosaic_video(clip, out, finder=finder, options=MosaicOptions(), video=steady, encode=encode)
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     return {"frames": result.frames, "wall_s": round(wall, 2), "fps": round(result.frames / wall, 1),
             "cpu_ms_per_frame": round(1000 * cpu / result.frames, 1),
@@ -81,6 +93,76 @@ def run_child(clip: Path, out: Path, region: str, extra: list[str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def cli_child(clip: str, out: str, extra: list[str]) -> dict:
+    """In the child: `mosaicgan add CLIP --out OUT EXTRA...` through the command line, the
+    streaming pipeline timed (wall and CPU from its start to its end)."""
+    from mosaicgan.cli import main as cli
+    from mosaicgan.infer.video import job, pipeline
+
+    span = {}
+    original = pipeline.run_pipeline
+
+    def timed(*args, **kwargs):
+        t0, cpu0 = time.perf_counter(), _cpu()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            span.update(wall=time.perf_counter() - t0, cpu=_cpu() - cpu0, frames=kwargs["result"].frames,
+                        seconds=dict(kwargs["result"].seconds))
+
+    pipeline.run_pipeline = job.run_pipeline = timed
+    code = cli(["add", clip, "--out", out, "--quiet", *extra])
+    if code != 0:
+        raise SystemExit(code)
+    return {"frames": span["frames"], "wall_s": round(span["wall"], 2), "fps": round(span["frames"] / span["wall"], 1),
+            "cpu_ms_per_frame": round(1000 * span["cpu"] / span["frames"], 1),
+            "stages_s": {k: round(v, 2) for k, v in span["seconds"].items()}}
+
+
+def crowd_speed(args) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from crowd_clip import make_crowd_clip
+
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="video_speed_"))
+    folder.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    print(f"# torch {torch.__version__}, cpu cores {os.cpu_count()}, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; add defaults"
+          f"{' + ' + args.add_args if args.add_args else ''}")
+    variants = [("faces", ["--faces", *args.add_args.split()], None), ("box", ["--box", "100,100,200,200"], None)]
+    if args.baseline_src:
+        variants.append(("faces (baseline)", ["--faces"], args.baseline_src))
+    rows: dict[tuple[str, int, str], list[dict]] = {}
+    clips = {(name, size): make_crowd_clip(folder / f"{name}_{size}.mp4", name=name, size=SIZES[size]).path
+             for name in args.crowd for size in args.sizes}
+    for r in range(args.rounds):
+        for (name, size), clip in clips.items():
+            for label, extra, src in variants:
+                env = {**os.environ}
+                env.pop("OMP_NUM_THREADS", None)  # the command's own threads, as a user runs it
+                if src:
+                    env["PYTHONPATH"] = src
+                out = folder / f"out_{name}_{size}.mp4"
+                out.unlink(missing_ok=True)
+                done = subprocess.run([sys.executable, __file__, "--cli-child", str(clip), str(out), *extra],
+                                      capture_output=True, text=True, check=False, env=env)
+                if done.returncode != 0:
+                    raise RuntimeError(done.stderr[-2000:])
+                row = json.loads(done.stdout.strip().splitlines()[-1])
+                row["load"] = round(os.getloadavg()[0], 2)
+                rows.setdefault((name, size, label), []).append(row)
+                print(json.dumps({"round": r, "clip": name, "size": size, "run": label, **row}), flush=True)
+    print("\n| clip | size | run | fps (median) | fps per round | CPU ms/frame | find s | encode s | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (name, size, label), runs in rows.items():
+        fps = sorted(r["fps"] for r in runs)
+        print(f"| {name} | {size}p | {label} | {fps[len(fps) // 2]} | {' '.join(str(r['fps']) for r in runs)} | "
+              f"{sorted(r['cpu_ms_per_frame'] for r in runs)[len(runs) // 2]} | "
+              f"{runs[0]['stages_s'].get('find', 0)} | {runs[0]['stages_s'].get('encode', 0)} | "
+              f"{' '.join(str(r['load']) for r in runs)} |")
+
+
 def make(folder: Path, height: int, seconds: float) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
     from video_clips import make_clip
@@ -97,6 +179,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         clip, out, region, *extra = sys.argv[2:]
         print(json.dumps(one_run(Path(clip), Path(out), region, extra)))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--cli-child":
+        print(json.dumps(cli_child(sys.argv[2], sys.argv[3], sys.argv[4:])))
         return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[480, 720, 1080])
@@ -118,7 +203,14 @@ def main() -> None:
                    help="also `remove` on each clip censored by `add --faces` (a mosaic that follows the moving "
                         "face), steadied and frame by frame")
     p.add_argument("--keep", type=Path, default=None, help="folder to keep the clips in (default: temporary)")
+    p.add_argument("--crowd", nargs="+", choices=["crowd", "crowd-b"], help="the crowd clips through the CLI (above)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--baseline-src", help="--crowd: also time add --faces with this src tree on PYTHONPATH")
+    p.add_argument("--add-args", default="", help="--crowd: more flags for add --faces")
     args = p.parse_args()
+    if args.crowd:
+        crowd_speed(args)
+        return
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     folder = args.keep or Path(tempfile.mkdtemp(prefix="video_speed_"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -145,10 +237,12 @@ def main() -> None:
         if args.remove:
             censored = folder / f"censored_{size}.mp4"
             if not censored.exists():
-                run_child(clip, censored, "censor", ["--detect-every", "4", "--detect-side", "0", "--preset", "veryfast"])
+                run_child(clip, censored, "censor",
+                          ["--detect-every", "4", "--detect-side", "0", "--preset", "veryfast"])
             for region in ("remove", "remove-no-steady"):
                 row = run_child(censored, folder / f"out_{size}_{region}.mp4", region, ["--preset", args.preset])
-                row.update({"size": f"{size}p", "region": region.replace("-", " "), "load": round(os.getloadavg()[0], 1)})
+                row.update({"size": f"{size}p", "region": region.replace("-", " "),
+                            "load": round(os.getloadavg()[0], 1)})
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     if not args.no_memory:
@@ -163,7 +257,8 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     print("\nfps: wall clock; CPU ms/frame: user+sys of the process per frame (all threads), the load-free "
           "figure: 2 idle cores give at most 2000 / that fps")
-    print("\n| clip | region | frames | fps | CPU ms/frame | decode s | find s | mosaic/restore s | encode s | peak MiB "
+    print("\n| clip | region | frames | fps | CPU ms/frame | decode s | find s | mosaic/restore s | encode s "
+          "| peak MiB "
           "| load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -90,7 +90,8 @@ def snapshot(work: Path, label: str) -> Path:
     run(mg, "make-pairs", "--images", img, "--out", out / "pairs", "--size", "64", "--seed", "3", "--quiet", cwd=work)
     ckpt = work / "p2p"
     if not ckpt.exists():
-        run(mg, "train", "pix2pix", "--data", out / "pairs", "--out", ckpt, "--load-size", "64", "--crop-size", "64", "--net-g", "unet", "--set", "nets.num_downs=6", "--set", "nets.ngf=8", "--set", "nets.ndf=8",
+        run(mg, "train", "pix2pix", "--data", out / "pairs", "--out", ckpt, "--load-size", "64", "--crop-size", "64",
+            "--net-g", "unet", "--set", "nets.num_downs=6", "--set", "nets.ngf=8", "--set", "nets.ndf=8",
             "--stop-after", "3", "--quiet", "--workers", "0", "--seed", "1", cwd=work)
     run(mg, "translate", img / "small.png", img / "cat.jpg", "--checkpoint", ckpt, "--out", out / "translated",
         cwd=work)

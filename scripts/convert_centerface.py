@@ -70,7 +70,7 @@ def layers_in_graph_order(net: nn.Module) -> list[nn.Module]:
     """The convolutions of CenterFace in the order the exporter wrote them (the forward order)."""
     order: list[nn.Module] = [m for m in net.backbone.modules() if isinstance(m, nn.Conv2d)]
     order.append(net.top[0])
-    for up, lateral in zip(net.up, net.lateral):
+    for up, lateral in zip(net.up, net.lateral, strict=True):
         order += [up[0], lateral[0]]
     order += [net.head[0], net.heatmap, net.scale, net.offset, net.landmarks]
     return order
@@ -123,7 +123,7 @@ def local_peaks(heat: np.ndarray, threshold: float) -> set[tuple[int, int]]:
     """Cells above `threshold` that are the maximum of their 3x3 neighbourhood."""
     pooled = torch.nn.functional.max_pool2d(torch.from_numpy(heat)[None, None], 3, 1, 1)[0, 0].numpy()
     ys, xs = np.nonzero((heat >= pooled) & (heat > threshold))
-    return set(zip(ys.tolist(), xs.tolist()))
+    return set(zip(ys.tolist(), xs.tolist(), strict=True))
 
 
 def check(checkpoint: Path, onnx_path: Path, folders: list[Path], *, side: int, threshold: float) -> None:
@@ -150,7 +150,7 @@ def check(checkpoint: Path, onnx_path: Path, folders: list[Path], *, side: int, 
         w, h = (max(32, round(v * scale / 32) * 32) for v in image.size)
         pixels = np.asarray(image.resize((w, h), Image.BILINEAR), dtype=np.float32).transpose(2, 0, 1)[None]
         ref = dict(zip(("heatmap", "scale", "offset", "landmarks"),
-                       session.run(["537", "538", "539", "540"], {"input.1": pixels})))
+                       session.run(["537", "538", "539", "540"], {"input.1": pixels}), strict=True))
         with torch.no_grad():
             out = net(torch.from_numpy(pixels) / 127.5 - 1)
         # Sizes, offsets and landmarks are only read where the heatmap says "face"; elsewhere

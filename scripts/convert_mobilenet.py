@@ -139,7 +139,7 @@ def convert(layers: list[TfLayer], adds: int) -> nn.Module:
     if residuals != adds:
         raise SystemExit(f"TFLite graph has {adds} ADDs; the PyTorch net has {residuals} residual blocks")
     with torch.no_grad():
-        for (conv, relu6, same_pad), layer in zip(convs, layers[:-1]):
+        for (conv, relu6, same_pad), layer in zip(convs, layers[:-1], strict=True):
             if layer.op == "DEPTHWISE_CONV_2D":
                 weight = layer.weight[0].transpose(2, 0, 1)[:, None]  # 1HWO -> O1HW
                 if conv.groups != conv.in_channels:

@@ -67,7 +67,7 @@ def main() -> None:
         x = 0
         captions = ("original (never seen by the restorer)", f"mosaic ({before:.1f} dB)",
                     f"restoration: invented ({after:.1f} dB)")
-        for tile, caption in zip(tiles, captions):
+        for tile, caption in zip(tiles, captions, strict=True):
             draw.text((x + 2, y + 3), caption, fill="black")
             sheet.paste(tile, (x, y + label))
             x += tile.width + gap

@@ -65,3 +65,22 @@ def interrupt_after_steps(proc, run, *, steps=3, timeout=120):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def pytest_report_header(config):
+    """A loud line when the page's browser tests cannot run (they skip; CI must not miss it)."""
+    from web_browser import chromium_path, chromium_version, why_no_browser
+
+    why = why_no_browser()
+    if why is not None:
+        return [f"!!! web browser tests SKIPPED: {why} !!!"]
+    return [f"web browser tests: {chromium_version()} at {chromium_path()}"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The same line at the end, where `-q` (the project's default) still shows it."""
+    from web_browser import why_no_browser
+
+    why = why_no_browser()
+    if why is not None:
+        terminalreporter.write_sep("!", f"web browser tests SKIPPED: {why}", red=True, bold=True)

@@ -2,30 +2,14 @@
 bad input gives one line and writes nothing."""
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mosaicgan.cli import main
+from helpers import FIXTURES, assert_one_line_error, run_cli
 
-FIXTURES = Path(__file__).parent / "fixtures"
 FACE = (75, 75, 110, 110)  # Grace Hopper's face in grace_hopper.jpg (x, y, w, h), as in test_localize_faces
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mosaicgan: error: "), err
-    for fragment in fragments:
-        assert str(fragment) in lines[0], lines[0]
 
 
 def pixels(path):

@@ -8,16 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mosaicgan.cli import add_cmd, main
+from helpers import FIXTURES, run_cli
+from mosaicgan.cli import add_cmd
 from mosaicgan.infer.add.regions import RegionRequest
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -75,4 +68,5 @@ def test_long_list_of_images_without_faces_goes_to_a_file(capsys, tmp_path):
     assert code == 0 and "wrote 1 image" in out
     listing = tmp_path / "out" / "no_face_found.txt"
     assert "no face found in 12 images" in err and "and 2 more" in err and str(listing) in err
-    assert sorted(Path(line).name for line in listing.read_text().splitlines()) == [f"cat{i:02d}.jpg" for i in range(12)]
+    assert sorted(Path(line).name for line in listing.read_text().splitlines()) == [
+        f"cat{i:02d}.jpg" for i in range(12)]

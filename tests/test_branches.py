@@ -97,7 +97,8 @@ def cyclegan_steps(branches, *, steps=3, bf16=False, **overrides):
     gen = torch.Generator().manual_seed(1)
     logs = []
     for _ in range(steps):
-        batch = {"a": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1, "b": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1}
+        batch = {"a": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1,
+                 "b": torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1}
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):  # as the loop wraps each step
             logs.append({k: float(v) for k, v in task.step(batch).items()})
     return task, logs
@@ -139,7 +140,7 @@ def test_side_by_side_is_repeatable_and_computes_what_in_order_does(two_threads)
         torch.testing.assert_close(gs[k], go[k], rtol=1e-3, atol=1e-6, msg=k)
     _, in_order_logs = cyclegan_steps(Branches())
     assert [set(x) for x in logs_a] == [set(x) for x in in_order_logs]
-    for x, y in zip(logs_a, in_order_logs):
+    for x, y in zip(logs_a, in_order_logs, strict=True):
         assert all(x[k] == pytest.approx(y[k], rel=1e-3) for k in x), (x, y)
 
 
@@ -228,7 +229,7 @@ def test_the_two_cycles_add_up_to_the_reference_generator_loss():
     task = CycleGANTask(config)
     torch.manual_seed(5)
     ref = CycleGANTask(config)
-    assert all(torch.equal(p, q) for p, q in zip(task.gen_ab.parameters(), ref.gen_ab.parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(task.gen_ab.parameters(), ref.gen_ab.parameters(), strict=True))
     gen = torch.Generator().manual_seed(3)
     a, b = (torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1 for _ in range(2))
     task.step({"a": a, "b": b})  # G's gradients stay in .grad until the next step
@@ -240,7 +241,7 @@ def test_the_two_cycles_add_up_to_the_reference_generator_loss():
             + li * lc * (l1(ref.gen_ab(b), b) + l1(ref.gen_ba(a), a)))
     loss.backward()
     for name in ("gen_ab", "gen_ba"):
-        for (key, p), q in zip(getattr(task, name).named_parameters(), getattr(ref, name).parameters()):
+        for (key, p), q in zip(getattr(task, name).named_parameters(), getattr(ref, name).parameters(), strict=True):
             torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-7, msg=f"{name}.{key}")
 
 

@@ -7,22 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from helpers import assert_one_line_error, run_cli
 from mosaicgan.cli import main
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mosaicgan: error: "), err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert str(fragment) in lines[0]
 
 
 def test_nets_lists_reference_counts(capsys):
@@ -36,8 +22,8 @@ def test_nets_lists_reference_counts(capsys):
 
 def test_every_command_has_help(capsys):
     for argv in (["--help"], ["train", "--help"], ["train", "pix2pix", "--help"], ["translate", "--help"],
-                 ["eval", "--help"], ["nets", "--help"], ["demo", "--help"], ["add", "--help"], ["make-pairs", "--help"],
-                 ["train", "classifier", "--help"]):
+                 ["eval", "--help"], ["nets", "--help"], ["demo", "--help"], ["add", "--help"],
+                 ["make-pairs", "--help"], ["train", "classifier", "--help"]):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 0
@@ -70,14 +56,15 @@ def test_non_image_file_and_empty_folder(capsys, tmp_path):
 def test_missing_and_foreign_checkpoints(capsys, tmp_path):
     img = tmp_path / "in.png"
     Image.new("RGB", (20, 20)).save(img)
-    code, _, err = run_cli(capsys, "translate", img, "--checkpoint", tmp_path / "nope.safetensors", "--out", tmp_path / "o")
+    code, _, err = run_cli(capsys, "translate", img, "--checkpoint", tmp_path / "nope.safetensors",
+                           "--out", tmp_path / "o")
     assert_one_line_error(code, err, "nope.safetensors", "no such checkpoint")
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x00" * 100)
     code, _, err = run_cli(capsys, "translate", img, "--checkpoint", junk, "--out", tmp_path / "o")
     assert_one_line_error(code, err, "junk.safetensors", "not a mosaicgan checkpoint")
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     other = tmp_path / "other.safetensors"
     save_file({"w": torch.zeros(2)}, str(other))

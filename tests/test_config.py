@@ -2,7 +2,16 @@ import sys
 
 import pytest
 
-from mosaicgan.config import default_config, dumps_toml, from_dict, load_toml, parse_set, to_dict, valid_keys, with_values
+from mosaicgan.config import (
+    default_config,
+    dumps_toml,
+    from_dict,
+    load_toml,
+    parse_set,
+    to_dict,
+    valid_keys,
+    with_values,
+)
 from mosaicgan.errors import UserError
 
 if sys.version_info >= (3, 11):

@@ -34,7 +34,7 @@ def assert_same_function(got: torch.Tensor, ref: torch.Tensor, inputs: tuple[tor
     assert got.shape == ref.shape
     torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-10)
     g = torch.randn(ref.shape, generator=torch.Generator().manual_seed(seed), dtype=ref.dtype)
-    for a, r in zip(torch.autograd.grad(got, inputs, g), torch.autograd.grad(ref, inputs, g)):
+    for a, r in zip(torch.autograd.grad(got, inputs, g), torch.autograd.grad(ref, inputs, g), strict=True):
         torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10)
 
 
@@ -117,7 +117,8 @@ def test_switched_network_keeps_its_parameters_keys_and_function():
     params = list(switched.parameters())
     count = use_gemm_for_small_maps(switched)
     assert count == 10  # 5 convolutions down, 5 transposed up
-    assert all(p is q for p, q in zip(switched.parameters(), params))  # an optimizer made before still holds them
+    # An optimizer made before still holds them.
+    assert all(p is q for p, q in zip(switched.parameters(), params, strict=True))
     assert list(switched.state_dict()) == list(plain.state_dict())
     assert sum(isinstance(m, GemmConv2d) for m in switched.modules()) == 5
     assert sum(isinstance(m, GemmConvTranspose2d) for m in switched.modules()) == 5
@@ -128,7 +129,7 @@ def test_switched_network_keeps_its_parameters_keys_and_function():
     torch.testing.assert_close(got, ref, rtol=1e-9, atol=1e-9)
     g = torch.randn(ref.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     ref.backward(g), got.backward(g)
-    for (name, p), q in zip(plain.named_parameters(), switched.parameters()):
+    for (name, p), q in zip(plain.named_parameters(), switched.parameters(), strict=True):
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-7, atol=1e-9, msg=name)
 
 
@@ -195,7 +196,7 @@ def test_switched_resnet_generator_computes_the_same_with_its_last_layer_on_the_
     torch.testing.assert_close(got, ref, rtol=1e-9, atol=1e-9)
     g = torch.randn(ref.shape, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
     ref.backward(g), got.backward(g)
-    for (name, p), q in zip(plain.named_parameters(), switched.parameters()):
+    for (name, p), q in zip(plain.named_parameters(), switched.parameters(), strict=True):
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-7, atol=1e-9, msg=name)
 
 

@@ -91,4 +91,5 @@ def test_cyclegan_test_folders_pair_by_name(tmp_path):
         write(tmp_path / "testB" / name)
     write(tmp_path / "trainA" / "x.png")
     pairs = discover_pairs(tmp_path, split="test")
-    assert [(a.parent.name, a.name, b.parent.name) for a, b in pairs] == [("testA", "a.png", "testB"), ("testA", "b.png", "testB")]
+    assert [(a.parent.name, a.name, b.parent.name) for a, b in pairs] == [("testA", "a.png", "testB"),
+                                                                         ("testA", "b.png", "testB")]

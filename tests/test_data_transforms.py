@@ -26,7 +26,7 @@ def test_reproducible_with_a_seed_and_varied_across_calls():
     a, b = wide_open(seed=7), wide_open(seed=7)
     runs_a = [a(img, region()) for _ in range(6)]
     runs_b = [b(img, region()) for _ in range(6)]
-    for (out_a, pa), (out_b, pb) in zip(runs_a, runs_b):
+    for (out_a, pa), (out_b, pb) in zip(runs_a, runs_b, strict=True):
         assert pa == pb and torch.equal(out_a, out_b)
     assert len({p for _, p in runs_a}) > 1
     # A generator passed to the call wins over the transform's own.

@@ -15,7 +15,6 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from conftest import tiny_pix2pix_config
-from test_train_cyclegan import make_red_blue, tiny_cyclegan_config
 from mosaicgan.data import decode_cache
 from mosaicgan.data.images import uint8_to_unit, uint8_to_unit_by_table
 from mosaicgan.data.paired import PairedDataset
@@ -25,6 +24,7 @@ from mosaicgan.train import loop
 from mosaicgan.train.levers import to_device
 from mosaicgan.train.loop import train
 from mosaicgan.train.run_folder import remove_temporaries
+from test_train_cyclegan import make_red_blue, tiny_cyclegan_config
 
 
 def photo(rng: np.random.Generator, w: int, h: int) -> Image.Image:

@@ -6,9 +6,7 @@ import torch
 from PIL import Image
 
 from mosaicgan.cli import main
-from mosaicgan.examples import get_example, list_examples
-from mosaicgan.examples import inverse_cdf, l2_blur, mle_kl, plot, toy_data_2d, toy_gan_2d
-
+from mosaicgan.examples import get_example, inverse_cdf, l2_blur, list_examples, mle_kl, plot, toy_data_2d, toy_gan_2d
 
 # -- inverse-CDF sampling --------------------------------------------------------------------
 
@@ -55,7 +53,7 @@ def test_gradient_ascent_reaches_the_closed_form_mle_while_kl_falls():
     grid = np.linspace(-8, 8, 4001)
     log_p = mle_kl.mixture_log_density(grid)
     kl = np.array([mle_kl.kl_quadrature(log_p, mle_kl.gaussian_log_density(grid, m, s), grid)
-                   for m, s in zip(history["mean"], history["std"])])
+                   for m, s in zip(history["mean"], history["std"], strict=True)])
     loglik_gain = np.diff(history["loglik"])
     assert np.all(loglik_gain > -1e-12)  # small plain gradient steps never lower the likelihood
     rising = loglik_gain > 1e-4
@@ -137,8 +135,9 @@ def test_balanced_gan_covers_most_modes_and_too_strong_d_wins_and_collapses(reco
     # eight seeds and under MKL_CBWR / ATEN_CPU_CAPABILITY / thread settings (README, Development).
     balanced = [_ring_gan("balanced", 800, seed=s) for s in SEEDS]
     strong = [_ring_gan("strong-d", 400, seed=s) for s in SEEDS]
-    modes = {name: [r["end"]["modes_covered"] for r in runs] for name, runs in (("balanced", balanced), ("strong", strong))}
-    loss_d = {name: [r["loss_d"] for r in runs] for name, runs in (("balanced", balanced), ("strong", strong))}
+    named = (("balanced", balanced), ("strong", strong))
+    modes = {name: [r["end"]["modes_covered"] for r in runs] for name, runs in named}
+    loss_d = {name: [r["loss_d"] for r in runs] for name, runs in named}
     record_property("margins", {"modes": modes, "loss_d": loss_d})
     assert all(r["start"]["modes_covered"] == 0 for r in balanced)  # the untrained G sits near the centre
     # R1 and one D step per G step: seeds 0-5 all ended on 7 or 8 of the 8 modes.

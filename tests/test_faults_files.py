@@ -10,12 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan import atomic
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
 from test_cli import assert_one_line_error, run_cli
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_full_disk_in_an_atomic_write_is_one_line_and_leaves_nothing(tmp_path):

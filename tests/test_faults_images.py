@@ -57,7 +57,8 @@ def test_float_image_out_of_range_is_refused(tmp_path, values):
 def test_add_on_16bit_png_keeps_pixels_outside_the_box(capsys, tmp_path):
     a = gradient16()
     Image.fromarray(a).save(tmp_path / "g.png")
-    code, _, err = run_cli(capsys, "add", tmp_path / "g.png", "--box", "8,8,24,24", "--out", tmp_path / "out", "--quiet")
+    code, _, err = run_cli(capsys, "add", tmp_path / "g.png", "--box", "8,8,24,24", "--out", tmp_path / "out",
+                           "--quiet")
     assert code == 0, err
     out = np.asarray(Image.open(tmp_path / "out" / "g.png")).astype(int)
     outside = np.ones(a.shape, bool)

@@ -60,7 +60,8 @@ def test_resume_repairs_the_snapshot_and_latest_a_kill_left_behind(toy_data, tmp
     resumed = train(config, run_dir=run, progress=False, resume=True)
     assert resumed.finished
     for name in ("epoch_001", "epoch_002", "epoch_003"):
-        a, b = weights(tmp_path / "full" / "checkpoints" / f"{name}.safetensors"), weights(run / "checkpoints" / f"{name}.safetensors")
+        a = weights(tmp_path / "full" / "checkpoints" / f"{name}.safetensors")
+        b = weights(run / "checkpoints" / f"{name}.safetensors")
         assert same_weights(a, b), name
     # The snapshot really changes over epochs (the comparison above can fail).
     assert not same_weights(weights(run / "checkpoints" / "epoch_001.safetensors"),

@@ -111,5 +111,6 @@ def test_make_pairs_with_no_region_in_any_photo_exits_3(capsys, photo, tmp_path)
     photo.rename(tmp_path / "photos" / photo.name)
     code, out, err = run_cli(capsys, "make-pairs", "--images", tmp_path / "photos", "--out", tmp_path / "out",
                              "--size", "16", "--regions", "faces", "--quiet")
-    assert code == 3 and err.strip() == f"mosaicgan: {tmp_path / 'photos'}: no pairs were made (no region found in any photo)"
+    assert code == 3 and err.strip() == (f"mosaicgan: {tmp_path / 'photos'}: "
+                                         "no pairs were made (no region found in any photo)")
     assert not list((tmp_path / "out").rglob("*.png"))

@@ -28,7 +28,7 @@ def test_passes_through_until_full_then_returns_stored_ones_about_half_the_time(
     out = []
     for start in range(5, 2005, 4):
         batch = tagged(start, 4)
-        out += [(t, s) for t, s in zip(tags(pool.query(batch)), tags(batch))]
+        out += [(t, s) for t, s in zip(tags(pool.query(batch)), tags(batch), strict=True)]
     old = sum(t != s for t, s in out) / len(out)
     assert 0.45 < old < 0.55, old
     assert all(t < s for t, s in out if t != s)  # a swapped-in image is always an older one

@@ -1,7 +1,6 @@
 """The per-frame cores on tensors (no files), and the one home each for image, output and
 mask files that the file loops share."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,15 +8,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.errors import UserError
+from mosaicgan.infer.add.core import MosaicOptions, applied_mask, mosaic_generator, mosaic_image
+from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
 from mosaicgan.infer.image_io import as_frame, load_image, write_image
 from mosaicgan.infer.mask_io import find_mask_file, pair_mask_path, read_mask, write_mask
-from mosaicgan.infer.add.core import MosaicOptions, applied_mask, mosaic_generator, mosaic_image
 from mosaicgan.infer.outputs import plan_outputs, png_names, same_name, with_mask_name
-from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
 
-FIXTURES = Path(__file__).parent / "fixtures"
 FACE = (75, 75, 110, 110)  # Grace Hopper's face (x, y, w, h), as in test_localize_faces
 
 
@@ -179,14 +178,16 @@ def test_mask_files_round_trip_and_say_what_is_wrong(tmp_path):
     with pytest.raises(UserError, match="no mask for other.jpg"):
         find_mask_file(tmp_path / "masks", tmp_path / "other.jpg")
     (tmp_path / "pairs" / "test").mkdir(parents=True)
-    assert pair_mask_path(tmp_path / "pairs", split="test", pair="a/b_01.png") == tmp_path / "pairs" / "test" / "b_01.png"
+    assert (pair_mask_path(tmp_path / "pairs", split="test", pair="a/b_01.png")
+            == tmp_path / "pairs" / "test" / "b_01.png")
     assert pair_mask_path(tmp_path / "pairs", split="train", pair="b_01.png") == tmp_path / "pairs" / "b_01.png"
 
 
 def test_remove_mosaics_reads_only_a_window_around_each_region():
     # The same two mosaicked regions (farther than their reach from the edges) in a small frame
-    # and inside a large one, at a shift that does not match the block grid: the large frame's result, cut at the small frame's
-    # place, is the small frame's result, and nothing outside the regions' reach changes.
+    # and inside a large one, at a shift that does not match the block grid: the large frame's
+    # result, cut at the small frame's place, is the small frame's result, and nothing outside
+    # the regions' reach changes.
     from mosaicgan.infer.remove.core import remove_mosaics
     from mosaicgan.infer.remove.restorer import classical_restorer
     from mosaicgan.ops.mosaic import mosaic_region

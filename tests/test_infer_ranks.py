@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan.cli import main
 from mosaicgan.ranks import Ranks, share
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_shares_cover_each_input_once():

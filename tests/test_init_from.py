@@ -16,7 +16,8 @@ def test_networks_start_from_the_checkpoint(toy_data, tiny_run):
     assert not torch.equal(next(iter(task.nets()["gen"].parameters())), next(iter(saved["gen"].parameters())))
     assert sorted(init_from_checkpoint(task.nets(), tiny_run, model="pix2pix")) == sorted(saved)
     for name, net in task.nets().items():
-        for (key, value), (key2, value2) in zip(net.state_dict().items(), saved[name].state_dict().items()):
+        for (key, value), (key2, value2) in zip(net.state_dict().items(), saved[name].state_dict().items(),
+                                                strict=True):
             assert key == key2 and torch.equal(value, value2)
 
 

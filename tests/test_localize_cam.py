@@ -85,7 +85,7 @@ def test_grad_cam_equals_cam_for_gap_linear():
     for layer in (None, "features", net.features):
         gc = grad_cam(net, x, target, layer=layer)
         assert gc.shape == cam.shape
-        for a, b in zip(cam, gc):
+        for a, b in zip(cam, gc, strict=True):
             corr = torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1]
             assert corr > 0.999
             assert torch.allclose(a, b, atol=1e-4)

@@ -1,19 +1,19 @@
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.errors import UserError
 from mosaicgan.localize import detect_faces, detect_faces_batch, face_mask, load_face_detector
 from mosaicgan.localize.boxes import Box, box_iou
-from mosaicgan.localize.faces.centerface import FaceDetector, plan_pieces, pyramid_scales, tile_windows
+from mosaicgan.localize.faces.centerface import FaceDetector
 from mosaicgan.localize.faces.detect import detect_faces_near, face_extent
+from mosaicgan.localize.faces.pyramid import plan_pieces, pyramid_scales, tile_windows
 
-FIXTURES = Path(__file__).parent / "fixtures"
 # Faces checked by eye (x0, y0, x1, y1), brow to chin: Grace Hopper in grace_hopper.jpg (256x300),
 # and the 4 people of face.jpg (512x355), left to right.
 HOPPER = Box(75, 60, 185, 175)
@@ -143,9 +143,9 @@ def test_batch_gives_the_same_faces_as_one_by_one(hopper, group):
     frames = [hopper, group, Image.open(FIXTURES / "cat.jpg").convert("RGB"), group]
     batched = detect_faces_batch(frames)
     assert [len(f) for f in batched] == [1, 4, 0, 4]
-    for image, faces in zip(frames, batched):
+    for image, faces in zip(frames, batched, strict=True):
         alone = detect_faces(image)
-        for a, b in zip(sorted(faces, key=lambda f: f.x0), sorted(alone, key=lambda f: f.x0)):
+        for a, b in zip(sorted(faces, key=lambda f: f.x0), sorted(alone, key=lambda f: f.x0), strict=True):
             assert box_iou(as_box(a), as_box(b)) > 0.95
 
 
@@ -159,7 +159,7 @@ def test_pyramid_and_tiles_cover_every_size_and_place():
         windows = tile_windows(length, tile=tile, overlap=overlap)
         assert windows[0][0] == 0 and windows[-1][0] + windows[-1][1] == length
         assert len({size for _, size in windows}) == 1 and all(size <= tile for _, size in windows)
-        for (a, size), (b, _) in zip(windows, windows[1:]):
+        for (a, size), (b, _) in zip(windows, windows[1:], strict=False):
             assert a + size - b >= overlap
 
 
@@ -227,3 +227,38 @@ def test_bf16_pass_finds_the_faces_of_float32(hopper, group):
             assert max(box_iou(as_box(face), as_box(other)) for other in b) > 0.9
     with pytest.raises(ValueError, match="precision"):
         FaceDetector(net, precision="fp16")
+
+
+def test_onnxruntime_finds_what_torch_finds(group):
+    """Inside `FaceDetector.onnxruntime()` (a video's searches) the network runs in float32
+    through onnxruntime: the same faces as torch (bf16 where the CPU has it), whole image and
+    followed windows alike; outside the block, torch again."""
+    detector = load_face_detector()
+    with detector.onnxruntime() as on:
+        if not on:
+            pytest.skip("onnxruntime or the ONNX exporter is not available here")
+        assert detector._engine is not None
+        whole = detector.detect(group)[0]
+        followed = detector.follow(np.asarray(group), [(f.x0 + 6, f.y0 - 4, f.x1 + 6, f.y1 - 4) for f in whole])
+    assert detector._engine is None
+    plain = detector.detect(group)[0]
+    assert len(whole) == len(plain) == 4
+    for face in plain:
+        best = max(whole, key=lambda f: box_iou(as_box(f), as_box(face)))
+        assert box_iou(as_box(best), as_box(face)) > 0.9 and abs(best.score - face.score) < 0.05
+    assert all(f is not None and max(box_iou(as_box(f), as_box(w)) for w in whole) > 0.75 for f in followed)
+
+
+def test_faces_down_to_10_pixels_by_default(group):
+    """The four people at a fifth of their size (faces of 10, 13, 21 and 21 pixels) on a plain
+    background: the old default (16 pixels) finds the two large ones, the default also the
+    13-pixel face, proposed at 16 pixels and confirmed at full scale with the stricter score."""
+    small = group.resize((round(group.width * 0.2), round(group.height * 0.2)), Image.LANCZOS)
+    canvas = Image.new("RGB", (480, 320), (110, 100, 90))
+    canvas.paste(small, (150, 120))
+    old = detect_faces(canvas, min_face=16)
+    new = detect_faces(canvas)
+    assert len(old) == 2 and all(f.size > 16 for f in old)
+    assert len(new) == 3
+    (tiny,) = [f for f in new if f.size < 16]
+    assert tiny.score > 0.7 and 150 + 85 < (tiny.x0 + tiny.x1) / 2 < 150 + 100  # the right-hand face

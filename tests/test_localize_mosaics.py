@@ -2,24 +2,24 @@
 image's, clean and re-encoded, found; clean photos left alone."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan.cli import main
 from mosaicgan.data.images import pil_to_tensor, tensor_to_pil
 from mosaicgan.infer.image_io import load_image
 from mosaicgan.infer.mask_io import read_mask
+from mosaicgan.localize.mosaics.blocks import block_mean
+from mosaicgan.localize.mosaics.finder import _block_fit, find_mosaics
 from mosaicgan.localize.mosaics.grid import estimate_grid, fit_axis, luma
-from mosaicgan.localize.mosaics.finder import _block_fit, _block_mean, find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.mosaic import gaussian_blur, pixelate
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
 
-FIXTURES = Path(__file__).parent / "fixtures"
 PHOTOS = ("cat.jpg", "bird.jpg", "grace_hopper.jpg")
 GRIDS = (Grid(8, 8, 3, 5), Grid(11, 7, 2, 6), Grid(16, 16, 9, 1), Grid(6, 6, 1, 4))
 
@@ -142,7 +142,7 @@ def test_block_fit_tells_a_jpegd_mosaic_from_the_photo_around_it(name):
     grid = Grid(13, 13, 5, 2)
     seen = jpeg(pixelate(image, mask, block=grid.block, offset=grid.offset), 75)
     own, shifted = _block_fit(luma(seen), grid)
-    cover = _block_mean(mask[0].numpy(), grid)
+    cover = block_mean(mask[0].numpy(), grid)
     ratio = own / np.maximum(shifted, 1e-6)
     textured = shifted > 4.0
     assert np.median(ratio[cover > 0.99]) < 0.3

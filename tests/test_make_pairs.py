@@ -9,12 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan.cli import main
 from mosaicgan.data.images import pil_to_tensor, tensor_to_pil
 from mosaicgan.data.paired import PairedDataset
 from mosaicgan.data.transforms import MosaicParams, apply_mosaic
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +78,8 @@ def test_output_trains_with_pix2pix(capsys, photos, tmp_path):
     assert make(photos, tmp_path / "pairs") == 0
     code = main(["train", "pix2pix", "--data", str(tmp_path / "pairs"), "--out", str(tmp_path / "run"),
                  "--preprocess", "none", "--batch-size", "2", "--workers", "0", "--epochs", "1", "--epochs-decay", "0",
-                 "--stop-after", "2", "--quiet", "--device", "cpu", "--set", "nets.net_g=unet", "--set", "nets.num_downs=5",
-                 "--set", "nets.ngf=8", "--set", "nets.ndf=8"])
+                 "--stop-after", "2", "--quiet", "--device", "cpu", "--set", "nets.net_g=unet",
+                 "--set", "nets.num_downs=5", "--set", "nets.ngf=8", "--set", "nets.ndf=8"])
     assert code == 0
     assert (tmp_path / "run" / "checkpoints" / "latest.safetensors").is_file()
     # eval --masks adds the score of the output blended into the input through each pair's mask.

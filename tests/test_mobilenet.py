@@ -1,17 +1,16 @@
 import socket
-from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan.checkpoint import save_checkpoint
 from mosaicgan.errors import UserError
 from mosaicgan.localize import boxes_to_mask, heatmap_to_mask, load_classifier, mask_to_boxes, shipped_classifier_path
 from mosaicgan.nets import get_net
 from mosaicgan.nets.mobilenet_v2 import SamePad
 
-FIXTURES = Path(__file__).parent / "fixtures"
 # Top-1 of the shipped model on the fixtures (the TFLite original gives the same; assets/README.md).
 RECORDED_TOP1 = {"cat.jpg": (286, "Egyptian cat"), "bird.jpg": (20, "chickadee")}
 # The cat in cat.jpg (384x256), from the photo: head and body; and its head alone.

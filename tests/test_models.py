@@ -22,7 +22,7 @@ def test_every_model_has_a_task_a_data_set_and_a_train_subcommand():
                  if a.dest == "model")
     assert set(train.choices) == set(MODELS)
     for name, spec in MODELS.items():
-        assert getattr(TASKS[name][0], "kind") == name
+        assert TASKS[name][0].kind == name
         assert all(direction in choices.DIRECTIONS for direction in spec.generators)
 
 

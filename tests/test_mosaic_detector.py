@@ -1,11 +1,12 @@
 """The mosaic detector network: its shapes, its training samples and trainer, and the shipped
 weights finding mosaics at odd grid offsets (clean and after JPEG) while leaving clean photos alone."""
 
-from pathlib import Path
+import shutil
 
 import pytest
 import torch
 
+from helpers import FIXTURES
 from mosaicgan.cli import main
 from mosaicgan.data.mosaic_masks import MosaicMasks
 from mosaicgan.infer.image_io import load_image
@@ -17,8 +18,6 @@ from mosaicgan.ops.mosaic import pixelate
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
 from mosaicgan.train.mosaic_detector import cell_target
 from test_localize_mosaics import iou, jpeg
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def photo(name: str) -> torch.Tensor:
@@ -76,8 +75,11 @@ def test_clean_only_samples_have_empty_masks():
 
 @pytest.mark.slow
 def test_train_subcommand_runs_and_its_checkpoint_loads_as_a_detector(tmp_path):
-    run = tmp_path / "run"
-    assert main(["train", "mosaic_detector", "--data", str(FIXTURES), "--out", str(run), "--stop-after", "3",
+    run, data = tmp_path / "run", tmp_path / "photos"
+    data.mkdir()
+    for name in ("cat.jpg", "bird.jpg", "face.jpg"):  # a training folder holds images only
+        shutil.copy(FIXTURES / name, data / name)
+    assert main(["train", "mosaic_detector", "--data", str(data), "--out", str(run), "--stop-after", "3",
                  "--batch-size", "2", "--set", "data.crop_size=64", "--set", "nets.ngf=8", "--quiet"]) == 0
     detector = load_mosaic_detector(run)
     prob = detector.probability(photo("bird.jpg"))

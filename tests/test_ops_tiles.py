@@ -9,7 +9,7 @@ def test_tiles_cover_the_image_with_at_least_the_overlap():
     for length, tile, overlap in [(100, 32, 8), (33, 32, 8), (64, 32, 0), (1000, 256, 64), (7, 32, 8)]:
         starts = tile_starts(length, tile=tile, overlap=overlap)
         assert starts[0] == 0 and min(length, starts[-1] + tile) == length
-        for a, b in zip(starts, starts[1:]):
+        for a, b in zip(starts, starts[1:], strict=False):
             assert a + tile - b >= overlap  # consecutive tiles overlap enough
             assert b > a
     assert plan_tiles(20, 50, tile=32, overlap=8) == [(0, 0, 20, 32), (0, 18, 20, 32)]

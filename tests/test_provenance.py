@@ -1,18 +1,16 @@
 """Provenance: restored files say, inside them, that mosaicgan made them and that the regions
 are synthesized; `read_provenance` finds it again. JPEG quality estimated from the tables."""
 
-from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan import __version__
 from mosaicgan.infer.encoding import estimate_jpeg_quality, jpeg_subsampling, matching_save_options
 from mosaicgan.infer.image_io import write_image
 from mosaicgan.infer.provenance import STATEMENT, metadata_save_options, provenance_record, read_provenance
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def record():

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import FIXTURES
 from mosaicgan.cli import main
 from mosaicgan.infer.encoding import estimate_jpeg_quality
 from mosaicgan.infer.provenance import read_provenance
 from mosaicgan.localize.cam.classifier import shipped_classifier_path
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def pixels(path) -> np.ndarray:

@@ -1,8 +1,8 @@
-from pathlib import Path
 
 import pytest
 import torch
 
+from helpers import FIXTURES
 from mosaicgan.checkpoint import save_checkpoint
 from mosaicgan.data.images import pil_to_tensor, read_image
 from mosaicgan.errors import UserError
@@ -18,8 +18,6 @@ from mosaicgan.ops.masks import Box
 from mosaicgan.ops.mosaic import pixelate
 from mosaicgan.ops.shapes import Ellipse, Rect, draw_shapes
 from mosaicgan.ops.unmosaic import block_means, smooth_base
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def region_psnr(x, truth, mask):
@@ -100,7 +98,8 @@ def test_shipped_restorer_beats_the_mosaic_and_bicubic_on_bundled_photos():
     for truth, mask, grid in fixture_cases():
         observed = pixelate(truth, mask, block=grid.block, offset=grid.offset)
         h, w = truth.shape[-2:]
-        bicubic = torch.where(mask > 0, smooth_base(block_means(observed[None], grid), grid, height=h, width=w)[0], observed)
+        bicubic = torch.where(mask > 0, smooth_base(block_means(observed[None], grid), grid, height=h, width=w)[0],
+                              observed)
         restored = restorer.restore(observed, mask, grid=grid)
         score = region_psnr(restored, truth, mask)
         gains_mosaic.append(score - region_psnr(observed, truth, mask))

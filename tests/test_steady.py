@@ -64,3 +64,30 @@ def test_two_faces_stay_two_tracks():
 def test_block_hold_ignores_small_changes_only():
     hold = BlockHold()
     assert [hold(b) for b in (10, 11, 9, 10, 13, 13, 12)] == [10, 10, 10, 10, 13, 13, 13]
+
+
+def test_a_cut_ends_every_track_both_ways_and_tracks_have_ids():
+    """A face of shot 1 is not carried into shot 2 and one of shot 2 is not covered back in
+    shot 1, however long the bridge; each track keeps one id, new tracks get new ones."""
+    steadier = Steadier(window=2, bridge=6, size=(200, 100))
+    seq = [[Box(10, 10, 40, 40)]] * 10 + [[Box(120, 50, 150, 80)]] * 10
+    out = []
+    for t, boxes in enumerate(seq):
+        out += steadier.push_tracks(t, boxes, cut=t == 10)
+    out += steadier.flush_tracks()
+    assert [t for t, _ in out] == list(range(20))
+    for t, found in out:
+        assert len(found) == 1, (t, found)
+        assert abs(found[0].box.x0 - (10 if t < 10 else 120)) <= 1
+        assert found[0].track == (1 if t < 10 else 2) and found[0].seen
+    # Without the cut, the bridge carries each across (the reason for cutting).
+    plain = run(Steadier(window=2, bridge=6, size=(200, 100)), seq)
+    assert len(plain[9]) == 2 and len(plain[10]) == 2
+
+
+def test_bridged_frames_say_their_track_was_not_seen():
+    steadier = Steadier(window=2, bridge=3, size=(100, 100))
+    seq = [[Box(10, 10, 30, 30)], None, None, [Box(12, 10, 32, 30)]]
+    out = [x for t, b in enumerate(seq) for x in steadier.push_tracks(t, b)] + steadier.flush_tracks()
+    assert [[tb.seen for tb in found] for _, found in out] == [[True], [False], [False], [True]]
+    assert {tb.track for _, found in out for tb in found} == {1}

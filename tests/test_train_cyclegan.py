@@ -223,7 +223,8 @@ def test_resume_matches_an_uninterrupted_run(tmp_path):
         sa, sb = a.nets[key].state_dict(), b.nets[key].state_dict()
         assert all(torch.equal(sa[k], sb[k]) for k in sa), key
     pools = [load_train_state(d / "checkpoints" / "resume.pt")["extra"] for d in (tmp_path / "full", tmp_path / "part")]
-    assert all(torch.equal(x, y) for x, y in zip(pools[0]["pool_b"]["images"], pools[1]["pool_b"]["images"]))
+    assert all(torch.equal(x, y)
+               for x, y in zip(pools[0]["pool_b"]["images"], pools[1]["pool_b"]["images"], strict=True))
     # ... and a different seed really gives different weights (the comparison can fail).
     other = train(tiny_cyclegan_config(root, **values, **{"run.seed": 1}), run_dir=tmp_path / "other", progress=False)
     w_other = load_checkpoint(other.run_dir).nets["gen_ab"].state_dict()
@@ -245,7 +246,7 @@ def test_one_step_in_other_settings(overrides, present, absent):
     assert present <= set(losses) and not absent & set(losses)
     assert all(torch.isfinite(torch.as_tensor(v)) for v in losses.values())
     # With the cycle loss off, the generators still learn (from D alone).
-    assert any(not torch.equal(p, q) for p, q in zip(before, task.gen_ab.parameters()))
+    assert any(not torch.equal(p, q) for p, q in zip(before, task.gen_ab.parameters(), strict=True))
     assert [t.shape for t in task.visuals(batch)] == [(2, 3, 32, 32)] * 6
 
 

@@ -82,8 +82,8 @@ def test_restorer_learns_to_beat_its_classical_base(tmp_path, seed):
     # Smooth waves: 300 steps of a tiny network learn to put back what the bicubic base misses
     # (measured: +0.8 dB after 100 steps, +1.7 dB after 300); the bar is far below that.
     root = write_wavy_photos(tmp_path / "train", count=16, seed=seed)
-    config = tiny_restorer_config(root, **{"run.seed": seed, "optim.epochs": 75, "optim.epochs_decay": 0, "optim.lr": 1e-3,
-                                           "mosaic.jpeg_prob": 0.0})
+    config = tiny_restorer_config(root, **{"run.seed": seed, "optim.epochs": 75, "optim.epochs_decay": 0,
+                                           "optim.lr": 1e-3, "mosaic.jpeg_prob": 0.0})
     train(config, run_dir=tmp_path / "run", progress=False)
     net = load_checkpoint(tmp_path / "run").nets["restorer"]
     photos, _ = load_photos([write_wavy_photos(tmp_path / "held_out", count=8, seed=100 + seed)])

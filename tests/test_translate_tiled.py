@@ -4,7 +4,12 @@ import torch
 from PIL import Image
 
 from mosaicgan.cli import main
-from mosaicgan.infer.translate.tile_plan import IMAGE_BYTES_PER_PIXEL, activation_bytes_per_pixel, default_overlap, plan_run
+from mosaicgan.infer.translate.tile_plan import (
+    IMAGE_BYTES_PER_PIXEL,
+    activation_bytes_per_pixel,
+    default_overlap,
+    plan_run,
+)
 from mosaicgan.infer.translate.translator import Translator
 from mosaicgan.nets.registry import get_net
 
@@ -48,17 +53,17 @@ def test_batches_too_large_for_the_budget_run_in_parts_with_the_same_output():
     x = torch.rand(5, 3, 64, 64) * 2 - 1
     rate = activation_bytes_per_pixel(net, in_channels=3, multiple=8, device=torch.device("cpu"))
     budget = int(2.5 * 64 * 64 * (rate + IMAGE_BYTES_PER_PIXEL))  # two images at a time
-    small = Translator.from_net(net, memory_budget=budget)
+    small = Translator.from_net(net, memory_budget=budget, precision="fp32")  # the rate above is float32's
     plan = small.plan(x.shape)
     assert (plan.batch, plan.tile) == (2, 0)
-    assert torch.allclose(small(x), Translator.from_net(net, tile=0)(x), atol=1e-6)
+    assert torch.allclose(small(x), Translator.from_net(net, tile=0, precision="fp32")(x), atol=1e-6)
 
 
 def test_an_image_too_large_for_the_budget_runs_in_tiles_that_fit():
     net = short_sighted_unet()
     rate = activation_bytes_per_pixel(net, in_channels=3, multiple=8, device=torch.device("cpu"))
     budget = int(200 * 200 * IMAGE_BYTES_PER_PIXEL + (136 * 136 + 100) * rate)
-    translator = Translator.from_net(net, memory_budget=budget)
+    translator = Translator.from_net(net, memory_budget=budget, precision="fp32")  # the rate above is float32's
     plan = translator.plan((1, 3, 200, 200))
     assert plan.tile == 136 and plan.overlap == 40  # a quarter, rounded up onto the grid of 8
     assert plan.tile**2 * rate + 200 * 200 * IMAGE_BYTES_PER_PIXEL <= budget

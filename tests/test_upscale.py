@@ -7,19 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import run_cli
 from mosaicgan.checkpoint import load_checkpoint, save_checkpoint
-from mosaicgan.cli import main
 from mosaicgan.data.images import tensor_to_uint8
 from mosaicgan.infer.image_io import load_image
 from mosaicgan.infer.upscale.bands import default_core, plan_bands, upscale_to_uint8
 from mosaicgan.infer.upscale.upscaler import Upscaler, receptive_radius
 from mosaicgan.nets import get_net
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def tiny_net(*, blocks=2, global_skip=False, scale=4):

@@ -9,23 +9,19 @@ import pytest
 import torch
 from PIL import Image
 
-from mosaicgan.cli import main
+from helpers import run_cli
 from mosaicgan.errors import UserError
-from mosaicgan.infer.add.video import SteadyOptions, add_mosaic_video, mosaic_frame
 from mosaicgan.infer.add.core import MosaicOptions, mosaic_image
 from mosaicgan.infer.add.regions import Region, RegionFinder, RegionRequest
+from mosaicgan.infer.add.video import AddVideoOptions, add_mosaic_video, mosaic_frame
+from mosaicgan.infer.video.steady import TrackingOptions
+from mosaicgan.localize.faces.centerface import Face
 from mosaicgan.ops.masks import Box, boxes_to_mask
 from video_clips import make_clip, read_audio, read_frames, read_subtitles
 
 # Grace Hopper's face in grace_hopper.jpg (256 x 300), x0, y0, x1, y1: the inner part of the
 # box the face detector finds there, so it lies inside any mosaic of the face.
 FACE_CORE = (85, 62, 181, 158)
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def face_core(box, photo_width=96):
@@ -57,7 +53,7 @@ def test_box_video_keeps_timing_audio_rotation_and_metadata(capsys, tmp_path):
     # The box is in display coordinates: each frame is the image core's mosaic of that box,
     # to codec noise, and far from the unmosaicked frame inside it.
     mask = boxes_to_mask([Box(8, 8, 48, 40)], height=96, width=64)[0]
-    for a, b in zip(frames_in, frames_out):
+    for a, b in zip(frames_in, frames_out, strict=True):
         expected = mosaic_frame(a.copy(), mask, options=MosaicOptions(block=8)).astype(int)
         assert np.abs(b - expected).mean() < 2.5
         inside_expected = np.abs(b - expected)[8:40, 8:48].mean()
@@ -78,7 +74,7 @@ def test_mosaic_follows_a_moving_face_in_every_frame(capsys, tmp_path):
     assert len(frames_out) == 20 and facts["audio"] == ["pcm_s16le"]
     moved = {b[0] for b in clip.boxes}
     assert len(moved) > 10  # the face really moves
-    for a, b, box in zip(frames_in, frames_out, clip.boxes):
+    for a, b, box in zip(frames_in, frames_out, clip.boxes, strict=True):
         x0, y0, x1, y1 = face_core(box)
         inside = np.abs(a[y0:y1, x0:x1].astype(int) - b[y0:y1, x0:x1]).mean()
         # Pixelated: blocks flatten the face's detail, so its local contrast drops.
@@ -106,7 +102,8 @@ def test_followed_faces_stay_covered_through_turns_between_searches(capsys, tmp_
                                "--quiet", *extra)
         assert code == 0, err
         frames_out, _, _ = read_frames(tmp_path / name / "turns.mkv")
-        covered[name] = sum(pixelated(a, b, box, 96) for a, b, box in zip(frames_in, frames_out, clip.boxes))
+        covered[name] = sum(pixelated(a, b, box, 96)
+                            for a, b, box in zip(frames_in, frames_out, clip.boxes, strict=True))
     assert covered["follow"] == 40
     assert covered["interpolate"] <= 35  # the clip is hard enough to need the following
 
@@ -117,7 +114,7 @@ class JitteryFaces(RegionFinder):
 
     def __init__(self, boxes, *, jitter=4, miss_every=5, seed=0):
         super().__init__(RegionRequest(kind="boxes", boxes=((0, 0, 1, 1),)))
-        self.request = RegionRequest(kind="faces")
+        self.request = RegionRequest(kind="faces", face_grow=0.0)  # the region is the box given
         self.boxes, self.jitter, self.miss_every = boxes, jitter, miss_every
         self.rng = np.random.default_rng(seed)
         self.calls = 0
@@ -135,6 +132,26 @@ class JitteryFaces(RegionFinder):
     def find_batch(self, images, *, path=None):  # RegionFinder's batched faces would run the real detector
         return [self.find(image, path=path) for image in images]
 
+    def find_faces(self, frame, *, known=(), tiny="confirm"):  # a video's whole-frame search
+        box = self._next(frame)
+        return [] if box is None else [self.found_face(Face(*box, score=0.9), height=frame.shape[0],
+                                                       width=frame.shape[1])]
+
+    def follow_faces(self, frame, boxes):  # a video's search near known faces
+        box = self._next(frame)
+        return [None if box is None else self.found_face(Face(*box, score=0.9), height=frame.shape[0],
+                                                         width=frame.shape[1])] + [None] * (len(boxes) - 1)
+
+    def _next(self, frame):
+        """The true box shifted by jitter (a detector box: face_grow makes the region), or None."""
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = self.boxes[min(self.calls, len(self.boxes) - 1)]
+        self.calls += 1
+        if self.calls % self.miss_every == 0:
+            return None
+        d = self.rng.integers(-self.jitter, self.jitter + 1, 4)
+        return max(0, x0 + d[0]), max(0, y0 + d[1]), min(w, x1 + d[2]), min(h, y1 + d[3])
+
 
 def flicker(frames, box):
     x0, y0, x1, y1 = box
@@ -151,12 +168,33 @@ def test_steadied_faces_flicker_less_than_frame_by_frame(tmp_path):
         out = tmp_path / f"steady_{steady}.mp4"
         finder = JitteryFaces([(16, 20, 56, 64)] * 30)
         # Frame by frame: every frame searched; steadied: the defaults (1 frame in 4 searched).
-        steady_options = SteadyOptions() if steady else SteadyOptions(steady=False, detect_every=1)
-        add_mosaic_video(clip.path, out, finder=finder, options=options, steady=steady_options)
+        steady_options = (AddVideoOptions() if steady
+                          else AddVideoOptions(tracking=TrackingOptions(steady=False, detect_every=1)))
+        add_mosaic_video(clip.path, out, finder=finder, options=options, video=steady_options)
         frames, _, _ = read_frames(out)
         figures[steady] = flicker(frames, (10, 14, 62, 70))
     assert figures[True] < 0.5 * figures[False], figures
     assert figures[False] > 2  # the jitter and misses really show frame by frame
+
+
+def test_each_frames_tracks_sources_and_scores_reach_the_watch(tmp_path):
+    """The report's view of a still face: one track all along, detected in the frames searched
+    whole, followed in those followed, bridged in the others, with the detector's score."""
+    from mosaicgan.infer.add.video_watch import TrackLog, VideoWatch
+
+    clip = make_clip(tmp_path / "still.mp4", width=128, height=96, frames=20, photo_size=48, static=True,
+                     shapes=0, audio=False)
+    finder = JitteryFaces([(16, 20, 56, 64)] * 20, jitter=1, miss_every=10**6)
+    log = TrackLog()
+    add_mosaic_video(clip.path, tmp_path / "out.mp4", finder=finder, options=MosaicOptions(block=6),
+                     video=AddVideoOptions(), watch=VideoWatch(log=log))
+    report = log.to_dict()
+    assert [f["frame"] for f in report["frame_boxes"]] == list(range(20))
+    (track,) = report["tracks"]
+    assert track["id"] == 1 and track["frames"] == 20 and track["best_score"] == 0.9
+    sources = [f["boxes"][0]["source"] for f in report["frame_boxes"]]
+    assert sources[0] == "detected" and {"detected", "followed", "bridged"} <= set(sources)
+    assert track["detected"] + track["followed"] + track["bridged"] == 20
 
 
 @pytest.mark.parametrize("style,feather,grow", [("average", 0, 0), ("blur", 3, 2), ("median", 2, -1)])
@@ -170,6 +208,25 @@ def test_frame_crop_mosaic_equals_the_image_core(style, feather, grow):
     cropped = mosaic_frame(frame.copy(), mask, options=options)
     assert np.abs(cropped.astype(int) - whole).max() <= 1
     assert (cropped != frame).any()
+
+
+@pytest.mark.parametrize("style,feather,grow", [("average", 0, 0), ("blur", 3, 2), ("median", 2, 4)])
+def test_a_crowds_faces_mosaicked_crop_by_crop_equal_one_crop(style, feather, grow):
+    """Faces far apart are mosaicked each in its own crop (a crowd's union would be most of the
+    frame), overlapping crops merged: the frame comes out the same as from one crop over all."""
+    from mosaicgan.infer.add.video_stage import _crops, regions_mask
+
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (180, 320, 3), dtype=np.uint8)
+    boxes = [Box(10, 20, 50, 70), Box(58, 25, 90, 60), Box(200, 100, 260, 170), Box(280, 10, 310, 40)]
+    mask = regions_mask(boxes, height=180, width=320, shape="ellipse")
+    options = MosaicOptions(style=style, feather=feather, grow=grow, block=8)
+    one = mosaic_frame(frame.copy(), mask, options=options)
+    parts = mosaic_frame(frame.copy(), mask, options=options, boxes=boxes)
+    assert np.array_equal(one, parts)
+    crops = _crops(boxes, block=8, margin=max(grow, 0) + feather + (13 if style == "blur" else 0), height=180,
+                   width=320)
+    assert len(crops) >= 2 and sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in crops) < 0.6 * 180 * 320
 
 
 @pytest.mark.parametrize("audio", [False, True])
@@ -307,10 +364,11 @@ def test_resume_keeps_finished_segments_and_gives_the_whole_video(monkeypatch, t
         add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(), progress=Counter(45), resume=True)
     assert not out.exists()
     kept = sorted(p.name for p in video_resume.work_folder(out).iterdir())
-    assert kept == ["job.json", "seg_00000.mp4", "seg_00001.mp4"]
+    assert kept == ["job.json", "seg_00000.json", "seg_00000.mp4", "seg_00001.json", "seg_00001.mp4"]
     again = Counter()
     result = add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(), progress=again, resume=True)
     assert again.done == 60 and result.frames == 60  # 40 counted as done, 20 processed
+    assert result.frames_with_region == 60  # the kept segments' frames counted too
     assert no_leftovers(out.parent) == ["long.mp4"]
     whole = tmp_path / "whole.mp4"
     add_mosaic_video(clip.path, whole, finder=finder, options=MosaicOptions())
@@ -332,14 +390,14 @@ def test_resume_keeps_finished_segments_and_gives_the_whole_video(monkeypatch, t
     for i, a in enumerate(frames):
         own = error(a, frames_in[i])
         assert all(own < error(a, frames_in[j]) for j in (i - 1, i + 1) if 0 <= j < len(frames_in)), i
-    resumed = np.mean([error(a, c) for a, c in zip(frames, frames_in)])
-    whole_error = np.mean([error(b, c) for b, c in zip(frames_whole, frames_in)])
+    resumed = np.mean([error(a, c) for a, c in zip(frames, frames_in, strict=True)])
+    whole_error = np.mean([error(b, c) for b, c in zip(frames_whole, frames_in, strict=True)])
     assert resumed < whole_error + 0.5, (resumed, whole_error)
     assert read_audio(out)[1] == read_audio(clip.path)[1]
 
 
 def test_a_write_failure_is_one_line_and_leaves_no_file(capsys, monkeypatch, tmp_path):
-    from mosaicgan.infer.video import io as video_io
+    from mosaicgan.infer.video import encode as video_io
 
     clip = make_clip(tmp_path / "in.mp4", width=64, height=48, frames=60, photo=None)
 
@@ -419,12 +477,12 @@ def test_faces_on_video_take_the_face_shape_of_images(tmp_path):
     change = {}
     for shape in ("ellipse", "box"):
         finder = JitteryFaces([(16, 16, 64, 80)] * 12, jitter=0, miss_every=10**6)
-        finder.request = RegionRequest(kind="faces", face_shape=shape)
+        finder.request = RegionRequest(kind="faces", face_shape=shape, face_grow=0.0)
         out = tmp_path / f"{shape}.mp4"
-        add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(block=4), steady=SteadyOptions())
+        add_mosaic_video(clip.path, out, finder=finder, options=MosaicOptions(block=4), video=AddVideoOptions())
         frames_out, _, _ = read_frames(out)
         change[shape] = [np.mean([np.abs(a[ys, xs].astype(int) - b[ys, xs]).mean() for a, b in
-                                  zip(frames_in, frames_out)]) for ys, xs in (corner, centre)]
+                                  zip(frames_in, frames_out, strict=True)]) for ys, xs in (corner, centre)]
     # Mosaicked in the middle either way; the box's corner lies outside the ellipse, so there
     # only the codec's noise remains.
     assert change["ellipse"][1] > 10 and change["box"][1] > 10, change
@@ -462,7 +520,7 @@ def test_a_folder_of_masks_gives_each_video_its_own(capsys, tmp_path):
         before, _, _ = read_frames(clip.path)
         after, _, _ = read_frames(out / clip.path.name)
         assert len(after) == 6
-        for x, y in zip(before, after):
+        for x, y in zip(before, after, strict=True):
             # The output is the image core's mosaic under its own mask, not under the other one.
             mine, theirs = (mosaic_frame(x.copy(), boxes_to_mask([Box(*box)], height=96, width=128)[0],
                                          options=MosaicOptions(block=8)) for box in (own, other))

@@ -12,25 +12,20 @@ import pytest
 import torch
 from PIL import Image
 
-from mosaicgan.cli import main
+from helpers import run_cli
 from mosaicgan.infer.add.core import MosaicOptions
-from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
-from mosaicgan.infer.remove.restorer import load_restorer
 from mosaicgan.infer.add.video_stage import mosaic_frame
-from mosaicgan.infer.video.pipeline import VideoResult
+from mosaicgan.infer.remove.restorer import load_restorer
+from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
 from mosaicgan.infer.remove.video_stage import restore_stage, to_tensor
+from mosaicgan.infer.video.pipeline import VideoResult
+from mosaicgan.infer.video.steady import TrackingOptions
 from mosaicgan.localize.mosaics.finder import find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, boxes_to_mask
 from mosaicgan.ops.mosaic import pixelate
 from test_video_add import LEFT, RIGHT, bad_files, changed, mask_folder
 from video_clips import make_clip, read_audio, read_frames
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def mosaicked(tmp_path: Path, name: str, *, boxes, block: int = 8, anchored: bool = False, **clip_args):
@@ -47,7 +42,7 @@ def mosaicked(tmp_path: Path, name: str, *, boxes, block: int = 8, anchored: boo
         v.codec_context.time_base = Fraction(1, 1000)
         v.options = {"crf": "18", "preset": "ultrafast"}
         audio = [out.add_stream_from_template(s) for s in src.streams.audio]
-        for i, (frame, t) in enumerate(zip(frames, times)):
+        for i, (frame, t) in enumerate(zip(frames, times, strict=True)):
             x0, y0, x1, y1 = boxes[min(i, len(boxes) - 1)]
             mask = boxes_to_mask([Box(x0, y0, x1, y1)], height=frame.shape[0], width=frame.shape[1])[0]
             if anchored:
@@ -73,7 +68,7 @@ def mosaicked(tmp_path: Path, name: str, *, boxes, block: int = 8, anchored: boo
 def inside_error(frames, reference, box):
     x0, y0, x1, y1 = box
     return float(np.mean([np.abs(a[y0:y1, x0:x1].astype(float) - b[y0:y1, x0:x1]).mean()
-                          for a, b in zip(frames, reference)]))
+                          for a, b in zip(frames, reference, strict=True)]))
 
 
 def flicker(frames, box):
@@ -100,7 +95,7 @@ def test_found_mosaic_is_restored_with_timing_audio_and_provenance_kept(capsys, 
     assert restored < mosaic - 1.5, (restored, mosaic)
     # ... and elsewhere the input, to the codec's noise (both are H.264 encodes of it).
     x0, y0, x1, y1 = box
-    for a, b in zip(frames_in, frames_out):
+    for a, b in zip(frames_in, frames_out, strict=True):
         diff = np.abs(a.astype(int) - b)
         diff[max(0, y0 - 8):y1 + 8, max(0, x0 - 8):x1 + 8] = 0
         assert diff.mean() < 2.0 and np.percentile(diff, 99) < 16
@@ -129,7 +124,7 @@ def test_a_moving_mosaic_is_followed_and_restored_in_every_frame(tmp_path, ancho
     frames_out, _, _ = read_frames(out)
     frames_clean, _, _ = read_frames(clean.path)
     errors = []
-    for i, (a, b, c) in enumerate(zip(frames_in, frames_out, frames_clean)):
+    for i, (a, b, c) in enumerate(zip(frames_in, frames_out, frames_clean, strict=True)):
         x0, y0, x1, y1 = boxes[i]
         core = (slice(y0 + 8, y1 - 8), slice(x0 + 8, x1 - 8))
         changed = np.abs(a[core].astype(int) - b[core]).mean()
@@ -143,7 +138,8 @@ def test_a_moving_mosaic_is_followed_and_restored_in_every_frame(tmp_path, ancho
 
 def run_stage(frames, *, steady: bool, mask=None):
     result = VideoResult()
-    stage = restore_stage(restorer=load_restorer(), options=RemoveVideoOptions(steady=steady), mask=mask,
+    stage = restore_stage(restorer=load_restorer(),
+                          options=RemoveVideoOptions(tracking=TrackingOptions(window=2, steady=steady)), mask=mask,
                           path=Path("clip.mp4"), result=result)
     out = []
     stage(((i, i, f) for i, f in enumerate(frames)), lambda pts, frame, changed: out.append((frame, changed)))
@@ -168,7 +164,7 @@ def test_still_restoration_flickers_less_than_frame_by_frame(tmp_path, with_mask
     if not with_mask:
         return  # (the detector's outline may take in flat photo next to the mosaic)
     # Outside the restored region the frames are the input's, bit for bit.
-    for a, b in zip(frames, steady):
+    for a, b in zip(frames, steady, strict=True):
         diff = np.abs(a.astype(int) - b)
         diff[8:88, 8:88] = 0
         assert diff.max() == 0
@@ -283,7 +279,7 @@ def test_a_folder_of_masks_restores_each_video_where_its_own_says(capsys, tmp_pa
         # Restored where its own mask says (closer to the clean clip than the mosaic was), and
         # the other mask's region only re-encoded.
         assert inside_error(after, clean, inside) < inside_error(before, clean, inside) - 0.5
-        assert max(changed(x, y, outside) for x, y in zip(before, after)) < 2.5
+        assert max(changed(x, y, outside) for x, y in zip(before, after, strict=True)) < 2.5
     # A video without its mask in the folder: one line naming it, nothing written (not even a.mp4).
     partial = mask_folder(tmp_path / "partial", {"a_mask.png": LEFT})
     out = tmp_path / "out_partial"
@@ -303,11 +299,13 @@ def test_a_restored_face_prints_the_warning_once_per_video(capsys, tmp_path, ste
     flags = [] if steady else ["--no-steady"]
     code, stdout, err = run_cli(capsys, "remove", censored, "--out", tmp_path / "out", "--quiet", *flags)
     assert code == 0 and "12 restored" in stdout, err
-    assert err.count("It is not the person's face") == 1 and "censored.mp4: warning: a restored region looks like a face" in err
+    assert err.count("It is not the person's face") == 1
+    assert "censored.mp4: warning: a restored region looks like a face" in err
     # A restored region without a face (a gradient, the mosaic given by a mask): no warning.
     plain = make_clip(tmp_path / "plain.mp4", width=160, height=120, frames=12, photo=None, static=True, shapes=0)
     boxed = tmp_path / "boxed.mp4"
-    code, _, err = run_cli(capsys, "add", plain.path, "--box", "40,30,120,90", "--block", "8", "--out", boxed, "--quiet")
+    code, _, err = run_cli(capsys, "add", plain.path, "--box", "40,30,120,90", "--block", "8", "--out", boxed,
+                           "--quiet")
     assert code == 0, err
     mask = mask_folder(tmp_path / "masks", {"boxed.png": (40, 30, 120, 90)}, size=(160, 120))
     code, stdout, err = run_cli(capsys, "remove", boxed, "--mask", mask, "--out", tmp_path / "out_plain", "--quiet",

@@ -11,7 +11,8 @@ import av
 import numpy as np
 from PIL import Image
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from helpers import FIXTURES
+
 FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi", ".webm": "webm"}
 
 

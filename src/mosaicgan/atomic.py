@@ -2,16 +2,23 @@
 
 A write that fails for a reason the user can fix (a full disk, a read-only or unwritable
 folder, a parent path that is a file) becomes a one-line UserError naming the target.
+
+The temporary file is `.NAME.XXXXXXXX.tmp` beside NAME, and its writer holds an `flock` on it
+while it writes: a process killed by SIGKILL (or a machine that lost power) leaves one behind,
+and `remove_stale_temporaries` deletes those whose writer is gone (the kernel dropped its
+lock), never one that another process (a torchrun peer) is writing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mosaicgan.errors import UserError
@@ -69,13 +76,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     On any error the temporary file is removed and the old `path` (if any) is untouched,
     so an interrupted save never leaves a truncated checkpoint or image behind.
+
+    A `path` that is a symbolic link is replaced by the new file, as a link: the rename puts
+    the file where the link was, and what the link pointed to is never written (callers pass
+    the path unresolved; see `infer.outputs`).
     """
     path = Path(path)
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
     try:
+        _lock(fd)
         with writing(path):
             yield Path(tmp)
             # mkstemp creates the file private (0600); give it the permissions a plain open() would.
@@ -84,6 +95,52 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
+
+
+def _lock(fd: int) -> None:
+    """Mark a temporary file as being written (see remove_stale_temporaries). On a file system
+    without locks, nothing: such a file is never taken for stale."""
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+# What `atomic_path` names its temporary files: mkstemp's 8 characters between the target's
+# name and ".tmp".
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")
+
+
+def remove_stale_temporaries(folder: str | Path, *, names: Iterable[str] | None = None) -> list[Path]:
+    """Delete the temporary files `atomic_path` left in `folder` when its process was killed
+    (of the targets `names` only, when given): those nobody holds a lock on. A temporary file
+    another process is writing right now is locked, and left alone."""
+    folder = Path(folder)
+    wanted = None if names is None else set(names)
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        found = _TEMPORARY.match(entry.name)
+        if found is None or (wanted is not None and found["name"] not in wanted):
+            continue
+        try:
+            fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # gone meanwhile, a link, or not ours to read
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live writer holds it
+        else:
+            if os.path.isfile(entry) and not os.path.islink(entry):
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _unwritable(folder: Path) -> str | None:

@@ -23,7 +23,9 @@ from torch import nn
 
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
-from mosaicgan.nets.registry import build_from_spec
+from mosaicgan.models import MODELS
+from mosaicgan.nets.registry import build_from_spec, list_nets
+from mosaicgan.validate import check_spec
 
 FORMAT_NAME = "mosaicgan"
 FORMAT_VERSION = 1
@@ -119,11 +121,30 @@ def read_metadata(path: str | Path) -> dict[str, str]:
             raise UserError(f"damaged checkpoint metadata ({key!r} is not valid JSON)", path=path) from None
         if not isinstance(value, dict):
             raise UserError(f"damaged checkpoint metadata ({key!r} is not a JSON object)", path=path)
-    for key, spec in json.loads(meta["nets"]).items():
+    specs = json.loads(meta["nets"])
+    for key, spec in specs.items():
         if not (isinstance(spec, dict) and isinstance(spec.get("name"), str)
                 and isinstance(spec.get("kwargs", {}), dict)):
             raise UserError(f"damaged checkpoint metadata (network {key!r} has no valid spec)", path=path)
+        try:
+            check_spec(spec.get("kwargs", {}), network=key)
+        except UserError as err:
+            raise UserError(f"damaged checkpoint metadata ({err})", path=path) from None
     return meta
+
+
+def _check_networks(kind: str, specs: dict[str, Any], *, path: Path) -> None:
+    """The networks a checkpoint of `kind` must hold for inference (`models.ModelSpec.networks`),
+    each of the registered kind whose attributes inference uses (an upscaler's `scale`...)."""
+    spec = MODELS.get(kind)
+    held = ", ".join(f"{k} ({s.get('name')})" for k, s in specs.items()) or "none"
+    for key, net_kind in (spec.networks if spec is not None else {}).items():
+        name = specs.get(key, {}).get("name")
+        entry = next((e for e in list_nets() if e.name == name), None)
+        if entry is None or entry.kind != net_kind:
+            article = "an" if net_kind[0] in "aeiou" else "a"
+            raise UserError(f"says it is a {kind} checkpoint but its networks are not a {kind}'s (it needs "
+                            f"{key!r}, {article} {net_kind}; it holds: {held})", path=path)
 
 
 def _build_checked(key: str, spec: dict[str, Any], shapes: dict[str, tuple[int, ...]], *, path: Path) -> nn.Module:
@@ -155,6 +176,7 @@ def load_checkpoint(
     if kind is not None and meta["kind"] != kind:
         raise UserError(f"this is a {meta['kind']} checkpoint; a {kind} checkpoint is needed here", path=path)
     specs = json.loads(meta["nets"])
+    _check_networks(meta["kind"], specs, path=path)
     wanted = list(specs) if only is None else only
     for key in wanted:
         if key not in specs:

@@ -24,10 +24,14 @@ NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer",
 DONG_STAGES = ("gan", "encoder", "joint")
 
 # Training arithmetic (train/precision.py): bf16/fp16 autocast each step, weights stay float32;
-# fp16 also scales the loss (a GradScaler per optimizer).
-PRECISIONS = ("fp32", "bf16", "fp16")
+# fp16 also scales the loss (a GradScaler per optimizer). "auto" (the default) is bf16 where the
+# device runs it natively and fp32 elsewhere (device.default_precision), decided when a run
+# starts and written to its config.toml as the one it chose, so a resume keeps it.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Inference arithmetic (infer/translate/tile_plan.py): autocast around the forward; fp16 on CUDA only.
-INFER_PRECISIONS = ("fp32", "bf16", "fp16")
+# "auto": bf16 where the device runs it natively, else fp32 (device.default_precision), the default
+# of translate, upscale and remove (their outputs stay within the tolerances in docs/performance.md).
+INFER_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 # Super-resolution (nets/srresnet.py, train/srgan.py): training stages, factors, upsampling tails.
 SR_STAGES = ("mse", "gan")
@@ -44,7 +48,14 @@ DIRECTIONS = ("AtoB", "BtoA")
 PREPROCESS = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
 
 # Mosaic styles (ops/mosaic.py): block mean, block median, one random pixel per block, Gaussian blur.
+# Restorable, more or less: training data (make-pairs, the restorer's augmentation) draws from these.
 MOSAIC_STYLES = ("average", "median", "random", "blur")
+# What `add --style` covers a region with: the mosaics, or one of two covers that keep nothing of
+# the region (an opaque fill; random colours, one per block), which recognition models cannot undo
+# (docs/privacy.md says which style resists which attack).
+COVER_STYLES = MOSAIC_STYLES + ("solid", "noise")
+# Styles that draw random numbers (they need an explicit generator).
+DRAWN_STYLES = ("random", "noise")
 
 # How `remove` finds mosaics with no mask (infer/remove_core.mosaic_finder): the shipped network
 # proposes regions and the classical grid reader confirms each (localize/mosaics/detector.py), or the

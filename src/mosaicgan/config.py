@@ -175,7 +175,7 @@ class RunConfig:
     sample_every: int = 500
     save_every: int = 1000  # iterations; a checkpoint is also written at every epoch end
     keep_every_epochs: int = 10  # also keep epoch_NNN.safetensors this often (0: never)
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast around each step; fp16 with loss scaling)
+    precision: str = "auto"  # auto (bf16 where native, else fp32; resolved at the start) | fp32 | bf16 | fp16
     channels_last: bool = False  # NHWC networks and batches (measured no faster on an AVX512 CPU; see README)
     compile: bool = False  # torch.compile the networks (minutes of compiling first; the CPU needs a C++ compiler)
     keep_freed_memory: bool = True  # CPU, glibc: reuse freed activation memory, no page faults per step (levers.py)

@@ -51,6 +51,9 @@ class ModelSpec:
       for translate and eval; empty for models that do not translate images.
     flags: "gan" for the shared GAN trainer flags of `mosaicgan train MODEL`; "own" when a
       module in cli/ registers the model's subcommand itself.
+    networks: name in the model's checkpoints -> the kind of registered network it must be
+      (`nets.registry` kinds), for the networks inference reads; a checkpoint that says it is
+      this model but holds other networks is refused in one line when it is read.
     """
 
     name: str
@@ -61,6 +64,7 @@ class ModelSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     generators: dict[str, str] = field(default_factory=dict)
     flags: str = "gan"
+    networks: dict[str, str] = field(default_factory=dict)
 
     def reads(self, key: str) -> bool:
         """Whether the model reads config key `key` ("section.name", or "model")."""
@@ -80,6 +84,7 @@ MODELS: dict[str, ModelSpec] = {
             dataset="mosaicgan.train.pix2pix:pix2pix_dataset",
             uses=(*_GAN_DATA, *_GAN_NETS, "loss.gan_mode", "loss.lambda_l1", "loss.lambda_gp", "loss.clip_d"),
             generators={"AtoB": "gen"},
+            networks={"gen": "generator"},
         ),
         ModelSpec(
             name="cyclegan",
@@ -91,6 +96,7 @@ MODELS: dict[str, ModelSpec] = {
             defaults={**_UNPAIRED_DEFAULTS, "nets.net_g": "resnet_9blocks", "nets.norm": "instance",
                       "nets.dropout": False, "loss.gan_mode": "lsgan"},
             generators={"AtoB": "gen_ab", "BtoA": "gen_ba"},
+            networks={"gen_ab": "generator", "gen_ba": "generator"},
         ),
         ModelSpec(
             name="discogan",
@@ -178,6 +184,7 @@ MODELS: dict[str, ModelSpec] = {
                       "optim.epochs_decay": 4, "optim.batch_size": 16, "run.log_every": 10,
                       "run.sample_every": 200, "run.keep_every_epochs": 0},
             flags="own",
+            networks={"classifier": "classifier"},
         ),
         ModelSpec(
             name="restorer",
@@ -192,6 +199,7 @@ MODELS: dict[str, ModelSpec] = {
                       "optim.epochs_decay": 10, "optim.batch_size": 16, "run.log_every": 20,
                       "run.save_every": 200, "run.keep_every_epochs": 5},
             flags="own",
+            networks={"restorer": "restorer"},
         ),
         ModelSpec(
             name="mosaic_detector",
@@ -209,6 +217,7 @@ MODELS: dict[str, ModelSpec] = {
                       "optim.epochs": 20, "optim.epochs_decay": 10, "optim.batch_size": 12, "run.log_every": 20,
                       "run.save_every": 200, "run.keep_every_epochs": 5},
             flags="own",
+            networks={"detector": "segmenter"},
         ),
         ModelSpec(
             name="srgan",
@@ -221,6 +230,7 @@ MODELS: dict[str, ModelSpec] = {
                       "optim.epochs_decay": 50, "optim.batch_size": 16, "run.log_every": 20,
                       "run.sample_every": 500, "run.save_every": 200, "run.keep_every_epochs": 10},
             flags="own",
+            networks={"gen": "upscaler"},
         ),
     )
 }

@@ -1,6 +1,7 @@
 """Which of several processes this one is, when `torchrun` started them (RANK, WORLD_SIZE,
 LOCAL_RANK in the environment): training splits each batch across them (train/distributed.py),
-and the file commands split their inputs (`share`). Outside torchrun: rank 0 of 1.
+and the file commands split their inputs (`share`) and agree on how the job ended
+(`Agreement`). Outside torchrun: rank 0 of 1.
 
 Imports only torch, so inference and training both use it without importing each other.
 """
@@ -8,12 +9,14 @@ Imports only torch, so inference and training both use it without importing each
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 import torch
 
-from mosaicgan.errors import UserError
+from mosaicgan.errors import NothingFound, ReportedElsewhere, UserError
 
 T = TypeVar("T")
 
@@ -61,3 +64,67 @@ def rank_device(device: torch.device, ranks: Ranks) -> torch.device:
         raise UserError(f"LOCAL_RANK {ranks.local_rank}, but only {torch.cuda.device_count()} CUDA devices; "
                         "start at most one process per GPU (torchrun --nproc-per-node)")
     return torch.device("cuda", ranks.local_rank)
+
+
+# A job's processes wait for each other only at its end, after their own share of the work,
+# which may take hours on one process and seconds on another.
+AGREEMENT_TIMEOUT = timedelta(days=7)
+
+
+class Agreement:
+    """The processes of one file job under torchrun end it together: each runs its share, then
+    all exchange their results and errors, so every process exits with one status and only
+    rank 0 reports. Without that, a process that finds nothing to do (exit 3) or a bad input
+    (exit 2) would end first, and torchrun would stop the others in the middle of a write.
+
+    Needs the rendezvous address torchrun sets (MASTER_ADDR); without one (processes started
+    by hand with RANK and WORLD_SIZE) each process reports for itself, as one process would.
+    """
+
+    def __init__(self, ranks: Ranks) -> None:
+        self.ranks = ranks
+        self.joined = False
+
+    @property
+    def talking(self) -> bool:
+        import torch.distributed as dist
+
+        return self.ranks.active and dist.is_available() and dist.is_initialized()
+
+    def __enter__(self) -> Agreement:
+        import torch.distributed as dist
+
+        if self.ranks.active and os.environ.get("MASTER_ADDR") and dist.is_available() and not dist.is_initialized():
+            dist.init_process_group("gloo", rank=self.ranks.rank, world_size=self.ranks.world,
+                                    timeout=AGREEMENT_TIMEOUT)
+            self.joined = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import torch.distributed as dist
+
+        if self.joined and dist.is_initialized():
+            dist.destroy_process_group()
+
+    def run(self, work: Callable[[], T], *, merge: Callable[[list[T], bool], T] | None = None) -> T:
+        """`work()` on this process; with the others: `merge(results of every rank in rank
+        order, this process is rank 0)`. A UserError on any process is raised on rank 0 (the
+        first, by rank) and as `ReportedElsewhere` with its exit status on the others."""
+        if not self.talking:
+            return work()
+        import torch.distributed as dist
+
+        try:
+            mine, error = work(), None
+        except UserError as err:
+            mine, error = None, (isinstance(err, NothingFound), str(err))
+        outcomes: list = [None] * self.ranks.world
+        dist.all_gather_object(outcomes, (mine, error))
+        errors = [e for _, e in outcomes if e is not None]
+        if errors:
+            nothing_found, message = errors[0]
+            if not self.ranks.main:
+                raise ReportedElsewhere(3 if nothing_found else 2)
+            raise (NothingFound if nothing_found else UserError)(message)
+        results = [r for r, _ in outcomes]
+        return results[self.ranks.rank] if merge is None else merge(results, self.ranks.main)

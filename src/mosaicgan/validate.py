@@ -117,6 +117,36 @@ CONFIG_RANGES: dict[str, Range] = {
 }
 
 
+# The same numbers where they come as a network's build arguments (the specs a checkpoint
+# stores): every spec read from a file is checked against these before anything is built, so
+# a hand-edited `num_downs = 10**9` is one line, not a loop building a billion layers.
+SPEC_RANGES: dict[str, Range] = {
+    "in_channels": CONFIG_RANGES["nets.in_channels"],
+    "out_channels": CONFIG_RANGES["nets.out_channels"],
+    "num_downs": CONFIG_RANGES["nets.num_downs"],
+    "ngf": WIDTH,
+    "ndf": WIDTH,
+    "width": WIDTH,
+    "neck_channels": WIDTH,
+    "n_layers": CONFIG_RANGES["nets.n_layers_d"],
+    "n_blocks": CONFIG_RANGES["nets.blocks"],
+    "blocks": CONFIG_RANGES["srgan.blocks"],
+    "scale": CONFIG_RANGES["nets.block_scale"],
+    "num_classes": Range(low=1, high=100_000),
+    "width_mult": Range(low=0, high=8, open_low=True),
+    "dropout": Range(low=0, high=1),
+}
+
+
+def check_spec(kwargs: dict[str, Any], *, network: str) -> None:
+    """A stored network spec's build arguments against SPEC_RANGES: one line naming the network
+    and the argument (the caller adds the file)."""
+    for name, value in kwargs.items():
+        allowed = SPEC_RANGES.get(name)
+        if allowed is not None:
+            check_number(f"network {network!r}: {name}", value, allowed)
+
+
 def check_number(name: str, value: Any, allowed: Range) -> None:
     """One line naming `name` (a flag or a config key) when `value` lies outside `allowed`."""
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):

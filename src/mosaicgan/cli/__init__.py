@@ -5,16 +5,32 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
+import threading
 
 from mosaicgan import __version__
-from mosaicgan.errors import NothingFound, UserError, one_line
+from mosaicgan.errors import NOTHING_DONE, NothingFound, ReportedElsewhere, UserError, one_line, printable
 
 
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so that `mosaicgan --help` stays quick to reach the parser.
-    from mosaicgan.cli import (add_cmd, demo_cmd, eval_cmd, examples_cmd, export_cmd, info_cmd, make_pairs_cmd,
-                               nets_cmd, remove_cmd, train_cmd, translate_cmd, upscale_cmd)
+    from mosaicgan.cli import (
+        add_cmd,
+        demo_cmd,
+        eval_cmd,
+        examples_cmd,
+        export_cmd,
+        info_cmd,
+        keygen_cmd,
+        make_pairs_cmd,
+        nets_cmd,
+        remove_cmd,
+        serve_cmd,
+        train_cmd,
+        translate_cmd,
+        upscale_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="mosaicgan",
@@ -23,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mosaicgan {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (nets_cmd, train_cmd, translate_cmd, upscale_cmd, eval_cmd, export_cmd, add_cmd, remove_cmd, info_cmd,
-                   make_pairs_cmd, demo_cmd, examples_cmd):
+                   keygen_cmd, make_pairs_cmd, demo_cmd, examples_cmd, serve_cmd):
         module.register(sub)
     return parser
 
@@ -44,18 +60,44 @@ def attach_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a `kill`, a service manager, a container stopping), raised where the command is,
+    as Ctrl-C raises KeyboardInterrupt: the same clean-up runs (temporary files removed, a
+    resumable video's finished segments kept), then exit status 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
+    # Training installs its own handlers (a checkpoint first) while it trains; every other
+    # command stops on SIGTERM as on Ctrl-C. (Only the main thread may set handlers.)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
+    except Terminated:
+        print("mosaicgan: terminated (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    except ReportedElsewhere as err:
+        return err.status  # another process of this torchrun job printed the line
     except NothingFound as err:
-        from mosaicgan.cli.common import NOTHING_DONE
-
-        print(f"mosaicgan: {one_line(err)}", file=sys.stderr)
+        print(f"mosaicgan: {printable(one_line(err))}", file=sys.stderr)
         return NOTHING_DONE
     except UserError as err:
-        print(f"mosaicgan: error: {one_line(err)}", file=sys.stderr)
+        print(f"mosaicgan: error: {printable(one_line(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mosaicgan: interrupted", file=sys.stderr)
@@ -73,6 +115,6 @@ def main(argv: list[str] | None = None) -> int:
 
         if err.errno not in NO_SPACE + NOT_ALLOWED:
             raise
-        where = f"{err.filename}: " if err.filename else ""
+        where = f"{printable(err.filename)}: " if err.filename else ""
         print(f"mosaicgan: error: {where}{err.strerror}", file=sys.stderr)
         return 2

@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mosaicgan.errors import printable
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="mosaic a bundled photo's face, then find and restore the mosaic",
                        description="Mosaic the face in a bundled public-domain photo (add --faces), find the mosaic "
-                                   "and restore it (remove), and print the PSNR gain inside the region over the mosaic. "
-                                   "With --pix2pix, also train pix2pix on a toy paired task (shape outlines -> filled "
-                                   "shapes, 64x64; minutes of CPU) and score it. Everything lands in --out.")
+                                   "and restore it (remove), and print the PSNR gain inside the region over the "
+                                   "mosaic. With --pix2pix, also train pix2pix on a toy paired task (shape outlines -> "
+                                   "filled shapes, 64x64; minutes of CPU) and score it. Everything lands in --out.")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), metavar="DIR")
     p.add_argument("--pix2pix", action="store_true", help="also train and score pix2pix on the toy task (slow)")
     p.add_argument("--epochs", type=int, default=8, help="--pix2pix: training epochs (half of them with linear decay)")
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
          "--overwrite"],
     ]
     for argv in steps:
-        print("$ mosaicgan " + " ".join(argv))
+        print("$ mosaicgan " + " ".join(printable(a) for a in argv))
         code = main(argv)
         if code:
             return code
@@ -66,7 +68,7 @@ def report_gain(original: Path, mosaic: Path, restored: Path, mask: Path) -> Non
     region = read_mask(mask)
     before = masked_psnr(load_image(mosaic).image, truth, region)
     after = masked_psnr(load_image(restored).image, truth, region)
-    print(f"restored image: {restored}  (mosaic: {mosaic})")
+    print(f"restored image: {printable(restored)}  (mosaic: {printable(mosaic)})")
     print(f"PSNR inside the mosaicked region against the original: mosaic {before:.2f} dB, restored {after:.2f} dB "
           f"({after - before:+.2f} dB). The restored detail is synthesized, not the original: a restored face "
           "is not the person's face.")
@@ -80,7 +82,7 @@ def run_pix2pix(args: argparse.Namespace) -> int:
         from mosaicgan.data.toy import make_shapes_dataset
 
         make_shapes_dataset(data, n_train=400, n_test=40, size=64, seed=0)
-        print(f"made the toy data set in {data}")
+        print(f"made the toy data set in {printable(data)}")
     run_dir = args.out / "run"
     resume = (run_dir / "checkpoints" / "resume.pt").exists()
     steps = [
@@ -96,7 +98,7 @@ def run_pix2pix(args: argparse.Namespace) -> int:
         ["eval", "--checkpoint", str(run_dir), "--data", str(data)],
     ]
     for argv in steps:
-        print("$ mosaicgan " + " ".join(argv))
+        print("$ mosaicgan " + " ".join(printable(a) for a in argv))
         code = main(argv)
         if code:
             return code

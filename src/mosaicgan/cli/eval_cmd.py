@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mosaicgan import choices
 from mosaicgan.cli.common import add_device_flag, add_generator_run_flags, generator_run_options, plural
+from mosaicgan.errors import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,8 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "OUT/masks): only the restored region is then compared with the identity baseline")
     p.add_argument("--json", type=Path, metavar="FILE",
                    help="where to write the results (default: eval_SPLIT.json beside the checkpoint)")
+    p.add_argument("--gallery", type=Path, metavar="FILE.html",
+                   help="also write a web page: input | output | target of every pair with its PSNR and SSIM "
+                        "(srgan: bicubic | model | target), pictures embedded, opens with no server")
     add_device_flag(p)
-    add_generator_run_flags(p)
+    add_generator_run_flags(p, precision="fp32")
     p.set_defaults(func=run)
 
 
@@ -55,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.json or ckpt_path.parent / f"eval_{args.split}.json"
     # Checked before the (long) evaluation: a result printed but not saved would be lost.
     check_writable_file(out, flag="--json")
+    gallery = start_gallery(args, f"eval {ckpt_path.name} on {Path(args.data).name}/{args.split}")
     translator = Translator.from_checkpoint(ckpt_path, direction=args.direction,
                                             device=resolve_device(args.device or "auto"), keep_dropout=False,
                                             **generator_run_options(args))
@@ -64,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
         # A one-way model (pix2pix) translates the way it was trained: read the pairs that way.
         data_direction = json.loads(meta["config"]).get("data", {}).get("direction", "AtoB")
     result = evaluate(translator, root=args.data, split=args.split, layout=args.layout,
-                      direction=data_direction, max_items=args.max_items, masks=args.masks)
+                      direction=data_direction, max_items=args.max_items, masks=args.masks,
+                      on_pair=None if gallery is None else lambda name, pictures, scores: gallery.add(
+                          name, list(pictures.items()),
+                          figures={"input": figures(scores["identity"]), "output": figures(scores["model"])}))
     result["checkpoint"] = str(ckpt_path)
     result["direction"] = data_direction
     print(f"{args.split}: {plural(result['images'], 'pair')}")
@@ -76,8 +84,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"{label:<24}{result[name]['psnr']:>10.2f}{result[name]['ssim']:>8.4f}")
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    print(f"wrote {printable(out)}")
+    finish_gallery(gallery, args, [f"{name}: PSNR {result[name]['psnr']:.2f} dB, SSIM {result[name]['ssim']:.4f}"
+                                   for name in ("model", "model_in_mask", "identity") if name in result])
     return 0
+
+
+def figures(score: tuple[float, float]) -> dict[str, float]:
+    return {"PSNR": score[0], "SSIM": score[1]}
+
+
+def start_gallery(args: argparse.Namespace, title: str):
+    """The --gallery page to fill (its path checked before the evaluation), or None."""
+    if args.gallery is None:
+        return None
+    from mosaicgan.infer.translate.gallery import Gallery, check_gallery_path
+
+    check_gallery_path(args.gallery)
+    return Gallery(title)
+
+
+def finish_gallery(gallery, args: argparse.Namespace, summary: list[str]) -> None:
+    if gallery is not None:
+        print(f"wrote {printable(gallery.write(args.gallery, summary=summary))}")
 
 
 def run_sr(args: argparse.Namespace, ckpt_path: Path) -> int:
@@ -98,10 +127,14 @@ def run_sr(args: argparse.Namespace, ckpt_path: Path) -> int:
     tiles = {} if tile is None else {"tile": tile or 1 << 30}  # 0: whole images
     if options["overlap"] is not None:
         tiles["overlap"] = options["overlap"]
+    gallery = start_gallery(args, f"eval {ckpt_path.name} on {Path(args.data).name}")
     upscaler = Upscaler.from_checkpoint(ckpt_path, device=resolve_device(args.device or "auto"), **tiles)
-    result = evaluate_sr(upscaler, root=args.data)
+    result = evaluate_sr(upscaler, root=args.data,
+                         on_image=None if gallery is None else lambda name, pictures, scores: gallery.add(
+                             name, list(pictures.items()),
+                             figures={"bicubic": figures(scores["bicubic"]), "model": figures(scores["model"])}))
     result["checkpoint"] = str(ckpt_path)
-    print(f"{args.data}: {plural(result['images'], 'image')}, x{result['scale']}, {result['metric']}")
+    print(f"{printable(args.data)}: {plural(result['images'], 'image')}, x{result['scale']}, {result['metric']}")
     print(f"{'':<24}{'PSNR (dB)':>10}{'SSIM':>8}{'grid (dB)':>11}")
     for name in ("model", "bicubic"):
         print(f"{name:<24}{result[name]['psnr']:>10.2f}{result[name]['ssim']:>8.4f}{result[name]['grid_db']:>11.2f}")
@@ -109,5 +142,8 @@ def run_sr(args: argparse.Namespace, ckpt_path: Path) -> int:
     print(f"(grid: energy that repeats every {result['scale']} pixels, dB; see metrics.periodic_energy_db)")
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    print(f"wrote {printable(out)}")
+    finish_gallery(gallery, args, [f"x{result['scale']}, {result['metric']}"] + [
+        f"{name}: PSNR {result[name]['psnr']:.2f} dB, SSIM {result[name]['ssim']:.4f}"
+        for name in ("model", "bicubic")])
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mosaicgan.errors import UserError
+from mosaicgan.errors import UserError, printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     for key, value in result["headline"].items():
         print(f"{entry.name}: {key} = {_format(value)}")
     for path in result["files"].values():
-        print(f"wrote {path}")
+        print(f"wrote {printable(path)}")
     return 0
 
 

@@ -25,18 +25,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mosaicgan.atomic import check_writable_file
     from mosaicgan.checkpoint import find_checkpoint
-    from mosaicgan.errors import UserError
+    from mosaicgan.errors import UserError, printable
     from mosaicgan.infer.export_onnx import export_onnx
 
     if args.out.suffix.lower() != ".onnx":
-        raise UserError(f"--out {args.out}: give a file name ending in .onnx")
+        raise UserError(f"--out {printable(args.out)}: give a file name ending in .onnx")
     check_writable_file(args.out, flag="--out")
     if args.out.exists() and not args.overwrite:
         raise UserError("--out exists (add --overwrite to replace it)", path=args.out)
     ckpt = find_checkpoint(args.checkpoint)
     exported = export_onnx(ckpt, out=args.out, direction=args.direction)
     shape = "x".join(str(d) for d in exported.example.shape)
-    print(f"wrote {args.out} (input {exported.input_name!r}: batch, height and width dynamic)")
+    print(f"wrote {printable(args.out)} (input {exported.input_name!r}: batch, height and width dynamic)")
     if exported.max_diff is None:
         print("onnxruntime is not installed: parity with PyTorch not checked")
     else:

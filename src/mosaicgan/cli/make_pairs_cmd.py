@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from mosaicgan import choices
-from mosaicgan.cli.common import add_device_flag, progress_bar
-from mosaicgan.errors import UserError
+from mosaicgan.cli.common import add_device_flag
+from mosaicgan.errors import UserError, printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,32 +53,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mosaicgan.atomic import check_writable_dir
-    from mosaicgan.infer.make_pairs import NOTE, PairsOptions, check_inputs, make_pairs
-    from mosaicgan.infer.add.regions import RegionFinder, RegionRequest
-    from mosaicgan.device import resolve_device
+    from mosaicgan import jobs
+    from mosaicgan.cli.render import ProgressBars
+    from mosaicgan.infer.make_pairs import NOTE
 
-    check_writable_dir(args.out)
     if (args.block_min is None) != (args.block_max is None):
         raise UserError("give both --block-min and --block-max (or neither, for automatic block sizes)")
     if args.regions == "cam" and not args.cam:
         raise UserError("--regions cam needs --cam CLASS")
     if args.regions != "cam" and (args.cam or args.classifier):
         raise UserError("--cam and --classifier go with --regions cam")
-    options = PairsOptions(
+    options = jobs.PairsOptions(
         size=args.size, pairs_per_image=args.pairs_per_image, test_fraction=args.test_fraction, seed=args.seed,
         crop_range=(args.crop_min, 1.0), styles=tuple(s.strip() for s in args.styles.split(",") if s.strip()),
         block_range=None if args.block_min is None else (args.block_min, args.block_max),
         fraction_range=tuple(args.block_fraction), grow_max=args.grow_max, feather_max=args.feather_max,
         recursive=args.recursive)
-    request = RegionRequest(kind=args.regions, cam_class=args.cam, classifier=args.classifier,
-                            threshold=args.threshold, min_prob=args.min_prob, shape_count=tuple(args.shapes))
-    finder = RegionFinder(request, device=resolve_device(args.device or "auto"))
-    paths = check_inputs(args.images, args.out, finder=finder, options=options)
-    with progress_bar(len(paths), desc="make-pairs", quiet=args.quiet) as bar:
-        summary = make_pairs(args.images, args.out, finder=finder, options=options, progress=bar, paths=paths)
+    region = jobs.RegionRequest(kind=args.regions, cam_class=args.cam, classifier=args.classifier,
+                                threshold=args.threshold, min_prob=args.min_prob, shape_count=tuple(args.shapes))
+    with ProgressBars(desc="make-pairs", quiet=args.quiet) as bars:
+        summary = jobs.make_pairs(args.images, out=args.out, options=options, region=region,
+                                  device=args.device or "auto", progress=bars)
     print(f"{summary.sources} photos: {summary.train_sources} train, {summary.test_sources} test; "
-          f"wrote {summary.train_pairs} train and {summary.test_pairs} test pairs to {args.out}")
+          f"wrote {summary.train_pairs} train and {summary.test_pairs} test pairs to {printable(args.out)}")
     if summary.no_region:
         print(f"skipped {summary.no_region} photos where {args.regions} found no region")
     if summary.lost_pairs:

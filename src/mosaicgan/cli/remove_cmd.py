@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from mosaicgan.choices import DEFAULT_MOSAIC_DETECTOR, MOSAIC_DETECTORS
-from mosaicgan.cli.common import NOTHING_DONE, add_device_flag, add_encode_flags, plural, progress_bar
+from mosaicgan.cli.common import add_device_flag, add_encode_flags, add_precision_flag, encode_options, plural
+from mosaicgan.errors import printable
 
 FACE_WARNING = ("warning: a restored region looks like a face. It is not the person's face: the restorer "
                 "invented it from the block means. Never use it to identify anyone.")
@@ -20,7 +21,8 @@ def grid_arg(text: str):
     try:
         parts = [int(p) for p in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected BLOCK_H,BLOCK_W,OFFSET_Y,OFFSET_X in pixels, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected BLOCK_H,BLOCK_W,OFFSET_Y,OFFSET_X in pixels, got {text!r}") from None
     if len(parts) == 1:
         parts = [parts[0], parts[0], 0, 0]
     elif len(parts) == 3:
@@ -48,11 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where the mosaics are: a mask image (white = region) of the images' size, or a folder of "
                         "NAME.png / NAME_mask.png masks, one per image or video NAME.ext (a video's mask is used for "
                         "every frame; default: find them)")
-    p.add_argument("--detector", choices=MOSAIC_DETECTORS, default=DEFAULT_MOSAIC_DETECTOR,
+    p.add_argument("--detector", choices=MOSAIC_DETECTORS, default=None,
                    help="how mosaics are found without --mask: 'net', the shipped detector network with each "
                         "region's grid read from its pixels, or 'grid', the classical block-grid detector "
-                        f"(default {DEFAULT_MOSAIC_DETECTOR}; images only: videos use the grid detector, which "
-                        "follows a mosaic from frame to frame)")
+                        f"(default: {DEFAULT_MOSAIC_DETECTOR} for images, grid for the whole-frame searches of "
+                        "videos, which then follow each mosaic on a crop with its grid)")
     p.add_argument("--checkpoint", type=Path, metavar="CKPT",
                    help="a restorer checkpoint from `mosaicgan train restorer` (file or run folder; default: the "
                         "shipped restorer)")
@@ -65,6 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="JPEG/WebP output quality 1-100 (default: a JPEG keeps its input's estimated quality)")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png: the pixels the restorer changed")
     p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
+    p.add_argument("--unlock", type=Path, metavar="KEY.key",
+                   help="files locked by `add --lock-to`: put the original pixels of their regions back with this "
+                        "private key, bit for bit (nothing is synthesized; no network is used). A JPEG comes out "
+                        "as NAME.png, a video losslessly")
+    p.add_argument("--report", type=Path, metavar="FILE.json",
+                   help="write every region restored (or put back), per input, with the options and models")
     video = add_encode_flags(p)
     video.add_argument("--detect-every", type=int, default=8, metavar="N",
                        help="search the whole frame for mosaics (with --mask: read each region's grid) 1 frame in "
@@ -79,124 +87,107 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "restoration, shifted by that change (default 6; 0: restore every frame afresh)")
     video.add_argument("--no-steady", action="store_true",
                        help="every frame on its own, as an image (slower; the restoration flickers)")
+    add_precision_flag(p, what="the restorer")
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
 
+def options_from_args(args: argparse.Namespace):
+    """The flags of `mosaicgan remove` as `jobs.RemoveOptions`."""
+    from mosaicgan import jobs
+
+    tracking = jobs.TrackingOptions(steady=not args.no_steady, detect_every=args.detect_every, window=args.window,
+                                    bridge=args.bridge)
+    return jobs.RemoveOptions(mask=args.mask, detector=args.detector, checkpoint=args.checkpoint, grid=args.grid,
+                              grow=args.grow, feather=args.feather, quality=args.quality, save_mask=args.save_mask,
+                              overwrite=args.overwrite, tracking=tracking, tolerance=args.tolerance,
+                              encode=encode_options(args), start=args.start, duration=args.duration,
+                              resume=args.resume, device=args.device or "auto", unlock=unlock_options(args),
+                              report=args.report, precision=args.precision)
+
+
+def unlock_options(args: argparse.Namespace):
+    if args.unlock is None:
+        return None
+    from mosaicgan.infer.lock.options import UnlockOptions
+
+    return UnlockOptions(args.unlock)
+
+
+def say_unlocked(result, args: argparse.Namespace) -> None:
+    from mosaicgan.cli.render import names
+
+    key = result.info["unlocked_with"]
+    written = [item for item in result.items if item.written]
+    images = [item for item in written if item.kind == "image"]
+    if images:
+        print(f"put back the original pixels of {plural(len(images), 'image')} into {printable(result.out_dir)} with "
+              f"key {key} (original pixels restored with a key, not synthesized)")
+    for item in written:
+        if item.kind == "video":
+            print(f"wrote {printable(item.outputs[0])} ({plural(item.frames, 'frame')}, {item.frames_with_region} "
+                  f"with their original pixels restored with key {key}; lossless)")
+    renamed = [item.input for item in images if item.outputs[0].suffix.lower() != item.input.suffix.lower()]
+    if renamed:
+        print(f"{plural(len(renamed), 'JPEG')} written as PNG, so the original pixels stay exact: {names(renamed)}",
+              file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    from mosaicgan.data.images import expand_inputs
-    from mosaicgan.device import resolve_device
-    from mosaicgan.infer.remove.core import mosaic_finder
-    from mosaicgan.ranks import rank_device, ranks_from_env, share
-    from mosaicgan.infer.remove.files import RemoveOptions, check_inputs, remove_files
-    from mosaicgan.infer.remove.restorer import load_restorer
-    from mosaicgan.infer.video.io import is_media_file
+    from mosaicgan import jobs
+    from mosaicgan.cli.render import ProgressBars, dropped_streams, names, say_resumable
 
-    options = RemoveOptions(mask=args.mask, grid=args.grid, grow=args.grow, feather=args.feather,
-                            quality=args.quality, save_mask=args.save_mask, overwrite=args.overwrite)
-    paths = expand_inputs(args.inputs)
-    videos = [p for p in paths if is_media_file(p)]
-    paths = [p for p in paths if p not in videos]
-    if videos:
-        out_dir, video_plan, video_options = _check_videos(videos, args, images=bool(paths))
-    else:
-        out_dir, video_plan = args.out, {}
-    ranks = ranks_from_env()  # under torchrun each process restores its share of the images and videos
-    mine = share(paths, ranks)
-    plan = check_inputs(paths, out_dir=out_dir, options=options, mine=set(mine)) if paths else {}
-    paths, videos = mine, share(videos, ranks)
-    device = rank_device(resolve_device(args.device or "auto"), ranks)
-    restorer = load_restorer(args.checkpoint, device=device)
-    written = 0
-    if paths:
-        finder = None if args.mask else mosaic_finder(args.detector, device=device)
-        with progress_bar(len(paths), desc="remove", quiet=args.quiet) as bar:
-            result = remove_files(paths, restorer=restorer, out_dir=out_dir, options=options, plan=plan, progress=bar,
-                                  finder=finder)
-        written += len(result.written)
-        _report_images(result, args, restorer)
-    not_written = []
-    for video in videos:
-        done = _remove_video(video, video_plan[video], args, restorer=restorer, options=video_options)
-        if done.written:
-            written += 1
-            print(f"wrote {video_plan[video]} ({plural(done.frames, 'frame')}, {done.frames_with_region} restored "
-                  f"with {restorer.name}; synthesized detail, not the original)")
-            if done.faces:
+    with ProgressBars(desc="remove", quiet=args.quiet) as bars:
+        try:
+            result = jobs.remove(args.inputs, out=args.out, options=options_from_args(args), progress=bars)
+        except KeyboardInterrupt:
+            bars.close()
+            if args.resume:
+                say_resumable(bars)
+            raise
+    if not result.primary:
+        return result.exit_status  # under torchrun, rank 0 reports
+    if args.report is not None:
+        print(f"wrote the report {printable(args.report)}")
+    if args.unlock is not None:
+        dropped_streams(result)
+        say_unlocked(result, args)
+        return result.exit_status
+    restorer = printable(result.info["restorer"])  # (a checkpoint's own name for itself)
+    nothing = "no mosaic grid found inside the mask" if args.mask else "no mosaic found"
+    images = [item for item in result.items if item.kind == "image"]
+    if images:
+        written = [item for item in images if item.written]
+        masks = sum(len(item.outputs) - 1 for item in written)
+        also = f" and {plural(masks, 'mask')}" if masks else ""
+        print(f"restored {plural(len(written), 'image')}{also} into {printable(args.out)} with {restorer} "
+              "(synthesized detail, not the original)")
+        sys.stdout.flush()  # the summary first, then the warnings, in a terminal too
+        if any(item.looks_like_face for item in images):
+            print(FACE_WARNING, file=sys.stderr)
+        missed = [item.input for item in images if item.status == jobs.NOTHING_FOUND]
+        if missed:
+            print(f"{nothing} in {plural(len(missed), 'image')}, not written: {names(missed)}", file=sys.stderr)
+        skipped = sum(item.skipped_regions for item in images)
+        if skipped:
+            print(f"{plural(skipped, 'masked region')} showed no block grid and were left as they are "
+                  "(give --grid)", file=sys.stderr)
+        bare = [item for item in written if item.no_metadata]
+        if bare:
+            print(f"{plural(len(bare), 'output')} in a format without metadata (BMP, PPM): they cannot say "
+                  "they were restored", file=sys.stderr)
+    dropped_streams(result)
+    videos = [item for item in result.items if item.kind == "video"]
+    for item in videos:
+        if item.written:
+            print(f"wrote {printable(item.outputs[0])} ({plural(item.frames, 'frame')}, {item.frames_with_region} "
+                  f"restored with {restorer}; synthesized detail, not the original)")
+            if item.looks_like_face:
                 sys.stdout.flush()  # the summary first, then the warning, as for images
-                print(f"{video.name}: {FACE_WARNING}", file=sys.stderr)
-        else:
-            not_written.append(video)
+                print(f"{printable(item.input.name)}: {FACE_WARNING}", file=sys.stderr)
     sys.stdout.flush()
-    if not_written:
-        what = "no mosaic grid found inside the mask" if args.mask else "no mosaic found"
-        names = ", ".join(p.name for p in not_written[:10])
-        print(f"{what} in {plural(len(not_written), 'video')}, not written: {names}", file=sys.stderr)
-    return 0 if written or not (paths or videos) else NOTHING_DONE  # (a torchrun share may be empty)
-
-
-def _check_videos(videos, args: argparse.Namespace, *, images: bool):
-    """Everything about the videos that can be known wrong before anything is written."""
-    from mosaicgan.atomic import check_writable_dir, check_writable_file
-    from mosaicgan.errors import UserError
-    from mosaicgan.infer.add.video import plan_video_outputs
-    from mosaicgan.infer.remove.video import RemoveVideoOptions, check_remove_video
-
-    if args.save_mask:
-        raise UserError("--save-mask is for images; videos do not write masks")
-    out_dir, plan = plan_video_outputs(videos, args.out, images=images, overwrite=args.overwrite)
-    if out_dir == args.out:
-        check_writable_dir(args.out)
-    else:
-        check_writable_file(args.out, flag="--out")
-    options = RemoveVideoOptions(grid=args.grid, grow=args.grow, feather=args.feather, steady=not args.no_steady,
-                                 detect_every=args.detect_every, window=args.window, bridge=args.bridge,
-                                 tolerance=args.tolerance)
-    for video in videos:
-        check_remove_video(video, plan[video], options=options, mask=args.mask, encode=_encode(args),
-                           start=args.start, duration=args.duration, resume=args.resume)
-    return out_dir, plan, options
-
-
-def _encode(args: argparse.Namespace):
-    from mosaicgan.infer.video.io import EncodeOptions
-
-    return EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset)
-
-
-def _remove_video(video: Path, out: Path, args: argparse.Namespace, *, restorer, options):
-    from mosaicgan.infer.remove.video import remove_mosaic_video
-
-    try:
-        with progress_bar(0, desc=video.name, quiet=args.quiet, unit="frame") as bar:
-            done = remove_mosaic_video(video, out, restorer=restorer, options=options, mask=args.mask,
-                                       encode=_encode(args), start=args.start, duration=args.duration,
-                                       progress=bar, resume=args.resume)
-    except KeyboardInterrupt:
-        if args.resume:
-            print(f"{video.name}: finished segments are kept; run the same command to continue", file=sys.stderr)
-        raise
-    for what in done.dropped_streams:
-        print(f"{video.name}: the output container cannot hold {what}; left out", file=sys.stderr)
-    return done
-
-
-def _report_images(result, args: argparse.Namespace, restorer) -> None:
-    masks = f" and {plural(len(result.masks), 'mask')}" if result.masks else ""
-    print(f"restored {plural(len(result.written), 'image')}{masks} into {args.out} with {restorer.name} "
-          "(synthesized detail, not the original)")
-    sys.stdout.flush()  # the summary first, then the warnings, in a terminal too
-    if result.faces:
-        print(FACE_WARNING, file=sys.stderr)
-    if result.nothing_found:
-        what = "no mosaic grid found inside the mask" if args.mask else "no mosaic found"
-        names = ", ".join(p.name for p in result.nothing_found[:10])
-        more = f" and {len(result.nothing_found) - 10} more" if len(result.nothing_found) > 10 else ""
-        print(f"{what} in {plural(len(result.nothing_found), 'image')}, not written: {names}{more}", file=sys.stderr)
-    if result.skipped_regions:
-        print(f"{plural(result.skipped_regions, 'masked region')} showed no block grid and were left as they are "
-              "(give --grid)", file=sys.stderr)
-    if result.no_metadata:
-        print(f"{plural(len(result.no_metadata), 'output')} in a format without metadata (BMP, PPM): they cannot say "
-              "they were restored", file=sys.stderr)
+    missed = [item.input for item in videos if not item.written]
+    if missed:
+        print(f"{nothing} in {plural(len(missed), 'video')}, not written: {names(missed)}", file=sys.stderr)
+    return result.exit_status

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from mosaicgan.cli.train_run import add_run_flags, add_schedule_flags, run as run_training
+from mosaicgan.cli.train_run import add_run_flags, add_schedule_flags
+from mosaicgan.cli.train_run import run as run_training
 from mosaicgan.models import MODELS
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mosaicgan import choices
 from mosaicgan.cli.common import add_device_flag
-from mosaicgan.errors import UserError
+from mosaicgan.errors import UserError, printable
 
 # flag -> config key; flags left unset do not override the config file.
 FLAG_KEYS = {
@@ -41,20 +41,26 @@ FLAG_KEYS = {
 }
 
 
-def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: str, data_nargs: str | None = None) -> None:
+def add_run_flags(p: argparse.ArgumentParser, *, data_help: str, set_example: str,
+                  data_nargs: str | None = None) -> None:
     """Flags every trainer shares: where the data and the run are, config overrides, and run control."""
     p.add_argument("--data", metavar="DIR", nargs=data_nargs, help=data_help)
-    p.add_argument("--out", metavar="RUN_DIR", type=Path, help="run folder to create (checkpoints, log.jsonl; GANs: sample grids)")
-    p.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--out", metavar="RUN_DIR", type=Path,
+                   help="run folder to create (checkpoints, log.jsonl; GANs: sample grids)")
+    p.add_argument("--resume", metavar="RUN_DIR", type=Path,
+                   help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--config", metavar="FILE.toml", type=Path, help="a TOML config (see configs/)")
     p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                    help=f"override any config key, e.g. --set {set_example} (repeatable)")
-    p.add_argument("--workers", type=int, help="data loader processes (-1, the default: one fewer than the CPUs, at most 4)")
+    p.add_argument("--workers", type=int,
+                   help="data loader processes (-1, the default: one fewer than the CPUs, at most 4)")
     p.add_argument("--seed", type=int)
     add_device_flag(p)
     p.add_argument("--precision", choices=choices.PRECISIONS,
-                   help="arithmetic of each step: fp32, bf16 autocast (CPUs with AVX512-BF16 or AMX, recent GPUs), "
-                        "fp16 autocast with loss scaling (GPUs without bf16)")
+                   help="arithmetic of each step: auto (the default: bf16 where the device runs it natively, "
+                        "i.e. CPUs with AVX512-BF16 or AMX and GPUs from Ampere on, else fp32; the choice is printed "
+                        "and kept in the run's config.toml), fp32, bf16 autocast, fp16 autocast with loss scaling "
+                        "(GPUs without bf16)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC memory layout for the networks and batches (the default for the GAN trainers)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
@@ -115,7 +121,8 @@ def resume_config(args: argparse.Namespace):
     config = load_toml(run_dir / "config.toml")
     if config.model != args.model:
         raise UserError(f"this run trains {config.model}, not {args.model}", path=run_dir)
-    changes = {FLAG_KEYS[name]: getattr(args, name) for name in sorted(allowed) if getattr(args, name, None) is not None}
+    changes = {FLAG_KEYS[name]: getattr(args, name) for name in sorted(allowed)
+               if getattr(args, name, None) is not None}
     return with_values(config, changes)
 
 
@@ -142,11 +149,11 @@ def run(args: argparse.Namespace) -> int:
     if result.finished:
         state = "finished"
     elif result.stopped_by:
-        state = f"stopped by {result.stopped_by} (continue with --resume {run_dir})"
+        state = f"stopped by {result.stopped_by} (continue with --resume {printable(run_dir)})"
     else:
-        state = f"stopped (continue with --resume {run_dir})"
+        state = f"stopped (continue with --resume {printable(run_dir)})"
     if ranks_from_env().main:  # under torchrun, one summary (rank 0 wrote the run)
         print(f"{config.model}: {state} at iteration {result.step}, epoch {result.epoch}, "
-              f"{result.seconds:.1f} s; checkpoint: {run_dir / 'checkpoints' / 'latest.safetensors'}")
+              f"{result.seconds:.1f} s; checkpoint: {printable(run_dir / 'checkpoints' / 'latest.safetensors')}")
     # Like a shell's status for a process a signal ended (130 for Ctrl-C), so scripts can tell.
     return 128 + signal.Signals[result.stopped_by].value if result.stopped_by else 0

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 
 from mosaicgan import choices
-from mosaicgan.cli.common import (add_device_flag, add_generator_run_flags, generator_run_options, plural,
-                                  progress_bar)
+from mosaicgan.cli.common import add_device_flag, add_generator_run_flags, generator_run_options, plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=1, metavar="K",
                    help="K outputs per input (generators that keep dropout on at test time)")
     p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
+    p.add_argument("--gallery", type=Path, metavar="FILE.html",
+                   help="also write a web page: input | output of every image, pictures embedded, opens with no "
+                        "server (each picture links to its output file)")
     add_device_flag(p)
     add_generator_run_flags(p)
     p.add_argument("--quiet", action="store_true")
@@ -30,24 +32,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mosaicgan.atomic import check_writable_dir
-    from mosaicgan.data.images import expand_inputs
-    from mosaicgan.errors import UserError
-    from mosaicgan.infer.translate.files import translate_files
-    from mosaicgan.infer.translate.translator import Translator
-    from mosaicgan.device import resolve_device
-    from mosaicgan.ranks import rank_device, ranks_from_env, share
+    from mosaicgan import jobs
+    from mosaicgan.cli.render import ProgressBars
+    from mosaicgan.errors import printable
 
-    if args.batch_size < 1 or args.samples < 1:
-        raise UserError("--batch-size and --samples must be at least 1")
-    check_writable_dir(args.out)
-    paths = expand_inputs(args.inputs)
-    ranks = ranks_from_env()  # under torchrun each process translates its share of the inputs
-    translator = Translator.from_checkpoint(args.checkpoint, direction=args.direction,
-                                            device=rank_device(resolve_device(args.device or "auto"), ranks),
-                                            **generator_run_options(args))
-    with progress_bar(len(share(paths, ranks)), desc="translate", quiet=args.quiet) as bar:
-        written = translate_files(paths, translator=translator, out_dir=args.out, batch_size=args.batch_size,
-                                  samples=args.samples, progress=bar, overwrite=args.overwrite, ranks=ranks)
-    print(f"wrote {plural(len(written), 'image')} to {args.out}")
+    if args.gallery is not None:
+        from mosaicgan.infer.translate.gallery import check_gallery_path
+
+        check_gallery_path(args.gallery)  # before the job: a page that cannot be written is said now
+    options = jobs.TranslateOptions(checkpoint=args.checkpoint, direction=args.direction, batch_size=args.batch_size,
+                                    samples=args.samples, overwrite=args.overwrite, device=args.device or "auto",
+                                    **generator_run_options(args))
+    with ProgressBars(desc="translate", quiet=args.quiet) as bars:
+        result = jobs.translate(args.inputs, out=args.out, options=options, progress=bars)
+    if result.primary:
+        print(f"wrote {plural(len(result.written), 'image')} to {printable(args.out)}")
+        if args.gallery is not None:
+            print(f"wrote {printable(write_gallery(result, args))}")
     return 0
+
+
+def write_gallery(result, args: argparse.Namespace) -> Path:
+    """input | output (| more samples) of every image, each output linked to its file."""
+    from mosaicgan.infer.translate.gallery import Gallery
+
+    gallery = Gallery(f"translate with {Path(args.checkpoint).name} ({args.direction})")
+    for item in result.items:
+        labels = ["output"] if len(item.outputs) == 1 else [f"sample {k}" for k in range(len(item.outputs))]
+        gallery.add(item.input.name, [("input", item.input), *zip(labels, item.outputs, strict=True)],
+                    links=dict(zip(labels, item.outputs, strict=True)))
+    return gallery.write(args.gallery)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mosaicgan.choices import UPSCALE_OVERLAP as DEFAULT_OVERLAP, UPSCALE_TILE as DEFAULT_TILE
-from mosaicgan.cli.common import add_device_flag, plural, progress_bar
+from mosaicgan.choices import UPSCALE_OVERLAP as DEFAULT_OVERLAP
+from mosaicgan.choices import UPSCALE_TILE as DEFAULT_TILE
+from mosaicgan.cli.common import add_device_flag, add_precision_flag, plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,29 +19,28 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "recovered. Writes NAME.png per input; inputs are never overwritten.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (PNG files)")
-    p.add_argument("--checkpoint", metavar="CKPT", help="an srgan checkpoint or run folder (default: the shipped x4 model)")
+    p.add_argument("--checkpoint", metavar="CKPT",
+                   help="an srgan checkpoint or run folder (default: the shipped x4 model)")
     p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="N",
                    help=f"input pixels per tile side (default {DEFAULT_TILE}; smaller uses less memory)")
     p.add_argument("--tile-overlap", type=int, default=DEFAULT_OVERLAP, metavar="N",
                    help=f"input pixels shared by neighbouring tiles (default {DEFAULT_OVERLAP})")
     p.add_argument("--overwrite", action="store_true", help="replace files of the same name already in --out")
+    add_precision_flag(p)
     add_device_flag(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from mosaicgan.atomic import check_writable_dir
-    from mosaicgan.data.images import expand_inputs
-    from mosaicgan.device import resolve_device
-    from mosaicgan.infer.upscale.files import upscale_files
-    from mosaicgan.infer.upscale.upscaler import Upscaler
+    from mosaicgan import jobs
+    from mosaicgan.cli.render import ProgressBars
+    from mosaicgan.errors import printable
 
-    check_writable_dir(args.out)
-    paths = expand_inputs(args.inputs)
-    upscaler = Upscaler.from_checkpoint(args.checkpoint, device=resolve_device(args.device or "auto"),
-                                        tile=args.tile, overlap=args.tile_overlap)
-    with progress_bar(len(paths), desc="upscale", quiet=args.quiet) as bar:
-        written = upscale_files(paths, upscaler=upscaler, out_dir=args.out, progress=bar, overwrite=args.overwrite)
-    print(f"wrote {plural(len(written), 'image')} (x{upscaler.scale}) to {args.out}")
+    options = jobs.UpscaleOptions(checkpoint=args.checkpoint, tile=args.tile, overlap=args.tile_overlap,
+                                  overwrite=args.overwrite, device=args.device or "auto", precision=args.precision)
+    with ProgressBars(desc="upscale", quiet=args.quiet) as bars:
+        result = jobs.upscale(args.inputs, out=args.out, options=options, progress=bars)
+    if result.primary:
+        print(f"wrote {plural(len(result.written), 'image')} (x{result.info['scale']}) to {printable(args.out)}")
     return 0

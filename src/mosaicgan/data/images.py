@@ -15,9 +15,11 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mosaicgan.atomic import atomic_path
+from mosaicgan.data.file_kind import IMAGE_EXTENSIONS, file_kind, is_license_name
 from mosaicgan.errors import UserError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+# The suffix of a locked file's sidecar (infer/lock/options.SIDECAR_SUFFIX, which a test keeps equal).
+LOCK_SIDECAR = ".locked"
 
 # Larger images are refused from their header, before decoding: PIL's own decompression-bomb
 # limit (89.5 megapixels, about 9500 x 9500), which a full-size photo stays far below.
@@ -29,8 +31,20 @@ def _too_large(size: tuple[int, int], path: Path) -> UserError:
     return UserError(f"image too large ({w} x {h}; limit {MAX_PIXELS / 1e6:.1f} megapixels)", path=path)
 
 
+# Formats whose files may hold several pictures that are all the content (frames, pages).
+# A camera's MPO (a JPEG with a preview or depth picture after the photo) is read as its first.
+_MULTI_FRAME = {"GIF": ("an animated GIF", "frames"), "PNG": ("an animated PNG", "frames"),
+                "WEBP": ("an animated WebP", "frames"), "TIFF": ("a multi-page TIFF", "pages")}
+
+
 def open_image(path: Path) -> Image.Image:
-    """Image.open with the size limit as a one-line UserError, checked on the header's size."""
+    """Image.open with the size limit as a one-line UserError, checked on the header's size.
+
+    An image of several frames or pages (animated GIF, PNG or WebP, multi-page TIFF) is refused
+    in one line: every command reads and writes one picture per file, and taking the first
+    frame would drop the others without a word. (Such a file is a video to these tools:
+    converted to one, every frame goes through the video path.)
+    """
     limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # PIL would warn or raise its own error; the check below says it in one line
     try:
@@ -40,6 +54,14 @@ def open_image(path: Path) -> Image.Image:
     if img.size[0] * img.size[1] > MAX_PIXELS:
         img.close()
         raise _too_large(img.size, path)
+    if img.format in _MULTI_FRAME and getattr(img, "is_animated", False):
+        what, unit = _MULTI_FRAME[img.format]
+        count = getattr(img, "n_frames", 2)
+        img.close()
+        advice = ("split the pages into files" if unit == "pages"
+                  else "convert it to a video (e.g. ffmpeg -i NAME NAME.mp4) and give that")
+        raise UserError(f"{what} of {count} {unit}; only single pictures are read (one {unit[:-1]} would be "
+                        f"taken and the rest dropped): {advice}", path=path)
     return img
 
 
@@ -140,21 +162,28 @@ def probe_image(path: str | Path, *, decode: bool = False) -> tuple[int, int]:
     return (h, w) if orientation in _TRANSPOSING_ORIENTATIONS else (w, h)
 
 
-def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
-    """Image files in `folder`, sorted by name.
+def _folder_files(folder: Path, *, recursive: bool) -> list[Path]:
+    """The files of `folder` (and its sub-folders), sorted; hidden files and folders, a data
+    set's license (`file_kind.is_license_name`) and the sidecars of locked files
+    (NAME.ext.locked: read beside their file, see infer/lock) left out."""
+    entries = sorted(folder.rglob("*") if recursive else folder.iterdir())
+    return [entry for entry in entries
+            if not any(part.startswith(".") for part in entry.relative_to(folder).parts)
+            and not entry.is_dir() and not is_license_name(entry) and not entry.name.endswith(LOCK_SIDECAR)]
 
-    Hidden files are skipped. Any other non-image file is an error (naming it) rather than
-    silently ignored, so a data set is exactly what the user put there. An empty or missing
-    folder is an error too.
+
+def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
+    """Image files in `folder` (by name), sorted: the one rule of every training data folder.
+
+    Hidden files, a license file and the sidecars of locked files are skipped. Any other
+    non-image file is an error (naming it) rather than silently ignored, so a data set is
+    exactly what the user put there. An empty or missing folder is an error too.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError("no such folder", path=folder)
-    entries = sorted(folder.rglob("*") if recursive else folder.iterdir())
     images = []
-    for entry in entries:
-        if entry.name.startswith(".") or entry.is_dir():
-            continue
+    for entry in _folder_files(folder, recursive=recursive):
         if not is_image_name(entry):
             raise UserError(
                 f"not an image file (expected one of {', '.join(IMAGE_EXTENSIONS)}); "
@@ -168,26 +197,44 @@ def list_images(folder: str | Path, *, recursive: bool = False) -> list[Path]:
 
 
 def expand_inputs(inputs: list[str | Path]) -> list[Path]:
-    """Files, folders (their images, not recursive) and globs -> a sorted, de-duplicated list."""
+    """The INPUT arguments of a media command -> a sorted, de-duplicated list of files.
+
+    A file is taken as given (its reader names it if it is not what it should be). A folder
+    (not recursive: hidden files and a license skipped) and a glob pattern give their images
+    and videos, found by content (`file_kind`), so a folder may mix photos and clips; any other
+    file found there is refused in one line naming it. (Commands that take images only refuse
+    the videos among them: `jobs.media`.)
+    """
     found: list[Path] = []
     for item in inputs:
         text = str(item)
         path = Path(text)
         if path.is_dir():
-            found.extend(list_images(path))
+            media = [_media_file(p) for p in _folder_files(path, recursive=False)]
+            if not media:
+                raise UserError("folder holds no images or videos", path=path)
+            found.extend(media)
         elif path.is_file():
             found.append(path)
         elif glob.has_magic(text):
-            matches = sorted(Path(m) for m in glob.glob(text) if is_image_name(m) and Path(m).is_file())
+            matches = sorted(Path(m) for m in glob.glob(text)
+                             if Path(m).is_file() and not is_license_name(m) and not m.endswith(LOCK_SIDECAR))
             if not matches:
-                raise UserError("pattern matches no image files", path=text)
-            found.extend(matches)
+                raise UserError("pattern matches no image or video files", path=text)
+            found.extend(_media_file(p) for p in matches)
         else:
             raise UserError("no such file or folder", path=text)
     unique = list(dict.fromkeys(p.resolve() for p in found))
     if not unique:
         raise UserError("no input images given")
     return unique
+
+
+def _media_file(path: Path) -> Path:
+    if file_kind(path) is None:
+        raise UserError("not an image or a video (by its content); move it out of the folder or name the files",
+                        path=path)
+    return path
 
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:

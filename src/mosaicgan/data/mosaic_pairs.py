@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from mosaicgan.data.images import is_image_name, read_image
+from mosaicgan.data.images import list_images, read_image
 from mosaicgan.errors import UserError
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import grow_mask
@@ -41,13 +41,14 @@ MAX_FLAT = 0.6
 
 def load_photos(roots: list[str | Path]) -> tuple[list[torch.Tensor], list[Path]]:
     """Every photo under the folders (recursively) as uint8 (3, H, W). Flat-colour graphics
-    (see MAX_FLAT), images with a side under 64 pixels and files that are not images (a photo
-    collection's LICENSE or README) are left out."""
+    (see MAX_FLAT) and images with a side under 64 pixels are left out. The folders follow the
+    rule of every training data folder (`images.list_images`): a file that is not an image
+    is refused, naming it; a license file and hidden files are skipped."""
     photos, paths = [], []
     for root in roots:
         if not Path(root).is_dir():
             raise UserError("not a folder", path=root)
-        for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and is_image_name(p)):
+        for path in list_images(root, recursive=True):
             arr = np.asarray(read_image(path, mode="RGB"))
             if min(arr.shape[:2]) < MIN_SIDE:
                 continue

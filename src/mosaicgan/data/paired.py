@@ -175,7 +175,8 @@ class PairedDataset(Dataset):
         else:
             a, b = read_image(path_a, mode="RGB"), read_image(path_b, mode="RGB")
             if a.size != b.size:
-                raise UserError(f"A is {a.size[0]}x{a.size[1]} but its B partner is {b.size[0]}x{b.size[1]}", path=path_b)
+                raise UserError(f"A is {a.size[0]}x{a.size[1]} but its B partner is {b.size[0]}x{b.size[1]}",
+                                path=path_b)
         if self.swap:
             a, b = b, a
         return a.convert(self.in_mode), b.convert(self.out_mode)

@@ -97,7 +97,8 @@ def apply_geometry(img: Image.Image, geometry: Geometry) -> Image.Image:
 
 def output_size(size: tuple[int, int], *, preprocess: str, load_size: int, crop_size: int) -> tuple[int, int]:
     """The (width, height) an image of `size` has after preprocessing (no randomness involved)."""
-    g = sample_geometry(size, preprocess=preprocess, load_size=load_size, crop_size=crop_size, flip=False, generator=None)
+    g = sample_geometry(size, preprocess=preprocess, load_size=load_size, crop_size=crop_size, flip=False,
+                        generator=None)
     if g.crop is not None:
         return g.crop[2], g.crop[3]
     return g.resize or size

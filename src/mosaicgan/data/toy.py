@@ -37,7 +37,8 @@ def shape_pair(*, size: int, rng: random.Random, max_shapes: int = 2) -> tuple[I
     return edges, filled
 
 
-def make_shapes_dataset(out: str | Path, *, n_train: int = 200, n_test: int = 20, size: int = 64, seed: int = 0) -> Path:
+def make_shapes_dataset(out: str | Path, *, n_train: int = 200, n_test: int = 20, size: int = 64,
+                        seed: int = 0) -> Path:
     """Write ROOT/{train,test}/NNNN.png, each outline|filled side by side (the aligned layout)."""
     out = Path(out)
     rng = random.Random(seed)

@@ -96,7 +96,7 @@ class UnpairedDataset(Dataset):
         """As PairedDataset.use_decode_cache: both domains in one file, A's images first."""
         def arrays() -> Iterator[np.ndarray]:
             for paths, sizes, mode in self._domains():
-                for p, size in zip(paths, sizes):
+                for p, size in zip(paths, sizes, strict=True):
                     img = read_image(p, mode="RGB").convert(mode)
                     yield np.asarray(apply_resize(img, self._geometry(size, None)))
 

@@ -105,9 +105,9 @@ def run(*, out_dir: Path, seed: int = 0, n_samples: int = 2000, steps: int = 100
     log_p_grid = mixture_log_density(grid)
     log_p_held = mixture_log_density(held_out)
     kl_exact = np.array([kl_quadrature(log_p_grid, gaussian_log_density(grid, m, s), grid)
-                         for m, s in zip(history["mean"], history["std"])])
+                         for m, s in zip(history["mean"], history["std"], strict=True)])
     kl_mc = np.array([kl_monte_carlo(log_p_held, gaussian_log_density(held_out, m, s))
-                      for m, s in zip(history["mean"], history["std"])])
+                      for m, s in zip(history["mean"], history["std"], strict=True)])
     entropy_p = -float(np.trapezoid(np.exp(log_p_grid) * log_p_grid, grid))
     mle_mean, mle_std = gaussian_mle(data)
     steps_axis = np.arange(steps + 1)
@@ -135,8 +135,8 @@ def run(*, out_dir: Path, seed: int = 0, n_samples: int = 2000, steps: int = 100
     counts, edges = np.histogram(data, bins=60, range=(-5, 6))
     fit_ax.bars(edges, counts / (n_samples * np.diff(edges)), color=(205, 205, 205), label="data")
     fit_ax.line(grid, np.exp(log_p_grid), color=plot.BLACK, label="P (mixture)")
-    shown = sorted({0, steps // 5, steps})
-    for idx, colour in zip(shown, (plot.SKY, plot.GREEN, plot.VERMILION)):
+    shown = sorted({0, steps // 5, steps})  # fewer than the 3 colours when steps < 5: the first ones
+    for idx, colour in zip(shown, (plot.SKY, plot.GREEN, plot.VERMILION), strict=False):
         q = np.exp(gaussian_log_density(grid, history["mean"][idx], history["std"][idx]))
         fit_ax.line(grid, q, color=colour, label=f"Q at step {idx}")
     image = plot.side_by_side([ll_ax, kl_ax, pair_ax, fit_ax],

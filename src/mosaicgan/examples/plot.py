@@ -123,7 +123,7 @@ class Axes:
         px = np.clip(px, -10 * self.plot_w, 11 * self.plot_w)
         py = np.clip(py, -10 * self.plot_h, 11 * self.plot_h)
         if len(px) > 1:
-            self._draw.line(list(zip(px.tolist(), py.tolist())), fill=color, width=width, joint="curve")
+            self._draw.line(list(zip(px.tolist(), py.tolist(), strict=True)), fill=color, width=width, joint="curve")
         if label:
             self._legend.append((label, color, "line"))
         return self
@@ -139,7 +139,7 @@ class Axes:
         inset = 0.5 * gap * np.diff(edges)
         left, top = self.to_px(edges[:-1] + inset, heights)
         right, base = self.to_px(edges[1:] - inset, np.zeros_like(heights))
-        for x0, x1, y0, y1 in zip(left, right, top, base):
+        for x0, x1, y0, y1 in zip(left, right, top, base, strict=True):
             if y1 - y0 >= 0.5:
                 self._draw.rectangle([x0, y0, max(x0, x1 - 1), y1], fill=color, outline=outline)
         if label:
@@ -149,7 +149,7 @@ class Axes:
     def scatter(self, xs, ys, *, color=BLUE, radius: float = 1.6, label: str | None = None) -> Axes:
         px, py = self.to_px(xs, ys)
         inside = (px > -radius) & (px < self.plot_w + radius) & (py > -radius) & (py < self.plot_h + radius)
-        for x, y in zip(px[inside].tolist(), py[inside].tolist()):
+        for x, y in zip(px[inside].tolist(), py[inside].tolist(), strict=True):
             self._draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=color)
         if label:
             self._legend.append((label, color, "dot"))

@@ -10,11 +10,14 @@ adapt files and streams to the cores and back. Each job is a package laid out al
   remove/      restorer (load_restorer), core (remove_mosaics), files, video_stage, still
                (restorations held where block means did not move), video, faces_seen
   translate/   translator (a generator over a batch), tile_plan (within memory), files,
-               evaluate (`eval`)
+               evaluate (`eval`), gallery (an HTML page of inputs, outputs and targets)
   upscale/     upscaler, bands (large images), files, evaluate
+  lock/        `add --lock-to` / `remove --unlock`: the original pixels of every region sealed
+               into the output (or a sidecar) with a public key, and put back
+  report/      record (`--report`: the detection report as JSON), sheet (`--report-sheet`)
 
 Shared machinery
-  video/       io (is_media_file by content, VideoInput, VideoOutput, EncodeOptions),
+  video/       decode (is_media_file by content, VideoInput), encode (VideoOutput, EncodeOptions),
                pipeline (decode / frame stage / encode threads), job (atomic or resumable
                write), resume (segments), steady (boxes -> tracks, no pixels)
   image_io.py  load_image(path) -> frame + alpha (EXIF-upright); write_image(frame, path)

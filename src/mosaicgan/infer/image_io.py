@@ -67,23 +67,63 @@ def load_image(path: str | Path, *, channels: int | None = None) -> LoadedImage:
 
 
 def write_image(image: torch.Tensor, path: str | Path, *, alpha: Image.Image | None = None,
-                options: dict | None = None) -> Path:
+                options: dict | None = None, source: Path | None = None) -> Path:
     """Write a frame (C, H, W) in [-1, 1] atomically, with `alpha` put back when given, in the
     format of `path`'s extension (see SAVE_OPTIONS; `options` adds to or replaces those, e.g.
-    a JPEG quality or metadata to write). The input's metadata (EXIF, GPS) is never copied."""
-    return write_array(tensor_to_uint8(image), path, alpha=alpha, options=options)
+    a JPEG quality or metadata to write). The input's metadata (EXIF, GPS) is never copied.
+    source: the input the frame was read from; a GIF output keeps its palette (`_on_palette`)."""
+    return write_array(tensor_to_uint8(image), path, alpha=alpha, options=options, source=source)
 
 
 def write_array(image: np.ndarray, path: str | Path, *, alpha: Image.Image | None = None,
-                options: dict | None = None) -> Path:
+                options: dict | None = None, source: Path | None = None) -> Path:
     """`write_image` for a frame already in 8 bits, a uint8 array (H, W, C) with C in 1, 3: no
     float copy of the image is made, only PIL's own (a 16000 x 12000 RGB output is 0.6 GB here
     and 0.8 GB in PIL, against 2.3 GB as float32)."""
+    path = Path(path)
+    options = {**SAVE_OPTIONS.get(path.suffix.lower(), {}), **(options or {})}
+    if path.suffix.lower() == ".gif" and source is not None and image.shape[2] == 3:
+        img, extra = _on_palette(image, alpha, source=Path(source))
+        if img is not None:
+            return save_image(img, path, **{**options, **extra})
     img = uint8_to_pil(image)
     if alpha is not None:
         img.putalpha(alpha)
-    path = Path(path)
-    return save_image(img, path, **{**SAVE_OPTIONS.get(path.suffix.lower(), {}), **(options or {})})
+    return save_image(img, path, **options)
+
+
+def _on_palette(image: np.ndarray, alpha: Image.Image | None, *, source: Path) -> tuple[Image.Image | None, dict]:
+    """A GIF output on its input's palette: every pixel that is the input's keeps the input's
+    palette index, a changed pixel takes the nearest of the input's opaque colours, and the
+    transparent ones the input's transparent index. (Saving RGB as GIF would choose a new
+    palette and move pixels all over the image, outside the region too.) (None, {}) when the
+    input has no palette to keep (a grey GIF is written grey, without loss)."""
+    with Image.open(source) as src:
+        if src.mode != "P" or src.size != (image.shape[1], image.shape[0]):
+            return None, {}
+        indices = np.asarray(src).copy()
+        palette = np.asarray(src.getpalette("RGB") or [], dtype=np.uint8).reshape(-1, 3)
+        transparent = src.info.get("transparency")
+    transparent = transparent if isinstance(transparent, int) and transparent < len(palette) else None
+    was = palette[np.minimum(indices, len(palette) - 1)]
+    changed = (was != image).any(axis=2)
+    if transparent is not None:
+        changed &= indices != transparent
+    opaque = np.array([k for k in range(len(palette)) if k != transparent])
+    ys, xs = np.nonzero(changed)
+    colours = palette[opaque].astype(np.int32)
+    for start in range(0, len(ys), 1 << 16):  # nearest colour, in chunks (memory: 64k x 256 distances)
+        y, x = ys[start:start + (1 << 16)], xs[start:start + (1 << 16)]
+        d = ((image[y, x].astype(np.int32)[:, None, :] - colours[None]) ** 2).sum(axis=2)
+        indices[y, x] = opaque[d.argmin(axis=1)]
+    extra: dict = {"optimize": False}
+    if transparent is not None:
+        extra["transparency"] = transparent
+        if alpha is not None:
+            indices[np.asarray(alpha) < 128] = transparent
+    out = Image.fromarray(indices.astype(np.uint8))
+    out.putpalette(palette.reshape(-1).tolist())  # (an "L" image with a palette becomes "P")
+    return out, extra
 
 
 def as_frame(image: torch.Tensor | np.ndarray | Image.Image) -> torch.Tensor:

@@ -32,8 +32,8 @@ from mosaicgan.data.images import list_images, pil_to_tensor, read_image, save_i
 from mosaicgan.data.sampler import derive_seed
 from mosaicgan.data.transforms import RandomMosaic, apply_mosaic
 from mosaicgan.errors import NothingFound, UserError
-from mosaicgan.infer.mask_io import write_mask
 from mosaicgan.infer.add.regions import RegionFinder
+from mosaicgan.infer.mask_io import write_mask
 from mosaicgan.ops.masks import mask_bbox
 from mosaicgan.ops.mosaic import STYLES
 

@@ -7,6 +7,7 @@ Where it goes, by format (one JSON record, the same everywhere):
 - JPEG, WebP: EXIF ImageDescription (the statement), Software, UserComment (the record), and
   an XMP packet (dc:description, xmp:CreatorTool, and the record in mosaicgan:record);
 - TIFF: the ImageDescription and Software tags;
+- GIF: a comment extension (the statement, a newline, the record);
 - BMP and the Netpbm formats carry no metadata: such outputs cannot say it (`remove` warns).
 `read_provenance` finds the record in any of them.
 """
@@ -22,6 +23,7 @@ from typing import Any
 from PIL import Image, PngImagePlugin
 
 from mosaicgan import __version__
+from mosaicgan.errors import printable
 
 KEY = "mosaicgan"
 
@@ -64,17 +66,20 @@ def metadata_save_options(fmt: str, record: dict) -> dict[str, Any]:
     if fmt == "PNG":
         info = PngImagePlugin.PngInfo()
         info.add_text("Software", record["software"])
-        info.add_text("Description", STATEMENT)
+        info.add_text("Description", record.get("statement", STATEMENT))
         info.add_itxt(KEY, text)
         return {"pnginfo": info}
     if fmt in ("JPEG", "WEBP", "MPO"):
         exif = Image.Exif()
-        exif[_IMAGE_DESCRIPTION] = STATEMENT
+        exif[_IMAGE_DESCRIPTION] = record.get("statement", STATEMENT)
         exif[_SOFTWARE] = record["software"]
         exif.get_ifd(_EXIF_IFD)[_USER_COMMENT] = _UNICODE + text.encode("utf-16-be")
         return {"exif": exif.tobytes(), "xmp": _xmp(record, text)}
     if fmt == "TIFF":
-        return {"tiffinfo": {_IMAGE_DESCRIPTION: STATEMENT + "\n" + text, _SOFTWARE: record["software"]}}
+        return {"tiffinfo": {_IMAGE_DESCRIPTION: record.get("statement", STATEMENT) + "\n" + text,
+                             _SOFTWARE: record["software"]}}
+    if fmt == "GIF":
+        return {"comment": (record.get("statement", STATEMENT) + "\n" + text).encode("utf-8")}
     return {}
 
 
@@ -85,7 +90,8 @@ def _xmp(record: dict, text: str) -> bytes:
         '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
         'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:mosaicgan="https://example.org/mosaicgan/1.0/">'
         f'<xmp:CreatorTool>{escape(record["software"])}</xmp:CreatorTool>'
-        f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{escape(STATEMENT)}</rdf:li></rdf:Alt></dc:description>'
+        f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{escape(record.get("statement", STATEMENT))}'
+        '</rdf:li></rdf:Alt></dc:description>'
         f"<mosaicgan:record>{escape(text)}</mosaicgan:record>"
         '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
     ).encode("utf-8")
@@ -113,6 +119,9 @@ def read_provenance(path: str | Path) -> dict | None:
             found = re.search(r"<mosaicgan:record>(.*?)</mosaicgan:record>", raw, re.S)
             if found:
                 texts.append(unescape(found.group(1)))
+        gif_comment = img.info.get("comment") if img.format == "GIF" else None
+        if isinstance(gif_comment, bytes) and b"\n" in gif_comment:
+            texts.append(gif_comment.decode("utf-8", "replace").split("\n", 1)[1])
         description = exif.get(_IMAGE_DESCRIPTION)
         if isinstance(description, str) and "\n" in description:
             texts.append(description.split("\n", 1)[1])
@@ -136,15 +145,33 @@ def read_video_provenance(path: str | Path) -> dict | None:
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             # Matroska gives its tag names back upper-cased.
-            text = {k.lower(): v for k, v in container.metadata.items()}.get(KEY)
+            tags = {k.lower(): v for k, v in container.metadata.items()}
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
         raise UserError(f"not a readable video ({' '.join(str(err).split())[:160]})", path=path) from None
+    text = tags.get(KEY)
     try:
         record = json.loads(text) if text else None
     except ValueError:
-        return None
+        record = None
     ok = isinstance(record, dict) and str(record.get("software", "")).startswith("mosaicgan")
-    return record if ok and record.get("synthesized") else None
+    if ok:
+        return record if (record.get("synthesized") or record.get("operation") == "unlock") else None
+    return _record_of_comment(tags.get("comment"))
+
+
+# The readable `comment` tag `remove` writes (infer/remove/video.remove_tags). Containers that
+# keep only a fixed set of tags (AVI: comment, title, encoder, ...) drop the JSON record but
+# keep this line, so the restorer and the statement are read back from it.
+_COMMENT = re.compile(r"^(mosaicgan \S+) remove: restored with (.+?)\. (Regions of this .*)$", re.S)
+
+
+def _record_of_comment(comment: str | None) -> dict | None:
+    found = _COMMENT.match(comment.strip()) if isinstance(comment, str) else None
+    if found is None:
+        return None
+    software, restorer, statement = found.groups()
+    return {"software": software, "operation": "remove mosaic", "synthesized": True, "restorer": restorer,
+            "statement": statement, "regions": [], "from": "the container's comment tag (its only tag kept)"}
 
 
 def _decode_comment(raw: bytes) -> str:
@@ -158,17 +185,31 @@ def _decode_comment(raw: bytes) -> str:
 
 
 def format_record(record: dict | None, path: Path) -> str:
-    """What `mosaicgan info` prints."""
+    """What `mosaicgan info` prints. Every line is made printable (`errors.printable`): the
+    name and the record come from outside (a crafted file could hold escape codes)."""
+    return "\n".join(printable(line) for line in _record_lines(record, path))
+
+
+def _record_lines(record: dict | None, path: Path) -> list[str]:
     if record is None:
-        return f"{path}: no mosaicgan provenance (not restored by mosaicgan, or its metadata was stripped)"
+        return [f"{path}: no mosaicgan provenance (not restored by mosaicgan, or its metadata was stripped)"]
+    if record.get("operation") == "unlock":  # `remove --unlock`: originals back, nothing synthesized
+        lines = [f"{path}: original pixels restored with a key by {record.get('software')}",
+                 f"  key: {record.get('key')}"]
+        if record.get("regions") is not None:
+            lines.append(f"  regions: {record['regions']}")
+        return [*lines, f"  {record.get('statement')}"]
     lines = [f"{path}: restored by {record.get('software')}", f"  restorer: {record.get('restorer')}"
              + (f" ({record['restorer_kind']})" if record.get("restorer_kind") else "")]
     if record.get("restorer_sha256"):
         lines.append(f"  restorer sha256: {record['restorer_sha256']}")
     if record.get("source_file"):
         lines.append(f"  source file: {record['source_file']}")
-    for k, region in enumerate(record.get("regions", [])):
-        parts = [f"{key} {value}" for key, value in region.items()]
+    regions = record.get("regions")
+    for k, region in enumerate(regions if isinstance(regions, list) else []):
+        parts = [f"{key} {value}" for key, value in region.items()] if isinstance(region, dict) else [str(region)]
         lines.append(f"  region {k + 1}: " + ", ".join(parts))
+    if record.get("from"):
+        lines.append(f"  read from {record['from']}")
     lines.append(f"  {record.get('statement', STATEMENT)}")
-    return "\n".join(lines)
+    return lines

@@ -53,8 +53,8 @@ class CenterFace(nn.Module):
         tap_channels = []
         for expand, channels, repeats, stride in BLOCKS:
             for i in range(repeats):
-                layers.append(InvertedResidual(conv=conv_relu, in_ch=in_ch, out_ch=channels, stride=stride if i == 0 else 1,
-                                               expand=expand))
+                layers.append(InvertedResidual(conv=conv_relu, in_ch=in_ch, out_ch=channels,
+                                               stride=stride if i == 0 else 1, expand=expand))
                 in_ch = channels
             if len(layers) - 1 in TAPS:
                 tap_channels.append(channels)
@@ -81,7 +81,7 @@ class CenterFace(nn.Module):
             if i in TAPS:
                 taps.append(x)
         y = self.top(taps[-1])
-        for up, lateral, tap in zip(self.up, self.lateral, reversed(taps[:-1])):
+        for up, lateral, tap in zip(self.up, self.lateral, reversed(taps[:-1]), strict=True):
             y = up(y) + lateral(tap)
         y = self.head(y)
         return {"heatmap": torch.sigmoid(self.heatmap(y)), "scale": self.scale(y), "offset": self.offset(y),

@@ -10,8 +10,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mosaicgan.ops.conv_gemm import (conv2d_gemm, conv2d_taps, conv_transpose2d_gemm, gemm_positions, gemm_taps,
-                                     gemm_transposed)
+from mosaicgan.ops.conv_gemm import (
+    conv2d_gemm,
+    conv2d_taps,
+    conv_transpose2d_gemm,
+    gemm_positions,
+    gemm_taps,
+    gemm_transposed,
+)
 
 # torch.compiler.is_exporting came with torch 2.7 (2.6 has none); before it, dynamo's is_compiling
 # stands in (also true under torch.compile, where the plain convolution is what the compiler knows

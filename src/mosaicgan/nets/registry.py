@@ -62,7 +62,8 @@ def register_net(name: str, *, kind: str, summary: str = "", defaults: dict[str,
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"network {name!r} is registered twice")
-        _REGISTRY[name] = NetEntry(name, kind, builder, summary or (builder.__doc__ or "").strip().split("\n")[0], dict(defaults or {}))
+        _REGISTRY[name] = NetEntry(name, kind, builder, summary or (builder.__doc__ or "").strip().split("\n")[0],
+                                   dict(defaults or {}))
         return builder
 
     return decorate

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mosaicgan.choices import SR_SCALES as SCALES, SR_UPSAMPLERS as UPSAMPLERS
+from mosaicgan.choices import SR_SCALES as SCALES
+from mosaicgan.choices import SR_UPSAMPLERS as UPSAMPLERS
 from mosaicgan.nets.layers import conv_bias, icnr_, norm_layer
 from mosaicgan.nets.registry import register_net
 

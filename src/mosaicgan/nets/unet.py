@@ -47,7 +47,8 @@ class UNetGenerator(nn.Module):
             down.append(nn.Sequential(*layers))
 
         up: list[nn.Module] = [
-            nn.Sequential(nn.ReLU(True), upsample2x(upsample, 2 * width[0], out_channels, kernel=4, bias=True), nn.Tanh())
+            nn.Sequential(nn.ReLU(True), upsample2x(upsample, 2 * width[0], out_channels, kernel=4, bias=True),
+                          nn.Tanh())
         ]
         for i in range(1, num_downs):
             in_ch = width[i] if i == last else 2 * width[i]  # the innermost level has no skip input

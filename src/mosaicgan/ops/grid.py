@@ -44,4 +44,5 @@ class Grid:
 
     @classmethod
     def from_dict(cls, data: dict) -> Grid:
-        return cls(int(data["block_h"]), int(data["block_w"]), int(data.get("offset_y", 0)), int(data.get("offset_x", 0)))
+        return cls(int(data["block_h"]), int(data["block_w"]), int(data.get("offset_y", 0)),
+                   int(data.get("offset_x", 0)))

@@ -9,7 +9,8 @@ output is the input bit for bit (see `blend.composite`).
 
 Blocks cut by the image border are averaged (or their median / a pixel taken) over their real
 pixels only; nothing is padded in. No op loops over blocks: statistics come from one reshape
-of the padded image and are spread back to pixels by broadcasting.
+of the padded image and are spread back to pixels by broadcasting. Two covers share the grid
+but read nothing of the image: "solid" (an opaque fill) and "noise" (a random colour per block).
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from typing import Union
 import torch
 import torch.nn.functional as F
 
-from mosaicgan.choices import MOSAIC_STYLES as STYLES
+from mosaicgan.choices import COVER_STYLES, DRAWN_STYLES, MOSAIC_STYLES
 from mosaicgan.ops.blend import composite
 from mosaicgan.ops.masks import as_mask, feather_mask, grow_mask
 
 # One size (square), (block_h, block_w), or one per image: a tensor (N,) or (N, 2).
 BlockSize = Union[int, tuple[int, int], torch.Tensor]
+# The styles a restorer can learn to undo: what training data (data/transforms, make-pairs) draws from.
+STYLES = MOSAIC_STYLES
+# The "solid" cover: black, the colour of a redaction bar.
+SOLID_FILL = -1.0
 
 
 def block_shape(size: int, *, aspect: float = 1.0) -> tuple[int, int]:
@@ -103,7 +108,10 @@ def pixelate(
       img's device, a CUDA generator draws on the GPU;
     - "blur": a Gaussian blur instead of blocks, standard deviation `sigma` (one value, or
       (sigma_y, sigma_x)), by default half the block size per axis. Near the border it
-      averages real pixels only, like the partial blocks.
+      averages real pixels only, like the partial blocks;
+    - "solid": an opaque fill (`SOLID_FILL`), whatever the block;
+    - "noise": each block one colour drawn uniformly from [-1, 1] per channel with `generator`
+      (required), independent of the pixels: it looks like a mosaic and holds nothing of the region.
     offset: (y, x) of one grid line crossing, so that the grid can sit anywhere (ignored by blur).
     Returns a new tensor shaped like img.
 
@@ -112,10 +120,10 @@ def pixelate(
     large image costs little. The values are those of the whole-image computation (blur: to
     float rounding); "random" draws one pick per computed block, so its draws follow that box.
     """
-    if style not in STYLES:
-        raise ValueError(f"style must be one of {STYLES}, got {style!r}")
-    if style == "random" and generator is None:
-        raise ValueError("style 'random' needs an explicit torch.Generator")
+    if style not in COVER_STYLES:
+        raise ValueError(f"style must be one of {COVER_STYLES}, got {style!r}")
+    if style in DRAWN_STYLES and generator is None:
+        raise ValueError(f"style {style!r} needs an explicit torch.Generator")
     if not img.is_floating_point():
         raise ValueError(f"img must be a floating point tensor, got {img.dtype}")
     m = as_mask(mask, image=img)
@@ -239,10 +247,16 @@ def _mosaic(
     bh, bw = size
     if style == "blur":
         return gaussian_blur(x, sigma=_sigma(size, sigma))
+    if style == "solid":
+        return torch.full_like(x, SOLID_FILL)
     n, c, h, w = x.shape
     rows = _Grid(h, bh, offset[0], x.device)
     cols = _Grid(w, bw, offset[1], x.device)
-    if style == "random":
+    if style == "noise":
+        # Drawn on the generator's device, like "random"'s picks; nothing of x is read.
+        u = torch.rand((n, c, rows.count, cols.count), generator=generator, device=generator.device)
+        stats = u.to(x.device, x.dtype).mul_(2).sub_(1)
+    elif style == "random":
         # One uniform number per block and axis picks a real pixel of the (possibly cut) block.
         # Drawn on the generator's device, so a CPU generator gives the same picks for a GPU image.
         u = torch.rand((n, 2, rows.count, cols.count), generator=generator, device=generator.device)

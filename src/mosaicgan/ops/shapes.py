@@ -158,5 +158,5 @@ def sample_shape(
     steps = torch.rand(count, generator=generator) + 0.25  # spread the angles, none too close
     angles = (steps.cumsum(0) / steps.sum() * 2 * math.pi + math.radians(angle)).tolist()
     radii = (reach * (0.4 + 0.6 * torch.rand(count, generator=generator))).tolist()
-    points = tuple((cx + r * math.cos(t), cy - r * math.sin(t)) for r, t in zip(radii, angles))
+    points = tuple((cx + r * math.cos(t), cy - r * math.sin(t)) for r, t in zip(radii, angles, strict=True))
     return Polygon(points)

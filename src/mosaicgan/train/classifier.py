@@ -21,10 +21,10 @@ from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.config import TrainConfig
 from mosaicgan.data.folder import ClassFolderDataset, class_folders, split_classes
 from mosaicgan.errors import UserError
-from mosaicgan.train.precision import Precision
 from mosaicgan.localize.cam.classifier import shipped_classifier_path
 from mosaicgan.localize.cam.policy import check_allowed_class
 from mosaicgan.nets import get_net
+from mosaicgan.train.precision import Precision
 
 DROPOUT = 0.2  # before the new head, as MobileNetV2 was trained
 

@@ -44,7 +44,8 @@ def loader_workers(num_workers: int) -> int:
 def check_compiler(device: torch.device) -> None:
     """torch.compile on the CPU writes C++ and builds it; without a compiler it fails deep in the
     first step, so say so up front."""
-    if device.type == "cpu" and not any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "g++", "c++", "clang++")):
+    if device.type == "cpu" and not any(shutil.which(c)
+                                        for c in (os.environ.get("CXX", "g++"), "g++", "c++", "clang++")):
         raise UserError("run.compile (--compile) on the CPU needs a C++ compiler (g++ or clang++) on PATH; "
                         "install one or train without --compile")
 

@@ -1,4 +1,5 @@
-"""Loss logging: running means, a JSONL file in the run folder, TensorBoard when installed."""
+"""Loss logging: running means, a JSONL file in the run folder, TensorBoard when installed
+(every logged number as a scalar, the learning rate included, and the sample grids as images)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class RunningMeans:
             torch.distributed.all_reduce(stacked)
             stacked /= torch.distributed.get_world_size()
         values = stacked.tolist()  # the one read from the device
-        means = {k: v / max(1, self.count) for k, v in zip(keys, values)}
+        means = {k: v / max(1, self.count) for k, v in zip(keys, values, strict=True)}
         self.sums.clear()
         self.count = 0
         return means
@@ -65,6 +66,12 @@ class MetricLog:
             for key, value in record.items():
                 if key != "step" and isinstance(value, (int, float)):
                     self.writer.add_scalar(key, value, record["step"])
+
+    def image(self, tag: str, image: torch.Tensor, step: int) -> None:
+        """A picture (3, H, W) in [-1, 1] (a sample grid) in TensorBoard's Images tab; the PNG in
+        samples/ is written by the loop whether TensorBoard is there or not."""
+        if self.writer is not None:
+            self.writer.add_image(tag, ((image.detach().float().cpu() + 1) / 2).clamp(0, 1), step)
 
     def drop_after(self, step: int) -> None:
         """Forget records past `step`: a run interrupted after its last checkpoint logged steps

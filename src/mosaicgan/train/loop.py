@@ -24,7 +24,7 @@ from tqdm import tqdm
 from mosaicgan import __version__
 from mosaicgan.atomic import atomic_path, writing
 from mosaicgan.checkpoint import LATEST, load_train_state, save_checkpoint, save_train_state
-from mosaicgan.config import TrainConfig, save_toml, to_dict
+from mosaicgan.config import TrainConfig, save_toml, to_dict, with_values
 from mosaicgan.data.images import image_grid, save_image
 from mosaicgan.data.sampler import EpochBatches, derive_seed
 from mosaicgan.device import resolve_device
@@ -32,14 +32,21 @@ from mosaicgan.errors import UserError
 from mosaicgan.models import MODELS
 from mosaicgan.nets import init_weights
 from mosaicgan.nets.gemm_convs import use_gemm_for_small_maps
+from mosaicgan.progress import progress_bar
 from mosaicgan.ranks import ranks_from_env
 from mosaicgan.train import distributed
 from mosaicgan.train.branches import plan_branches
-from mosaicgan.train.levers import (check_compiler, compile_nets, keep_freed_memory, loader_workers, to_device,
-                                    tune_optimizers)
 from mosaicgan.train.init_from import init_from_checkpoint
+from mosaicgan.train.levers import (
+    check_compiler,
+    compile_nets,
+    keep_freed_memory,
+    loader_workers,
+    to_device,
+    tune_optimizers,
+)
 from mosaicgan.train.logging import MetricLog, RunningMeans
-from mosaicgan.train.precision import Precision
+from mosaicgan.train.precision import Precision, resolve_precision
 from mosaicgan.train.resume_state import check_config_unchanged, restore
 from mosaicgan.train.run_folder import RunLock, remove_temporaries
 from mosaicgan.train.stop_signals import StopSignals
@@ -110,6 +117,12 @@ def _train(
     device = distributed.start(ranks, device=device)
     stack.callback(distributed.stop, ranks)
     main = ranks.main
+    # "auto" is decided here, once, and the run's config.toml gets the result: a resume (which
+    # reads that file) keeps what the run started with, on whatever machine it continues.
+    chosen, why = resolve_precision(config.run.precision, device)
+    config = with_values(config, {"run.precision": chosen})
+    if progress and main:
+        tqdm.write(why)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest kernels once
     if device.type == "cpu" and config.run.keep_freed_memory:
@@ -274,9 +287,9 @@ def _train(
         # resumed run (which builds one loader more) would see different dropout.
         generator=torch.Generator().manual_seed(config.run.seed),
     )
-    # disable=None: no bar when stderr is not a terminal (the JSONL log has the figures).
-    bar = tqdm(total=total_epochs * iters_per_epoch, initial=step, disable=None if progress and main else True,
-               unit="it", dynamic_ncols=True, desc=config.model)
+    # A bar on a terminal; a line every few seconds in a log (nohup, CI), so a run is not silent.
+    bar = progress_bar(total_epochs * iters_per_epoch, initial=step, quiet=not (progress and main), unit="it",
+                       desc=config.model)
     first_step_seconds: float | None = None
     compile_logged = False
     try:
@@ -314,7 +327,9 @@ def _train(
                         bar.set_postfix({k[5:] if k.startswith("loss_") else k: f"{v:.3g}"
                                          for k, v in record.items() if k.startswith("loss_")})
                 if main and step % config.run.sample_every == 0:
-                    save_image(image_grid(task.visuals(batch)), run_dir / "samples" / f"step_{step:07d}.png")
+                    grid = image_grid(task.visuals(batch))
+                    save_image(grid, run_dir / "samples" / f"step_{step:07d}.png")
+                    log.image("samples", grid, step)
                 if step % config.run.save_every == 0:
                     save()
                 if (stop_after is not None and step >= stop_after) or stop_requested():

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from mosaicgan.config import TrainConfig
 from mosaicgan.data.mosaic_pairs import MosaicPairs
 from mosaicgan.errors import UserError
-from mosaicgan.train.precision import Precision
 from mosaicgan.nets import get_net
+from mosaicgan.train.precision import Precision
 
 
 def build_restorer(config: TrainConfig) -> torch.nn.Module:

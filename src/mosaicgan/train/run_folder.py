@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import time
 from pathlib import Path
 
 from mosaicgan.errors import UserError
@@ -23,11 +24,45 @@ _TEMPORARY = {
 }
 
 
+# Lock descriptors this process holds. A forked child (a DataLoader worker) would share the
+# lock through its copy of the descriptor and keep it after a `kill -9` of the trainer, for
+# the seconds the worker takes to notice: children close their copies at once.
+_HELD: set[int] = set()
+
+
+def _close_in_child() -> None:
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
+
+# How long a start waits for a lock whose recorded holder has died (its children may hold it
+# still: processes started by an older version, or by a spawn start method that copies it).
+TAKEOVER_SECONDS = 10.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class RunLock:
     """An exclusive `flock` on RUN_DIR/.lock for the life of a training process.
 
     The kernel drops the lock when the process ends however it ends (kill -9 included), so a
-    lock file left by a dead run never blocks the next one.
+    lock file left by a dead run never blocks the next one. Forked children do not keep it
+    (see _HELD); where the recorded holder is dead but the lock is still held (by what it
+    started), the start waits up to TAKEOVER_SECONDS for it, then says which process is gone.
     """
 
     def __init__(self, run_dir: Path) -> None:
@@ -41,19 +76,39 @@ class RunLock:
             raise UserError("no such run folder", path=self.path.parent) from None
         except OSError as err:
             raise UserError(f"cannot write to this run folder ({err.strerror})", path=self.path.parent) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+        if not self._take(fd):
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
+            if holder.isdigit() and not _alive(int(holder)):
+                raise UserError(f"the training that held this run folder (pid {holder}) has ended, but processes it "
+                                f"started still hold its lock after {TAKEOVER_SECONDS:g} s; wait for them to exit "
+                                "(or end them) and start again", path=self.path.parent)
             raise UserError(f"another mosaicgan process (pid {holder}) is training in this run folder",
-                            path=self.path.parent) from None
+                            path=self.path.parent)
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
+        _HELD.add(fd)
+
+    def _take(self, fd: int) -> bool:
+        """The lock, at once; or, while its recorded holder is dead, once its children let go."""
+        deadline = None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                if not (holder.isdigit() and not _alive(int(holder))):
+                    return False  # a live training holds it
+                deadline = deadline or time.monotonic() + TAKEOVER_SECONDS
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.1)
 
     def release(self) -> None:
         if self.fd is not None:
+            _HELD.discard(self.fd)
             os.close(self.fd)  # closing drops the flock
             self.fd = None
 

@@ -23,7 +23,8 @@ from torch import nn
 
 from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.errors import UserError
-from mosaicgan.nets.vgg19 import LAYERS as VGG_LAYERS, vgg19_features
+from mosaicgan.nets.vgg19 import LAYERS as VGG_LAYERS
+from mosaicgan.nets.vgg19 import vgg19_features
 
 MOBILENET_LAYERS = {"block3": 4, "block6": 7, "block13": 14}  # name -> number of `features` modules kept
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -63,7 +64,8 @@ def feature_network(spec: str, *, layer: str = "auto") -> nn.Module:
     if name == "vgg19" and path:
         layer = "relu5_4" if layer == "auto" else layer
         if layer not in VGG_LAYERS:
-            raise UserError(f"srgan.feature_layer {layer!r} is not a vgg19 layer; choose one of: {', '.join(VGG_LAYERS)}")
+            raise UserError(f"srgan.feature_layer {layer!r} is not a vgg19 layer; "
+                            f"choose one of: {', '.join(VGG_LAYERS)}")
         net = vgg19_features(layer=layer)
         net.load_state_dict(_vgg19_state(Path(path), net))
         # torchvision's VGG takes [0, 1] images normalised by the ImageNet mean and std.
@@ -80,7 +82,8 @@ def _vgg19_state(path: Path, net: nn.Module) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001  (pickled code, damaged, not a torch file: all refused)
-        raise UserError(f"not a torch state dict that loads with weights_only ({type(err).__name__})", path=path) from None
+        raise UserError(f"not a torch state dict that loads with weights_only ({type(err).__name__})",
+                        path=path) from None
     if not isinstance(state, dict):
         raise UserError("not a state dict (a mapping of tensor names to tensors)", path=path)
     wanted = {f"features.{k}": v.shape for k, v in net.state_dict().items()}

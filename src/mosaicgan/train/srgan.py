@@ -22,7 +22,7 @@ from torch import nn
 
 from mosaicgan.checkpoint import read_metadata
 from mosaicgan.config import SRGANConfig, TrainConfig
-from mosaicgan.data.images import is_image_name, pil_to_tensor, read_image
+from mosaicgan.data.images import list_images, pil_to_tensor, read_image
 from mosaicgan.data.sr_pairs import SRPairs
 from mosaicgan.errors import UserError
 from mosaicgan.losses.adversarial import discriminator_loss, generator_loss
@@ -66,11 +66,7 @@ def load_hr_folder(folder: str | Path, *, scale: int) -> list[torch.Tensor]:
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError("not a folder", path=folder)
-    images = [crop_to_multiple(pil_to_tensor(read_image(p, mode="RGB"))[None], scale)
-              for p in sorted(folder.iterdir()) if p.is_file() and is_image_name(p)]
-    if not images:
-        raise UserError("holds no images", path=folder)
-    return images
+    return [crop_to_multiple(pil_to_tensor(read_image(p, mode="RGB"))[None], scale) for p in list_images(folder)]
 
 
 class SRGANTask:

@@ -4,27 +4,40 @@
 a video loop calls per frame; it decides the block size (fixed, or from the region's size)
 and hands the pixels to the pure op `ops.mosaic.mosaic_region`. `applied_mask` is the mask
 as the mosaic applied it (grown, feathered), for --save-mask. Nothing here reads or writes
-files, and the only randomness (the "random" style) comes from the generator passed in.
+files, and the only randomness (the "random" and "noise" styles) comes from the generator passed in.
+
+How coarse the automatic block is: `block_fraction` x the square root of the region's area,
+and, where `max_blocks_across` is set, at least the longer side of the largest connected part
+of the region / max_blocks_across. `for_faces` sets that floor so that no face is more than
+FACE_BLOCKS_ACROSS blocks across (its detector box's longer side): recognition by eye fails
+well before that, though recognition models do not (docs/privacy.md; use a cover style there).
+A `keep` mask (H, W), where given, is left untouched whatever grow and feather reach.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import torch
 
-from mosaicgan.choices import MOSAIC_STYLES
+from mosaicgan.choices import COVER_STYLES, DRAWN_STYLES
 from mosaicgan.data.sampler import derive_seed
 from mosaicgan.errors import UserError
-from mosaicgan.ops.masks import feather_mask, grow_mask
+from mosaicgan.ops.masks import feather_mask, grow_mask, mask_to_boxes
 from mosaicgan.ops.mosaic import auto_block_size, mosaic_region
+
+# The face rule of the automatic block: at most this many blocks across a face (see `for_faces`).
+FACE_BLOCKS_ACROSS = 8
 
 
 @dataclass(frozen=True)
 class MosaicOptions:
     """block: pixels, or None to size blocks from the region: `block_fraction` x the square
-    root of its (grown) area, at least 4 px. grow, feather: pixels (see `ops.mosaic.mosaic_region`).
-    seed: the "random" style's picks (per image, from the seed and the file name)."""
+    root of its (grown) area, at least 4 px, and with `max_blocks_across` at least the longer
+    side of the region's largest connected part / max_blocks_across. grow, feather: pixels (see
+    `ops.mosaic.mosaic_region`). seed: the "random" and "noise" styles' draws (per image, from
+    the seed and the file name)."""
 
     style: str = "average"
     block: int | None = None
@@ -32,10 +45,11 @@ class MosaicOptions:
     grow: int = 0
     feather: int = 0
     seed: int = 0
+    max_blocks_across: float | None = None
 
     def check(self) -> None:
-        if self.style not in MOSAIC_STYLES:
-            raise UserError(f"unknown style {self.style!r}; choose one of {', '.join(MOSAIC_STYLES)}")
+        if self.style not in COVER_STYLES:
+            raise UserError(f"unknown style {self.style!r}; choose one of {', '.join(COVER_STYLES)}")
         if self.block is not None and self.block < 1:
             raise UserError(f"--block must be a positive number of pixels or 'auto', got {self.block}")
         if not self.block_fraction > 0:
@@ -44,6 +58,8 @@ class MosaicOptions:
             raise UserError(f"--block-fraction must lie in (0, 1], got {self.block_fraction}")
         if self.feather < 0:
             raise UserError(f"--feather must be >= 0, got {self.feather}")
+        if self.max_blocks_across is not None and not self.max_blocks_across >= 1:
+            raise UserError(f"the most blocks across a region must be >= 1, got {self.max_blocks_across}")
 
     def check_frame(self, size: tuple[int, int], *, path: object = None) -> None:
         """Pixel sizes are bounded by the frame (width, height): beyond its longer side they
@@ -59,37 +75,68 @@ class MosaicOptions:
         return self.grow < 0 and not bool(grow_mask(mask, radius=self.grow).any())
 
 
+def for_faces(options: MosaicOptions, *, face_grow: float) -> MosaicOptions:
+    """The options with the face rule: automatic blocks no finer than FACE_BLOCKS_ACROSS across
+    a face. A face's region is its box grown by `face_grow` x its size on every side, so
+    (1 + 2 face_grow) x FACE_BLOCKS_ACROSS blocks across the region. A fixed --block is the user's."""
+    if options.block is not None or options.max_blocks_across is not None:
+        return options
+    return replace(options, max_blocks_across=FACE_BLOCKS_ACROSS * (1 + 2 * face_grow))
+
+
+def for_face_sides(options: MosaicOptions, mask: torch.Tensor, sides: list[int]) -> MosaicOptions:
+    """The options for one image whose faces' detector boxes have these longer sides: the
+    automatic block fixed at no finer than FACE_BLOCKS_ACROSS across the largest. Measured on
+    the boxes themselves, so it holds for a face whose grown region the image's border cuts
+    (which `max_blocks_across` alone, measuring the region, would under-count)."""
+    if options.block is not None or not sides:
+        return options
+    return replace(options, block=max(block_for(mask, options), math.ceil(max(sides) / FACE_BLOCKS_ACROSS)))
+
+
 def block_for(mask: torch.Tensor, options: MosaicOptions) -> int:
     """The block size in pixels for a region: the fixed one, or sized from the grown region."""
     if options.block is not None:
         return options.block
     grown = grow_mask(mask, radius=options.grow)
-    return int(auto_block_size(grown, fraction=options.block_fraction, min_block=4)[0])
+    block = int(auto_block_size(grown, fraction=options.block_fraction, min_block=4)[0])
+    if options.max_blocks_across is not None:
+        parts = mask_to_boxes(grown)
+        longest = max((max(b.x1 - b.x0, b.y1 - b.y0) for b in parts), default=0)
+        block = max(block, math.ceil(longest / options.max_blocks_across))
+    return block
 
 
 def mosaic_generator(options: MosaicOptions, key: str) -> torch.Generator | None:
-    """The generator of the "random" style for one frame, seeded from `options.seed` and `key`
-    (the file name; a video would add the frame number), so reruns give the same picks. None
-    for the styles that draw nothing."""
-    if options.style != "random":
+    """The generator of the "random" and "noise" styles for one frame, seeded from
+    `options.seed` and `key` (the file name; a video adds the frame number), so reruns give the
+    same draws. None for the styles that draw nothing."""
+    if options.style not in DRAWN_STYLES:
         return None
     return torch.Generator().manual_seed(derive_seed(options.seed, key))
 
 
 def mosaic_image(image: torch.Tensor, mask: torch.Tensor, *, options: MosaicOptions,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, keep: torch.Tensor | None = None) -> torch.Tensor:
     """Mosaic the region of one frame.
 
     image: (C, H, W) in [-1, 1], any C (grey, RGB). mask: (H, W) in [0, 1], the region before
-    grow and feather. generator: required for the "random" style (see `mosaic_generator`).
+    grow and feather. generator: required for the "random" and "noise" styles (see
+    `mosaic_generator`). keep: (H, W) bool, pixels never changed (--keep), or None.
     Returns a new (C, H, W) tensor; pixels outside the grown, feathered region are the input's.
     """
-    if options.style == "random" and generator is None:
-        raise ValueError("the random style needs an explicit torch.Generator (see mosaic_generator)")
-    return mosaic_region(image, mask, block=block_for(mask, options), style=options.style,
-                         grow=options.grow, feather=options.feather, generator=generator)
+    if options.style in DRAWN_STYLES and generator is None:
+        raise ValueError(f"the {options.style} style needs an explicit torch.Generator (see mosaic_generator)")
+    block = block_for(mask, options)
+    if keep is not None and bool(keep.any()):
+        # Grown and feathered first, then cut, so neither reaches into a kept area.
+        return mosaic_region(image, applied_mask(mask, options, keep=keep), block=block, style=options.style,
+                             generator=generator)
+    return mosaic_region(image, mask, block=block, style=options.style, grow=options.grow, feather=options.feather,
+                         generator=generator)
 
 
-def applied_mask(mask: torch.Tensor, options: MosaicOptions) -> torch.Tensor:
-    """The mask (H, W) in [0, 1] as `mosaic_image` applies it: grown, then feathered."""
-    return feather_mask(grow_mask(mask, radius=options.grow), width=options.feather)[0, 0]
+def applied_mask(mask: torch.Tensor, options: MosaicOptions, *, keep: torch.Tensor | None = None) -> torch.Tensor:
+    """The mask (H, W) in [0, 1] as `mosaic_image` applies it: grown, feathered, then zero in `keep`."""
+    m = feather_mask(grow_mask(mask, radius=options.grow), width=options.feather)[0, 0]
+    return m if keep is None else m.masked_fill(keep, 0.0)

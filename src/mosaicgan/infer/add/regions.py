@@ -11,10 +11,13 @@ the same region in both. Two kinds of request behave differently on purpose:
 - detected ones (faces, cam) may find nothing in an image; that is not an error, and callers
   decide what to do (`add` leaves such an image out and lists it).
 Random shapes draw from an explicit generator, so a caller that records the seed can redo them.
+The user's own choices over any of these (--keep, --also; `chosen.py`) are applied by
+`RegionFinder.compose`, after `find`, so that a video can add them frame by frame.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ import torch
 
 from mosaicgan.choices import DETECTED_REGIONS, FACE_SHAPES, REGION_KINDS
 from mosaicgan.errors import UserError
+from mosaicgan.infer.add.chosen import XYWH, Also, also_mask, check_boxes, is_kept_face, keep_mask
 from mosaicgan.infer.image_io import as_frame, to_rgb
 from mosaicgan.infer.mask_io import find_mask_file, read_mask
 from mosaicgan.localize.faces.detect import DEFAULT_FLIP, DEFAULT_GROW, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD
@@ -48,6 +52,8 @@ class RegionRequest:
       at least `min_face` pixels tall, each masked as its box (stretched to its landmarks)
       grown by `face_grow` x its size on every side, as an ellipse or a box (localize/faces/detect.py);
       face_flip scores faces on the image and its mirror image (twice the work, fewer false faces).
+    keep, also, keep_tracks: areas never changed, boxes always covered (over a frame range), and
+      video tracks left uncovered (`chosen.py`), whatever the kind.
     """
 
     kind: str
@@ -64,14 +70,29 @@ class RegionRequest:
     face_grow: float = DEFAULT_GROW
     face_shape: str = FACE_SHAPES[0]
     face_flip: bool = DEFAULT_FLIP
+    keep: tuple[XYWH, ...] = ()
+    also: tuple[Also, ...] = ()
+    keep_tracks: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    """A face found in a video frame: the detector's `Face`, and `region`, the box (whole
+    pixels, cut to the frame) of the pixels its mask fills: its box stretched to its landmarks
+    and grown by the request's face_grow (`localize.faces.detect.face_extent`)."""
+
+    face: Any
+    region: Box
 
 
 @dataclass
 class Region:
-    """A mask (H, W) float in [0, 1] (all zeros when nothing was found) and what made it."""
+    """A mask (H, W) float in [0, 1] (all zeros when nothing was found) and what made it.
+    keep: (H, W) bool, pixels the mosaic must never change (--keep), or None."""
 
     mask: torch.Tensor
     info: dict[str, Any] = field(default_factory=dict)
+    keep: torch.Tensor | None = None
 
     @property
     def empty(self) -> bool:
@@ -136,6 +157,8 @@ class RegionFinder:
             lo, hi = request.shape_count
             if not 1 <= lo <= hi:
                 raise UserError(f"shape count must satisfy 1 <= low <= high, got {request.shape_count}")
+        if request.keep_tracks and request.kind not in DETECTED_REGIONS:
+            raise UserError("--keep-track goes with --faces or --cam (the tracks of detected regions in a video)")
 
     @property
     def detected(self) -> bool:
@@ -157,6 +180,29 @@ class RegionFinder:
             self._read_mask(image_path, size)
         elif self.request.kind == "boxes":
             self._boxes_mask(size, image_path)
+        check_boxes(self.request.also, size=size, path=image_path)
+
+    @property
+    def chooses(self) -> bool:
+        """Whether the user kept or added areas (`compose` changes something)."""
+        return bool(self.request.keep or self.request.also)
+
+    def compose(self, region: Region, *, frame: int = 0) -> Region:
+        """The region with the user's choices applied: the --also boxes that cover `frame`
+        added, the --keep areas cut out (and set as the region's `keep`)."""
+        if not self.chooses:
+            return region
+        height, width = region.mask.shape[-2:]
+        mask, info = region.mask, dict(region.info)
+        added = also_mask(self.request.also, frame=frame, height=height, width=width)
+        if added is not None:
+            mask = torch.maximum(mask, added)
+            info["also"] = [a.to_dict() for a in self.request.also if a.covers(frame)]
+        keep = keep_mask(self.request.keep, height=height, width=width)
+        if keep is not None:
+            mask = mask.masked_fill(keep, 0.0)
+            info["keep"] = [[x, y, x + w, y + h] for x, y, w, h in self.request.keep]
+        return Region(mask, info, keep=keep)
 
     def find(self, image: torch.Tensor | np.ndarray, *, path: Path | None = None,
              generator: torch.Generator | None = None) -> Region:
@@ -211,7 +257,7 @@ class RegionFinder:
         found = detect_faces_batch([to_rgb(f) for f in frames], threshold=request.face_threshold,
                                    min_face=request.min_face, flip=request.face_flip, detector=self.face_detector)
         return [self._faces_region(faces, height=frame.shape[-2], width=frame.shape[-1])
-                for frame, faces in zip(frames, found)]
+                for frame, faces in zip(frames, found, strict=True)]
 
     def find_near(self, image: torch.Tensor | np.ndarray, boxes: list[list[int]], *,
                   path: Path | None = None) -> Region:
@@ -229,13 +275,50 @@ class RegionFinder:
                                   min_face=request.min_face, flip=request.face_flip, detector=self.face_detector)
         return self._faces_region(faces, height=height, width=width)
 
+    def find_faces(self, frame: np.ndarray, *, known: list[tuple[float, float, float, float]] = (),
+                   tiny: str = "confirm") -> list[FoundFace]:
+        """Faces only, for video frames (uint8 RGB (H, W, 3)): every face of the frame, each with
+        the box of the region its mask fills. known: detector boxes of faces followed from
+        earlier frames (they need no mirror score, `FaceDetector.detect`). tiny: how faces under
+        16 pixels are searched (video: "confirm", see `localize/faces/centerface.py`)."""
+        found = self.face_detector.detect([frame], threshold=self.request.face_threshold,
+                                          min_face=self.request.min_face, flip=self.request.face_flip,
+                                          known=[list(known)], tiny=tiny)[0]
+        return [self.found_face(f, height=frame.shape[0], width=frame.shape[1]) for f in found]
+
+    def follow_faces(self, frame: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> list[FoundFace | None]:
+        """Faces only: each known face (its detector box where it is expected) found again in
+        the frame, or None (`FaceDetector.follow`: one batch of small windows)."""
+        found = self.face_detector.follow(frame, boxes, threshold=self.request.face_threshold,
+                                          flip=self.request.face_flip, min_face=self.request.min_face)
+        return [None if f is None else self.found_face(f, height=frame.shape[0], width=frame.shape[1]) for f in found]
+
+    def found_face(self, face, *, height: int, width: int) -> FoundFace:
+        """A `Face` of a frame (H, W) and the box of the pixels its mask fills."""
+        from mosaicgan.localize.faces.detect import face_extent
+
+        x0, y0, x1, y1 = face_extent(face, grow=self.request.face_grow)
+        left, top = min(width - 1, max(0, math.floor(x0))), min(height - 1, max(0, math.floor(y0)))
+        region = Box(left, top, max(left + 1, min(width, math.ceil(x1))), max(top + 1, min(height, math.ceil(y1))))
+        return FoundFace(face=face, region=region)
+
     def _faces_region(self, faces: list, *, height: int, width: int) -> Region:
-        """The mask of faces (grown, shaped as the request says) and their boxes."""
+        """The mask of faces (grown, shaped as the request says) and their boxes; a face mostly
+        inside a --keep area is left out of both (it is listed in "faces" as not applied)."""
         from mosaicgan.localize.faces.detect import face_box, face_mask
 
-        mask = face_mask(faces, height=height, width=width, grow=self.request.face_grow, shape=self.request.face_shape)
+        request = self.request
+        kept = [is_kept_face((f.x0, f.y0, f.x1, f.y1), request.keep) if request.keep else False for f in faces]
+        used = [f for f, k in zip(faces, kept, strict=True) if not k]
+        mask = face_mask(used, height=height, width=width, grow=request.face_grow, shape=request.face_shape)
+        details = []
+        for face, was_kept in zip(faces, kept, strict=True):
+            own = face_mask([face], height=height, width=width, grow=request.face_grow, shape=request.face_shape)
+            details.append({"box": list(face_box(face, height=height, width=width)), "score": round(face.score, 4),
+                            "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
+                            "area": int(own.sum()), "applied": not was_kept})
         return Region(mask.float(), {"kind": "faces", "boxes": [list(face_box(f, height=height, width=width))
-                                                                 for f in faces]})
+                                                                 for f in used], "faces": details})
 
     def _read_mask(self, image_path: Path | None, size: tuple[int, int]) -> tuple[torch.Tensor, Path]:
         mask_path = self.mask_file(image_path)

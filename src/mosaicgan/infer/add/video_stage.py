@@ -7,14 +7,18 @@ on a copy scaled to `detect_side`; in the frames between, faces are searched for
 they were last found (`FaceFollower`, in 1 frame of `follow_every`: a window around each, a few
 ms instead of a whole frame's search). Everything found passes through `steady.Steadier`, which tracks the boxes,
 smooths them and bridges short misses (a face is covered from `bridge` >= detect_every - 1
-frames before the search that first finds it). A frame
+frames before the search that first finds it: `TrackingOptions.reach`). A frame
 gets the mosaic of `mosaic_core.mosaic_image`, run on the part of the frame that the
 region's blocks cover (`mosaic_frame`: the result is the whole-frame result, because the crop
 starts on a block line and reaches past the grow, feather and blur margins).
+The user's --also boxes and --keep areas apply frame by frame (`RegionFinder.compose`); an
+optional `VideoWatch` sees the tracker's boxes (--keep-track, the report) and each frame before
+its cover (--lock-to).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import threading
@@ -29,49 +33,53 @@ import torch.nn.functional as F
 
 from mosaicgan.errors import UserError
 from mosaicgan.infer.add.core import MosaicOptions, block_for, mosaic_generator, mosaic_image
-from mosaicgan.infer.add.regions import RegionFinder
-from mosaicgan.infer.video.steady import BlockHold, Steadier
-from mosaicgan.infer.video.pipeline import END, Stage, VideoResult, put_unless
+from mosaicgan.infer.add.face_track import FaceTracker
+from mosaicgan.infer.add.regions import Region, RegionFinder
+from mosaicgan.infer.add.video_watch import VideoWatch
+from mosaicgan.infer.video.pipeline import END, Stage, VideoResult, put_unless, torch_threads
+from mosaicgan.infer.video.steady import BlockHold, Steadier, TrackBox, TrackingOptions
 from mosaicgan.ops.masks import Box, boxes_to_mask, mask_to_boxes
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
 
 
 @dataclass(frozen=True)
-class SteadyOptions:
-    """window: frames either side that smooth a box (0: none). bridge: a region is kept for
-    this many frames before and after it was seen, so misses of up to 2 x bridge frames in a
-    row are covered. detect_every: search 1 frame in N (the others come from the tracks).
-    batch: frames searched per call of the detector (CenterFace costs less CPU per frame one
-    frame at a time than in batches on this CPU: 139 against 215 ms per 640 x 360 frame). detect_side: search a copy of the frame scaled so
-    its long side is at most this (0: full size; faster, but faces under about
-    min-face x frame/detect_side pixels are missed). follow: faces, in frames between searches,
-    are searched for near where they were before (`FaceFollower`; the batch must be 1), in 1
-    frame of `follow_every` (the steadied boxes fill the frames between: a 1-frame gap costs no
-    coverage in benchmarks/video_face_cover.py and saves about a fifth of the CPU at 720p).
-    steady=False: each frame's own region."""
+class AddVideoOptions:
+    """tracking: how regions are followed across frames (`steady.TrackingOptions`; for faces,
+    detect_every is the longest gap between whole-frame searches, `face_track.FaceTracker`).
+    batch: CAM only, frames searched per call. detect_side: search a copy of the frame scaled
+    so its long side is at most this (0: full size; faster, but faces under about
+    min-face x frame/detect_side pixels are missed). follow: faces, in frames between
+    searches, are searched for where the camera's motion took them (`FaceTracker`), in 1 frame
+    of `follow_every` (the steadied boxes fill the frames between: a 1-frame gap costs no
+    coverage in benchmarks/video_face_cover.py and saves about a fifth of the CPU at 720p)."""
 
-    steady: bool = True
-    window: int = 4
-    bridge: int = 4
-    detect_every: int = 8
+    # Whole-frame searches at least 1 frame in 16 (faces are also searched at cuts and pans, and
+    # followed between; the periodic search is for faces appearing inside the picture).
+    tracking: TrackingOptions = TrackingOptions(detect_every=16)
     batch: int = 1
     detect_side: int = 0
     follow: bool = True
     follow_every: int = 2
 
     def check(self) -> None:
-        if self.window < 0 or self.bridge < 0:
-            raise UserError(f"--window and --bridge must be >= 0, got {self.window} and {self.bridge}")
-        if self.detect_every < 1 or self.batch < 1 or self.follow_every < 1:
-            raise UserError("--detect-every, --follow-every and the batch size must be >= 1")
+        self.tracking.check()
+        if self.batch < 1 or self.follow_every < 1:
+            raise UserError("--follow-every and the batch size must be >= 1")
         if self.detect_side < 0 or 0 < self.detect_side < 64:
             raise UserError(f"--detect-side must be 0 (full size) or at least 64 pixels, got {self.detect_side}")
 
 
 def mosaic_frame(frame: np.ndarray, mask: torch.Tensor, *, options: MosaicOptions,
-                 generator: torch.Generator | None = None) -> np.ndarray:
+                 generator: torch.Generator | None = None, keep: torch.Tensor | None = None,
+                 boxes: list[Box] | None = None) -> np.ndarray:
     """`mosaic_image` on an array frame (H, W, 3) uint8/uint16, in place, computing only the
-    crop that the region's blocks, grow, feather and blur reach. mask: (H, W) in [0, 1]."""
+    crop that the region's blocks, grow, feather and blur reach. mask: (H, W) in [0, 1].
+    keep: (H, W) bool, pixels never changed (--keep), or None.
+    boxes: the mask's parts (e.g. the faces of a crowd), each computed in a crop of its own
+    where those crops do not overlap (the same result: the block grid starts at the frame's
+    corner, crops end on block lines and reach past every margin), instead of one crop over all
+    of them (most of a frame, for faces spread across it). Not for the "random" style, whose
+    picks follow one generator over one crop."""
     box = _bbox(mask)
     if box is None:
         return frame
@@ -83,19 +91,40 @@ def mosaic_frame(frame: np.ndarray, mask: torch.Tensor, *, options: MosaicOption
         block = block_for(mask[gy0:box.y1 + margin, gx0:box.x1 + margin], options)
     if options.style == "blur":
         margin += math.ceil(1.5 * block) + 1
-    # Out to block lines (the mosaic grid starts at the frame's corner), so every block the
-    # region meets is whole in the crop.
-    y0 = (max(0, box.y0 - margin) // block) * block
-    x0 = (max(0, box.x0 - margin) // block) * block
-    y1 = min(height, -(-(box.y1 + margin) // block) * block)
-    x1 = min(width, -(-(box.x1 + margin) // block) * block)
-    crop = frame[y0:y1, x0:x1]
+    parts = boxes if boxes and options.style != "random" else [box]
     scale = 255.0 if frame.dtype == np.uint8 else 65535.0
-    tensor = torch.from_numpy(crop).permute(2, 0, 1).float().mul_(2.0 / scale).sub_(1.0)
-    out = mosaic_image(tensor, mask[y0:y1, x0:x1], options=replace(options, block=block), generator=generator)
-    back = out.add_(1.0).mul_(scale / 2.0).round_().clamp_(0, scale).permute(1, 2, 0)
-    frame[y0:y1, x0:x1] = back.numpy().astype(frame.dtype)
+    for y0, y1, x0, x1 in _crops(parts, block=block, margin=margin, height=height, width=width):
+        crop = frame[y0:y1, x0:x1]
+        tensor = torch.from_numpy(crop).permute(2, 0, 1).float().mul_(2.0 / scale).sub_(1.0)
+        out = mosaic_image(tensor, mask[y0:y1, x0:x1], options=replace(options, block=block), generator=generator,
+                           keep=None if keep is None else keep[y0:y1, x0:x1])
+        back = out.add_(1.0).mul_(scale / 2.0).round_().clamp_(0, scale).permute(1, 2, 0)
+        frame[y0:y1, x0:x1] = back.numpy().astype(frame.dtype)
     return frame
+
+
+def _crops(boxes: list[Box], *, block: int, margin: int, height: int, width: int) -> list[tuple[int, int, int, int]]:
+    """(y0, y1, x0, x1) of the crops that hold the boxes with their margins, out to block lines
+    (the mosaic grid starts at the frame's corner, so every block a region meets is whole in
+    its crop); overlapping crops merged into one, so no pixel is computed twice."""
+    crops = []
+    for b in boxes:
+        crops.append([(max(0, b.y0 - margin) // block) * block, min(height, -(-(b.y1 + margin) // block) * block),
+                      (max(0, b.x0 - margin) // block) * block, min(width, -(-(b.x1 + margin) // block) * block)])
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(crops)):
+            for j in range(i + 1, len(crops)):
+                a, c = crops[i], crops[j]
+                if a[0] < c[1] and c[0] < a[1] and a[2] < c[3] and c[2] < a[3]:
+                    crops[i] = [min(a[0], c[0]), max(a[1], c[1]), min(a[2], c[2]), max(a[3], c[3])]
+                    del crops[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [tuple(c) for c in crops]
 
 
 def _bbox(mask: torch.Tensor) -> Box | None:
@@ -134,137 +163,118 @@ def _find_many(finder: RegionFinder, frames: list[np.ndarray], path: Path, *,
     return found
 
 
-class FaceFollower:
-    """Faces between whole-frame searches: a frame followed is searched only near the faces last
-    found (`RegionFinder.find_near`), so a moving face is found all along at a small cost,
-    while new faces wait for the next whole search (and are covered back to the search before
-    by the bridge). A face not found near its last place is looked for there again `patience`
-    more times, then left to the next whole search."""
-
-    def __init__(self, finder: RegionFinder, *, patience: int = 2) -> None:
-        self.finder, self.patience = finder, patience
-        self.boxes: dict[tuple[int, ...], int] = {}  # box -> frames missed since it was seen
-
-    def searched(self, boxes: list[list[int]]) -> None:
-        self.boxes = {tuple(b): 0 for b in boxes}
-
-    def follow(self, frame: np.ndarray, *, path: Path) -> torch.Tensor | None:
-        """The mask of the faces found near the last ones (None when there are none to follow)."""
-        if not self.boxes:
-            return None
-        region = self.finder.find_near(_as_uint8(frame), [list(b) for b in self.boxes], path=path)
-        found = [tuple(b) for b in region.info["boxes"]]
-        kept = {b: 0 for b in found}
-        for box, missed in self.boxes.items():
-            if missed < self.patience and not any(_overlap(box, f) for f in found):
-                kept[box] = missed + 1
-        self.boxes = kept
-        return region.mask
-
-
 def _as_uint8(frame: np.ndarray) -> np.ndarray:
     """A frame as the detectors take it: 8 bits (a 16-bit frame keeps its high byte)."""
     return frame if frame.dtype == np.uint8 else (frame >> 8).astype(np.uint8)
 
 
-def _overlap(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+@dataclass(frozen=True)
+class _Seen:
+    """What the search thread hands on for a frame it searched or followed: boxes (faces: the
+    regions their masks fill) or a mask (CAM), whether the frame starts a shot, and how."""
+
+    boxes: list[Box] | None
+    mask: torch.Tensor | None
+    cut: bool
+    how: str
+    keys: list[int] | None = None  # faces: which is which, while followed (`FaceTracker`)
+    scores: list[float] | None = None  # faces: the detector's score of each
 
 
-def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, steady: SteadyOptions, path: Path,
-                 result: VideoResult) -> Stage:
+def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVideoOptions, path: Path,
+                 result: VideoResult, watch: VideoWatch | None = None) -> Stage:
     """The frame stage of `add`: each frame gets the mosaic over the region `finder` gives
-    (steadied over time for detected regions)."""
+    (steadied over time for detected regions), with the user's --also and --keep; `watch`
+    sees the tracker's boxes and each frame before its cover (see `video_watch`)."""
     hold = BlockHold()
     result.seconds.setdefault("mosaic", 0.0)
 
     def options_for(mask: torch.Tensor) -> MosaicOptions:
-        if options.block is not None or not steady.steady:
+        if options.block is not None or not video.tracking.steady:
             return options
         box = _bbox(mask)
         grow = max(options.grow, 0)
         sub = mask[max(0, box.y0 - grow):box.y1 + grow, max(0, box.x0 - grow):box.x1 + grow]
         return replace(options, block=hold(block_for(sub, options)))
 
-    def mosaic(emit, pts: int, frame: np.ndarray, mask: torch.Tensor | None, index: int) -> None:
+    def mosaic(emit, pts: int, frame: np.ndarray, mask: torch.Tensor | None, index: int,
+               boxes: list[Box] | None = None) -> None:
         t0 = time.perf_counter()
+        keep = None
+        if finder.chooses:
+            mask, keep = _chosen(finder, mask, frame, index, watch)
+            boxes = None  # --also boxes are in the mask too: one crop
         if mask is not None:
+            if watch is not None:
+                watch.covering(index, frame, mask)
             generator = mosaic_generator(options, f"{path.name}#{index}")
-            frame = mosaic_frame(frame, mask, options=options_for(mask), generator=generator)
+            frame = mosaic_frame(frame, mask, options=options_for(mask), generator=generator, keep=keep, boxes=boxes)
         result.add_time("mosaic", time.perf_counter() - t0)
         emit(pts, frame, mask is not None)
 
     def stage(frames, emit) -> None:
-        if finder.detected:
-            _detected(frames, finder=finder, steady=steady, path=path, emit=lambda *a: mosaic(emit, *a),
-                      result=result)
-            return
-        fixed = None
-        for index, pts, frame in frames:
-            if fixed is None:
-                t0 = time.perf_counter()
-                fixed = finder.find(torch.zeros(3, 1, 1).expand(3, frame.shape[0], frame.shape[1]), path=path).mask
-                result.add_time("find", time.perf_counter() - t0)
-            mosaic(emit, pts, frame, fixed, index)
+        # One thread per torch operation: the search, the mosaic, the decoder and the encoder
+        # already run side by side, and a second torch thread only spins while it waits (a CPU
+        # core busy for nothing: `add --box` on a 720p crowd clip took 63 ms of CPU a frame with
+        # 2 threads, 39 with 1).
+        with torch_threads(1):
+            if finder.detected:
+                _detected(frames, finder=finder, video=video, path=path, emit=lambda *a: mosaic(emit, *a),
+                          result=result, watch=watch)
+                return
+            fixed = None
+            for index, pts, frame in frames:
+                if fixed is None:
+                    t0 = time.perf_counter()
+                    blank = torch.zeros(3, 1, 1).expand(3, frame.shape[0], frame.shape[1])
+                    fixed = finder.find(blank, path=path).mask
+                    result.add_time("find", time.perf_counter() - t0)
+                mosaic(emit, pts, frame, fixed, index)
 
     return stage
 
 
-def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path, emit,
-              result: VideoResult) -> None:
+def _chosen(finder: RegionFinder, mask: torch.Tensor | None, frame: np.ndarray, index: int,
+            watch: VideoWatch | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(mask, keep) of a frame with the user's --also boxes of this frame and --keep areas."""
+    region = finder.compose(Region(mask if mask is not None else torch.zeros(frame.shape[:2])), frame=index)
+    if watch is not None:
+        watch.added(index, region.info.get("also", []))
+    return (None if region.empty else region.mask), region.keep
+
+
+def _detected(frames, *, finder: RegionFinder, video: AddVideoOptions, path: Path, emit, result: VideoResult,
+              watch: VideoWatch | None = None) -> None:
     """Detected regions: a thread searches the frames (the slow part; torch, OpenCV and PyAV
     release the GIL) while this one steadies, mosaics and hands frames on to the encoder."""
-    every = steady.detect_every
-    bridge = max(steady.bridge, every - 1)
-    found: queue.Queue = queue.Queue(maxsize=2 * every + 2 * steady.batch + 8)
+    every = video.tracking.detect_every
+    found: queue.Queue = queue.Queue(maxsize=2 * every + 2 * video.batch + 8)
     stop = threading.Event()
     errors: list[BaseException] = []
+    faces = finder.request.kind == "faces"
 
-    follower = FaceFollower(finder) if steady.follow and finder.request.kind == "faces" else None
+    def put(item) -> bool:
+        return put_unless(found, item, stop)
 
     def search() -> None:
         try:
-            group: list[tuple[int, int, np.ndarray]] = []  # frames up to the last one to search
-            waiting = 0
-            for item in frames:
-                group.append(item)
-                waiting += item[0] % every == 0
-                if waiting == 0:  # nothing to search before it: on at once (followed faces, if any)
-                    mask = None
-                    if follower is not None and item[0] % steady.follow_every == 0:
-                        t0 = time.perf_counter()
-                        mask = follower.follow(item[2], path=path)
-                        result.add_time("find", time.perf_counter() - t0)
-                    if not put_unless(found, (*group.pop(), mask), stop):
-                        return
-                elif waiting == steady.batch:
-                    if not _search_group(group):
-                        return
-                    group, waiting = [], 0
-            if group:
-                _search_group(group)
+            if faces:
+                _search_faces(frames, put, finder=finder, video=video, result=result)
+            else:
+                _search_cam(frames, put, finder=finder, video=video, path=path, result=result)
         except BaseException as err:  # noqa: BLE001  (handed to the stage's thread)
             errors.append(err)
         finally:
-            put_unless(found, END, stop)
-
-    def _search_group(group) -> bool:
-        searched = [g for g in group if g[0] % every == 0]
-        t0 = time.perf_counter()
-        regions = dict(zip([g[0] for g in searched], _find_many(finder, [g[2] for g in searched], path,
-                                                                 side=steady.detect_side)))
-        result.add_time("find", time.perf_counter() - t0)
-        if follower is not None and searched:
-            follower.searched(regions[searched[-1][0]][1])
-        return all(put_unless(found, (*g, regions[g[0]][0] if g[0] in regions else None), stop) for g in group)
+            put(END)
 
     thread = threading.Thread(target=search, daemon=True)
     thread.start()
     try:
         # Faces are masked as on images: an ellipse inscribed in each (steadied) box of the
         # head, or the box itself (--face-shape).
-        shape = finder.request.face_shape if finder.request.kind == "faces" else "box"
-        _steady_and_emit(found, steady=steady, bridge=bridge, emit=emit, shape=shape, followed=follower is not None)
+        shape = finder.request.face_shape if faces else "box"
+        _steady_and_emit(found, tracking=video.tracking, emit=emit, shape=shape, followed=faces and video.follow,
+                         watch=watch)
     finally:
         stop.set()
         thread.join()
@@ -272,19 +282,71 @@ def _detected(frames, *, finder: RegionFinder, steady: SteadyOptions, path: Path
         raise errors[0]
 
 
-def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, emit, shape: str,
-                     followed: bool = False) -> None:
+def _search_faces(frames, put, *, finder: RegionFinder, video: AddVideoOptions, result: VideoResult) -> None:
+    """Every frame through the `FaceTracker` (whole searches where the picture changed, faces
+    followed between); frames neither searched nor followed are handed on with nothing."""
+    tracker = FaceTracker(finder, detect_every=video.tracking.detect_every, follow=video.follow,
+                          follow_every=video.follow_every, detect_side=video.detect_side)
+    detector = getattr(finder, "face_detector", None)
+    # The network through onnxruntime where it is installed: faster on a CPU, above all for the
+    # small windows of followed faces (`localize/faces/onnx_engine.py`).
+    with detector.onnxruntime() if detector is not None else contextlib.nullcontext():
+        for index, pts, frame in frames:
+            t0 = time.perf_counter()
+            seen = tracker(_as_uint8(frame))
+            result.add_time("find", time.perf_counter() - t0)
+            if not put((index, pts, frame,
+                        None if seen is None else _Seen(seen.regions, None, seen.cut, seen.how, seen.keys,
+                                                        [f.face.score for f in seen.found]))):
+                return
+
+
+def _search_cam(frames, put, *, finder: RegionFinder, video: AddVideoOptions, path: Path,
+                result: VideoResult) -> None:
+    """CAM regions: the whole frame searched 1 frame in detect_every, `batch` frames per call."""
+    every = video.tracking.detect_every
+    group: list[tuple[int, int, np.ndarray]] = []  # frames up to the last one to search
+    waiting = 0
+    for item in frames:
+        group.append(item)
+        waiting += item[0] % every == 0
+        if waiting == 0:  # nothing to search before it: on at once
+            if not put((*group.pop(), None)):
+                return
+        elif waiting == video.batch:
+            if not _search_group(group, put, finder=finder, every=every, path=path, side=video.detect_side,
+                                 result=result):
+                return
+            group, waiting = [], 0
+    if group:
+        _search_group(group, put, finder=finder, every=every, path=path, side=video.detect_side, result=result)
+
+
+def _search_group(group, put, *, finder: RegionFinder, every: int, path: Path, side: int, result: VideoResult) -> bool:
+    searched = [g for g in group if g[0] % every == 0]
+    t0 = time.perf_counter()
+    masks = dict(zip([g[0] for g in searched], _find_many(finder, [g[2] for g in searched], path, side=side),
+                     strict=True))
+    result.add_time("find", time.perf_counter() - t0)
+    return all(put((*g, _Seen(None, masks[g[0]][0], False, "search") if g[0] in masks else None)) for g in group)
+
+
+def _steady_and_emit(found: queue.Queue, *, tracking: TrackingOptions, emit, shape: str, followed: bool = False,
+                     watch: VideoWatch | None = None) -> None:
     steadier = None
-    waiting: dict[int, tuple[int, np.ndarray]] = {}
+    waiting: dict[int, tuple[int, np.ndarray, str]] = {}
     last_mask = None  # frame by frame: a frame not searched gets the last search's region
     height = width = 0
     while True:
         item = found.get()
         if item is END:
             break
-        i, pts, frame, mask = item
-        if not steady.steady:
-            if mask is not None:
+        i, pts, frame, seen = item
+        if not tracking.steady:
+            if seen is not None:
+                height, width = frame.shape[:2]
+                mask = seen.mask if seen.mask is not None else regions_mask(seen.boxes, height=height, width=width,
+                                                                             shape=shape)
                 last_mask = mask if bool((mask > 0).any()) else None
             emit(pts, frame, last_mask, i)
             continue
@@ -293,20 +355,29 @@ def _steady_and_emit(found: queue.Queue, *, steady: SteadyOptions, bridge: int, 
             # The window holds at least two searches either side, whatever --detect-every is
             # (followed faces are found in every frame: the window stays short, so a box does not
             # lag behind a face that turns).
-            window = steady.window if followed else max(steady.window, 2 * steady.detect_every)
-            steadier = Steadier(window=window, bridge=bridge, size=(width, height))
-        waiting[i] = (pts, frame)
-        boxes = None if mask is None else mask_to_boxes(mask)
-        for j, boxes_j in steadier.push(i, boxes):
-            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width, shape)
+            window = tracking.window if followed else max(tracking.window, 2 * tracking.detect_every)
+            steadier = Steadier(window=window, bridge=tracking.reach, size=(width, height))
+        waiting[i] = (pts, frame, seen.how if seen else "")
+        boxes = None if seen is None else seen.boxes if seen.boxes is not None else mask_to_boxes(seen.mask)
+        for j, tracked in steadier.push_tracks(i, boxes, cut=seen is not None and seen.cut,
+                                               keys=seen.keys if seen is not None else None,
+                                               scores=seen.scores if seen is not None else None):
+            _emit_boxes(waiting.pop(j), tracked, j, emit, height, width, shape, watch)
     if steadier is not None:
-        for j, boxes_j in steadier.flush():
-            _emit_boxes(waiting.pop(j), boxes_j, j, emit, height, width, shape)
+        for j, tracked in steadier.flush_tracks():
+            _emit_boxes(waiting.pop(j), tracked, j, emit, height, width, shape, watch)
 
 
-def _emit_boxes(item, boxes: list[Box], index: int, emit, height: int, width: int, shape: str = "box") -> None:
-    pts, frame = item
-    emit(pts, frame, regions_mask(boxes, height=height, width=width, shape=shape) if boxes else None, index)
+def _emit_boxes(item, tracked: list[TrackBox], index: int, emit, height: int, width: int, shape: str,
+                watch: VideoWatch | None = None) -> None:
+    """A frame's steadied boxes (with their tracks) become its mask; the watch sees them first
+    (it may drop kept tracks) with how the frame was searched and each box's score."""
+    pts, frame, how = item
+    boxes = [t.box for t in tracked]
+    if watch is not None:
+        boxes = watch.placed(index, frame, boxes, [(t.track, t.seen) for t in tracked], how=how,
+                             scores=[t.score for t in tracked])
+    emit(pts, frame, regions_mask(boxes, height=height, width=width, shape=shape) if boxes else None, index, boxes)
 
 
 def regions_mask(boxes: list[Box], *, height: int, width: int, shape: str = "box") -> torch.Tensor:

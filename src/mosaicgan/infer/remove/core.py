@@ -1,9 +1,10 @@
 """The per-frame core of `remove`: restore the mosaics of one frame.
 
-`remove_mosaics(frame, restorer=..., mask=None)` is all a file loop (remove_files.py) or a
-video loop calls per frame. Where: the given mask, split into its connected regions, each
-with the grid `estimate_grid` reads inside it; or, with no mask, whatever the finder finds
-(`mosaic_finder`: the detector network, or the classical `find_mosaics`). What: the restorer's estimate inside each region (grown, feathered), every other pixel
+`remove_mosaics(frame, restorer=..., mask=None)` is all a file loop (`files`) or a video loop
+calls per frame. Where: the given mask, split into its connected regions, each with the grid
+`estimate_grid` reads inside it; or, with no mask, whatever the mosaic detector finds
+(`localize.mosaics.detector.mosaic_detector`: the network, or the classical `find_mosaics`).
+What: the restorer's estimate inside each region (grown, feathered), every other pixel
 returned bit for bit. Nothing here reads or writes files.
 
 What a restorer puts in a region is synthesized from the block means: plausible, never the
@@ -12,18 +13,16 @@ hidden original.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import torch
 
-from mosaicgan.choices import MOSAIC_DETECTORS
 from mosaicgan.infer.image_io import to_rgb
 from mosaicgan.infer.remove.restorer import MARGIN_BLOCKS, Restorer
+from mosaicgan.localize.mosaics.finder import DetectMosaics, find_mosaics
 from mosaicgan.localize.mosaics.grid import estimate_grid
-from mosaicgan.localize.mosaics.finder import FoundMosaic, find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, feather_mask, grow_mask
 
@@ -101,22 +100,6 @@ def _grid_in(rgb: torch.Tensor, box: Box, inside: torch.Tensor) -> Grid | None:
     return None if g is None else Grid(g.block_h, g.block_w, g.offset_y + box.y0, g.offset_x + box.x0)
 
 
-# image (3, H, W) in [-1, 1] -> (mask (1, H, W), one FoundMosaic per region)
-MosaicFinder = Callable[[torch.Tensor], tuple[torch.Tensor, list[FoundMosaic]]]
-
-
-def mosaic_finder(name: str, *, device: str | torch.device = "cpu") -> MosaicFinder:
-    """The finder `remove` uses with no mask: "net" (the shipped detector network, each region
-    confirmed by its grid) or "grid" (the classical block-grid detector)."""
-    if name not in MOSAIC_DETECTORS:
-        raise ValueError(f"detector must be one of {MOSAIC_DETECTORS}, got {name!r}")
-    if name == "grid":
-        return find_mosaics
-    from mosaicgan.localize.mosaics.detector import load_mosaic_detector
-
-    return load_mosaic_detector(device=device).find
-
-
 def remove_mosaics(
     frame: torch.Tensor,
     *,
@@ -125,14 +108,15 @@ def remove_mosaics(
     grid: Grid | None = None,
     grow: int = 0,
     feather: int = 0,
-    finder: MosaicFinder | None = None,
+    detect: DetectMosaics | None = None,
 ) -> RemoveResult:
     """Restore the mosaics of `frame` ((C, H, W) in [-1, 1], C = 1 or 3).
 
     mask: (H, W) in [0, 1], where the mosaics are (None: find them). grid: use this grid for
     every region instead of reading it from the pixels. grow, feather: pixels added around
     each region (`ops.masks.grow_mask`, `feather_mask`); pixels farther out never change.
-    finder: how mosaics are found with no mask (`mosaic_finder`; None: the classical one).
+    detect: how mosaics are found with no mask (`localize.mosaics.detector.mosaic_detector`;
+    None: the classical finder).
     Each region is worked on in a window around it (its reach, plus the restorer's context),
     so a small region in a large photo costs about what the region costs.
     """
@@ -142,7 +126,7 @@ def remove_mosaics(
     height, width = frame.shape[1:]
     regions: list[tuple[Box, torch.Tensor, Grid | None, str]] = []
     if mask is None:
-        _, found = (finder or find_mosaics)(rgb)
+        _, found = (detect or find_mosaics)(rgb)
         regions = [(*_tight(f.mask), grid or f.grid, "detector") for f in found]
     else:
         for box, inside in split_regions(mask):

@@ -7,7 +7,8 @@ input's folder), so a bad input stops the run with one line and an untouched --o
 Outputs keep the input's file name, size and format: lossless formats stay lossless (every
 pixel outside the grown, feathered region is the input's, bit for bit), a JPEG is re-encoded
 at the input's quality (estimated from its quantisation tables) and chroma subsampling, or
-at --quality. Grey stays grey, alpha is kept; palette images come out RGB(A). Every output
+at --quality. Grey stays grey, alpha is kept; palette images come out RGB(A), except GIFs,
+which keep their palette (every pixel outside the region keeps its index). Every output
 says inside it that it was restored by mosaicgan, by which restorer, and that the regions
 are synthesized (`provenance`); the input's own metadata (EXIF, GPS) is not copied.
 
@@ -17,8 +18,8 @@ not written, and is listed: an untouched photo is never passed off as restored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -30,14 +31,16 @@ from mosaicgan.infer.image_io import load_image, write_image
 from mosaicgan.infer.mask_io import find_mask_file, read_mask, write_mask
 from mosaicgan.infer.outputs import plan_outputs, same_name, with_mask_name
 from mosaicgan.infer.provenance import carries_metadata, metadata_save_options, provenance_record
-from mosaicgan.infer.remove.core import MosaicFinder, remove_mosaics
+from mosaicgan.infer.remove.core import remove_mosaics
 from mosaicgan.infer.remove.faces_seen import shows_a_face
 from mosaicgan.infer.remove.restorer import Restorer
+from mosaicgan.infer.results import NOTHING_FOUND, ItemResult
+from mosaicgan.localize.mosaics.finder import DetectMosaics
 from mosaicgan.ops.grid import Grid
 
 
 @dataclass(frozen=True)
-class RemoveOptions:
+class RemoveImageOptions:
     """mask: a mask file for every image, or a folder of NAME.png / NAME_mask.png (None: find
     the mosaics). grid: the mosaic's grid for every region (None: read from the pixels).
     grow, feather: pixels around each region the restorer may change. quality: JPEG/WebP
@@ -60,17 +63,7 @@ class RemoveOptions:
             raise UserError("no such mask file or folder", path=self.mask)
 
 
-@dataclass
-class RemoveResult:
-    written: list[Path] = field(default_factory=list)
-    masks: list[Path] = field(default_factory=list)
-    nothing_found: list[Path] = field(default_factory=list)
-    skipped_regions: int = 0
-    faces: list[Path] = field(default_factory=list)
-    no_metadata: list[Path] = field(default_factory=list)
-
-
-def check_inputs(paths: list[Path], *, out_dir: str | Path, options: RemoveOptions,
+def check_inputs(paths: list[Path], *, out_dir: str | Path, options: RemoveImageOptions,
                  mine: Collection[Path] | None = None) -> dict[Path, list[Path]]:
     """Everything that can fail on the user's input, before anything is written. Returns the
     output plan: input -> [output] or [output, mask output]. A file already in --out is
@@ -94,47 +87,32 @@ def check_inputs(paths: list[Path], *, out_dir: str | Path, options: RemoveOptio
     return plan
 
 
-def remove_files(
-    paths: list[Path],
-    *,
-    restorer: Restorer,
-    out_dir: str | Path,
-    options: RemoveOptions,
-    plan: dict[Path, list[Path]] | None = None,
-    progress=None,
-    finder: MosaicFinder | None = None,
-) -> RemoveResult:
-    """Restore the mosaics of every image of `paths` into `out_dir`. `plan`: what
-    `check_inputs` returned, when the caller checked first; otherwise the check runs here.
-    finder: how mosaics are found where there is no mask (`remove_core.mosaic_finder`; None:
-    the classical detector)."""
-    if plan is None:
-        plan = check_inputs(paths, out_dir=out_dir, options=options)
-    result = RemoveResult()
-    for path in paths:
-        loaded = load_image(path)
-        mask = None
-        if options.mask is not None:
-            mask = read_mask(find_mask_file(options.mask, path), size=(loaded.image.shape[2], loaded.image.shape[1]))
-        restored = remove_mosaics(loaded.image, restorer=restorer, mask=mask, grid=options.grid,
-                                  grow=options.grow, feather=options.feather, finder=finder)
-        result.skipped_regions += len(restored.skipped)
-        if not restored.restored:
-            result.nothing_found.append(path)
-        else:
-            if shows_a_face(restored.frame, [r.box for r in restored.restored]):
-                result.faces.append(path)
-            out = plan[path][0]
-            fmt = Image.registered_extensions().get(out.suffix.lower(), "")
-            record = provenance_record(restorer=restorer.describe(),
-                                       regions=[r.to_dict() for r in restored.restored], source=path.name)
-            save = {**matching_save_options(path, out, quality=options.quality), **metadata_save_options(fmt, record)}
-            result.written.append(write_image(restored.frame, out, alpha=loaded.alpha, options=save))
-            if not carries_metadata(fmt):
-                result.no_metadata.append(out)
-            if options.save_mask:
-                result.masks.append(write_mask(restored.mask, plan[path][1]))
-        if progress is not None:
-            progress.update(1)
-    return result
-
+def remove_from_image(path: Path, outputs: list[Path], *, restorer: Restorer, options: RemoveImageOptions,
+                      detect: DetectMosaics | None = None) -> ItemResult:
+    """Restore the mosaics of the image `path` into outputs[0] (and the pixels changed into
+    outputs[1] with `options.save_mask`); outputs come from `check_inputs`. detect: how mosaics
+    are found where there is no mask (`localize.mosaics.detector.mosaic_detector`; None: the
+    classical finder)."""
+    loaded = load_image(path)
+    mask = None
+    if options.mask is not None:
+        mask = read_mask(find_mask_file(options.mask, path), size=(loaded.image.shape[2], loaded.image.shape[1]))
+    restored = remove_mosaics(loaded.image, restorer=restorer, mask=mask, grid=options.grid,
+                              grow=options.grow, feather=options.feather, detect=detect)
+    item = ItemResult(input=path, kind="image", skipped_regions=len(restored.skipped),
+                      size=(loaded.image.shape[2], loaded.image.shape[1]))
+    if not restored.restored:
+        item.status = NOTHING_FOUND
+        return item
+    item.regions = [r.to_dict() for r in restored.restored]
+    item.mask_area = int((restored.mask > 0).sum())
+    item.looks_like_face = shows_a_face(restored.frame, [r.box for r in restored.restored])
+    out = outputs[0]
+    fmt = Image.registered_extensions().get(out.suffix.lower(), "")
+    record = provenance_record(restorer=restorer.describe(), regions=item.regions, source=path.name)
+    save = {**matching_save_options(path, out, quality=options.quality), **metadata_save_options(fmt, record)}
+    item.outputs.append(write_image(restored.frame, out, alpha=loaded.alpha, options=save, source=path))
+    item.no_metadata = not carries_metadata(fmt)
+    if options.save_mask:
+        item.outputs.append(write_mask(restored.mask, outputs[1]))
+    return item

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from mosaicgan.checkpoint import load_checkpoint
+from mosaicgan.infer.precision import autocast, check_precision, resolve_precision
 from mosaicgan.ops.blend import composite
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, as_mask, mask_to_boxes
@@ -54,6 +55,13 @@ class Restorer:
     sha256: str | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     flips: int = 1  # 1: the network once; 2 or 4: averaged over mirror images (see _run_net)
+    # auto: bf16 autocast where native (the shipped restorer on 8 Set14 photos, block 12: restoring
+    # 1.3x faster on an AVX512-BF16 CPU, PSNR in the region 21.166 against 21.167 dB in float32).
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        check_precision(self.precision, self.device)
+        self.precision = resolve_precision(self.precision, self.device)
 
     def describe(self) -> dict[str, str]:
         info = {"restorer": self.name, "restorer_kind": self.kind}
@@ -106,7 +114,8 @@ class Restorer:
         total = None
         for dims in dims_list:
             x = features.flip(dims) if dims else features
-            y = self.net(x).float()
+            with autocast(self.device, self.precision):
+                y = self.net(x).float()
             y = y.flip(dims) if dims else y
             total = y if total is None else total + y
         return total / len(dims_list)
@@ -130,7 +139,8 @@ def classical_restorer(*, device: str | torch.device = "cpu") -> Restorer:
 
 
 def load_restorer(
-    checkpoint: Path | str | None = None, *, device: str | torch.device = "cpu", flips: int = 4
+    checkpoint: Path | str | None = None, *, device: str | torch.device = "cpu", flips: int = 4,
+    precision: str = "auto",
 ) -> Restorer:
     """A restorer checkpoint (kind "restorer", a file or a run folder), or with None the shipped
     default (the classical restorer if this installation ships no weights). A checkpoint of
@@ -151,4 +161,4 @@ def load_restorer(
     # Four mirror images: +0.04 to +0.06 dB over one pass on Set14 (blocks 8, 12, 16), at four
     # times the network's cost, which is small beside the rest of a restore.
     return Restorer(name=name, kind="network", net=net, checkpoint=path, sha256=digest, device=device,
-                    flips=flips)
+                    flips=flips, precision=precision)

@@ -19,15 +19,18 @@ from mosaicgan.errors import UserError
 from mosaicgan.infer.mask_io import find_mask_file, read_mask
 from mosaicgan.infer.provenance import provenance_record
 from mosaicgan.infer.remove.restorer import Restorer
-from mosaicgan.infer.video.io import EncodeOptions, VideoInput
+from mosaicgan.infer.remove.video_stage import RemoveVideoOptions, restore_stage
+from mosaicgan.infer.video.decode import VideoInput
+from mosaicgan.infer.video.encode import EncodeOptions, check_frame_size, output_format
 from mosaicgan.infer.video.job import check_span, write_video
 from mosaicgan.infer.video.pipeline import VideoResult
-from mosaicgan.infer.remove.video_stage import RemoveVideoOptions, restore_stage
+from mosaicgan.localize.mosaics.detector import mosaic_detector
 
 __all__ = ["RemoveVideoOptions", "check_remove_video", "remove_mosaic_video", "remove_tags"]
 
 
-def remove_tags(*, restorer: Restorer, options: RemoveVideoOptions, mask: Path | None, source: str) -> dict[str, str]:
+def remove_tags(*, restorer: Restorer, options: RemoveVideoOptions, mask: Path | None, source: str,
+                detector: str | None = None) -> dict[str, str]:
     """Container metadata of a restored video."""
     from mosaicgan import __version__
 
@@ -36,9 +39,10 @@ def remove_tags(*, restorer: Restorer, options: RemoveVideoOptions, mask: Path |
     record["video"] = {"where": "a mask file" if mask is not None else "found per frame",
                        "grid": None if options.grid is None else options.grid.to_dict(),
                        "grow": options.grow, "feather": options.feather,
-                       "steady": ({"detect_every": options.detect_every, "window": options.window,
-                                   "bridge": options.bridge, "tolerance": options.tolerance}
-                                  if options.steady else False)}
+                       "steady": ({**options.tracking.describe(), "tolerance": options.tolerance}
+                                  if options.tracking.steady else False)}
+    if detector is not None and mask is None:
+        record["video"]["detector"] = detector
     return {"comment": f"mosaicgan {__version__} remove: restored with {restorer.name}. {record['statement']}",
             "encoder": f"mosaicgan {__version__}", "mosaicgan": json.dumps(record, sort_keys=True)}
 
@@ -52,6 +56,7 @@ def check_remove_video(path: Path, out: Path, *, options: RemoveVideoOptions, ma
     options.check()
     check_span(start=start, duration=duration, resume=resume, encode=encode, out=out)
     with VideoInput(path, start=start, duration=duration) as src:
+        check_frame_size(encode, output_format(out), src.info, path=path)
         size = (src.info.width, src.info.height)
     if mask is None:
         return None
@@ -64,20 +69,25 @@ def check_remove_video(path: Path, out: Path, *, options: RemoveVideoOptions, ma
     return loaded
 
 
-def remove_mosaic_video(path: Path, out: Path, *, restorer: Restorer, options: RemoveVideoOptions = RemoveVideoOptions(),
+def remove_mosaic_video(path: Path, out: Path, *, restorer: Restorer,
+                        options: RemoveVideoOptions = RemoveVideoOptions(),
                         mask: Path | None = None, encode: EncodeOptions = EncodeOptions(), start: float = 0.0,
                         duration: float | None = None, metadata: dict[str, str] | None = None, progress=None,
-                        resume: bool = False) -> VideoResult:
+                        resume: bool = False, detector: str | None = None) -> VideoResult:
     """Restore the mosaics of every frame of the video `path` into `out` (atomically, or in
     resumable segments). mask: a mask file (or a folder with NAME.png) for every frame; None:
-    find the mosaics. A video where nothing is restored is not written (result.written False)."""
+    find the mosaics: with `detector` ("net" or "grid", `localize.mosaics.detector.mosaic_detector`)
+    in the frames searched whole, None: the classical finder). A video where nothing is restored
+    is not written (result.written False)."""
     loaded = check_remove_video(path, out, options=options, mask=mask, encode=encode, start=start,
                                 duration=duration, resume=resume)
     if metadata is None:
-        metadata = remove_tags(restorer=restorer, options=options, mask=mask, source=path.name)
-    settings = {"command": "remove", "restorer": restorer.describe(), "encode": asdict(encode),
+        metadata = remove_tags(restorer=restorer, options=options, mask=mask, source=path.name, detector=detector)
+    detect = None if detector is None or mask is not None else mosaic_detector(detector, device=restorer.device)
+    settings = {"command": "remove", "restorer": restorer.describe(), "encode": asdict(encode), "detector": detector,
                 "options": repr(options), "mask": None if mask is None else str(find_mask_file(mask, path).resolve())}
     return write_video(path, out, make_stage=lambda result: restore_stage(restorer=restorer, options=options,
-                                                                          mask=loaded, path=path, result=result),
+                                                                          mask=loaded, path=path, result=result,
+                                                                          detect=detect),
                        encode=encode, settings=settings, start=start, duration=duration, metadata=metadata,
                        progress=progress, resume=resume)

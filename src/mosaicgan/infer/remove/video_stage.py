@@ -31,42 +31,36 @@ import torch
 
 from mosaicgan.errors import UserError
 from mosaicgan.infer.remove.core import region_weights, remove_mosaics, split_regions
-from mosaicgan.infer.remove.still import HeldRegion, StillRegions
-from mosaicgan.infer.remove.restorer import Restorer
 from mosaicgan.infer.remove.faces_seen import FaceWatch
-from mosaicgan.infer.video.steady import Steadier
+from mosaicgan.infer.remove.restorer import Restorer
+from mosaicgan.infer.remove.still import HeldRegion, StillRegions
 from mosaicgan.infer.video.pipeline import Stage, VideoResult
+from mosaicgan.infer.video.steady import Steadier, TrackingOptions
 from mosaicgan.localize.boxes import box_iou
+from mosaicgan.localize.mosaics.finder import DetectMosaics, find_mosaics
 from mosaicgan.localize.mosaics.grid import estimate_grid
-from mosaicgan.localize.mosaics.finder import find_mosaics
 from mosaicgan.ops.grid import Grid
 from mosaicgan.ops.masks import Box, mask_bbox
 
 
 @dataclass(frozen=True)
 class RemoveVideoOptions:
-    """grid, grow, feather: as for images (`remove_files.RemoveOptions`). steady=False: every
-    frame on its own (the image path). detect_every: search the whole frame (or read a mask
-    region's grid) 1 frame in N. window, bridge: of the tracks (`steady.Steadier`).
-    tolerance: levels (0-255) a block mean may move and still count as the same mosaic
-    (`remove_temporal`; 0: restore every frame afresh)."""
+    """grid, grow, feather: as for images (`remove.files.RemoveOptions`). tracking: how
+    mosaics are followed (`steady.TrackingOptions`; steady=False: every frame on its own, the
+    image path; detect_every: search the whole frame, or read a mask region's grid, 1 frame in
+    N). tolerance: levels (0-255) a block mean may move and still count as the same mosaic
+    (`still`; 0: restore every frame afresh)."""
 
     grid: Grid | None = None
     grow: int = 0
     feather: int = 0
-    steady: bool = True
-    detect_every: int = 8
-    window: int = 2
-    bridge: int = 4
+    tracking: TrackingOptions = TrackingOptions(window=2)
     tolerance: float = 6.0
 
     def check(self) -> None:
         if self.grow < 0 or self.feather < 0:
             raise UserError(f"--grow and --feather must be >= 0, got {self.grow} and {self.feather}")
-        if self.detect_every < 1:
-            raise UserError(f"--detect-every must be >= 1, got {self.detect_every}")
-        if self.window < 0 or self.bridge < 0:
-            raise UserError(f"--window and --bridge must be >= 0, got {self.window} and {self.bridge}")
+        self.tracking.check()
         if self.tolerance < 0:
             raise UserError(f"--tolerance must be >= 0, got {self.tolerance}")
 
@@ -90,11 +84,13 @@ def paste_back(frame: np.ndarray, out: torch.Tensor, applied: torch.Tensor) -> n
 
 
 def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torch.Tensor | None, path: Path,
-                  result: VideoResult) -> Stage:
-    """The frame stage of `remove`. mask: (H, W) in [0, 1] for every frame (None: find the mosaics)."""
+                  result: VideoResult, detect: DetectMosaics | None = None) -> Stage:
+    """The frame stage of `remove`. mask: (H, W) in [0, 1] for every frame (None: find the
+    mosaics). detect: how a whole frame is searched (`localize.mosaics.detector.mosaic_detector`;
+    None: the classical finder); a followed mosaic is searched on a crop with its known grid."""
     result.seconds.setdefault("restore", 0.0)
     still = StillRegions(tolerance=options.tolerance)
-    watch = FaceWatch(every=options.detect_every)
+    watch = FaceWatch(every=options.tracking.detect_every)
 
     def look_for_faces(out: torch.Tensor, boxes) -> None:
         """out: a frame with restored regions; boxes: theirs (an iterable read only when checked)."""
@@ -124,7 +120,7 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
             t0 = time.perf_counter()
             x = to_tensor(frame)
             done = remove_mosaics(x, restorer=restorer, mask=mask, grid=options.grid, grow=options.grow,
-                                  feather=options.feather)
+                                  feather=options.feather, detect=detect)
             frame = paste_back(frame, done.frame, done.mask)
             result.add_time("restore", time.perf_counter() - t0)
             if done.restored:
@@ -137,35 +133,69 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
             part = torch.zeros(mask.shape, dtype=torch.bool)
             part[box.y0:box.y1, box.x0:box.x1] = inside
             parts.append(part)
+        # A grid read under the mask counts once the next frame reads the same one: a mosaic
+        # shows its grid frame after frame, while the grids read in a region without one (the
+        # codec's blocks, texture) change from frame to frame. Without this, one chance read
+        # in any frame was kept for the rest of the video: every frame "restored" where an
+        # image of the same frame would be left alone (exit status 3).
         grids: list[Grid | None] = [options.grid] * len(parts)
+        held = None  # (pts, frame, x, reads): a frame whose new reads wait for the next frame's
+        count = 0
+
+        def read(x: torch.Tensor) -> list[Grid | None]:
+            t0 = time.perf_counter()
+            reads = [estimate_grid(x, part) for part in parts]
+            result.add_time("find", time.perf_counter() - t0)
+            return reads
+
+        def confirm(reads: list[Grid | None], by: list[Grid | None] | None) -> None:
+            for k, g in enumerate(reads):
+                if g is not None and (by is None or by[k] == g):
+                    grids[k] = g
+
+        def regions() -> list[tuple[torch.Tensor, Grid]]:
+            return [(p, g) for p, g in zip(parts, grids) if g is not None]
+
         for index, pts, frame in frames:
+            count += 1
             x = to_tensor(frame)
-            if options.grid is None and (index % options.detect_every == 0 or None in grids):
-                t0 = time.perf_counter()
-                for k, part in enumerate(parts):
-                    grids[k] = estimate_grid(x, part) or grids[k]
-                result.add_time("find", time.perf_counter() - t0)
-            finish(emit, pts, frame, x, [(p, g) for p, g in zip(parts, grids) if g is not None])
+            due = options.grid is None and (index % options.tracking.detect_every == 0 or None in grids
+                                            or held is not None)
+            reads = read(x) if due else None
+            if held is not None:
+                confirm(held[3], reads)
+                finish(emit, *held[:3], regions())
+                held = None
+            if reads is not None and any(g is not None and g != grids[k] for k, g in enumerate(reads)):
+                held = (pts, frame, x, reads)
+                continue
+            finish(emit, pts, frame, x, regions())
+        if held is not None:
+            if count == 1:
+                confirm(held[3], None)  # a video of one frame: read as an image is
+            finish(emit, *held[:3], regions())
 
     def stage(frames, emit) -> None:
-        if not options.steady:
+        if not options.tracking.steady:
             per_frame(frames, emit)
         elif mask is not None:
             masked(frames, emit)
         else:
-            _tracked(frames, emit=emit, finish=finish, still=still, options=options, result=result)
+            _tracked(frames, emit=emit, finish=finish, still=still, options=options, result=result,
+                     detect=detect or find_mosaics)
 
     return stage
 
 
 def _tracked(frames, *, emit, finish, still: StillRegions, options: RemoveVideoOptions, result: VideoResult,
-             batch: int = 8) -> None:
-    every = options.detect_every
+             detect: DetectMosaics, batch: int = 8) -> None:
+    tracking = options.tracking
+    every = tracking.detect_every
     steadier = None
     waiting: dict[int, tuple[int, np.ndarray]] = {}
     searched: dict[int, list] = {}  # frame -> mosaics the whole-frame search found there
     known: list[tuple[int, Box, Grid]] = []  # (frame, box, grid) of mosaics found lately
-    keep = 2 * max(options.bridge, every - 1) + options.window + every
+    keep = 2 * tracking.reach + tracking.window + every
 
     def regions_of(j: int, x: torch.Tensor, boxes: list[Box]) -> list[tuple[torch.Tensor, Grid]]:
         t0 = time.perf_counter()
@@ -205,12 +235,12 @@ def _tracked(frames, *, emit, finish, still: StillRegions, options: RemoveVideoO
             first = i if first is None else first
             if steadier is None:
                 height, width = frame.shape[:2]
-                steadier = Steadier(window=options.window, bridge=max(options.bridge, every - 1),
+                steadier = Steadier(window=tracking.window, bridge=tracking.reach,
                                     size=(width, height))
             boxes = None
             if i % every == 0 or not known and not searched and i == first:
                 t0 = time.perf_counter()
-                _, found = find_mosaics(to_tensor(frame))
+                _, found = detect(to_tensor(frame))
                 result.add_time("find", time.perf_counter() - t0)
                 searched[i] = found
                 boxes = [Box(*f.box) for f in found]

@@ -35,6 +35,7 @@ def evaluate(
     max_items: int = 0,
     masks: str | Path | None = None,
     progress=None,
+    on_pair=None,
 ) -> dict[str, Any]:
     """Mean PSNR (dB) and SSIM at each image's full size (no resizing or cropping).
 
@@ -42,6 +43,8 @@ def evaluate(
     as make-pairs writes them) a third row, "model_in_mask", scores the output blended into
     the input through the mask: how a restorer is used, where every pixel outside the region
     keeps its input value, so only the restored region is judged against the identity baseline.
+    on_pair(name, pictures, scores): called per pair (an HTML gallery): pictures {"input",
+    "output", "target"} (C, H, W) in [-1, 1]; scores {"model": (psnr, ssim), "identity": ...}.
     """
     data = PairedDataset(root=root, split=split, layout=layout, direction=direction, max_items=max_items,
                          in_channels=translator.in_channels, out_channels=translator.out_channels)
@@ -57,9 +60,13 @@ def evaluate(
         if masks is not None:
             mask = read_pair_mask(Path(masks), split=split, pair=data.pairs[i][0], size=a_img.size)
             preds["model_in_mask"] = composite(preds["identity"], out, mask)
+        scores = {}
         for name, pred in preds.items():
-            sums[name][0] += float(psnr(pred, b))
-            sums[name][1] += float(ssim(pred, b))
+            scores[name] = (float(psnr(pred, b)), float(ssim(pred, b)))
+            sums[name][0] += scores[name][0]
+            sums[name][1] += scores[name][1]
+        if on_pair is not None:
+            on_pair(data.pairs[i][0].name, {"input": a[0], "output": out[0], "target": b[0]}, scores)
         if progress is not None:
             progress.update(1)
     n = len(data)

@@ -9,7 +9,7 @@ network's channel count, `image_io.write_image`, and `outputs.plan_outputs` for 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import torch
@@ -18,8 +18,8 @@ from mosaicgan.data.images import probe_image
 from mosaicgan.errors import UserError
 from mosaicgan.infer.image_io import load_image, write_image
 from mosaicgan.infer.outputs import plan_outputs, png_names
+from mosaicgan.infer.results import ItemResult
 from mosaicgan.infer.translate.translator import Translator
-from mosaicgan.ranks import Ranks, share
 
 
 def batches_by_size(paths: list[Path], sizes: dict[Path, tuple[int, int]], batch_size: int) -> Iterator[list[Path]]:
@@ -32,34 +32,29 @@ def batches_by_size(paths: list[Path], sizes: dict[Path, tuple[int, int]], batch
             yield group[i : i + batch_size]
 
 
-def translate_files(
-    paths: list[Path],
-    *,
-    translator: Translator,
-    out_dir: str | Path,
-    batch_size: int = 4,
-    samples: int = 1,
-    progress=None,
-    overwrite: bool = False,
-    ranks: Ranks = Ranks(),
-) -> list[Path]:
-    """Translate every image in `paths` into `out_dir`; returns the files written. Under torchrun
-    (`ranks`) this process translates its share of `paths`, named as one process would."""
+def check_inputs(paths: list[Path], *, translator: Translator, out_dir: str | Path, samples: int = 1,
+                 overwrite: bool = False, mine: Collection[Path] | None = None) -> dict[Path, list[Path]]:
+    """Before the first write: the outputs (NAME.png, or NAME_sK.png for K samples) and every
+    input decodes. Returns the plan input -> [output per sample]."""
     if samples > 1 and not translator.stochastic:
         raise UserError("--samples > 1 needs a generator with dropout kept on at test time "
                         "(trained with nets.dropout_at_test=true); these outputs would be identical")
-    mine = share(paths, ranks)
-    targets = plan_outputs(paths, out_dir, names=png_names(samples=samples), overwrite=overwrite, mine=set(mine))
-    paths = mine
-    sizes = {p: probe_image(p, decode=True) for p in paths}  # every input decodes before the first write
-    written = []
+    plan = plan_outputs(paths, out_dir, names=png_names(samples=samples), overwrite=overwrite, mine=mine)
+    for p in paths if mine is None else [p for p in paths if p in mine]:
+        probe_image(p, decode=True)
+    return plan
+
+
+def translate_batches(paths: list[Path], plan: dict[Path, list[Path]], *, translator: Translator,
+                      batch_size: int = 4, samples: int = 1) -> Iterator[list[ItemResult]]:
+    """Translate `paths` in batches of equal size; yields each batch's results once written."""
+    sizes = {p: probe_image(p) for p in paths}
     for group in batches_by_size(paths, sizes, batch_size):
         loaded = [load_image(p, channels=translator.in_channels) for p in group]
         x = torch.stack([item.image for item in loaded])
+        items = [ItemResult(input=p, kind="image") for p in group]
         for k in range(samples):
             y = translator(x)
-            for path, item, out in zip(group, loaded, y):
-                written.append(write_image(out, targets[path][k], alpha=item.alpha))
-        if progress is not None:
-            progress.update(len(group))
-    return written
+            for path, item, out, result in zip(group, loaded, y, items, strict=True):
+                result.outputs.append(write_image(out, plan[path][k], alpha=item.alpha))
+        yield items

@@ -11,15 +11,13 @@ of the largest size that fits. Tiles change the output: a tile sees only its own
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from mosaicgan.choices import INFER_PRECISIONS
-from mosaicgan.errors import UserError
+from mosaicgan.infer.precision import autocast, check_precision, resolve_precision  # noqa: F401  (re-exported)
 
 # Share of the free memory a run may plan to use: the rest is headroom for the allocator, the
 # input and output images, and whatever else runs on the machine.
@@ -58,21 +56,6 @@ def available_bytes(device: torch.device) -> int:
         return 4 << 30
 
 
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """The arithmetic of `precision` ("fp32", "bf16", "fp16") around a forward on `device`."""
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device.type, dtype=dtype)
-
-
-def check_precision(precision: str, device: torch.device) -> None:
-    if precision not in INFER_PRECISIONS:
-        raise UserError(f"--precision must be one of {', '.join(INFER_PRECISIONS)}, got {precision!r}")
-    if precision == "fp16" and device.type != "cuda":
-        raise UserError("--precision fp16 needs a CUDA device (on the CPU use bf16)")
-    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise UserError("--precision bf16: this GPU has no bfloat16 (use fp16)")
 
 
 @torch.no_grad()

@@ -32,6 +32,7 @@ from mosaicgan.infer.translate.tile_plan import (
     check_precision,
     default_overlap,
     plan_run,
+    resolve_precision,
 )
 from mosaicgan.models import MODELS
 from mosaicgan.nets.two_way import one_way
@@ -63,7 +64,7 @@ class Translator:
     multiple: int
     device: torch.device
     stochastic: bool  # dropout kept on at test time: outputs differ per call
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 on CUDA only)
+    precision: str = "auto"  # auto (bf16 where native, else fp32) | fp32 | bf16 | fp16 (autocast; fp16 on CUDA only)
     tile: int | None = None  # None: chosen from the free memory; 0: whole images; N: tiles of N pixels
     overlap: int | None = None  # None: a quarter of the tile, on the stride grid
     memory_budget: int | None = None  # bytes a forward may plan to use; None: half the free memory
@@ -72,6 +73,7 @@ class Translator:
 
     def __post_init__(self) -> None:
         check_precision(self.precision, self.device)
+        self.precision = resolve_precision(self.precision, self.device)
         check_tiling(self.tile, self.overlap, multiple=self.multiple)
         if self.channels_last is None:
             # Measured on a CPU (benchmarks/infer_speed.py): NHWC makes unet_256 ~1.3x faster in fp32

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mosaicgan.data.images import is_image_name, pil_to_tensor, read_image
+from mosaicgan.data.images import list_images, pil_to_tensor, read_image
 from mosaicgan.errors import UserError
 from mosaicgan.infer.upscale.upscaler import Upscaler
 from mosaicgan.metrics import periodic_energy_db, psnr_y, ssim_y
@@ -21,14 +21,13 @@ def hr_images(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError("--data: not a folder of high-resolution images", path=folder)
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_name(p))
-    if not paths:
-        raise UserError("--data: holds no images", path=folder)
-    return paths
+    return list_images(folder)  # the rule of every data folder: a non-image file is named and refused
 
 
-def evaluate_sr(upscaler: Upscaler, *, root: str | Path, progress=None) -> dict[str, Any]:
-    """Mean Y-channel PSNR (dB) and SSIM of the upscaler ("model") and of bicubic on the images in `root`."""
+def evaluate_sr(upscaler: Upscaler, *, root: str | Path, progress=None, on_image=None) -> dict[str, Any]:
+    """Mean Y-channel PSNR (dB) and SSIM of the upscaler ("model") and of bicubic on the images in `root`.
+    on_image(name, pictures, scores): per image (an HTML gallery): pictures {"bicubic", "model",
+    "target"} (C, H, W) in [-1, 1]; scores {"model": (psnr, ssim), "bicubic": ...}."""
     scale = upscaler.scale
     rows: dict[str, list[tuple[float, float, float]]] = {"model": [], "bicubic": []}
     original_grid = []
@@ -45,6 +44,9 @@ def evaluate_sr(upscaler: Upscaler, *, root: str | Path, progress=None) -> dict[
             scores[name] = {"psnr": score[0], "ssim": score[1], "grid_db": score[2]}
         original_grid.append(float(periodic_energy_db(hr, period=scale, border=scale)))
         per_image.append({"image": path.name, **scores, "original": {"grid_db": original_grid[-1]}})
+        if on_image is not None:
+            on_image(path.name, {"bicubic": preds["bicubic"][0], "model": preds["model"][0], "target": hr[0]},
+                     {name: (s["psnr"], s["ssim"]) for name, s in scores.items()})
         if progress is not None:
             progress.update(1)
     n = len(per_image)

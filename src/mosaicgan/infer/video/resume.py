@@ -8,7 +8,9 @@ A segment is a whole file in the output's container, starting on a key frame, wi
 input's timestamps, so copying its packets one after another gives the same stream as one
 long encode (at each boundary the encoder starts afresh: a key frame and a reset rate
 control). The job's settings and the input's size and time stamp are kept in job.json; a
-rerun with other settings or another input starts over.
+rerun with other settings or another input starts over. Beside each segment, seg_K.json
+says how many of its frames got a region, so that a resumed job's summary counts the frames
+of the segments it kept (a segment without one is done again).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from pathlib import Path
 
 import av
 
+from mosaicgan.atomic import atomic_path
 from mosaicgan.errors import UserError
-from mosaicgan.infer.video.io import EncodeOptions, VideoInput, VideoOutput
+from mosaicgan.infer.video.decode import VideoInput
+from mosaicgan.infer.video.encode import EncodeOptions, VideoOutput
 
 SEGMENT_FRAMES = 250
 
@@ -39,6 +43,23 @@ def segment_path(folder: Path, k: int, suffix: str) -> Path:
     return folder / f"seg_{k:05d}{suffix}"
 
 
+def _counts_path(folder: Path, k: int) -> Path:
+    return folder / f"seg_{k:05d}.json"
+
+
+def _region_frames(folder: Path, k: int) -> int | None:
+    try:
+        value = json.loads(_counts_path(folder, k).read_text())["with_region"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def region_frames(folder: Path, count: int) -> int:
+    """Frames that got a region in segments 0..count-1 (as `done_segments` found them)."""
+    return sum(_region_frames(folder, k) or 0 for k in range(count))
+
+
 def done_segments(folder: Path, key: dict, *, suffix: str) -> int:
     """How many segments a previous run of this same job completed (0, and a clean folder,
     when there was none or it was another job)."""
@@ -54,7 +75,7 @@ def done_segments(folder: Path, key: dict, *, suffix: str) -> int:
         job.write_text(json.dumps(key))
         return 0
     k = 0
-    while segment_path(folder, k, suffix).exists():
+    while segment_path(folder, k, suffix).exists() and _region_frames(folder, k) is not None:
         k += 1
     for stray in folder.glob("*.tmp"):  # a segment cut off by the interruption
         stray.unlink()
@@ -68,7 +89,7 @@ class SegmentSink:
     def __init__(self, folder: Path, *, fmt: str, suffix: str, source: VideoInput, options: EncodeOptions,
                  first: int, length: int = SEGMENT_FRAMES) -> None:
         self.folder, self.fmt, self.suffix, self.source, self.options = folder, fmt, suffix, source, options
-        self.k, self.length, self.count = first, length, 0
+        self.k, self.length, self.count, self.changed = first, length, 0, 0
         self.out: VideoOutput | None = None
         self.dropped: list[str] = []
 
@@ -79,18 +100,23 @@ class SegmentSink:
         if pts_offset:
             raise ValueError("resumable jobs take no --start")
 
-    def write(self, pts: int, frame) -> None:
+    def write(self, pts: int, frame, *, changed: bool = False) -> None:
         if self.out is None:
             self.out = VideoOutput(self._tmp(), fmt=self.fmt, source=self.source, options=self.options, others=False)
         self.out.write(pts, frame)
         self.count += 1
+        self.changed += int(changed)
         if self.count == self.length:
             self._finish()
 
     def _finish(self) -> None:
         self.out.close()
+        # The count first: a segment in place always has its count (a kill between the two
+        # leaves a count without its segment, which the rerun writes again).
+        with atomic_path(_counts_path(self.folder, self.k)) as tmp:
+            tmp.write_text(json.dumps({"frames": self.count, "with_region": self.changed}))
         os.replace(self._tmp(), segment_path(self.folder, self.k, self.suffix))
-        self.out, self.count, self.k = None, 0, self.k + 1
+        self.out, self.count, self.changed, self.k = None, 0, 0, self.k + 1
 
     def write_packet(self, packet) -> None:
         pass

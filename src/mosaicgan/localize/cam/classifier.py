@@ -101,7 +101,7 @@ class ImageClassifier:
             raise ValueError(f"predict takes one image, got {logits.shape[0]}")
         probs = logits[0].softmax(dim=0)
         values, indices = probs.topk(min(top_k, self.num_classes))
-        return [Prediction(int(i), self.labels[int(i)], float(p)) for p, i in zip(values, indices)]
+        return [Prediction(int(i), self.labels[int(i)], float(p)) for p, i in zip(values, indices, strict=True)]
 
     def resolve_class(self, target: str | int) -> int:
         """A class index from an index, a label, or one comma-separated name of a label.

@@ -13,8 +13,9 @@ spaces) and split into its comma-separated synonyms, as ImageNet labels are writ
 - any word of any synonym is one of RESTRICTED_WORDS (so "bikini_present" or "red bra" are
   refused too). Words are whole words: "breastplate" and "boxer" (the dog) are not refused.
 A full label on ALLOWED_LABELS is let through ("Cardigan, Cardigan Welsh corgi" is a dog; the
-bare name "cardigan" is still refused). The lists err on the side of refusing: they cover every ImageNet garment worn on the torso,
-hips or legs, all swimwear, underwear and sleepwear, not only the most obvious classes.
+bare name "cardigan" is still refused). The lists err on the side of refusing: they cover every
+ImageNet garment worn on the torso, hips or legs, all swimwear, underwear and sleepwear, not only
+the most obvious classes.
 Hats, shoes, masks and ties are not on it; they cover no body.
 """
 

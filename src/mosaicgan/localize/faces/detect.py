@@ -19,10 +19,17 @@ import torch
 from PIL import Image
 
 from mosaicgan.choices import FACE_SHAPES
-from mosaicgan.data.images import array_to_tensor
-from mosaicgan.localize.faces.centerface import (DEFAULT_FLIP, DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Face, FaceDetector,
-                                           load_face_detector, nms)
+from mosaicgan.localize.faces.centerface import (
+    DEFAULT_FLIP,
+    DEFAULT_MIN_FACE,
+    DEFAULT_THRESHOLD,
+    Face,
+    FaceDetector,
+    load_face_detector,
+    nms,
+)
 from mosaicgan.ops.masks import Box
+
 DEFAULT_GROW = 0.3
 __all__ = ["DEFAULT_FLIP", "DEFAULT_GROW", "DEFAULT_MIN_FACE", "DEFAULT_THRESHOLD", "detect_faces",
            "detect_faces_batch", "detect_faces_near", "face_box", "face_extent", "face_mask", "shipped_detector"]
@@ -51,11 +58,12 @@ def detect_faces(
     min_face: float = DEFAULT_MIN_FACE,
     flip: bool = DEFAULT_FLIP,
     detector: FaceDetector | None = None,
+    tiny: str = "confirm",
 ) -> list[Face]:
     """The faces in one image (PIL image, uint8 RGB array (H, W, 3), or tensor (3, H, W) in
     [-1, 1]), best first, in its own pixels. See `FaceDetector` for the options."""
     detector = detector or shipped_detector()
-    return detector.detect([_as_image(image)], threshold=threshold, min_face=min_face, flip=flip)[0]
+    return detector.detect([_as_image(image)], threshold=threshold, min_face=min_face, flip=flip, tiny=tiny)[0]
 
 
 def detect_faces_batch(
@@ -71,11 +79,6 @@ def detect_faces_batch(
     return detector.detect([_as_image(i) for i in images], threshold=threshold, min_face=min_face, flip=flip)
 
 
-# Where a face of the frame before may be now: its box and this many box sizes on every side
-# (a face moving 1 size per frame is fast: 100 px per frame for a 100-px face).
-NEAR_REACH = 1.0
-
-
 def detect_faces_near(
     image: Image.Image | np.ndarray | torch.Tensor,
     boxes: Sequence[tuple[float, float, float, float]],
@@ -84,34 +87,18 @@ def detect_faces_near(
     min_face: float = DEFAULT_MIN_FACE,
     flip: bool = DEFAULT_FLIP,
     detector: FaceDetector | None = None,
-    reach: float = NEAR_REACH,
 ) -> list[Face]:
-    """The faces near known face boxes (x0, y0, x1, y1) of the image, as `detect_faces` would
-    find them there, in the image's pixels: each box's window (the box and `reach` x its size on
-    every side) is searched for faces from a third of the box's size up, at the scale that fits
-    them to the network. On a video frame this follows the faces of the frame before for a
-    fraction of a whole-frame search (a window around a 100-pixel face costs about 1/40 of a
-    720p frame); faces elsewhere are not looked for."""
+    """Known faces (boxes x0, y0, x1, y1 where they were, or are expected) found again in the
+    image, in its pixels (`FaceDetector.follow`): each box's window (the box and its size on
+    every side) scaled so the box is 32 pixels, all windows in one batch, searched for
+    faces from half the box's size up. They were found before, so they need half the threshold
+    (with flip) and no mirror score. On a video frame this follows the faces of the frame
+    before for a fraction of a whole-frame search (a window of 96 x 96 input pixels per face,
+    a 720p frame is 960 x 640 times that); faces elsewhere are not looked for."""
     detector = detector or shipped_detector()
-    # A uint8 array (a decoded video frame) is cut before it is converted: only the windows
-    # become float tensors.
-    if isinstance(image, np.ndarray) and (image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3):
-        raise ValueError(f"expected a uint8 RGB array (H, W, 3), got {image.dtype} {image.shape}")
-    picture = image if isinstance(image, np.ndarray) else detector.as_tensors(_as_image(image))[0]
-    height, width = picture.shape[:2] if isinstance(picture, np.ndarray) else picture.shape[-2:]
-    found: list[Face] = []
-    for x0, y0, x1, y1 in boxes:
-        size = max(x1 - x0, y1 - y0, 1.0)
-        margin = reach * size + 8
-        wx0, wy0 = max(0, math.floor(x0 - margin)), max(0, math.floor(y0 - margin))
-        wx1, wy1 = min(width, math.ceil(x1 + margin)), min(height, math.ceil(y1 + margin))
-        if wx1 - wx0 < 2 or wy1 - wy0 < 2:
-            continue
-        window = (array_to_tensor(picture[wy0:wy1, wx0:wx1]) if isinstance(picture, np.ndarray)
-                  else picture[:, wy0:wy1, wx0:wx1])
-        faces = detector.detect([window], threshold=threshold, flip=flip,
-                                min_face=max(min_face, size / 3))[0]
-        found += [shift_face(face, dx=wx0, dy=wy0) for face in faces]
+    found = [f for f in detector.follow(_as_image(image) if isinstance(image, Image.Image) else image, boxes,
+                                        threshold=threshold, flip=flip, min_face=min_face)
+             if f is not None]
     if len(found) < 2:
         return found
     table = torch.tensor([[f.x0, f.y0, f.x1, f.y1] for f in found], dtype=torch.float64)
@@ -119,10 +106,11 @@ def detect_faces_near(
     return [found[i] for i in keep]
 
 
-def shift_face(face: Face, *, dx: float, dy: float) -> Face:
-    """The face moved by (dx, dy) pixels (from a window's pixels to the image's)."""
-    return Face(face.x0 + dx, face.y0 + dy, face.x1 + dx, face.y1 + dy, face.score,
-                landmarks=tuple((x + dx, y + dy) for x, y in face.landmarks))
+def shift_face(face: Face, *, dx: float, dy: float, scale: float = 1.0) -> Face:
+    """The face scaled by `scale` (about the image's corner), then moved by (dx, dy) pixels
+    (from a window's or a scaled copy's pixels to the image's)."""
+    return Face(face.x0 * scale + dx, face.y0 * scale + dy, face.x1 * scale + dx, face.y1 * scale + dy, face.score,
+                landmarks=tuple((x * scale + dx, y * scale + dy) for x, y in face.landmarks))
 
 
 def face_extent(face: Face, *, grow: float = DEFAULT_GROW) -> tuple[float, float, float, float]:

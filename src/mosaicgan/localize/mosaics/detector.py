@@ -23,9 +23,11 @@ import torch
 import torch.nn.functional as F
 
 from mosaicgan.checkpoint import load_checkpoint
+from mosaicgan.choices import MOSAIC_DETECTORS
 from mosaicgan.errors import UserError
+from mosaicgan.localize.mosaics.blocks import block_index, block_mean, block_rms, mosaic_outline, to_pixels
+from mosaicgan.localize.mosaics.finder import DetectMosaics, FoundMosaic, find_mosaics
 from mosaicgan.localize.mosaics.grid import estimate_grid, luma
-from mosaicgan.localize.mosaics.finder import FoundMosaic, _block_index, _block_mean, _block_rms, _outline, _pixels
 from mosaicgan.ops.tiles import run_tiled
 
 SHIPPED_WEIGHTS = "mosaic_detector.safetensors"
@@ -49,7 +51,7 @@ def shipped_mosaic_detector_path() -> Path:
     return Path(str(importlib.resources.files("mosaicgan") / "assets" / SHIPPED_WEIGHTS))
 
 
-class MosaicNetDetector:
+class MosaicDetector:
     """`find(image)` -> (mask (1, H, W) float 0/1, [FoundMosaic]) like `mosaics.find_mosaics`.
 
     threshold, seed, min_pixels, min_mean: which regions count (see the module docstring).
@@ -111,18 +113,18 @@ class MosaicNetDetector:
     def _snap(self, image: torch.Tensor, pixels: np.ndarray, grid, prob: np.ndarray) -> np.ndarray:
         """The region on its grid. Blocks the net's region (mostly) covers are mosaic whole. Around
         them, in a clean mosaic (blocks flat to a level), the pixels that hold their block's flat
-        value (`mosaics._outline`, exact to the pixel); after lossy compression, whose ringing
+        value (`blocks.mosaic_outline`, exact to the pixel); after lossy compression, whose ringing
         blurs that test, the net's own outline, drawn at the lower threshold `low` (the net is
         less sure near a re-encoded mosaic's edge)."""
-        core = _block_mean(pixels.astype(np.float32), grid) >= self.core
+        core = block_mean(pixels.astype(np.float32), grid) >= self.core
         if not core.any():
             return pixels
         y = luma(image)
-        lossy = float(np.percentile(_block_rms(y, grid)[core], 25)) > LOSSLESS_RMS
+        lossy = float(np.percentile(block_rms(y, grid)[core], 25)) > LOSSLESS_RMS
         if not lossy or self.outline == "blocks":
-            return _outline(_pixels(image), y, grid, core)
+            return mosaic_outline(to_pixels(image), y, grid, core)
         h, w = y.shape
-        rows, cols = _block_index(h, grid.block_h, grid.offset_y), _block_index(w, grid.block_w, grid.offset_x)
+        rows, cols = block_index(h, grid.block_h, grid.offset_y), block_index(w, grid.block_w, grid.offset_x)
         wide = pixels
         if self.low < self.threshold:
             _, labels = cv2.connectedComponents((prob > self.low).astype(np.uint8), connectivity=8)
@@ -131,10 +133,20 @@ class MosaicNetDetector:
 
 
 def load_mosaic_detector(path: str | Path | None = None, *, device: str | torch.device = "cpu",
-                         **options) -> MosaicNetDetector:
+                         **options) -> MosaicDetector:
     """The shipped detector (path None), or a mosaic_detector checkpoint / run folder."""
     path = shipped_mosaic_detector_path() if path is None else Path(path)
     ckpt = load_checkpoint(path, device=device, kind=KIND)
     if "detector" not in ckpt.nets:
         raise UserError(f"checkpoint holds no 'detector' network (it has: {', '.join(ckpt.nets)})", path=ckpt.path)
-    return MosaicNetDetector(ckpt.nets["detector"], device=device, **options)
+    return MosaicDetector(ckpt.nets["detector"], device=device, **options)
+
+
+def mosaic_detector(name: str, *, device: str | torch.device = "cpu") -> DetectMosaics:
+    """How `remove` finds mosaics with no mask (`choices.MOSAIC_DETECTORS`): "net", the shipped
+    detector network with each region confirmed by its grid, or "grid", the classical finder."""
+    if name not in MOSAIC_DETECTORS:
+        raise ValueError(f"detector must be one of {MOSAIC_DETECTORS}, got {name!r}")
+    if name == "grid":
+        return find_mosaics
+    return load_mosaic_detector(device=device).find

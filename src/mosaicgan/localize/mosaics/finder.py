@@ -19,12 +19,14 @@ The thresholds were set on held-out pairs and clean photos (benchmarks/mosaic_de
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 
+from mosaicgan.localize.mosaics.blocks import block_index, block_mean, block_rms, fill_holes, mosaic_outline, to_pixels
 from mosaicgan.localize.mosaics.grid import fit_axis, grid_from_votes, luma, step_votes
 from mosaicgan.ops.grid import Grid
 
@@ -54,8 +56,6 @@ JPEG_REST_BLOCKS = 8
 # compressed photo, smooth areas keep one value per 8x8 block and step by one quantisation
 # step of that value, a few levels.
 JPEG_EDGE_MIN = 8.0
-# After JPEG, edge-block pixels may also stray STRAY_K x the core blocks' RMS stray (10th percentile).
-STRAY_K = 3.0
 MIN_SIDE = 4
 MIN_PIXELS = 1024
 MIN_BLOCKS = 3
@@ -72,6 +72,11 @@ class FoundMosaic:
     blocks: int
 
 
+# How mosaics are found in a whole image: (3, H, W) in [-1, 1] -> (mask (1, H, W), one
+# FoundMosaic per region). `find_mosaics` is one; `detector.mosaic_detector` gives either.
+DetectMosaics = Callable[[torch.Tensor], tuple[torch.Tensor, list[FoundMosaic]]]
+
+
 def find_mosaics(image: torch.Tensor, *, max_grids: int = 16,
                  grids: list[Grid] | None = None) -> tuple[torch.Tensor, list[FoundMosaic]]:
     """All block mosaics in `image` ((C, H, W) in [-1, 1]).
@@ -83,7 +88,7 @@ def find_mosaics(image: torch.Tensor, *, max_grids: int = 16,
     found in an earlier frame this way, at a fraction of the cost.
     """
     y = luma(image)
-    rgb = _pixels(image)
+    rgb = to_pixels(image)
     h, w = y.shape
     votes_x, votes_y = step_votes(y)
     groups = []  # (whole blocks, pixels, grid that found them)
@@ -100,7 +105,7 @@ def find_mosaics(image: torch.Tensor, *, max_grids: int = 16,
     found: list[FoundMosaic] = []
     grids = {g[2] for g in groups}
     for _, core, grid in sorted(groups, key=lambda g: -g[0]):
-        pixels = _outline(rgb, y, grid, core) & ~claimed
+        pixels = mosaic_outline(rgb, y, grid, core) & ~claimed
         # What a bigger find already claimed is gone; a remnant is no mosaic of its own.
         if pixels.sum() < max(MIN_PIXELS, core.sum() * grid.block_h * grid.block_w // 2):
             continue
@@ -113,10 +118,6 @@ def find_mosaics(image: torch.Tensor, *, max_grids: int = 16,
     return mask, sorted(found, key=lambda f: (f.box[1], f.box[0]))
 
 
-def _pixels(image: torch.Tensor) -> np.ndarray:
-    """(C, H, W) [-1, 1] -> float32 (H, W, C) in [0, 255], alpha dropped."""
-    px = (image.detach().float().cpu().clamp(-1, 1).numpy() + 1.0) * 127.5
-    return np.ascontiguousarray(px[: 3 if px.shape[0] >= 3 else 1].transpose(1, 2, 0))
 
 
 def _found(pixels: np.ndarray, grid: Grid, blocks: int) -> FoundMosaic:
@@ -157,17 +158,13 @@ def _starts(length: int, tile: int) -> list[int]:
     return starts
 
 
-def _block_index(length: int, block: int, offset: int) -> np.ndarray:
-    """Block number of each position along an axis (0 for the first, possibly cut, block)."""
-    pos = np.arange(length)
-    return (pos - offset) // block - ((0 - offset) // block)
 
 
 def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid: Grid) -> list[np.ndarray]:
     """Connected groups of mosaic blocks on `grid`, each a bool array over the block grid."""
     h, w = y.shape
-    rows = _block_index(h, grid.block_h, grid.offset_y)
-    cols = _block_index(w, grid.block_w, grid.offset_x)
+    rows = block_index(h, grid.block_h, grid.offset_y)
+    cols = block_index(w, grid.block_w, grid.offset_x)
     nr, nc = int(rows[-1]) + 1, int(cols[-1]) + 1
     flat_sum = np.zeros((nr, nc))
     flat_n = np.zeros((nr, nc))
@@ -226,7 +223,8 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
             if not _is_mosaic(part, grid, ratios=ratios, voted=voted, edge=edge):
                 continue
             if _on_jpeg_lines(grid) and not (
-                    _stands_out(part, fit_ratio, whole & (edge >= EDGE_MIN)) and float(np.median(edge[part])) >= JPEG_EDGE_MIN):
+                    _stands_out(part, fit_ratio, whole & (edge >= EDGE_MIN))
+                    and float(np.median(edge[part])) >= JPEG_EDGE_MIN):
                 continue
             noise = float(np.median(flat[part]))
             # Flat blocks beside the group join it: a mosaic block whose neighbours happen to
@@ -235,7 +233,7 @@ def _mosaic_blocks(y: np.ndarray, votes_x: np.ndarray, votes_y: np.ndarray, grid
             for _ in range(2):
                 near = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
                 part = part | (near & (flat <= max(0.2, 1.5 * noise)) & (flat_n > 0))
-            groups.append(_fill_holes(part))
+            groups.append(fill_holes(part))
     return groups
 
 
@@ -248,36 +246,17 @@ def _block_fit(y: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     close to its mean, while the shifted blocks straddle its lines and stray by the steps
     between blocks; in a photo (a facade's periodic windows included) both models fit about
     as badly, since nothing in it is flat on exactly these lines."""
-    own = _block_rms(y, grid)
+    own = block_rms(y, grid)
     half = Grid(grid.block_h, grid.block_w, grid.offset_y + grid.block_h // 2, grid.offset_x + grid.block_w // 2)
-    shifted = _block_rms(y, half)
+    shifted = block_rms(y, half)
     h, w = y.shape
-    per_pixel = shifted[_block_index(h, half.block_h, half.offset_y)[:, None], _block_index(w, half.block_w, half.offset_x)[None, :]]
-    return own, _block_mean(per_pixel, grid)
+    per_pixel = shifted[block_index(h, half.block_h, half.offset_y)[:, None],
+                        block_index(w, half.block_w, half.offset_x)[None, :]]
+    return own, block_mean(per_pixel, grid)
 
 
-def _block_mean(values: np.ndarray, grid: Grid) -> np.ndarray:
-    h, w = values.shape
-    rows = _block_index(h, grid.block_h, grid.offset_y)
-    cols = _block_index(w, grid.block_w, grid.offset_x)
-    nr, nc = int(rows[-1]) + 1, int(cols[-1]) + 1
-    ids = (rows[:, None] * nc + cols[None, :]).ravel()
-    n = np.bincount(ids, minlength=nr * nc)
-    return (np.bincount(ids, weights=values.ravel().astype(np.float64), minlength=nr * nc) / np.maximum(n, 1)).reshape(nr, nc)
 
 
-def _block_rms(y: np.ndarray, grid: Grid) -> np.ndarray:
-    h, w = y.shape
-    rows = _block_index(h, grid.block_h, grid.offset_y)
-    cols = _block_index(w, grid.block_w, grid.offset_x)
-    nr, nc = int(rows[-1]) + 1, int(cols[-1]) + 1
-    ids = (rows[:, None] * nc + cols[None, :]).ravel()
-    v = y.astype(np.float64).ravel()
-    n = np.bincount(ids, minlength=nr * nc)
-    s = np.bincount(ids, weights=v, minlength=nr * nc)
-    s2 = np.bincount(ids, weights=v * v, minlength=nr * nc)
-    var = s2 / np.maximum(n, 1) - (s / np.maximum(n, 1)) ** 2
-    return np.sqrt(np.maximum(var, 0.0)).reshape(nr, nc)
 
 
 def _on_jpeg_lines(grid: Grid) -> bool:
@@ -336,54 +315,6 @@ def _is_mosaic(part: np.ndarray, grid: Grid, *, ratios: np.ndarray, voted: np.nd
     return ratio <= GROUP_EXACT or float(np.median(edge[part])) <= GROUP_EDGE_MAX
 
 
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """mask with every area not connected to its border set (4-connected background)."""
-    padded = np.pad(mask.astype(np.uint8), 1)
-    flood = padded.copy()
-    cv2.floodFill(flood, None, (0, 0), 1)
-    holes = flood[1:-1, 1:-1] == 0
-    return mask | holes
 
 
-def _outline(rgb: np.ndarray, y: np.ndarray, grid: Grid, core: np.ndarray) -> np.ndarray:
-    """Pixels of the mosaic around `core` (bool over blocks): whole core blocks, and in the
-    ring of blocks around it only the pixels that hold their block's flat value."""
-    h, w = y.shape
-    rows = _block_index(h, grid.block_h, grid.offset_y)
-    cols = _block_index(w, grid.block_w, grid.offset_x)
-    ring = cv2.dilate(core.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    in_core = core[rows[:, None], cols[None, :]]
-    in_ring = ring[rows[:, None], cols[None, :]] & ~in_core
-    # How far a mosaic pixel may stray from its block's value: 1 level (rounding) for a clean
-    # mosaic, more after lossy compression, read from the core blocks' own spread. Colour gets
-    # twice that: JPEG halves its resolution (4:2:0) and smears it further than luma.
-    core_dev = np.abs(np.diff(y, axis=1))[in_core[:, 1:] & in_core[:, :-1]]
-    tol = max(1.5, 3.0 * float(np.median(core_dev))) if core_dev.size else 1.5
-    if tol > 1.5:  # lossy: JPEG rings hardest at the mosaic's edge, in exactly these blocks
-        tol = max(tol, STRAY_K * float(np.percentile(_block_rms(y, grid)[core], 10)))
-    tol_rgb = 2.0 * tol if tol > 1.5 else tol
-    keep = in_core.copy()
-    for br, bc in zip(*np.nonzero(ring & ~core)):
-        r = np.nonzero(rows == br)[0]
-        c = np.nonzero(cols == bc)[0]
-        block = rgb[r[0] : r[-1] + 1, c[0] : c[-1] + 1].reshape(-1, rgb.shape[2])
-        value = _mode_value(block, tol)
-        block_y = y[r[0] : r[-1] + 1, c[0] : c[-1] + 1].ravel()
-        value_y = float(np.median(block_y[np.abs(block - value).max(axis=1) <= tol])) if rgb.shape[2] == 3 else float(value[0])
-        close = (np.abs(block_y - value_y) <= tol) & (np.abs(block - value).max(axis=1) <= tol_rgb)
-        keep[r[0] : r[-1] + 1, c[0] : c[-1] + 1] |= close.reshape(len(r), len(c))
-    keep &= in_core | in_ring
-    # Only what touches the core: a flat patch of photo in a ring block that is cut off is not it.
-    _, labels = cv2.connectedComponents(keep.astype(np.uint8), connectivity=4)
-    touching = np.unique(labels[in_core & keep])
-    keep = np.isin(labels, touching[touching > 0])
-    return _fill_holes(keep)
 
-
-def _mode_value(pixels: np.ndarray, tol: float) -> np.ndarray:
-    """The most common colour of a block's pixels (N, C), to within tol: its flat value."""
-    step = max(tol, 1.0)
-    keys = np.round(pixels / step).astype(np.int64)
-    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    best = int(np.argmax(counts))
-    return np.median(pixels[inverse.ravel() == best], axis=0)

@@ -89,7 +89,9 @@ def _in_runs(ok: np.ndarray, *, along_axis: int, length: int) -> np.ndarray:
     n = ok.shape[along_axis]
     if n < length:
         return np.zeros_like(ok)
-    take = lambda a, b: np.take(ok, np.arange(a, n - b), axis=along_axis)
+    def take(a: int, b: int) -> np.ndarray:
+        return np.take(ok, np.arange(a, n - b), axis=along_axis)
+
     full = take(0, length - 1).copy()
     for k in range(1, length):
         full &= take(k, length - 1 - k)  # runs starting at each index
@@ -119,7 +121,8 @@ class AxisFit:
         return self.share * self.block
 
 
-def fold(profile: np.ndarray, *, min_block: int = MIN_BLOCK, max_block: int = MAX_BLOCK) -> dict[int, tuple[int, float]]:
+def fold(profile: np.ndarray, *, min_block: int = MIN_BLOCK,
+         max_block: int = MAX_BLOCK) -> dict[int, tuple[int, float]]:
     """{block size b: (best offset, votes on its lines)} for every b that fits twice in the profile."""
     n = profile.shape[0]
     idx = np.arange(n)
@@ -227,7 +230,9 @@ def grid_from_votes(
     fy = fit_axis(py, min_block=min_block, max_block=max_block)
     lines_x = lines_y = min_lines
     if square_prior:
-        ok = lambda f: f is not None and f.share >= min_share and f.lines >= min_lines
+        def ok(f: AxisFit | None) -> bool:
+            return f is not None and f.share >= min_share and f.lines >= min_lines
+
         fx0, fy0 = fx, fy
         fx, fy = _square_when_unsure(px, fx0, fy0, ok=ok), _square_when_unsure(py, fy0, fx0, ok=ok)
         # An axis read at the other's size needs only one line of its own.
