@@ -76,6 +76,8 @@ def main() -> None:
     p.add_argument("--sets", nargs="+", default=["Set5", "Set14", "BSD68"])
     p.add_argument("--srresnet", default=None, help="stage-1 checkpoint (default: the shipped x4 model)")
     p.add_argument("--srgan", default=None, help="stage-2 checkpoint (optional)")
+    p.add_argument("--more", action="append", default=[], metavar="LABEL=CKPT",
+                   help="another checkpoint to score, under LABEL (repeatable)")
     p.add_argument("--json", type=Path)
     p.add_argument("--figure", type=Path)
     args = p.parse_args()
@@ -83,7 +85,14 @@ def main() -> None:
     models = {"SRResNet (ours)": Upscaler.from_checkpoint(args.srresnet)}
     if args.srgan:
         models["SRGAN (ours)"] = Upscaler.from_checkpoint(args.srgan)
+    for item in args.more:
+        label, sep, ckpt = item.partition("=")
+        if not sep:
+            p.error(f"--more takes LABEL=CKPT, got {item!r}")
+        models[label] = Upscaler.from_checkpoint(ckpt)
     rows: dict[str, dict[str, tuple[float, float | None]]] = {"bicubic (ours)": {}}
+    # The grid each method prints: periodic energy at the scale's period (metrics.periodic_energy_db).
+    grids: dict[str, dict[str, float]] = {"bicubic (ours)": {}, "original": {}}
     seconds = {}
     for name, upscaler in models.items():
         rows[name] = {}
@@ -93,6 +102,9 @@ def main() -> None:
             seconds[f"{name} {set_name}"] = round(time.perf_counter() - started, 1)
             rows[name][set_name] = (result["model"]["psnr"], result["model"]["ssim"])
             rows["bicubic (ours)"][set_name] = (result["bicubic"]["psnr"], result["bicubic"]["ssim"])
+            grids.setdefault(name, {})[set_name] = result["model"]["grid_db"]
+            grids["bicubic (ours)"][set_name] = result["bicubic"]["grid_db"]
+            grids["original"][set_name] = result["original"]["grid_db"]
     header = "| method | " + " | ".join(f"{s} PSNR / SSIM" for s in args.sets) + " |"
     lines = [header, "|" + " --- |" * (len(args.sets) + 1)]
     for name, by_set in [*rows.items(), *PUBLISHED.items()]:
@@ -102,10 +114,16 @@ def main() -> None:
             cells.append("-" if not v else f"{v[0]:.2f} / " + (f"{v[1]:.4f}" if v[1] is not None else "-"))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
+    scale = next(iter(models.values())).scale
+    grid_lines = [f"| grid at period {scale} (dB) | " + " | ".join(args.sets) + " |",
+                  "|" + " --- |" * (len(args.sets) + 1)]
+    grid_lines += [f"| {name} | " + " | ".join(f"{by_set[s]:.2f}" for s in args.sets) + " |"
+                   for name, by_set in grids.items()]
+    print("\n".join(grid_lines))
     print(f"(x{next(iter(models.values())).scale}, Y channel, border cropped; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} thread; seconds per set: {seconds})")
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "seconds": seconds}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"rows": rows, "grids": grids, "seconds": seconds}, indent=2) + "\n")
     if args.figure:
         figure(models, data=args.data, path=args.figure)
 

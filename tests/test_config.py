@@ -69,4 +69,5 @@ def test_shipped_presets_load():
     assert presets
     for path in presets:
         config = load_toml(path)
-        assert config.model in ("pix2pix", "cyclegan", "restorer", "mosaic_detector", "srgan"), path
+        assert config.model in ("pix2pix", "cyclegan", "restorer", "mosaic_detector", "srgan", "discogan", "dualgan",
+                                "unit", "cogan", "dong"), path

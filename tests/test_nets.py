@@ -8,7 +8,10 @@ from mosaicgan.nets.patchgan import receptive_field
 
 # Narrow versions of each network keep the test fast; the layer structure is unchanged.
 NARROW = {"generator": {"ngf": 8}, "discriminator": {"ndf": 8}, "classifier": {}, "detector": {},
-          "restorer": {"width": 8}, "segmenter": {"width": 8}, "upscaler": {"width": 8, "blocks": 2}}
+          "restorer": {"width": 8}, "segmenter": {"width": 8}, "upscaler": {"width": 8, "blocks": 2},
+          "two_way": {"ngf": 8}}
+# Networks that generate at one size are built at the test's; CoGAN's inversion takes a few steps only.
+SMALL = {"cogan_g": {"image_size": 32, "inversion_steps": 5}, "dong_g": {"image_size": 32}}
 
 
 def small_input(net, kind):
@@ -18,13 +21,13 @@ def small_input(net, kind):
         x[:, 4] = (x[:, 3] > 0.5).float()
         return x
     # 128 leaves the 286x286 PatchGAN more than one pixel per channel for instance norm.
-    side = max(getattr(net, "size_multiple", 1), {"generator": 32, "discriminator": 128}.get(kind, 64))
+    side = max(getattr(net, "size_multiple", 1), {"generator": 32, "two_way": 32, "discriminator": 128}.get(kind, 64))
     return torch.rand(2, 3, side, side) * 2 - 1
 
 
 @pytest.mark.parametrize("entry", list_nets(), ids=lambda e: e.name)
 def test_shape_range_and_round_trip(entry, tmp_path):
-    net = get_net(entry.name, **{**entry.defaults, **NARROW[entry.kind]}).eval()
+    net = get_net(entry.name, **{**entry.defaults, **NARROW[entry.kind], **SMALL.get(entry.name, {})}).eval()
     x = small_input(net, entry.kind)
     with torch.no_grad():
         y = net(x)
@@ -37,9 +40,13 @@ def test_shape_range_and_round_trip(entry, tmp_path):
         assert y.min() >= -1 and y.max() <= 1
     elif entry.kind == "upscaler":
         assert y.shape == (*x.shape[:2], x.shape[2] * net.scale, x.shape[3] * net.scale)
-    elif entry.kind == "generator":
+    elif entry.kind in ("generator", "two_way"):
         assert y.shape == x.shape
         assert y.min() >= -1 and y.max() <= 1
+        if entry.kind == "two_way":  # the other direction too, and forward is AtoB
+            with torch.no_grad():
+                assert net.translate(x, direction="BtoA").shape == x.shape
+                assert torch.equal(net.translate(x, direction="AtoB"), y)
     elif entry.kind == "discriminator":
         assert y.shape[:2] == (2, 1) and y.ndim == 4
     elif entry.kind == "segmenter":

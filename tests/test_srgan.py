@@ -160,3 +160,36 @@ def test_srresnet_beats_bicubic_on_synthetic_images():
     # Three seeds, judged on the median (as every learning test here); seeds seen: +0.7 to +0.9 dB.
     gains = sorted(gain_over_bicubic(seed) for seed in range(3))
     assert gains[1] > 0.4 and gains[0] > 0, gains
+
+
+def test_icnr_starts_each_subpixel_stage_as_nearest_upsampling():
+    # With ICNR every x2 stage of the paper's tail makes 2x2 cells of equal values: no grid at init.
+    from mosaicgan.nets.layers import icnr_
+
+    conv = icnr_(torch.nn.Conv2d(6, 4 * 5, 3, padding=1), scale=2)
+    y = torch.nn.functional.pixel_shuffle(conv(torch.randn(2, 6, 7, 9)), 2)
+    cells = y.reshape(2, 5, 7, 2, 9, 2)
+    assert torch.allclose(cells, cells[:, :, :, :1, :, :1].expand_as(cells))
+    net = get_net("srresnet", scale=4, blocks=1, width=8, upsampler="subpixel").eval()
+    first_stage = net.upsample[:2]  # conv + pixel shuffle
+    with torch.no_grad():
+        out = first_stage(torch.randn(1, 8, 5, 5)).reshape(1, 8, 5, 2, 5, 2)
+    assert torch.allclose(out, out[:, :, :, :1, :, :1].expand_as(out))
+
+
+def test_periodic_energy_finds_a_grid_at_its_period():
+    from mosaicgan.metrics import periodic_energy_db
+
+    torch.manual_seed(0)
+    # A smooth random image (noise blurred), and the same with a faint 4-pixel grid on it.
+    base = F.avg_pool2d(torch.rand(3, 3, 128, 128) * 2 - 1, 9, stride=1)  # 120 x 120: 4 and 3 divide it
+    grid = torch.zeros(1, 1, 4, 4)
+    grid[..., 0, :] = grid[..., :, 0] = 0.03
+    gridded = base + grid.repeat(1, 1, 30, 30)
+    plain = periodic_energy_db(base, period=4)
+    printed = periodic_energy_db(gridded, period=4)
+    assert (plain < 1).all()  # nothing periodic: at most white noise's 0 dB
+    assert (printed > plain + 10).all()
+    # A grid at another period adds nothing periodic at 4 (3 and 4 share no frequency but 0).
+    other = base + torch.zeros(1, 1, 3, 3).index_fill_(2, torch.tensor([0]), 0.03).repeat(1, 1, 40, 40)
+    assert (periodic_energy_db(other, period=4) < plain + 0.1).all()  # (it only adds to the total energy)

@@ -8,14 +8,20 @@ This module imports nothing, so anything may import it.
 
 from __future__ import annotations
 
-# Adversarial objectives (losses/adversarial.py explains each).
-GAN_MODES = ("vanilla", "lsgan", "hinge", "wgan-gp")
+# Adversarial objectives (losses/adversarial.py explains each); "wgan" clips the critic's weights
+# (loss.clip_d) after each of its steps, as the original WGAN and DualGAN do.
+GAN_MODES = ("vanilla", "lsgan", "hinge", "wgan-gp", "wgan")
+# How the unpaired models measure a reconstruction (loss.cycle_distance): CycleGAN's L1, DiscoGAN's MSE.
+CYCLE_DISTANCES = ("l1", "mse")
 
 # Network building blocks (nets/layers.py).
 NORMS = ("batch", "instance", "none")
 INITS = ("normal", "xavier", "kaiming", "orthogonal")
 UPSAMPLES = ("deconv", "resize")  # transposed convolutions | nearest x2 + 3x3 conv
-NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer", "segmenter", "upscaler")
+NET_KINDS = ("generator", "discriminator", "classifier", "detector", "restorer", "segmenter", "upscaler", "two_way")
+
+# The c-GAN + encoder method of Dong et al. (train/dong.py): its three training stages, in order.
+DONG_STAGES = ("gan", "encoder", "joint")
 
 # Training arithmetic (train/precision.py): bf16/fp16 autocast each step, weights stay float32;
 # fp16 also scales the loss (a GradScaler per optimizer). "auto" (the default) is bf16 where the

@@ -77,6 +77,9 @@ class NetsConfig:
     classifier: str = "mobilenet_v2"  # classifier: the network fine-tuned (the one with shipped weights)
     blocks: int = 6  # restorer: residual blocks on the block lattice (width: ngf)
     block_scale: int = 8  # restorer: pixels per block side at the network (any block is resampled to it)
+    global_skip: bool = False  # resnet generators: output = input + a learned change (starts as the identity)
+    z_dim: int = 64  # cogan, dong: size of the latent code the generators start from (images: data.crop_size)
+    inversion_steps: int = 200  # cogan: optimisation steps that find the latent code of an image to translate
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,11 @@ class LossConfig:
     lambda_identity: float = 0.5  # times lambda_cycle; 0 turns it off
     lambda_gp: float = 10.0
     pool_size: int = 50
+    cycle_distance: str = "l1"  # l1 | mse: how cycle and identity reconstructions are measured
+    clip_d: float = 0.01  # gan_mode wgan: the critic's weights are clipped to [-clip_d, clip_d]
+    n_critic: int = 1  # discriminator steps per generator step (the generator steps every n_critic-th iteration)
+    lambda_recon: float = 10.0  # unit: L1 of each domain's own reconstruction (the VAE term); dong: of real images
+    lambda_kl: float = 0.01  # unit: the KL term of the shared latent code (of images and of their translations)
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,15 @@ class SRGANConfig:
 
 
 @dataclass(frozen=True)
+class DongConfig:
+    """The c-GAN + encoder method of Dong et al. 2017 (train/dong.py), in three stages, each its own
+    run started from the last (`--init-from`)."""
+
+    stage: str = "gan"  # gan: the domain-conditional GAN | encoder: the encoder, generator fixed | joint: both
+    lambda_latent: float = 1.0  # encoder, joint: MSE between a generated image's code and the code it came from
+
+
+@dataclass(frozen=True)
 class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -182,9 +199,10 @@ class TrainConfig:
     run: RunConfig = field(default_factory=RunConfig)
     mosaic: MosaicConfig = field(default_factory=MosaicConfig)
     srgan: SRGANConfig = field(default_factory=SRGANConfig)
+    dong: DongConfig = field(default_factory=DongConfig)
 
 
-SECTIONS = ("data", "nets", "loss", "optim", "run", "mosaic", "srgan")
+SECTIONS = ("data", "nets", "loss", "optim", "run", "mosaic", "srgan", "dong")
 
 CHOICES = {
     "model": tuple(MODELS),
@@ -195,10 +213,12 @@ CHOICES = {
     "nets.init": choices.INITS,
     "nets.upsample": choices.UPSAMPLES,
     "loss.gan_mode": choices.GAN_MODES,
+    "loss.cycle_distance": choices.CYCLE_DISTANCES,
     "run.precision": choices.PRECISIONS,
     "srgan.stage": choices.SR_STAGES,
     "srgan.scale": choices.SR_SCALES,
     "srgan.upsampler": choices.SR_UPSAMPLERS,
+    "dong.stage": choices.DONG_STAGES,
 }
 
 

@@ -25,7 +25,16 @@ _GAN_DATA = ("data.layout", "data.direction", "data.split", "data.preprocess", "
              "data.crop_size", "data.flip", "data.max_items", "data.decode_cache")
 _GAN_NETS = ("nets.net_g", "nets.num_downs", "nets.net_d", "nets.n_layers_d", "nets.ngf", "nets.ndf",
              "nets.norm", "nets.dropout", "nets.dropout_at_test", "nets.upsample", "nets.init",
-             "nets.init_gain", "nets.in_channels", "nets.out_channels")
+             "nets.init_gain", "nets.in_channels", "nets.out_channels", "nets.global_skip")
+# What every model of the unpaired family reads (domains A and B from trainA/ trainB/ or the like).
+_UNPAIRED_DATA = (*_GAN_DATA, "data.serial")
+# The adversarial settings the family's tasks all honour (losses/adversarial.py).
+_ADVERSARIAL = ("loss.gan_mode", "loss.lambda_gp", "loss.clip_d")
+# The networks of the models that generate from a code at one size (data.crop_size).
+_LATENT_NETS = ("nets.ngf", "nets.ndf", "nets.norm", "nets.upsample", "nets.init", "nets.init_gain",
+                "nets.in_channels", "nets.out_channels", "nets.z_dim")
+# Images of the unpaired family, as CycleGAN's.
+_UNPAIRED_DEFAULTS = {"data.layout": "unaligned"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,7 @@ MODELS: dict[str, ModelSpec] = {
             summary="paired translation: U-Net + PatchGAN, L1 + adversarial",
             task="mosaicgan.train.pix2pix:Pix2PixTask",
             dataset="mosaicgan.train.pix2pix:pix2pix_dataset",
-            uses=(*_GAN_DATA, *_GAN_NETS, "loss.gan_mode", "loss.lambda_l1", "loss.lambda_gp"),
+            uses=(*_GAN_DATA, *_GAN_NETS, "loss.gan_mode", "loss.lambda_l1", "loss.lambda_gp", "loss.clip_d"),
             generators={"AtoB": "gen"},
             networks={"gen": "generator"},
         ),
@@ -82,12 +91,84 @@ MODELS: dict[str, ModelSpec] = {
             summary="unpaired translation (trainA/, trainB/): two ResNets + two PatchGANs, cycle + adversarial",
             task="mosaicgan.train.cyclegan:CycleGANTask",
             dataset="mosaicgan.train.cyclegan:cyclegan_dataset",
-            uses=(*_GAN_DATA, "data.serial", *_GAN_NETS, "loss.gan_mode", "loss.lambda_cycle",
-                  "loss.lambda_identity", "loss.lambda_gp", "loss.pool_size"),
-            defaults={"data.layout": "unaligned", "nets.net_g": "resnet_9blocks", "nets.norm": "instance",
+            uses=(*_UNPAIRED_DATA, *_GAN_NETS, *_ADVERSARIAL, "loss.lambda_cycle", "loss.lambda_identity",
+                  "loss.pool_size", "loss.cycle_distance", "loss.n_critic"),
+            defaults={**_UNPAIRED_DEFAULTS, "nets.net_g": "resnet_9blocks", "nets.norm": "instance",
                       "nets.dropout": False, "loss.gan_mode": "lsgan"},
             generators={"AtoB": "gen_ab", "BtoA": "gen_ba"},
             networks={"gen_ab": "generator", "gen_ba": "generator"},
+        ),
+        ModelSpec(
+            name="discogan",
+            summary="unpaired translation (Kim et al. 2017): CycleGAN's task with DiscoGAN's networks and losses",
+            task="mosaicgan.train.cyclegan:DiscoGANTask",
+            dataset="mosaicgan.train.cyclegan:cyclegan_dataset",
+            uses=(*_UNPAIRED_DATA, *_GAN_NETS, *_ADVERSARIAL, "loss.lambda_cycle", "loss.lambda_identity",
+                  "loss.pool_size", "loss.cycle_distance", "loss.n_critic"),
+            # The paper's 64x64 encoder-decoders, batch norm, the original GAN loss, MSE reconstructions
+            # weighted as the adversarial terms (the authors' code's rate 0.5), batch 64, Adam 2e-4.
+            defaults={**_UNPAIRED_DEFAULTS, "data.load_size": 72, "data.crop_size": 64, "nets.net_g": "discogan_g",
+                      "nets.net_d": "discogan_d", "nets.norm": "batch", "nets.dropout": False,
+                      "loss.gan_mode": "vanilla", "loss.lambda_cycle": 1.0, "loss.lambda_identity": 0.0,
+                      "loss.pool_size": 0, "loss.cycle_distance": "mse", "optim.batch_size": 64},
+            generators={"AtoB": "gen_ab", "BtoA": "gen_ba"},
+        ),
+        ModelSpec(
+            name="dualgan",
+            summary="unpaired translation (Yi et al. 2017): U-Nets with dropout noise, WGAN critics, RMSProp",
+            task="mosaicgan.train.dualgan:DualGANTask",
+            dataset="mosaicgan.train.cyclegan:cyclegan_dataset",
+            uses=(*_UNPAIRED_DATA, *_GAN_NETS, *_ADVERSARIAL, "loss.lambda_cycle", "loss.lambda_identity",
+                  "loss.pool_size", "loss.cycle_distance", "loss.n_critic"),
+            # U-Net generators with dropout kept at test time, 70x70 PatchGAN critics with WGAN's
+            # clipping at 0.01, two critic steps per generator step, L1 reconstructions x 100 (the
+            # low end of the paper's 100-1000), RMSProp at 5e-5, batch 1.
+            defaults={**_UNPAIRED_DEFAULTS, "nets.net_g": "unet_256", "nets.norm": "instance", "nets.dropout": True,
+                      "nets.dropout_at_test": True, "loss.gan_mode": "wgan", "loss.n_critic": 2,
+                      "loss.lambda_cycle": 100.0, "loss.lambda_identity": 0.0, "loss.pool_size": 0,
+                      "optim.lr": 5e-5},
+            generators={"AtoB": "gen_ab", "BtoA": "gen_ba"},
+        ),
+        ModelSpec(
+            name="unit",
+            summary="unpaired translation (Liu et al. 2017): two VAE-GANs sharing a latent space",
+            task="mosaicgan.train.unit:UNITTask",
+            dataset="mosaicgan.train.unit:unit_dataset",
+            uses=(*_UNPAIRED_DATA, "nets.net_d", "nets.n_layers_d", "nets.ngf", "nets.ndf", "nets.norm",
+                  "nets.dropout", "nets.upsample", "nets.init", "nets.init_gain", "nets.in_channels",
+                  "nets.out_channels", "nets.blocks", *_ADVERSARIAL, "loss.lambda_recon", "loss.lambda_kl",
+                  "loss.lambda_cycle"),
+            # The paper's weights over its GAN weight (recon 10, KL 0.01, cycle 10, cycle KL 0.01),
+            # 4 residual blocks a side (one shared), instance norm, LSGAN and Adam 1e-4 as the
+            # authors' code, He initialisation.
+            defaults={**_UNPAIRED_DEFAULTS, "nets.norm": "instance", "nets.dropout": False, "nets.blocks": 4,
+                      "nets.init": "kaiming", "loss.gan_mode": "lsgan", "loss.lambda_recon": 10.0,
+                      "loss.lambda_kl": 0.01, "loss.lambda_cycle": 10.0, "optim.lr": 1e-4},
+            generators={"AtoB": "gen", "BtoA": "gen"},
+        ),
+        ModelSpec(
+            name="cogan",
+            summary="coupled GANs (Liu and Tuzel 2016): pairs from one code; translation by latent inversion",
+            task="mosaicgan.train.cogan:CoGANTask",
+            dataset="mosaicgan.train.cogan:fixed_size_dataset",
+            uses=(*_UNPAIRED_DATA, *_LATENT_NETS, "nets.inversion_steps", *_ADVERSARIAL),
+            # DCGAN's networks and settings (batch norm, the original GAN loss, Adam 2e-4, beta1 0.5),
+            # batch 64 as DCGAN's.
+            defaults={**_UNPAIRED_DEFAULTS, "data.load_size": 143, "data.crop_size": 128, "nets.norm": "batch",
+                      "nets.dropout": False, "loss.gan_mode": "vanilla", "optim.batch_size": 64},
+            generators={"AtoB": "gen", "BtoA": "gen"},
+        ),
+        ModelSpec(
+            name="dong",
+            summary="c-GAN + encoder (Dong et al. 2017), in stages: gan, encoder, joint (dong.stage)",
+            task="mosaicgan.train.dong:DongTask",
+            dataset="mosaicgan.train.cogan:fixed_size_dataset",
+            uses=(*_UNPAIRED_DATA, *_LATENT_NETS, "nets.net_d", "nets.n_layers_d", *_ADVERSARIAL,
+                  "loss.lambda_recon", "dong.*"),
+            defaults={**_UNPAIRED_DEFAULTS, "data.load_size": 143, "data.crop_size": 128, "nets.norm": "batch",
+                      "nets.dropout": False, "loss.gan_mode": "vanilla", "loss.lambda_recon": 1.0,
+                      "optim.batch_size": 64},
+            generators={"AtoB": "gen", "BtoA": "gen"},
         ),
         ModelSpec(
             name="classifier",

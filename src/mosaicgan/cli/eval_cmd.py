@@ -135,9 +135,11 @@ def run_sr(args: argparse.Namespace, ckpt_path: Path) -> int:
                              figures={"bicubic": figures(scores["bicubic"]), "model": figures(scores["model"])}))
     result["checkpoint"] = str(ckpt_path)
     print(f"{printable(args.data)}: {plural(result['images'], 'image')}, x{result['scale']}, {result['metric']}")
-    print(f"{'':<24}{'PSNR (dB)':>10}{'SSIM':>8}")
+    print(f"{'':<24}{'PSNR (dB)':>10}{'SSIM':>8}{'grid (dB)':>11}")
     for name in ("model", "bicubic"):
-        print(f"{name:<24}{result[name]['psnr']:>10.2f}{result[name]['ssim']:>8.4f}")
+        print(f"{name:<24}{result[name]['psnr']:>10.2f}{result[name]['ssim']:>8.4f}{result[name]['grid_db']:>11.2f}")
+    print(f"{'original':<24}{'':>10}{'':>8}{result['original']['grid_db']:>11.2f}")
+    print(f"(grid: energy that repeats every {result['scale']} pixels, dB; see metrics.periodic_energy_db)")
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {printable(out)}")

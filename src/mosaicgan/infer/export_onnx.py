@@ -1,6 +1,8 @@
 """A checkpoint's network as an ONNX file, for onnxruntime and other engines (no torch needed).
 
-What is exported: a pix2pix or CycleGAN generator (one direction), or the mosaic restorer.
+What is exported: a pix2pix or CycleGAN generator (one direction; so for the rest of the unpaired
+family, whose two-way networks give one direction as `nets.two_way.OneWay`), or the mosaic
+restorer. CoGAN is refused: its translation is an optimisation per image (latent inversion).
 Batch, height and width are dynamic axes. The graph holds only the network: a U-Net needs H and
 W multiples of its size multiple (`mosaicgan.size_multiple` in the file's metadata; pad as
 `infer.translator.pad_to_multiple` does, reflection, then crop), values in [-1, 1], NCHW float32.
@@ -31,6 +33,7 @@ from mosaicgan.atomic import atomic_path
 from mosaicgan.checkpoint import load_checkpoint, read_metadata
 from mosaicgan.errors import UserError
 from mosaicgan.models import MODELS
+from mosaicgan.nets.two_way import one_way
 
 EXPORTER_PACKAGES = ("onnx", "onnxscript")
 OPSET = 18
@@ -68,8 +71,8 @@ def pick_network(ckpt_path: str | Path, *, direction: str) -> tuple[str, str]:
         return kind, "restorer"
     generators = MODELS[kind].generators if kind in MODELS else {}
     if not generators:
-        raise UserError(f"a {kind} checkpoint has no generator to export (export takes pix2pix, CycleGAN "
-                        "and restorer checkpoints)", path=ckpt_path)
+        raise UserError(f"a {kind} checkpoint has no generator to export (export takes the checkpoints that "
+                        "translate takes, and restorer checkpoints)", path=ckpt_path)
     if direction not in generators:
         raise UserError(f"a {kind} checkpoint translates {', '.join(generators)} only, not {direction}",
                         path=ckpt_path)
@@ -125,7 +128,10 @@ def export_onnx(ckpt_path: str | Path, *, out: str | Path, direction: str = "Ato
     if torch.__version__ < MIN_TORCH:
         raise UserError(f"export --format onnx needs torch >= {MIN_TORCH} (its ONNX exporter), "
                         f"this is torch {torch.__version__}")
-    net = ckpt.nets[key].float().eval()  # the shipped restorer is stored in fp16
+    net = one_way(ckpt.nets[key].float(), direction).eval()  # the shipped restorer is stored in fp16
+    if not getattr(net, "exportable", True):
+        raise UserError(f"a {kind} checkpoint translates by an optimisation per image (latent inversion), "
+                        "which an ONNX graph cannot hold; nothing written", path=ckpt_path)
     for m in net.modules():  # dropout at test time is a torch-side choice; the graph is deterministic
         if isinstance(m, nn.Dropout):
             m.eval()

@@ -3,7 +3,20 @@
 Importing this package registers every network (explicit imports, no file-name magic).
 """
 
-from mosaicgan.nets import centerface, mobilenet_v2, mosaic_detector, patchgan, resnet_gen, restorer, srresnet, unet  # noqa: F401  (registration)
+from mosaicgan.nets import (  # noqa: F401  (registration)
+    centerface,
+    cogan,
+    discogan,
+    dong,
+    mobilenet_v2,
+    mosaic_detector,
+    patchgan,
+    resnet_gen,
+    restorer,
+    srresnet,
+    unet,
+    unit,
+)
 from mosaicgan.nets.layers import init_weights
 from mosaicgan.nets.registry import build_from_spec, count_parameters, get_net, list_nets, register_net
 

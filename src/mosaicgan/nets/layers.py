@@ -9,7 +9,7 @@ from mosaicgan.choices import INITS, NORMS, UPSAMPLES
 from mosaicgan.ops.reflect_pad import reflect_pad2d
 
 __all__ = ["INITS", "NORMS", "UPSAMPLES", "ReflectionPad2d", "check_norm", "contiguous_grad", "conv_bias",
-           "init_weights", "norm_layer", "upsample2x"]
+           "icnr_", "init_weights", "norm_layer", "upsample2x"]
 
 
 class ReflectionPad2d(nn.ReflectionPad2d):
@@ -83,12 +83,18 @@ def upsample2x(kind: str, in_channels: int, out_channels: int, *, kernel: int, b
 
 def init_weights(net: nn.Module, *, scheme: str = "normal", gain: float = 0.02) -> nn.Module:
     """Initialise conv/linear weights as pix2pix does: N(0, gain) by default, biases 0,
-    batch-norm scales N(1, gain). Called by trainers on fresh networks, never on loaded ones."""
+    batch-norm scales N(1, gain). Called by trainers on fresh networks, never on loaded ones.
+    A layer marked `zero_init = True` (the last layer of a residual over the input) is set to zero."""
     if scheme not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {scheme!r}")
 
     def visit(m: nn.Module) -> None:
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            if getattr(m, "zero_init", False):
+                nn.init.zeros_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+                return
             if scheme == "normal":
                 nn.init.normal_(m.weight, 0.0, gain)
             elif scheme == "xavier":
@@ -105,3 +111,21 @@ def init_weights(net: nn.Module, *, scheme: str = "normal", gain: float = 0.02) 
 
     net.apply(visit)
     return net
+
+
+@torch.no_grad()
+def icnr_(conv: nn.Conv2d, *, scale: int) -> nn.Conv2d:
+    """ICNR initialisation (Aitken et al. 2017) of a convolution followed by PixelShuffle(scale):
+    the scale^2 output channels that become the sub-pixels of one feature get the same kernel and
+    bias, so the untrained sub-pixel layer is a convolution followed by nearest-neighbour
+    upsampling and prints no checkerboard. The shared kernel keeps PyTorch's default draw (fan-in
+    is unchanged). PixelShuffle puts channel c * scale^2 + k at sub-pixel k of feature c."""
+    groups = scale * scale
+    if conv.out_channels % groups:
+        raise ValueError(f"{conv.out_channels} output channels do not split into features of {groups} sub-pixels")
+    base = nn.Conv2d(conv.in_channels, conv.out_channels // groups, conv.kernel_size, padding=conv.padding,
+                     bias=conv.bias is not None, device=conv.weight.device, dtype=conv.weight.dtype)
+    conv.weight.copy_(base.weight.repeat_interleave(groups, dim=0))
+    if conv.bias is not None:
+        conv.bias.copy_(base.bias.repeat_interleave(groups, dim=0))
+    return conv

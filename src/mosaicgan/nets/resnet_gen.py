@@ -31,7 +31,15 @@ class ResidualBlock(nn.Module):
 class ResNetGenerator(nn.Module):
     """Input (N, in_channels, H, W) in [-1, 1], H and W multiples of 4; output
     (N, out_channels, H, W) in [-1, 1] (tanh). Reflection padding avoids border artefacts;
-    `upsample="resize"` replaces the transposed convolutions (see `upsample2x`)."""
+    `upsample="resize"` replaces the transposed convolutions (see `upsample2x`).
+
+    `global_skip=True` (not in the paper; as SRResNet's option of the same name): the output is
+    the input plus a learned change, clamped to [-1, 1], and the last convolution starts at zero,
+    so the untrained generator is the identity. A translation that keeps most of its input (a
+    colour grade, a style) then starts where the cycle and identity losses want it, and the
+    network spends its steps on the change instead of on reproducing the image through its
+    4x-downsampled bottleneck. Needs in_channels == out_channels.
+    """
 
     def __init__(
         self,
@@ -43,9 +51,14 @@ class ResNetGenerator(nn.Module):
         norm: str = "instance",
         dropout: bool = False,
         upsample: str = "deconv",
+        global_skip: bool = False,
     ) -> None:
         super().__init__()
         check_norm(norm)
+        if global_skip and in_channels != out_channels:
+            raise ValueError(f"global_skip adds the input to the output: needs in_channels == out_channels, "
+                             f"got {in_channels} and {out_channels}")
+        self.global_skip = global_skip
         self.size_multiple = 4
         bias = conv_bias(norm)
         layers: list[nn.Module] = [
@@ -67,10 +80,19 @@ class ResNetGenerator(nn.Module):
                 norm_layer(norm, ngf * mult // 2),
                 nn.ReLU(True),
             ]
-        layers += [ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
+        last = nn.Conv2d(ngf, out_channels, 7)
+        if global_skip:
+            last.zero_init = True  # init_weights leaves it at zero: the untrained network is the identity
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            layers += [ReflectionPad2d(3), last]
+        else:
+            layers += [ReflectionPad2d(3), last, nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.global_skip:
+            return (x + self.model(x)).clamp(-1, 1)
         return self.model(x)
 
 

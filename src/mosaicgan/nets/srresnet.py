@@ -4,7 +4,10 @@ the generator of SRGAN, and SRGAN's discriminator.
 Generator, as in the paper: a 9x9 convolution + PReLU, `blocks` residual blocks (conv-BN-PReLU-
 conv-BN, + input), a conv-BN whose output is added to the first layer's (the long skip), then
 sub-pixel upsampling (conv to 4x the channels, pixel shuffle x2, PReLU, once per factor of 2) and
-a last 9x9 convolution. Two options the paper does not have, both off by default:
+a last 9x9 convolution. Every convolution before a pixel shuffle starts with ICNR (`layers.icnr_`):
+its sub-pixels share one kernel, so the untrained network has no checkerboard (PyTorch's default
+draw gives each sub-pixel its own kernel, which prints a grid at the shuffle's period).
+Two options the paper does not have, both off by default:
 - `upsampler="espcn"`: one 3x3 convolution at low resolution to 3*scale^2 channels and a single
   pixel shuffle (Shi et al., ESPCN). Every convolution then runs at the input's resolution, which
   is what makes training on a CPU affordable (the paper's tail costs more than a thin body).
@@ -31,7 +34,7 @@ from torch import nn
 
 from mosaicgan.choices import SR_SCALES as SCALES
 from mosaicgan.choices import SR_UPSAMPLERS as UPSAMPLERS
-from mosaicgan.nets.layers import conv_bias, norm_layer
+from mosaicgan.nets.layers import conv_bias, icnr_, norm_layer
 from mosaicgan.nets.registry import register_net
 
 
@@ -65,11 +68,15 @@ class SRResNet(nn.Module):
         if upsampler == "subpixel":
             ups: list[nn.Module] = []
             for _ in range(int(math.log2(scale))):
-                ups += [nn.Conv2d(width, width * 4, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(width)]
+                # ICNR: each x2 stage starts as conv + nearest upsampling, free of the checkerboard.
+                ups += [icnr_(nn.Conv2d(width, width * 4, 3, padding=1), scale=2), nn.PixelShuffle(2),
+                        nn.PReLU(width)]
             self.upsample = nn.Sequential(*ups, nn.Conv2d(width, in_channels, 9, padding=4))
         else:
-            self.upsample = nn.Sequential(nn.Conv2d(width, in_channels * scale * scale, 3, padding=1),
-                                          nn.PixelShuffle(scale))
+            tail = nn.Conv2d(width, in_channels * scale * scale, 3, padding=1)
+            if not global_skip:  # with it the tail starts at zero (below), which is free of the grid already
+                icnr_(tail, scale=scale)
+            self.upsample = nn.Sequential(tail, nn.PixelShuffle(scale))
         if global_skip:
             # A zero last convolution: the untrained network is exactly bicubic and learns the residual.
             last = next(m for m in reversed(self.upsample) if isinstance(m, nn.Conv2d))

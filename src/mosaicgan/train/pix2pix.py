@@ -12,7 +12,7 @@ import torch
 
 from mosaicgan.config import TrainConfig
 from mosaicgan.data.paired import PairedDataset
-from mosaicgan.losses.adversarial import discriminator_loss, generator_loss, gradient_penalty
+from mosaicgan.losses.adversarial import clip_weights_, discriminator_loss, generator_loss, gradient_penalty
 from mosaicgan.losses.pixel import l1
 from mosaicgan.train.precision import Precision
 from mosaicgan.train.task import (
@@ -63,6 +63,8 @@ class Pix2PixTask:
             losses["loss_d_gp"] = gp.detach()
         self.precision.backward(loss_d, key="disc")
         self.precision.step(self.opt_d, key="disc")
+        if mode == "wgan":
+            clip_weights_(self.disc, limit=self.config.loss.clip_d)
 
         # G step through a frozen D.
         set_requires_grad([self.disc], False)

@@ -44,6 +44,13 @@ def generator_from_config(nets: NetsConfig, *, in_channels: int, out_channels: i
         kwargs["num_downs"] = nets.num_downs
     elif nets.num_downs != 8:
         raise UserError(f"nets.num_downs applies to net_g='unet' only; {nets.net_g!r} fixes its own depth")
+    if nets.global_skip:  # passed only when on, so the specs of other generators stay as they were
+        if not nets.net_g.startswith("resnet_"):
+            raise UserError(f"nets.global_skip applies to the resnet_* generators only, not {nets.net_g!r}")
+        if in_channels != out_channels:
+            raise UserError(f"nets.global_skip adds the input to the output: it needs as many input channels as "
+                            f"output channels, not {in_channels} and {out_channels}")
+        kwargs["global_skip"] = True
     return get_net(nets.net_g, kind="generator", **kwargs)
 
 

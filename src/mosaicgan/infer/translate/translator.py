@@ -35,6 +35,7 @@ from mosaicgan.infer.translate.tile_plan import (
     resolve_precision,
 )
 from mosaicgan.models import MODELS
+from mosaicgan.nets.two_way import one_way
 from mosaicgan.nets.unet import UNetGenerator
 from mosaicgan.ops.tiles import run_tiled
 
@@ -107,8 +108,9 @@ class Translator:
         if direction not in keys:
             raise UserError(f"a {ckpt.kind} checkpoint translates {', '.join(keys)} only, not {direction}", path=ckpt.path)
         ckpt = load_checkpoint(ckpt.path, only=[keys[direction]], device=device)
-        return cls.from_net(ckpt.nets[keys[direction]], ckpt=ckpt, device=device, keep_dropout=keep_dropout,
-                            **options)
+        # A two-way network (UNIT, CoGAN, Dong et al.) holds both directions: take the one asked for.
+        net = one_way(ckpt.nets[keys[direction]], direction)
+        return cls.from_net(net, ckpt=ckpt, device=device, keep_dropout=keep_dropout, **options)
 
     @classmethod
     def from_net(cls, net: nn.Module, *, ckpt: Checkpoint | None = None, device: torch.device | str = "cpu",
