@@ -82,7 +82,9 @@ class CoGANGenerator(nn.Module):
         z = torch.zeros(x.shape[0], self.z_dim, device=x.device, requires_grad=True)
         opt = torch.optim.Adam([z], lr=INVERSION_LR)
         target = x.detach().float()
-        with torch.enable_grad():
+        # fp32 inside any autocast a caller opened (inference defaults to bf16): an optimisation
+        # on z in bf16 steers by gradients rounded to 8 bits and lands elsewhere.
+        with torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
             for _ in range(steps):
                 made = self.generate(z, domain=domain).float()
                 loss = F.l1_loss(made, target, reduction="none").flatten(1).mean(1) + INVERSION_PRIOR * z.pow(2).mean(1)
