@@ -231,6 +231,25 @@ def test_config_edited_after_the_start_is_one_line(capsys, stopped_run):
     assert code == 0 and "finished" in out, err
 
 
+def test_a_run_started_by_an_older_version_resumes_when_the_new_keys_keep_their_defaults(tmp_path):
+    """An older version's resume state lacks the keys added since; at their defaults they compute
+    what the old run did and pass; set otherwise, or any old key changed, they are refused."""
+    from mosaicgan.config import default_config, to_dict
+    from mosaicgan.errors import UserError
+    from mosaicgan.train.resume_state import check_config_unchanged
+
+    defaults = to_dict(default_config("cyclegan"))
+    saved = to_dict(default_config("cyclegan"))
+    del saved["nets"]["global_skip"]  # as if written before the key existed
+    check_config_unchanged(saved, defaults, path=tmp_path / "config.toml", defaults=defaults)
+    changed = to_dict(default_config("cyclegan"))
+    changed["nets"]["global_skip"] = True
+    with pytest.raises(UserError, match="nets.global_skip: None -> True"):
+        check_config_unchanged(saved, changed, path=tmp_path / "config.toml", defaults=defaults)
+    with pytest.raises(UserError, match="nets.global_skip"):  # without the defaults: refused as before
+        check_config_unchanged(saved, defaults, path=tmp_path / "config.toml")
+
+
 @pytest.mark.slow
 def test_ctrl_c_to_the_process_group_with_loader_workers(toy_data, tmp_path):
     """As a terminal sends it: SIGINT reaches the trainer and its DataLoader workers alike.

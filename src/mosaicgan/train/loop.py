@@ -24,7 +24,7 @@ from tqdm import tqdm
 from mosaicgan import __version__
 from mosaicgan.atomic import atomic_path, writing
 from mosaicgan.checkpoint import LATEST, load_train_state, save_checkpoint, save_train_state
-from mosaicgan.config import TrainConfig, save_toml, to_dict, with_values
+from mosaicgan.config import TrainConfig, default_config, save_toml, to_dict, with_values
 from mosaicgan.data.images import image_grid, save_image
 from mosaicgan.data.sampler import EpochBatches, derive_seed
 from mosaicgan.device import resolve_device
@@ -230,7 +230,8 @@ def _train(
     if resume:
         state_path = ckpt_dir / "resume.pt"
         state = load_train_state(state_path)
-        check_config_unchanged(state.get("config"), to_dict(config), path=run_dir / "config.toml")
+        check_config_unchanged(state.get("config"), to_dict(config), path=run_dir / "config.toml",
+                               defaults=to_dict(default_config(config.model)))
         # A run resumed with as many processes as it saved gives each rank its own RNG and task state.
         saved_ranks = state.get("ranks") or []
         if len(saved_ranks) == ranks.world:

@@ -20,13 +20,18 @@ MAY_CHANGE = ("data.root", "data.num_workers", "run.device", "run.log_every", "r
               "run.keep_freed_memory", "run.small_map_gemm", "data.decode_cache", "run.branches")
 
 
-def check_config_unchanged(saved: dict[str, Any] | None, current: dict[str, Any], *, path: Path) -> None:
+def check_config_unchanged(saved: dict[str, Any] | None, current: dict[str, Any], *, path: Path,
+                           defaults: dict[str, Any] | None = None) -> None:
     """A resumed run must train with the config it started with; resume states from older
-    versions carry no config, and are not checked."""
+    versions carry no config, and are not checked. A key the saved config lacks was added by a
+    later version: at its default (`defaults`, the model's) it computes what the old run did, as
+    a new key's default always keeps the old behaviour."""
     if not saved:
         return
     old, new = flatten(saved), flatten(current)
-    changed = [k for k in sorted(set(old) | set(new)) if k not in MAY_CHANGE and old.get(k) != new.get(k)]
+    added_at_default = {k for k, v in flatten(defaults or {}).items() if k not in old and new.get(k) == v}
+    changed = [k for k in sorted(set(old) | set(new))
+               if k not in MAY_CHANGE and k not in added_at_default and old.get(k) != new.get(k)]
     if changed:
         k = changed[0]
         more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
