@@ -39,7 +39,8 @@ PUBLISHED = {
     "SRGAN (paper)": {"Set5": (29.40, 0.8472), "Set14": (26.02, 0.7397)},
 }
 # (set, image, top, left, side) of the HR crops in --figure.
-CROPS = [("Set14", "baboon.png", 60, 300, 96), ("BSD68", "253027.png", 120, 180, 96), ("Set5", "butterfly.png", 80, 80, 96)]
+CROPS = [("Set14", "baboon.png", 60, 300, 96), ("BSD68", "253027.png", 120, 180, 96),
+         ("Set5", "butterfly.png", 80, 80, 96)]
 
 
 def figure(models: dict[str, Upscaler], *, data: Path, path: Path) -> None:
@@ -120,7 +121,7 @@ def main() -> None:
     grid_lines += [f"| {name} | " + " | ".join(f"{by_set[s]:.2f}" for s in args.sets) + " |"
                    for name, by_set in grids.items()]
     print("\n".join(grid_lines))
-    print(f"(x{next(iter(models.values())).scale}, Y channel, border cropped; {platform.processor() or platform.machine()}, "
+    print(f"(x{scale}, Y channel, border cropped; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} thread; seconds per set: {seconds})")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "grids": grids, "seconds": seconds}, indent=2) + "\n")

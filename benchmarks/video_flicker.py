@@ -81,7 +81,7 @@ def main() -> None:
         row = figures(out)
         frames_out, _, _ = read_frames(out)
         bare = sum(np.abs(a[fy0:fy1, fx0:fx1].astype(int) - b[fy0:fy1, fx0:fx1]).mean() < 3
-                   for a, b in zip(frames_in, frames_out))
+                   for a, b in zip(frames_in, frames_out, strict=False))
         row["face_not_mosaicked"] = int(bare)
         rows[name] = row
     print(json.dumps({"clip": f"{width}x{height}, {args.frames} frames, noise {args.noise}",
@@ -155,13 +155,13 @@ def recipe_flicker(args) -> None:
 
     import av
     import torch
-    from video_clips import make_clip, read_frames
 
     from mosaicgan.infer.remove.restorer import load_restorer
     from mosaicgan.infer.remove.video import RemoveVideoOptions, remove_mosaic_video
     from mosaicgan.infer.video.steady import TrackingOptions
     from mosaicgan.ops.grid import Grid
     from mosaicgan.ops.recipes import mosaic_recipe
+    from video_clips import make_clip, read_frames
 
     folder = Path(tempfile.mkdtemp(prefix="video_flicker_recipes_"))
     width, height = args.size

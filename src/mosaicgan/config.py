@@ -184,7 +184,8 @@ class RunConfig:
     channels_last: bool = False  # NHWC networks and batches (measured no faster on an AVX512 CPU; see README)
     compile: bool = False  # torch.compile the networks (minutes of compiling first; the CPU needs a C++ compiler)
     keep_freed_memory: bool = True  # CPU, glibc: reuse freed activation memory, no page faults per step (levers.py)
-    small_map_gemm: bool = True  # CPU: convolutions over <= 256 output positions as one matrix product (ops/conv_gemm.py)
+    # CPU: convolutions over <= 256 output positions as one matrix product (ops/conv_gemm.py)
+    small_map_gemm: bool = True
     branches: bool = True  # CPU, >= 2 threads: a step's two independent parts side by side (train/branches.py)
     init_from: str = ""  # a checkpoint of the same model whose networks start this run (fine-tuning)
 

@@ -122,7 +122,8 @@ def run_sr(args: argparse.Namespace, ckpt_path: Path) -> int:
     check_writable_file(out, flag="--json")
     options = generator_run_options(args)
     if options["precision"] != "fp32":
-        raise UserError("--precision: super-resolution checkpoints are scored in fp32 (the figures the literature compares)")
+        raise UserError("--precision: super-resolution checkpoints are scored in fp32 "
+                        "(the figures the literature compares)")
     tile = options["tile"]
     tiles = {} if tile is None else {"tile": tile or 1 << 30}  # 0: whole images
     if options["overlap"] is not None:

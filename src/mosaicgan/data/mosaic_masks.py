@@ -80,7 +80,8 @@ class MosaicMasks(Dataset):
         clean = uniform() < self.clean_prob
         if not clean:
             size = math.exp(uniform(math.log(self.block_range[0]), math.log(self.block_range[1] + 1)))
-            aspect = math.exp(uniform(-math.log(MAX_ASPECT), math.log(MAX_ASPECT))) if uniform() < self.rect_prob else 1.0
+            aspect = (math.exp(uniform(-math.log(MAX_ASPECT), math.log(MAX_ASPECT)))
+                      if uniform() < self.rect_prob else 1.0)
             bh, bw = max(2, round(size / math.sqrt(aspect))), max(2, round(size * math.sqrt(aspect)))
             recipe = None if self.recipes is None else pick(self.recipes, uniform())
             offset = None
@@ -126,7 +127,8 @@ class MosaicMasks(Dataset):
     def _crop(self, photo: torch.Tensor, uniform) -> torch.Tensor:
         """A crop x crop window of the photo at a random scale, in [-1, 1]."""
         _, ph, pw = photo.shape
-        scale = uniform(max(MIN_SCALE, self.crop / min(ph, pw)), 1.0) if min(ph, pw) > self.crop else self.crop / min(ph, pw)
+        side = min(ph, pw)
+        scale = uniform(max(MIN_SCALE, self.crop / side), 1.0) if side > self.crop else self.crop / side
         side = min(round(self.crop / scale), ph, pw)
         y0, x0 = int(uniform() * (ph - side + 1)), int(uniform() * (pw - side + 1))
         window = photo[:, y0 : y0 + side, x0 : x0 + side].float().div(127.5).sub(1)

@@ -165,7 +165,7 @@ class RandomMosaic:
             return apply_mosaic(img, mask, params), params
         masks = as_mask(mask, image=img).expand(img.shape[0], -1, -1, -1)
         outs, params = [], []
-        for one_img, one_mask in zip(img, masks):
+        for one_img, one_mask in zip(img, masks, strict=True):
             out, p = self(one_img, one_mask, generator=gen)
             outs.append(out)
             params.append(p)

@@ -190,7 +190,7 @@ def make_pairs(
                           jpeg_prob=options.jpeg_prob)
     summary = PairsSummary(sources=len(paths), test_sources=len(test), train_sources=len(paths) - len(test))
     records = []
-    for path, name in zip(paths, names):
+    for path, name in zip(paths, names, strict=True):
         split = "test" if name in test else "train"
         photo = read_image(path, mode="RGB")
         found = None

@@ -26,7 +26,8 @@ def _check(mode: str) -> None:
         raise ValueError(f"gan mode must be one of {GAN_MODES}, got {mode!r}")
 
 
-def discriminator_loss(pred_real: torch.Tensor, pred_fake: torch.Tensor, *, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+def discriminator_loss(pred_real: torch.Tensor, pred_fake: torch.Tensor, *,
+                       mode: str) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss on real predictions, loss on fake predictions), each a scalar."""
     _check(mode)
     if mode == "vanilla":

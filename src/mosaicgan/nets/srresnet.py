@@ -113,7 +113,8 @@ class SRGANDiscriminator(nn.Module):
         return self.head(self.features(x).mean(dim=(2, 3), keepdim=True))
 
 
-@register_net("srresnet", kind="upscaler", summary="SRResNet (SRGAN's generator): residual blocks + sub-pixel upsampling",
+@register_net("srresnet", kind="upscaler",
+              summary="SRResNet (SRGAN's generator): residual blocks + sub-pixel upsampling",
               defaults={"scale": 4, "blocks": 16, "width": 64})
 def srresnet(**kwargs) -> SRResNet:
     return SRResNet(**kwargs)

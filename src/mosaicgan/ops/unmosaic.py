@@ -120,7 +120,9 @@ def placed_base(values: torch.Tensor, grid: Grid, *, height: int, width: int,
     def coords(length: int, before: int, block: int, centre: float, count: int) -> torch.Tensor:
         # Pixel p of the image sits at (p + before - centre) / block in units of sample indices.
         u = (torch.arange(length, dtype=torch.float64) + before - centre) / block
-        return (2 * u / max(count - 1, 1) - 1).to(values.dtype) if count > 1 else torch.zeros(length, dtype=values.dtype)
+        if count == 1:
+            return torch.zeros(length, dtype=values.dtype)
+        return (2 * u / max(count - 1, 1) - 1).to(values.dtype)
 
     gy = coords(height, lay.top, grid.block_h, centroid[0], lay.rows).to(values.device)
     gx = coords(width, lay.left, grid.block_w, centroid[1], lay.cols).to(values.device)

@@ -85,8 +85,9 @@ def detector_dataset(config: TrainConfig) -> MosaicMasks:
     m.check_ranges()
     if not 0 <= m.clean_prob < 1:
         raise UserError(f"mosaic.clean_prob must be in [0, 1), got {m.clean_prob}")
-    return MosaicMasks(roots=config.data.roots, length=m.samples_per_epoch, crop=config.data.crop_size, block_min=m.block_min,
-                       block_max=m.block_max, rect_prob=m.rect_prob, clean_prob=m.clean_prob, full_prob=m.full_prob,
+    return MosaicMasks(roots=config.data.roots, length=m.samples_per_epoch, crop=config.data.crop_size,
+                       block_min=m.block_min, block_max=m.block_max, rect_prob=m.rect_prob,
+                       clean_prob=m.clean_prob, full_prob=m.full_prob,
                        jpeg_prob=m.jpeg_prob, jpeg_quality=(m.jpeg_quality_min, m.jpeg_quality_max),
                        recipes=parse_mix(m.recipes, flag="mosaic.recipes") if m.recipes else None,
                        box_prob=m.box_prob)

@@ -82,7 +82,8 @@ def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
 
 def check_sizes(sizes: list[tuple[int, int]], *, batch_size: int, data: DataConfig, multiple: int) -> None:
     """Training images must fit the generator, and those in one batch must share a size."""
-    out = {output_size(s, preprocess=data.preprocess, load_size=data.load_size, crop_size=data.crop_size) for s in sizes}
+    out = {output_size(s, preprocess=data.preprocess, load_size=data.load_size, crop_size=data.crop_size)
+           for s in sizes}
     bad = sorted(wh for wh in out if wh[0] % multiple or wh[1] % multiple)
     if bad:
         raise UserError(

@@ -148,7 +148,8 @@ def remove_mosaics(
         # Everything this region can change or read: grow + feather around it, then the
         # restorer's context (MARGIN_BLOCKS, plus one block to reach the grid lines).
         reach = grow + feather + 1 + (MARGIN_BLOCKS + 1) * max(region_grid.block_h, region_grid.block_w)
-        win = Box(max(box.x0 - reach, 0), max(box.y0 - reach, 0), min(box.x1 + reach, width), min(box.y1 + reach, height))
+        win = Box(max(box.x0 - reach, 0), max(box.y0 - reach, 0),
+                  min(box.x1 + reach, width), min(box.y1 + reach, height))
         rows, cols = slice(win.y0, win.y1), slice(win.x0, win.x1)
         here = (slice(box.y0 - win.y0, box.y1 - win.y0), slice(box.x0 - win.x0, box.x1 - win.x0))
         soft = torch.zeros(win.height, win.width)

@@ -161,7 +161,7 @@ def restore_stage(*, restorer: Restorer, options: RemoveVideoOptions, mask: torc
                     grids[k] = g
 
         def regions() -> list[tuple[torch.Tensor, Grid]]:
-            return [(p, g) for p, g in zip(parts, grids) if g is not None]
+            return [(p, g) for p, g in zip(parts, grids, strict=True) if g is not None]
 
         for index, pts, frame in frames:
             count += 1

@@ -106,7 +106,8 @@ class Translator:
         if not keys:
             raise UserError(f"a {ckpt.kind} checkpoint does not translate images", path=ckpt.path)
         if direction not in keys:
-            raise UserError(f"a {ckpt.kind} checkpoint translates {', '.join(keys)} only, not {direction}", path=ckpt.path)
+            raise UserError(f"a {ckpt.kind} checkpoint translates {', '.join(keys)} only, not {direction}",
+                            path=ckpt.path)
         ckpt = load_checkpoint(ckpt.path, only=[keys[direction]], device=device)
         # A two-way network (UNIT, CoGAN, Dong et al.) holds both directions: take the one asked for.
         net = one_way(ckpt.nets[keys[direction]], direction)
