@@ -1,7 +1,7 @@
 """How well the mosaic detectors find mosaics, and how often they touch clean photos.
 
 Detectors (--detector, default both): "net", the shipped network with the grid read inside
-each region it proposes (`localize.mosaic_net`), and "grid", the classical block-grid detector
+each region it proposes (`localize.mosaics.detector`), and "grid", the classical block-grid detector
 (`localize.mosaics.find_mosaics`).
 
 Held-out pairs: each photo of the dev split (Set5, Set14, BSD68; none is used to set anything

@@ -6,7 +6,7 @@ the published figures of Ledig et al. (2017) and SRCNN.
 
 Each high-resolution image is cropped to a multiple of the scale, downscaled with
 `ops.sr.downscale` (bicubic with antialiasing, MATLAB's kernel, 8-bit), upscaled, and scored on
-the Y channel (BT.601) with `scale` border pixels cropped (`infer.sr_evaluate`, the same code as
+the Y channel (BT.601) with `scale` border pixels cropped (`infer.upscale.evaluate`, the same code as
 `mosaicgan eval`). --srresnet defaults to the shipped x4 model; SRGAN rows appear with --srgan.
 Our models never saw these sets: they were trained on Urban100, Sun_Hays80 and the
 photos of coral_test_data. Note the sets here differ a little from the papers': Set14 lacks
