@@ -177,6 +177,25 @@ def test_icnr_starts_each_subpixel_stage_as_nearest_upsampling():
     assert torch.allclose(out, out[:, :, :, :1, :, :1].expand_as(out))
 
 
+def test_resize_upsampling_prints_no_grid_where_an_untrained_pixel_shuffle_does():
+    # The same random weights' statistics, smooth input: pixel shuffle without ICNR gives each of
+    # the 16 sub-pixels its own kernel (a grid at period 4 from the first step); resize does not.
+    from mosaicgan.metrics import periodic_energy_db
+
+    torch.manual_seed(0)
+    x = F.avg_pool2d(torch.rand(2, 3, 40, 40) * 2 - 1, 9, stride=1)  # 32 x 32, smooth
+    grids = {}
+    for upsampler in ("resize", "espcn"):
+        net = get_net("srresnet", scale=4, blocks=1, width=8, upsampler=upsampler).eval()
+        if upsampler == "espcn":  # undo the ICNR start: what a plain draw gives
+            torch.nn.init.kaiming_uniform_(net.upsample[0].weight, a=5 ** 0.5)
+        with torch.no_grad():
+            y = net(x)
+        assert y.shape == (2, 3, 128, 128)
+        grids[upsampler] = periodic_energy_db(y, period=4)
+    assert (grids["resize"] < grids["espcn"] - 6).all(), grids
+
+
 def test_periodic_energy_finds_a_grid_at_its_period():
     from mosaicgan.metrics import periodic_energy_db
 

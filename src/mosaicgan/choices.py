@@ -36,7 +36,7 @@ INFER_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Super-resolution (nets/srresnet.py, train/srgan.py): training stages, factors, upsampling tails.
 SR_STAGES = ("mse", "gan")
 SR_SCALES = (2, 4)
-SR_UPSAMPLERS = ("subpixel", "espcn")
+SR_UPSAMPLERS = ("subpixel", "espcn", "resize")
 # `upscale` defaults (infer/upscale/upscaler.py explains the overlap), here so `mosaicgan --help` needs no torch.
 UPSCALE_TILE = 512
 UPSCALE_OVERLAP = 32

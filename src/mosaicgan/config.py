@@ -150,7 +150,9 @@ class SRGANConfig:
     scale: int = 4
     blocks: int = 16
     width: int = 64
-    upsampler: str = "subpixel"  # subpixel (the paper) | espcn (one pixel shuffle at low resolution)
+    # subpixel (the paper) | espcn (one pixel shuffle at low resolution) | resize (nearest x2 + conv,
+    # twice: no sub-pixel kernels, so nothing ties an artifact to the 4-pixel lattice)
+    upsampler: str = "subpixel"
     global_skip: bool = False  # predict the residual over bicubic (faster convergence)
     patch: int = 96  # high-resolution crop side (a multiple of scale)
     samples_per_epoch: int = 3200

@@ -72,6 +72,15 @@ class SRResNet(nn.Module):
                 ups += [icnr_(nn.Conv2d(width, width * 4, 3, padding=1), scale=2), nn.PixelShuffle(2),
                         nn.PReLU(width)]
             self.upsample = nn.Sequential(*ups, nn.Conv2d(width, in_channels, 9, padding=4))
+        elif upsampler == "resize":
+            # Odena et al. 2016: nearest x2 then a convolution, per stage; the same arithmetic as a
+            # subpixel stage (one 3x3 conv per output pixel), but every output pixel of a stage
+            # comes from one kernel, so nothing ties an artifact to the upscale period.
+            ups = []
+            for _ in range(int(math.log2(scale))):
+                ups += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, width, 3, padding=1),
+                        nn.PReLU(width)]
+            self.upsample = nn.Sequential(*ups, nn.Conv2d(width, in_channels, 9, padding=4))
         else:
             tail = nn.Conv2d(width, in_channels * scale * scale, 3, padding=1)
             if not global_skip:  # with it the tail starts at zero (below), which is free of the grid already
