@@ -276,21 +276,29 @@ def test_ctrl_c_during_a_side_by_side_step_saves_after_it(tmp_path):
 
 def test_an_interrupt_while_waiting_leaves_no_branch_running_after_close(two_threads):
     # A second Ctrl-C raises KeyboardInterrupt in the waiting caller; the run's cleanup closes
-    # the branches, which lets the running ones end their work before it returns.
+    # the branches, which lets the running ones end their work before it returns. Events, not
+    # sleeps, order the steps: on a loaded machine a 0.1 s timer fired after 0.5 s of work had ended.
     branches = Branches(threads=1)
-    done = []
+    done, started, release = [], threading.Semaphore(0), threading.Event()
 
     def slow():
-        time.sleep(0.5)
+        started.release()
+        release.wait(timeout=30)
         done.append(True)
 
-    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    def interrupt_once_both_run():
+        for _ in range(2):
+            started.acquire(timeout=30)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    killer = threading.Thread(target=interrupt_once_both_run)
+    killer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             branches.run(slow, slow)
         assert done == []  # raised at once, while the branches still work
     finally:
+        release.set()
         branches.close()
-        timer.cancel()
+        killer.join()
     assert done == [True, True]
