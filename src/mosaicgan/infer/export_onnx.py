@@ -124,14 +124,15 @@ def export_onnx(ckpt_path: str | Path, *, out: str | Path, direction: str = "Ato
     if missing:
         raise UserError(f"export --format onnx needs the {' and '.join(missing)} package"
                         f"{'s' if len(missing) > 1 else ''}: pip install 'mosaicgan[onnx]'")
-    ckpt = load_checkpoint(ckpt_path, only=[key])  # a wrong checkpoint is named first, on any torch
-    if torch.__version__ < MIN_TORCH:
-        raise UserError(f"export --format onnx needs torch >= {MIN_TORCH} (its ONNX exporter), "
-                        f"this is torch {torch.__version__}")
+    # What the checkpoint is and whether a graph can hold it is said first, on any torch.
+    ckpt = load_checkpoint(ckpt_path, only=[key])
     net = one_way(ckpt.nets[key].float(), direction).eval()  # the shipped restorer is stored in fp16
     if not getattr(net, "exportable", True):
         raise UserError(f"a {kind} checkpoint translates by an optimisation per image (latent inversion), "
                         "which an ONNX graph cannot hold; nothing written", path=ckpt_path)
+    if torch.__version__ < MIN_TORCH:
+        raise UserError(f"export --format onnx needs torch >= {MIN_TORCH} (its ONNX exporter), "
+                        f"this is torch {torch.__version__}")
     for m in net.modules():  # dropout at test time is a torch-side choice; the graph is deterministic
         if isinstance(m, nn.Dropout):
             m.eval()
