@@ -62,8 +62,17 @@ class Branches:
                 # MKL's): set once in each worker, the calling thread keeps its own. (torch also
                 # makes it the default for threads started later, and resizes a pool that only
                 # mobile kernels use.)
-                self._pool = ThreadPoolExecutor(2, thread_name_prefix="branch", initializer=torch.set_num_threads,
-                                                initargs=(self.threads,))
+                pool = ThreadPoolExecutor(2, thread_name_prefix="branch", initializer=torch.set_num_threads,
+                                          initargs=(self.threads,))
+                # Both workers start here, before any work. The pool starts them lazily inside
+                # submit(), and a Ctrl-C that lands while it waits for a new thread to start
+                # leaves that thread out of the set shutdown() joins: close() then returned while
+                # that branch still ran (seen 1 run in 12). Two tasks that wait for each other
+                # need two threads.
+                meet = threading.Barrier(2)
+                for warm in [pool.submit(meet.wait, 10) for _ in range(2)]:
+                    warm.result()
+                self._pool = pool
             return self._pool
 
     def run(self, first: Callable[[], T], second: Callable[[], T]) -> tuple[T, T]:
