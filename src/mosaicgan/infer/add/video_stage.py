@@ -38,6 +38,7 @@ from mosaicgan.infer.add.regions import Region, RegionFinder
 from mosaicgan.infer.add.video_watch import VideoWatch
 from mosaicgan.infer.video.pipeline import END, Stage, VideoResult, put_unless, torch_threads
 from mosaicgan.infer.video.steady import BlockHold, Steadier, TrackBox, TrackingOptions
+from mosaicgan.localize.boxes import merge_boxes
 from mosaicgan.ops.masks import Box, boxes_to_mask, mask_to_boxes
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
 
@@ -107,24 +108,11 @@ def _crops(boxes: list[Box], *, block: int, margin: int, height: int, width: int
     """(y0, y1, x0, x1) of the crops that hold the boxes with their margins, out to block lines
     (the mosaic grid starts at the frame's corner, so every block a region meets is whole in
     its crop); overlapping crops merged into one, so no pixel is computed twice."""
-    crops = []
-    for b in boxes:
-        crops.append([(max(0, b.y0 - margin) // block) * block, min(height, -(-(b.y1 + margin) // block) * block),
-                      (max(0, b.x0 - margin) // block) * block, min(width, -(-(b.x1 + margin) // block) * block)])
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(crops)):
-            for j in range(i + 1, len(crops)):
-                a, c = crops[i], crops[j]
-                if a[0] < c[1] and c[0] < a[1] and a[2] < c[3] and c[2] < a[3]:
-                    crops[i] = [min(a[0], c[0]), max(a[1], c[1]), min(a[2], c[2]), max(a[3], c[3])]
-                    del crops[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return [tuple(c) for c in crops]
+    snapped = [Box((max(0, b.x0 - margin) // block) * block, (max(0, b.y0 - margin) // block) * block,
+                   min(width, -(-(b.x1 + margin) // block) * block), min(height, -(-(b.y1 + margin) // block) * block))
+               for b in boxes]
+    # iou=0: any two crops that share a pixel are joined, until none do.
+    return [(c.y0, c.y1, c.x0, c.x1) for c in merge_boxes(snapped, iou=0.0)]
 
 
 def _bbox(mask: torch.Tensor) -> Box | None:
