@@ -35,6 +35,9 @@ _LATENT_NETS = ("nets.ngf", "nets.ndf", "nets.norm", "nets.upsample", "nets.init
                 "nets.in_channels", "nets.out_channels", "nets.z_dim")
 # Images of the unpaired family, as CycleGAN's.
 _UNPAIRED_DEFAULTS = {"data.layout": "unaligned"}
+# What CycleGAN's task reads; DiscoGAN and DualGAN are that task with their own networks and losses.
+_CYCLE_TASK = (*_UNPAIRED_DATA, *_GAN_NETS, *_ADVERSARIAL, "loss.lambda_cycle", "loss.lambda_identity",
+               "loss.pool_size", "loss.cycle_distance", "loss.n_critic")
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,7 @@ MODELS: dict[str, ModelSpec] = {
             summary="unpaired translation (trainA/, trainB/): two ResNets + two PatchGANs, cycle + adversarial",
             task="mosaicgan.train.cyclegan:CycleGANTask",
             dataset="mosaicgan.train.cyclegan:cyclegan_dataset",
-            uses=(*_UNPAIRED_DATA, *_GAN_NETS, *_ADVERSARIAL, "loss.lambda_cycle", "loss.lambda_identity",
-                  "loss.pool_size", "loss.cycle_distance", "loss.n_critic"),
+            uses=_CYCLE_TASK,
             defaults={**_UNPAIRED_DEFAULTS, "nets.net_g": "resnet_9blocks", "nets.norm": "instance",
                       "nets.dropout": False, "loss.gan_mode": "lsgan"},
             generators={"AtoB": "gen_ab", "BtoA": "gen_ba"},
@@ -103,8 +105,7 @@ MODELS: dict[str, ModelSpec] = {
             summary="unpaired translation (Kim et al. 2017): CycleGAN's task with DiscoGAN's networks and losses",
             task="mosaicgan.train.cyclegan:DiscoGANTask",
             dataset="mosaicgan.train.cyclegan:cyclegan_dataset",
-            uses=(*_UNPAIRED_DATA, *_GAN_NETS, *_ADVERSARIAL, "loss.lambda_cycle", "loss.lambda_identity",
-                  "loss.pool_size", "loss.cycle_distance", "loss.n_critic"),
+            uses=_CYCLE_TASK,
             # The paper's 64x64 encoder-decoders, batch norm, the original GAN loss, MSE reconstructions
             # weighted as the adversarial terms (the authors' code's rate 0.5), batch 64, Adam 2e-4.
             defaults={**_UNPAIRED_DEFAULTS, "data.load_size": 72, "data.crop_size": 64, "nets.net_g": "discogan_g",
@@ -118,8 +119,7 @@ MODELS: dict[str, ModelSpec] = {
             summary="unpaired translation (Yi et al. 2017): U-Nets with dropout noise, WGAN critics, RMSProp",
             task="mosaicgan.train.dualgan:DualGANTask",
             dataset="mosaicgan.train.cyclegan:cyclegan_dataset",
-            uses=(*_UNPAIRED_DATA, *_GAN_NETS, *_ADVERSARIAL, "loss.lambda_cycle", "loss.lambda_identity",
-                  "loss.pool_size", "loss.cycle_distance", "loss.n_critic"),
+            uses=_CYCLE_TASK,
             # U-Net generators with dropout kept at test time, 70x70 PatchGAN critics with WGAN's
             # clipping at 0.01, two critic steps per generator step, L1 reconstructions x 100 (the
             # low end of the paper's 100-1000), RMSProp at 5e-5, batch 1.
