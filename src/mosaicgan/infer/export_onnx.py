@@ -117,6 +117,11 @@ def _quiet():
         logger.setLevel(level)
 
 
+def torch_exports_onnx() -> bool:
+    """Whether this torch's ONNX exporter is one the export works with (MIN_TORCH or newer)."""
+    return torch.__version__ >= MIN_TORCH
+
+
 def export_onnx(ckpt_path: str | Path, *, out: str | Path, direction: str = "AtoB") -> Exported:
     """Write the network of a checkpoint to `out` (atomically); see the module docstring."""
     kind, key = pick_network(ckpt_path, direction=direction)
@@ -130,7 +135,7 @@ def export_onnx(ckpt_path: str | Path, *, out: str | Path, direction: str = "Ato
     if not getattr(net, "exportable", True):
         raise UserError(f"a {kind} checkpoint translates by an optimisation per image (latent inversion), "
                         "which an ONNX graph cannot hold; nothing written", path=ckpt_path)
-    if torch.__version__ < MIN_TORCH:
+    if not torch_exports_onnx():
         raise UserError(f"export --format onnx needs torch >= {MIN_TORCH} (its ONNX exporter), "
                         f"this is torch {torch.__version__}")
     for m in net.modules():  # dropout at test time is a torch-side choice; the graph is deterministic
