@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -158,3 +159,23 @@ def test_face_rule_holds_for_a_face_the_border_cuts():
     block = for_face_sides(rule, mask, [180]).block
     assert 180 / block <= FACE_BLOCKS_ACROSS
     assert for_face_sides(MosaicOptions(block=6), mask, [180]).block == 6  # a fixed block is the user's
+
+
+def test_block_measured_on_the_parts_is_the_whole_regions_block():
+    """A video's faces: the automatic block measured on the crops of their boxes is the block
+    of the whole mask (area summed, largest part), whatever the grow, and with the face rule."""
+    from mosaicgan.infer.add.video_stage import regions_mask
+    from mosaicgan.ops.masks import Box
+
+    rng = np.random.default_rng(0)
+    for case in range(60):
+        height, width = int(rng.integers(90, 400)), int(rng.integers(90, 400))
+        boxes = []
+        for _ in range(int(rng.integers(1, 9))):
+            w, h = int(rng.integers(3, 70)), int(rng.integers(3, 70))
+            x, y = int(rng.integers(0, width - w)), int(rng.integers(0, height - h))
+            boxes.append(Box(x, y, x + w, y + h))
+        mask = regions_mask(boxes, height=height, width=width, shape="ellipse" if case % 2 else "box")
+        options = MosaicOptions(grow=int(rng.choice([0, 2, 9])), block_fraction=float(rng.uniform(0.05, 0.3)),
+                                max_blocks_across=None if case % 3 == 0 else 8.0)
+        assert block_for(mask, options, parts=boxes) == block_for(mask, options), (case, boxes, options)

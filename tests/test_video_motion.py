@@ -112,3 +112,38 @@ def test_the_tracker_searches_where_the_picture_changed_and_follows_between(grou
     keys = {key for s in seen[12:24] if s is not None for key in s.keys}
     assert len(keys) == 4, keys
     assert len(seen[24].found) == 1  # Grace Hopper alone after the cut
+
+
+class StripFinder(CountingFinder):
+    """Also the width of each strip searched and the smallest face it was searched for."""
+
+    def __init__(self):
+        super().__init__()
+        self.strips = []
+
+    def find_faces(self, frame, **kwargs):
+        self.strips.append((self.frame, frame.shape[1], kwargs.get("min_face")))
+        return super().find_faces(frame, **kwargs)
+
+
+def test_edge_strips_are_narrow_at_full_scale_and_wide_only_for_large_faces(group):
+    """At 480 rows the margin into the seen picture is 72 px: the strip of new picture is
+    searched at full scale with 64 px of it, and with all 72 only for faces from 48 px; the
+    person panned into view is still found (the pan of the test above, at 854 x 480)."""
+    scale = 480 / 180
+    frames = ([view(group, x=0, y=60, zoom=0.5 * scale, size=(854, 480))] * 12
+              + [view(group, x=24 * k, y=60, zoom=0.5 * scale, size=(854, 480)) for k in range(1, 13)])
+    finder = StripFinder()
+    tracker = FaceTracker(finder, detect_every=10, follow_every=2)
+    seen = []
+    for k, frame in enumerate(frames):
+        finder.frame = k
+        seen.append(tracker(frame))
+    edge_frames = {k for k, _, _ in finder.strips if seen[k] is not None and seen[k].how != "search"}
+    assert edge_frames, finder.strips
+    for k in edge_frames:
+        widths = {m: w for j, w, m in finder.strips if j == k}
+        assert set(widths) == {None, 48.0}, finder.strips  # one strip (the right edge), two passes
+        assert widths[48.0] - widths[None] == 72 - 64
+    keys = {key for s in seen[12:] if s is not None for key in s.keys}
+    assert len(keys) == 4, keys

@@ -276,13 +276,14 @@ class RegionFinder:
         return self._faces_region(faces, height=height, width=width)
 
     def find_faces(self, frame: np.ndarray, *, known: list[tuple[float, float, float, float]] = (),
-                   tiny: str = "confirm") -> list[FoundFace]:
+                   tiny: str = "confirm", min_face: float | None = None) -> list[FoundFace]:
         """Faces only, for video frames (uint8 RGB (H, W, 3)): every face of the frame, each with
         the box of the region its mask fills. known: detector boxes of faces followed from
         earlier frames (they need no mirror score, `FaceDetector.detect`). tiny: how faces under
-        16 pixels are searched (video: "confirm", see `localize/faces/centerface.py`)."""
+        16 pixels are searched (video: "confirm", see `localize/faces/centerface.py`). min_face:
+        the smallest face looked for, if not the request's (larger: a coarser, cheaper search)."""
         found = self.face_detector.detect([frame], threshold=self.request.face_threshold,
-                                          min_face=self.request.min_face, flip=self.request.face_flip,
+                                          min_face=min_face or self.request.min_face, flip=self.request.face_flip,
                                           known=[list(known)], tiny=tiny)[0]
         return [self.found_face(f, height=frame.shape[0], width=frame.shape[1]) for f in found]
 

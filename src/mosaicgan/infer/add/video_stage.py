@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import queue
 import threading
 import time
@@ -41,6 +42,8 @@ from mosaicgan.infer.video.steady import BlockHold, Steadier, TrackBox, Tracking
 from mosaicgan.localize.boxes import merge_boxes
 from mosaicgan.ops.masks import Box, boxes_to_mask, mask_to_boxes
 from mosaicgan.ops.shapes import Ellipse, draw_shapes
+
+SEARCH_THREADS = 2  # onnxruntime threads of the face search (`_search_faces`)
 
 
 @dataclass(frozen=True)
@@ -177,9 +180,11 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVide
     hold = BlockHold()
     result.seconds.setdefault("mosaic", 0.0)
 
-    def options_for(mask: torch.Tensor) -> MosaicOptions:
+    def options_for(mask: torch.Tensor, boxes: list[Box] | None) -> MosaicOptions:
         if options.block is not None or not video.tracking.steady:
             return options
+        if boxes:  # the steadied faces: measured on their crops, not on the whole frame
+            return replace(options, block=hold(block_for(mask, options, parts=boxes)))
         box = _bbox(mask)
         grow = max(options.grow, 0)
         sub = mask[max(0, box.y0 - grow):box.y1 + grow, max(0, box.x0 - grow):box.x1 + grow]
@@ -196,7 +201,8 @@ def mosaic_stage(*, finder: RegionFinder, options: MosaicOptions, video: AddVide
             if watch is not None:
                 watch.covering(index, frame, mask)
             generator = mosaic_generator(options, f"{path.name}#{index}")
-            frame = mosaic_frame(frame, mask, options=options_for(mask), generator=generator, keep=keep, boxes=boxes)
+            frame = mosaic_frame(frame, mask, options=options_for(mask, boxes), generator=generator, keep=keep,
+                                 boxes=boxes)
         result.add_time("mosaic", time.perf_counter() - t0)
         emit(pts, frame, mask is not None)
 
@@ -277,8 +283,12 @@ def _search_faces(frames, put, *, finder: RegionFinder, video: AddVideoOptions, 
                           follow_every=video.follow_every, detect_side=video.detect_side)
     detector = getattr(finder, "face_detector", None)
     # The network through onnxruntime where it is installed: faster on a CPU, above all for the
-    # small windows of followed faces (`localize/faces/onnx_engine.py`).
-    with detector.onnxruntime() if detector is not None else contextlib.nullcontext():
+    # small windows of followed faces (`localize/faces/onnx_engine.py`). Up to SEARCH_THREADS
+    # threads (idle ones sleep): a whole-frame search is the pipeline's longest step, and the
+    # stages after it soon wait for its frames (720p crowd clips, 2 cores: 10-20% more fps for
+    # the same CPU time, docs/performance.md).
+    threads = min(SEARCH_THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    with detector.onnxruntime(threads=threads) if detector is not None else contextlib.nullcontext():
         for index, pts, frame in frames:
             t0 = time.perf_counter()
             seen = tracker(_as_uint8(frame))

@@ -144,14 +144,14 @@ class FaceDetector:
         self._engine = None
 
     @contextlib.contextmanager
-    def onnxruntime(self):
+    def onnxruntime(self, *, threads: int | None = None):
         """Within the block, the network runs through onnxruntime in float32 (on the CPU, where
         it is installed and the export works; else torch as before): faster than torch's bf16 on
         a CPU, most for the small windows of a video's followed faces (`onnx_engine`). Yields
-        whether it does. Its threads are torch's number of threads when it is first made."""
+        whether it does. threads: onnxruntime's (default: torch's number of threads)."""
         engine = None
         if self.device.type == "cpu":
-            engine = onnx_engine(self.net, threads=torch.get_num_threads(), cache=self._engines)
+            engine = onnx_engine(self.net, threads=threads or torch.get_num_threads(), cache=self._engines)
         before, self._engine = self._engine, engine
         try:
             yield engine is not None
