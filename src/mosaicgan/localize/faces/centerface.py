@@ -144,14 +144,15 @@ class FaceDetector:
         self._engine = None
 
     @contextlib.contextmanager
-    def onnxruntime(self, *, threads: int | None = None):
+    def onnxruntime(self, *, threads: int | None = None, int8: bool = False):
         """Within the block, the network runs through onnxruntime in float32 (on the CPU, where
         it is installed and the export works; else torch as before): faster than torch's bf16 on
         a CPU, most for the small windows of a video's followed faces (`onnx_engine`). Yields
-        whether it does. threads: onnxruntime's (default: torch's number of threads)."""
+        whether it does. threads: onnxruntime's (default: torch's number of threads). int8: the
+        shipped int8 model where there is one, except for the passes that ask for float32."""
         engine = None
         if self.device.type == "cpu":
-            engine = onnx_engine(self.net, threads=threads or torch.get_num_threads(), cache=self._engines)
+            engine = onnx_engine(self.net, threads=threads or torch.get_num_threads(), cache=self._engines, int8=int8)
         before, self._engine = self._engine, engine
         try:
             yield engine is not None
@@ -161,6 +162,10 @@ class FaceDetector:
     def _run(self, inputs: torch.Tensor, *, precision: str | None = None) -> dict[str, torch.Tensor]:
         """The network's maps (float32, on the CPU) for inputs (N, 3, h, w)."""
         if self._engine is not None:
+            if precision == "fp32" and self._engine.int8:
+                exact = onnx_engine(self.net, threads=self._engine.threads, cache=self._engines)
+                if exact is not None:
+                    return exact(inputs)
             return self._engine(inputs)
         inputs = inputs.to(self.device).contiguous(memory_format=torch.channels_last)
         bf16 = (precision or self.precision) == "bf16"
@@ -225,7 +230,11 @@ class FaceDetector:
                 if piece is not None:
                     windows.append(piece)
                     centres.append((index, cx, cy))
-            confirmed, _ = self._search(tensors, windows, threshold=threshold, flip=flip, known=known,
+            # With the int8 model, these few small windows run in float32: its heatmap is coarser
+            # for faces this small (the 13-pixel face of tests/test_localize_faces.py: lost in
+            # int8, confirmed in float32 and in torch's bf16).
+            exact = "fp32" if self._engine is not None and self._engine.int8 else None
+            confirmed, _ = self._search(tensors, windows, threshold=threshold, flip=flip, known=known, precision=exact,
                                         every_threshold=every_threshold)
             for piece, det in confirmed:
                 # Faces this small and near the window's middle: the rest is the 16-pixel level's.
@@ -274,9 +283,11 @@ class FaceDetector:
 
     def _search(self, tensors: list, pieces: list[Piece], *, threshold: float, flip: bool,
                 known: Sequence[Sequence[tuple[float, float, float, float]]], tiny_below: float = 0,
-                every_threshold: bool = False) -> tuple[list[tuple[Piece, Raw]], list[tuple[int, float, float]]]:
+                every_threshold: bool = False, precision: str | None = None,
+                ) -> tuple[list[tuple[Piece, Raw]], list[tuple[int, float, float]]]:
         """The faces of `pieces` [(piece, detection in image pixels)], and with tiny_below > 0
-        the tiny candidates [(image index, centre x, centre y)] (boxes under tiny_below pixels)."""
+        the tiny candidates [(image index, centre x, centre y)] (boxes under tiny_below pixels).
+        precision: of the passes (`_run`; None: the detector's)."""
         found: list[tuple[Piece, Raw]] = []
         small: list[tuple[int, float, float]] = []
         scaled: dict[tuple[int, float], torch.Tensor] = {}
@@ -288,7 +299,7 @@ class FaceDetector:
         floor = min(low, TINY_CANDIDATE) if tiny_below else low
         for batch, shape in batches(pieces, batch_pixels=self.batch_pixels):
             inputs = torch.stack([piece_input(tensors, piece, batch_shape=shape, scaled=scaled) for piece in batch])
-            maps = self._run(inputs)
+            maps = self._run(inputs, precision=precision)
             heat = maps["heatmap"][:, 0]
             pending = []
             for n, i, j in find_peaks(heat, threshold=floor):

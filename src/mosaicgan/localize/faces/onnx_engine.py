@@ -7,12 +7,19 @@ call on the 2-core AMD EPYC VM with AVX512-BF16, torch 2.13, onnxruntime 1.32, m
 The model is exported from the loaded weights when first asked for (about 1-2 s: why images,
 a second or so of work each, keep torch), in memory; nothing is downloaded or written.
 
+int8: the video search runs `assets/centerface_int8.onnx` where it is shipped: the same network
+with int8 weights and activations (static quantization by scripts/quantize_centerface.py, model card
+in assets/README.md), 1.6x faster at 1280 x 736 on this CPU (AVX512-VNNI) and the same faces in the
+benchmarks (docs/performance.md). Calls that ask for float32 (the mirror scores near the threshold)
+still get the float32 export.
+
 Optional: without onnxruntime and onnx (the `onnx` extra), or on a torch whose exporter fails,
 `onnx_engine` gives None and the detector keeps torch.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import io
 import threading
 import warnings
@@ -36,10 +43,32 @@ class _Outputs(nn.Module):
         return tuple(maps[k] for k in OUTPUTS)
 
 
-class OnnxEngine:
-    """`engine(inputs)` -> the network's maps (float32 CPU tensors) for inputs (N, 3, h, w)."""
+INT8_MODEL = "centerface_int8.onnx"
 
-    def __init__(self, model: bytes, *, threads: int) -> None:
+
+def export_model(net: nn.Module) -> bytes:
+    """CenterFace as an ONNX model (float32, any batch and input size; outputs OUTPUTS)."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Outputs(net).eval(), torch.zeros(1, 3, 96, 96), buffer, input_names=["x"],
+                          output_names=list(OUTPUTS), dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}},
+                          opset_version=17, dynamo=False)
+    return buffer.getvalue()
+
+
+def int8_model() -> bytes | None:
+    """The shipped int8 model's bytes, or None where the package has none."""
+    path = importlib.resources.files("mosaicgan") / "assets" / INT8_MODEL
+    return path.read_bytes() if path.is_file() else None
+
+
+class OnnxEngine:
+    """`engine(inputs)` -> the network's maps (float32 CPU tensors) for inputs (N, 3, h, w).
+    int8: whether the model is the quantized one (its `threads` make the float32 one alike)."""
+
+    def __init__(self, model: bytes, *, threads: int, int8: bool = False) -> None:
+        self.threads, self.int8 = threads, int8
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -54,25 +83,25 @@ class OnnxEngine:
         return {k: torch.from_numpy(v) for k, v in zip(OUTPUTS, out, strict=True)}
 
 
-def onnx_engine(net: nn.Module, *, threads: int, cache: dict) -> OnnxEngine | None:
-    """An engine for `net` (CenterFace on the CPU), made once per thread count and kept in
-    `cache` (the detector's); None where onnxruntime or the export is not available."""
+def onnx_engine(net: nn.Module, *, threads: int, cache: dict, int8: bool = False) -> OnnxEngine | None:
+    """An engine for `net` (CenterFace on the CPU), made once per thread count and kind and
+    kept in `cache` (the detector's); None where onnxruntime or the export is not available.
+    int8: the shipped int8 model where there is one (else the float32 export)."""
     with _lock:
-        if threads in cache:
-            return cache[threads]
+        key = (threads, int8)
+        if key in cache:
+            return cache[key]
         engine = None
         try:
-            model = cache.get("model")
-            if model is None:
-                buffer = io.BytesIO()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    torch.onnx.export(_Outputs(net).eval(), torch.zeros(1, 3, 96, 96), buffer, input_names=["x"],
-                                      output_names=list(OUTPUTS), dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}},
-                                      opset_version=17, dynamo=False)
-                model = cache["model"] = buffer.getvalue()
-            engine = OnnxEngine(model, threads=threads)
+            quantized = int8_model() if int8 else None
+            if quantized is not None:
+                engine = OnnxEngine(quantized, threads=threads, int8=True)
+            else:
+                model = cache.get("model")
+                if model is None:
+                    model = cache["model"] = export_model(net)
+                engine = OnnxEngine(model, threads=threads)
         except Exception:  # noqa: BLE001  (no onnxruntime/onnx, or an exporter that fails: torch runs it)
             engine = None
-        cache[threads] = engine
+        cache[key] = engine
         return engine
