@@ -264,15 +264,20 @@ def test_faces_down_to_10_pixels_by_default(group):
     assert tiny.score > 0.7 and 150 + 85 < (tiny.x0 + tiny.x1) / 2 < 150 + 100  # the right-hand face
 
 
-def test_shipped_int8_model_finds_what_float32_finds(hopper, group):
+@pytest.mark.parametrize("exporter", ["works", "fails"])
+def test_shipped_int8_model_finds_what_float32_finds(hopper, group, exporter, monkeypatch):
     """`onnxruntime(int8=True)` (a video's searches) runs the shipped int8 model: the same faces
     as torch on the people photos, the 13-pixel face of the test above included, nothing on the
-    face-free ones; the passes that ask for float32 (mirror scores near the threshold) get the
-    float32 export, value for value."""
+    face-free ones; the passes that ask for float32 (mirror scores near the threshold, windows
+    of tiny faces) get the float32 export, or torch's float32 where the exporter fails (an old
+    torch)."""
+    from mosaicgan.localize.faces import onnx_engine as engines
     from mosaicgan.localize.faces.onnx_engine import int8_model, onnx_engine
 
     if int8_model() is None:
         pytest.fail("the package ships assets/centerface_int8.onnx")
+    if exporter == "fails":
+        monkeypatch.setattr(engines, "export_model", lambda net: 1 / 0)
     detector = load_face_detector()
     small = group.resize((round(group.width * 0.2), round(group.height * 0.2)), Image.LANCZOS)
     tiny = Image.new("RGB", (480, 320), (110, 100, 90))
@@ -288,8 +293,13 @@ def test_shipped_int8_model_finds_what_float32_finds(hopper, group):
         assert all(detector.detect(p, threshold=NOTHING)[0] == [] for p in free)
         x = torch.rand(2, 3, 96, 128) * 2 - 1
         exact = onnx_engine(detector.net, threads=detector._engine.threads, cache=detector._engines)
-        assert torch.equal(detector._run(x, precision="fp32")["heatmap"], exact(x)["heatmap"])
-        assert not torch.equal(detector._run(x)["heatmap"], exact(x)["heatmap"])  # the int8 model
+        assert exact is None or exporter == "works"
+        if exact is None:  # torch's own float32 pass (also where this torch cannot export)
+            def exact(inputs):
+                with torch.inference_mode():
+                    return detector.net(inputs.contiguous(memory_format=torch.channels_last))
+        assert torch.allclose(detector._run(x, precision="fp32")["heatmap"], exact(x)["heatmap"], atol=1e-5)
+        assert not torch.allclose(detector._run(x)["heatmap"], exact(x)["heatmap"], atol=1e-3)  # the int8 model
     for a, b in zip(plain, quantized, strict=True):
         assert len(a) == len(b) > 0
         for face in a:
