@@ -83,6 +83,17 @@ class CountingFinder(RegionFinder):
         return super().follow_faces(frame, boxes)
 
 
+def track(finder: CountingFinder, frames: list[np.ndarray]) -> list:
+    """The FaceTracker's observation of each frame (a whole search at most every 10 frames,
+    faces followed in 1 of 2), the finder told which frame it works on."""
+    tracker = FaceTracker(finder, detect_every=10, follow_every=2)
+    seen = []
+    for k, frame in enumerate(frames):
+        finder.frame = k
+        seen.append(tracker(frame))
+    return seen
+
+
 def test_the_tracker_searches_where_the_picture_changed_and_follows_between(group):
     """A still shot is searched whole once in detect_every frames, a cut at once; in a pan the
     strip of new picture at the edge it comes in at is searched once a twentieth of the frame is
@@ -93,11 +104,7 @@ def test_the_tracker_searches_where_the_picture_changed_and_follows_between(grou
     frames = ([view(group, x=0, y=60, zoom=0.5)] * 12
               + [view(group, x=24 * k, y=60, zoom=0.5) for k in range(1, 13)] + [view(other, x=80, y=40)] * 4)
     finder = CountingFinder()
-    tracker = FaceTracker(finder, detect_every=10, follow_every=2)
-    seen = []
-    for k, frame in enumerate(frames):
-        finder.frame = k
-        seen.append(tracker(frame))
+    seen = track(finder, frames)
     how = {k: s.how for k, s in enumerate(seen) if s is not None}
     # Whole: frames 0, 10 and 20, and the cut at 24 (the pan brings in 45% of the frame, under half).
     assert [k for k, h in how.items() if h == "search"] == [0, 10, 20, 24], how
@@ -134,11 +141,7 @@ def test_edge_strips_are_narrow_at_full_scale_and_wide_only_for_large_faces(grou
     frames = ([view(group, x=0, y=60, zoom=0.5 * scale, size=(854, 480))] * 12
               + [view(group, x=24 * k, y=60, zoom=0.5 * scale, size=(854, 480)) for k in range(1, 13)])
     finder = StripFinder()
-    tracker = FaceTracker(finder, detect_every=10, follow_every=2)
-    seen = []
-    for k, frame in enumerate(frames):
-        finder.frame = k
-        seen.append(tracker(frame))
+    seen = track(finder, frames)
     edge_frames = {k for k, _, _ in finder.strips if seen[k] is not None and seen[k].how != "search"}
     assert edge_frames, finder.strips
     for k in edge_frames:
