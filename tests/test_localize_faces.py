@@ -300,6 +300,10 @@ def test_shipped_int8_model_finds_what_float32_finds(hopper, group, exporter, mo
                     return detector.net(inputs.contiguous(memory_format=torch.channels_last))
         assert torch.allclose(detector._run(x, precision="fp32")["heatmap"], exact(x)["heatmap"], atol=1e-5)
         assert not torch.allclose(detector._run(x)["heatmap"], exact(x)["heatmap"], atol=1e-3)  # the int8 model
+    # A detector with other weights (here: not loaded from the shipped file) never gets the int8 copy.
+    other = FaceDetector(detector.net)
+    with other.onnxruntime(int8=True):
+        assert other._engine is None or not other._engine.int8
     for a, b in zip(plain, quantized, strict=True):
         assert len(a) == len(b) > 0
         for face in a:

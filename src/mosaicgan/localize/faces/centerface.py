@@ -126,7 +126,7 @@ class FaceDetector:
     """
 
     def __init__(self, net: nn.Module, *, device: str | torch.device = "cpu", tile: int = 1536, overlap: int = 160,
-                 batch_pixels: int = 8_000_000, precision: str = "auto") -> None:
+                 batch_pixels: int = 8_000_000, precision: str = "auto", shipped: bool = False) -> None:
         if tile % MULTIPLE or tile <= overlap:
             raise ValueError(f"tile must be a multiple of {MULTIPLE} larger than overlap, got {tile}, {overlap}")
         if precision not in ("auto", "fp32", "bf16"):
@@ -141,6 +141,7 @@ class FaceDetector:
             precision = "bf16" if bf16_is_fast(self.device) else "fp32"
         self.precision = precision
         self._engines: dict = {}  # onnxruntime sessions by thread count (`onnxruntime`)
+        self.shipped = shipped  # net holds the shipped weights, of which the int8 model is a copy
         self._engine = None
 
     @contextlib.contextmanager
@@ -149,10 +150,12 @@ class FaceDetector:
         it is installed and the export works; else torch as before): faster than torch's bf16 on
         a CPU, most for the small windows of a video's followed faces (`onnx_engine`). Yields
         whether it does. threads: onnxruntime's (default: torch's number of threads). int8: the
-        shipped int8 model where there is one, except for the passes that ask for float32."""
+        shipped int8 model where there is one and this detector runs the shipped weights, except
+        for the passes that ask for float32."""
         engine = None
         if self.device.type == "cpu":
-            engine = onnx_engine(self.net, threads=threads or torch.get_num_threads(), cache=self._engines, int8=int8)
+            engine = onnx_engine(self.net, threads=threads or torch.get_num_threads(), cache=self._engines,
+                                 int8=int8 and self.shipped)
         before, self._engine = self._engine, engine
         try:
             yield engine is not None
@@ -385,8 +388,9 @@ def _size(image: torch.Tensor | np.ndarray) -> tuple[int, int]:
 def load_face_detector(path: str | Path | None = None, *, device: str | torch.device = "cpu",
                        **options) -> FaceDetector:
     """The shipped CenterFace (path None) or a "detector" checkpoint holding a CenterFace net."""
-    path = shipped_detector_path() if path is None else Path(path)
+    shipped = shipped_detector_path()
+    path = shipped if path is None else Path(path)
     ckpt = load_checkpoint(path, device=device, kind="detector")
     if "detector" not in ckpt.nets:
         raise UserError(f"checkpoint holds no 'detector' network (it has: {', '.join(ckpt.nets)})", path=ckpt.path)
-    return FaceDetector(ckpt.nets["detector"], device=device, **options)
+    return FaceDetector(ckpt.nets["detector"], device=device, shipped=path.resolve() == shipped.resolve(), **options)

@@ -10,8 +10,9 @@ a second or so of work each, keep torch), in memory; nothing is downloaded or wr
 int8: the video search runs `assets/centerface_int8.onnx` where it is shipped: the same network
 with int8 weights and activations (static quantization by scripts/quantize_centerface.py, model card
 in assets/README.md), 1.6x faster at 1280 x 736 on this CPU (AVX512-VNNI) and the same faces in the
-benchmarks (docs/performance.md). Calls that ask for float32 (the mirror scores near the threshold)
-still get the float32 export.
+benchmarks (docs/performance.md); only for a detector that runs the shipped weights. Calls that
+ask for float32 (the mirror scores near the threshold, the windows that confirm faces under 16
+pixels) get the float32 export, or torch where the export fails.
 
 Optional: without onnxruntime and onnx (the `onnx` extra), or on a torch whose exporter fails,
 `onnx_engine` gives None and the detector keeps torch.
