@@ -4,6 +4,8 @@ loop to get it)."""
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from mosaicgan.errors import UserError
@@ -21,6 +23,11 @@ def resolve_device(name: str | None) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise UserError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS has one, else all of them)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def native_bf16(device: torch.device) -> str | None:

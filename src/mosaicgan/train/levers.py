@@ -13,6 +13,7 @@ from collections.abc import Collection
 import torch
 
 from mosaicgan.data.images import uint8_to_unit
+from mosaicgan.device import usable_cpus
 from mosaicgan.errors import UserError
 
 
@@ -37,8 +38,7 @@ def loader_workers(num_workers: int) -> int:
     cores only take turns with it (on a 2-core machine: 1)."""
     if num_workers >= 0:
         return num_workers
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(4, max(0, cpus - 1))
+    return min(4, max(0, usable_cpus() - 1))
 
 
 def check_compiler(device: torch.device) -> None:

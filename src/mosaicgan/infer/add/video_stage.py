@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import queue
 import threading
 import time
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mosaicgan.device import usable_cpus
 from mosaicgan.errors import UserError
 from mosaicgan.infer.add.core import MosaicOptions, block_for, mosaic_generator, mosaic_image
 from mosaicgan.infer.add.face_track import FaceTracker
@@ -287,7 +287,7 @@ def _search_faces(frames, put, *, finder: RegionFinder, video: AddVideoOptions, 
     # faces found (`localize/faces/onnx_engine.py`). Up to SEARCH_THREADS threads (idle ones
     # sleep): a whole-frame search is the pipeline's longest step, and the stages after it soon
     # wait for its frames (720p crowd clips, 2 cores: 10-20% more fps for the same CPU time).
-    threads = min(SEARCH_THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    threads = min(SEARCH_THREADS, usable_cpus())
     with detector.onnxruntime(threads=threads, int8=True) if detector is not None else contextlib.nullcontext():
         for index, pts, frame in frames:
             t0 = time.perf_counter()
