@@ -68,6 +68,13 @@ def auto_block_size(
         length = torch.maximum(_span(inside.any(dim=2)), _span(inside.any(dim=1))).float()
     else:
         raise ValueError(f"by must be 'area' or 'box', got {by!r}")
+    return block_from_length(length, fraction=fraction, min_block=min_block, max_block=max_block)
+
+
+def block_from_length(length: torch.Tensor, *, fraction: float, min_block: int = 4,
+                      max_block: int | None = None) -> torch.Tensor:
+    """`auto_block_size`'s rule on a region's length L (any shape): round(fraction * L),
+    clamped to [min_block, max_block]; int64 on the CPU."""
     size = (fraction * length).round().long().clamp(min=min_block)
     if max_block is not None:
         size = size.clamp(max=max_block)

@@ -26,7 +26,7 @@ from mosaicgan.data.sampler import derive_seed
 from mosaicgan.errors import UserError
 from mosaicgan.localize.boxes import merge_boxes
 from mosaicgan.ops.masks import Box, feather_mask, grow_mask, mask_to_boxes
-from mosaicgan.ops.mosaic import auto_block_size, mosaic_region
+from mosaicgan.ops.mosaic import block_from_length, mosaic_region
 
 # The face rule of the automatic block: at most this many blocks across a face (see `for_faces`).
 FACE_BLOCKS_ACROSS = 8
@@ -102,35 +102,23 @@ def block_for(mask: torch.Tensor, options: MosaicOptions, *, parts: list[Box] | 
     if options.block is not None:
         return options.block
     if parts and options.grow >= 0:
-        return _block_for_parts(mask, options, parts)
-    grown = grow_mask(mask, radius=options.grow)
-    block = int(auto_block_size(grown, fraction=options.block_fraction, min_block=4)[0])
+        grown = [grow_mask(mask[..., c.y0:c.y1, c.x0:c.x1], radius=options.grow)
+                 for c in _part_crops(parts, grow=options.grow, height=mask.shape[-2], width=mask.shape[-1])]
+    else:
+        grown = [grow_mask(mask, radius=options.grow)]
+    area = sum(g.float().sum() for g in grown)
+    block = int(block_from_length(area.sqrt(), fraction=options.block_fraction, min_block=4))
     if options.max_blocks_across is not None:
-        parts = mask_to_boxes(grown)
-        longest = max((max(b.x1 - b.x0, b.y1 - b.y0) for b in parts), default=0)
+        longest = max((max(b.x1 - b.x0, b.y1 - b.y0) for g in grown for b in mask_to_boxes(g)), default=0)
         block = max(block, math.ceil(longest / options.max_blocks_across))
     return block
 
 
-def _block_for_parts(mask: torch.Tensor, options: MosaicOptions, parts: list[Box]) -> int:
-    """`block_for` summed over crops of the parts grown by `grow` (joined where they touch, so
-    a grown part lies whole in one crop and no pixel counts twice)."""
-    height, width = mask.shape[-2:]
-    grow = options.grow
-    grown_parts = [Box(max(0, b.x0 - grow), max(0, b.y0 - grow), min(width, b.x1 + grow), min(height, b.y1 + grow))
-                   for b in parts]
-    crops = merge_boxes(grown_parts, iou=0.0)
-    area, longest = torch.zeros((), dtype=torch.float32), 0
-    for c in crops:
-        grown = grow_mask(mask[..., c.y0:c.y1, c.x0:c.x1], radius=grow)
-        area += grown.float().sum()
-        if options.max_blocks_across is not None:
-            longest = max([longest, *(max(b.x1 - b.x0, b.y1 - b.y0) for b in mask_to_boxes(grown))])
-    # auto_block_size's rule on the summed area (same rounding).
-    block = int((options.block_fraction * area.sqrt()).round().long().clamp(min=4))
-    if options.max_blocks_across is not None:
-        block = max(block, math.ceil(longest / options.max_blocks_across))
-    return block
+def _part_crops(parts: list[Box], *, grow: int, height: int, width: int) -> list[Box]:
+    """The parts grown by `grow`, joined where they touch: a grown part lies whole in one crop
+    and no pixel is in two."""
+    return merge_boxes([Box(max(0, b.x0 - grow), max(0, b.y0 - grow), min(width, b.x1 + grow), min(height, b.y1 + grow))
+                        for b in parts], iou=0.0)
 
 
 def mosaic_generator(options: MosaicOptions, key: str) -> torch.Generator | None:
