@@ -164,12 +164,11 @@ class FaceDetector:
 
     def _run(self, inputs: torch.Tensor, *, precision: str | None = None) -> dict[str, torch.Tensor]:
         """The network's maps (float32, on the CPU) for inputs (N, 3, h, w)."""
-        if self._engine is not None and not (precision == "fp32" and self._engine.int8):
-            return self._engine(inputs)
-        if self._engine is not None:  # float32 asked of the int8 model: the float32 export, else torch
-            exact = onnx_engine(self.net, threads=self._engine.threads, cache=self._engines)
-            if exact is not None:
-                return exact(inputs)
+        engine = self._engine
+        if engine is not None and engine.int8 and precision == "fp32":  # the float32 export, else torch
+            engine = onnx_engine(self.net, threads=engine.threads, cache=self._engines)
+        if engine is not None:
+            return engine(inputs)
         inputs = inputs.to(self.device).contiguous(memory_format=torch.channels_last)
         bf16 = (precision or self.precision) == "bf16"
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
